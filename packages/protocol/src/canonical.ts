@@ -1,0 +1,46 @@
+import canonicalize from 'canonicalize';
+import { SwarmError } from './errors.js';
+
+/** The 16 signing purposes of SPEC §3. A signature made for one never verifies for another. */
+export const PURPOSES = [
+  'namespace',
+  'app',
+  'provision',
+  'delegate_authority',
+  'backbone_update',
+  'master_key_rotation',
+  'identity_recovery',
+  'offer',
+  'binding',
+  'operational_context',
+  'service_call',
+  'key_rotation',
+  'permanent_termination',
+  'termination_receipt',
+  'decommission',
+  'broadcast',
+] as const;
+
+/**
+ * Purposes this project adds beyond SPEC (docs/PROTOCOL.md): an owner's signed read of its
+ * usage and logs, and an owner's request for a user token from the Auth Provider.
+ */
+export const EXTENSION_PURPOSES = ['owner_query', 'token_request'] as const;
+
+export type Purpose = (typeof PURPOSES)[number] | (typeof EXTENSION_PURPOSES)[number];
+
+export const PROTOCOL_VERSION = '1.0';
+
+const PREFIX = 'swarm/1.0/';
+
+/** RFC 8785 (JCS) text of a JSON value. */
+export function canonicalJson(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new SwarmError('invalid_request', 'value has no canonical JSON form');
+  return text;
+}
+
+/** The exact bytes a signature covers: `swarm/1.0/<purpose>\n` + JCS(object), UTF-8. */
+export function signedBytes(purpose: Purpose, object: unknown): Buffer {
+  return Buffer.from(`${PREFIX}${purpose}\n${canonicalJson(object)}`, 'utf8');
+}

@@ -1,0 +1,102 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { SwarmError } from './errors.js';
+
+const KEY_PREFIX = 'ed25519:';
+const WIRE_KEY = /^ed25519:[A-Za-z0-9_-]{43}$/;
+
+export interface Ed25519Jwk {
+  kty: 'OKP';
+  crv: 'Ed25519';
+  x: string;
+}
+
+export interface SigningKey {
+  privateKey: KeyObject;
+  /** The public half in wire form, `ed25519:<base64url>`. */
+  publicKey: string;
+}
+
+export function isWirePublicKey(value: string): boolean {
+  if (!WIRE_KEY.test(value)) return false;
+  // 43 base64url characters carry 258 bits; the last two must be zero for a canonical encoding.
+  const raw = Buffer.from(value.slice(KEY_PREFIX.length), 'base64url');
+  return raw.length === 32 && raw.toString('base64url') === value.slice(KEY_PREFIX.length);
+}
+
+export function encodePublicKey(raw: Uint8Array): string {
+  if (raw.byteLength !== 32) throw new SwarmError('invalid_request', 'an Ed25519 public key has 32 bytes');
+  return KEY_PREFIX + Buffer.from(raw).toString('base64url');
+}
+
+export function decodePublicKey(wire: string): Buffer {
+  if (!isWirePublicKey(wire)) throw new SwarmError('invalid_request', 'public key must be ed25519:<43 base64url characters>');
+  return Buffer.from(wire.slice(KEY_PREFIX.length), 'base64url');
+}
+
+export function jwkFromPublicKey(wire: string): Ed25519Jwk {
+  return { kty: 'OKP', crv: 'Ed25519', x: decodePublicKey(wire).toString('base64url') };
+}
+
+export function publicKeyFromJwk(jwk: { x: string }): string {
+  return encodePublicKey(Buffer.from(jwk.x, 'base64url'));
+}
+
+/** RFC 7638 thumbprint of an Ed25519 key: SHA-256 over its required members in lexical order. */
+export function jwkThumbprint(wire: string): string {
+  const { x } = jwkFromPublicKey(wire);
+  return createHash('sha256').update(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`).digest('base64url');
+}
+
+const KEY_CACHE_LIMIT = 10_000;
+const keyCache = new Map<string, KeyObject>();
+
+/**
+ * The KeyObject for a wire public key, imported once and kept: importing per verify halves the
+ * verify rate. The cache is bounded; the oldest entry leaves first.
+ */
+export function publicKeyObject(wire: string): KeyObject {
+  let key = keyCache.get(wire);
+  if (key) return key;
+  key = createPublicKey({ key: jwkFromPublicKey(wire) as unknown as JsonWebKey, format: 'jwk' });
+  if (keyCache.size >= KEY_CACHE_LIMIT) {
+    const oldest = keyCache.keys().next().value;
+    if (oldest !== undefined) keyCache.delete(oldest);
+  }
+  keyCache.set(wire, key);
+  return key;
+}
+
+export function wirePublicKeyOf(privateKey: KeyObject): string {
+  const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as { x?: string };
+  if (!jwk.x) throw new SwarmError('invalid_request', 'not an Ed25519 key');
+  return encodePublicKey(Buffer.from(jwk.x, 'base64url'));
+}
+
+export function generateSigningKey(): SigningKey {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return { privateKey, publicKey: wirePublicKeyOf(privateKey) };
+}
+
+/** A key from a 32-byte seed (RFC 8032 private key), for test vectors and fixtures. */
+export function signingKeyFromSeed(seed: Uint8Array): SigningKey {
+  if (seed.byteLength !== 32) throw new SwarmError('invalid_request', 'an Ed25519 seed has 32 bytes');
+  // PKCS#8 wrapping of a raw Ed25519 seed: a fixed 16-byte header, then the seed.
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+  const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  return { privateKey, publicKey: wirePublicKeyOf(privateKey) };
+}
+
+export function privateKeyToPem(privateKey: KeyObject): string {
+  return privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+}
+
+export function signingKeyFromPem(pem: string): SigningKey {
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey({ key: pem, format: 'pem' });
+  } catch (cause) {
+    throw new SwarmError('invalid_request', 'not a PKCS#8 PEM private key', { cause });
+  }
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new SwarmError('invalid_request', 'key is not Ed25519');
+  return { privateKey, publicKey: wirePublicKeyOf(privateKey) };
+}

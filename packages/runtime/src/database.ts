@@ -1,0 +1,106 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Database<DB> {
+  db: Kysely<DB>;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** `postgres://…` for PostgreSQL; otherwise `file` is used. */
+  url?: string | undefined;
+  /** SQLite file; `:memory:` for a throwaway database. */
+  file?: string | undefined;
+  /** PostgreSQL schema to work in (created if missing): tests give each suite its own. */
+  schema?: string | undefined;
+  poolSize?: number;
+}
+
+/**
+ * Opens the database behind one Kysely interface: SQLite (better-sqlite3, WAL, full fsync so an
+ * acknowledged write survives a crash) by default, PostgreSQL when given a URL.
+ */
+export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
+  if (options.url && /^postgres(ql)?:\/\//.test(options.url)) {
+    const schema = options.schema ?? new URL(options.url).searchParams.get('schema') ?? undefined;
+    if (schema && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
+    const url = new URL(options.url);
+    url.searchParams.delete('schema');
+    const pool = new pg.Pool({
+      connectionString: url.toString(),
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 5000,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    });
+    // An idle client that loses its server must not take the process down.
+    pool.on('error', () => {});
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    return {
+      db,
+      dialect: 'postgres',
+      close: () => db.destroy(),
+    };
+  }
+  const file = options.file ?? ':memory:';
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new SQLite(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/** Creates a PostgreSQL schema if it is missing (tests and replicas sharing a database). */
+export async function ensurePostgresSchema(url: string, schema: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropPostgresSchema(url: string, schema: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Applies numbered migrations (`001_…`, `002_…`) in order. Each package keeps its own
+ * migration table so several can share one database.
+ */
+export async function migrate<DB>(db: Kysely<DB>, name: string, migrations: Record<string, Migration>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: `${name}_migrations`,
+    migrationLockTableName: `${name}_migrations_lock`,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((result) => result.status === 'Error');
+    throw new Error(`migration ${failed?.migrationName ?? '?'} of ${name} failed: ${String(error)}`, { cause: error });
+  }
+}
+
+/** Whether a driver error is a unique-constraint violation (SQLite or PostgreSQL). */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}

@@ -1,0 +1,4 @@
+export * from './database.js';
+export * from './http-app.js';
+export * from './http-client.js';
+export * from './replay-stores.js';

@@ -1,0 +1,107 @@
+import { type ReplayStore, SwarmError } from '@swarm/protocol';
+import { type Kysely, sql } from 'kysely';
+import { createClient, type RedisClientType } from 'redis';
+import { isUniqueViolation, migrate } from './database.js';
+
+interface ReplayTables {
+  replay_nonces: { scope: string; nonce: string; expires_at: number };
+}
+
+/**
+ * Nonces in the service's own database: durable across restarts, and exact across replicas
+ * on one PostgreSQL, because the primary key decides which insert wins.
+ */
+export class SqlReplayStore implements ReplayStore {
+  readonly #db: Kysely<ReplayTables>;
+  #calls = 0;
+
+  private constructor(db: Kysely<ReplayTables>) {
+    this.#db = db;
+  }
+
+  static async open(db: Kysely<unknown>): Promise<SqlReplayStore> {
+    const typed = db as unknown as Kysely<ReplayTables>;
+    await migrate(typed, 'replay', {
+      '001_replay_nonces': {
+        up: async (db) => {
+          await db.schema
+            .createTable('replay_nonces')
+            .ifNotExists()
+            .addColumn('scope', 'text', (c) => c.notNull())
+            .addColumn('nonce', 'text', (c) => c.notNull())
+            .addColumn('expires_at', 'bigint', (c) => c.notNull())
+            .addPrimaryKeyConstraint('replay_nonces_pk', ['scope', 'nonce'])
+            .execute();
+          await db.schema.createIndex('replay_nonces_expiry').ifNotExists().on('replay_nonces').column('expires_at').execute();
+        },
+      },
+    });
+    return new SqlReplayStore(typed);
+  }
+
+  async unique(scope: string, nonce: string, expiresAt: number): Promise<boolean> {
+    const now = Math.floor(Date.now() / 1000);
+    if (++this.#calls % 1000 === 0) await this.purge(now);
+    try {
+      await this.#db
+        .insertInto('replay_nonces')
+        .values({ scope, nonce, expires_at: Math.ceil(expiresAt) })
+        .execute();
+      return true;
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+    // Seen before: new again only once the old entry has expired (and only one racer wins).
+    const result = await this.#db
+      .updateTable('replay_nonces')
+      .set({ expires_at: Math.ceil(expiresAt) })
+      .where('scope', '=', scope)
+      .where('nonce', '=', nonce)
+      .where('expires_at', '<=', now)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async purge(now = Math.floor(Date.now() / 1000)): Promise<void> {
+    await this.#db.deleteFrom('replay_nonces').where('expires_at', '<', sql<number>`${now}`).execute();
+  }
+}
+
+/** Nonces shared by every replica through Redis: `SET key NX EXAT` is the whole check. */
+export class RedisReplayStore implements ReplayStore {
+  readonly #client: RedisClientType;
+  readonly #prefix: string;
+
+  private constructor(client: RedisClientType, prefix: string) {
+    this.#client = client;
+    this.#prefix = prefix;
+  }
+
+  static async open(url: string, prefix = 'swarm:nonce'): Promise<RedisReplayStore> {
+    const client = createClient({
+      url,
+      // Fail a request at once while Redis is away instead of queueing it without bound.
+      disableOfflineQueue: true,
+      socket: { connectTimeout: 5000, reconnectStrategy: (retries) => Math.min(retries * 100, 2000) },
+    }) as RedisClientType;
+    client.on('error', () => {});
+    await client.connect();
+    return new RedisReplayStore(client, prefix);
+  }
+
+  async unique(scope: string, nonce: string, expiresAt: number): Promise<boolean> {
+    try {
+      const reply = await this.#client.set(`${this.#prefix}:${scope}:${nonce}`, '1', {
+        condition: 'NX',
+        expiration: { type: 'EXAT', value: Math.max(Math.ceil(expiresAt), Math.floor(Date.now() / 1000) + 1) },
+      });
+      return reply === 'OK';
+    } catch (cause) {
+      throw new SwarmError('registry_unavailable', 'the nonce store is unavailable, try again', { cause });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#client.isOpen) await this.#client.quit().catch(() => {});
+  }
+}
