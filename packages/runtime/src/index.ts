@@ -1,4 +1,5 @@
 export * from './database.js';
 export * from './http-app.js';
 export * from './http-client.js';
+export * from './registry-client.js';
 export * from './replay-stores.js';
