@@ -1,4 +1,5 @@
 export * from './app-id.js';
+export * from './audit.js';
 export * from './body.js';
 export * from './canonical.js';
 export * from './errors.js';

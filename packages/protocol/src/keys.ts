@@ -55,8 +55,16 @@ const keyCache = new Map<string, KeyObject>();
  * verify rate. The cache is bounded; the oldest entry leaves first.
  */
 export function publicKeyObject(wire: string): KeyObject {
+  const key = cachedPublicKeyObject(wire);
+  if (!key) throw new SwarmError('invalid_request', 'public key must be ed25519:<43 base64url characters>');
+  return key;
+}
+
+/** As publicKeyObject, but null for a malformed key; the cache is consulted before any parsing. */
+export function cachedPublicKeyObject(wire: string): KeyObject | null {
   let key = keyCache.get(wire);
   if (key) return key;
+  if (!isWirePublicKey(wire)) return null;
   key = createPublicKey({ key: jwkFromPublicKey(wire) as unknown as JsonWebKey, format: 'jwk' });
   if (keyCache.size >= KEY_CACHE_LIMIT) {
     const oldest = keyCache.keys().next().value;

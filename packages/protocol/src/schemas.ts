@@ -360,6 +360,13 @@ export const TokenRequestData = z.strictObject({
   nonce: Nonce,
 });
 export const TokenRequest = signed(TokenRequestData);
+export const AuthKeyRotationData = z.strictObject({
+  app_id: AppIdString,
+  timestamp: Timestamp,
+  nonce: Nonce,
+  context: z.literal('auth_key_rotation'),
+});
+export const AuthKeyRotation = signed(AuthKeyRotationData);
 
 export type NamespaceClaimData = z.infer<typeof NamespaceClaimData>;
 export type AppManifestData = z.infer<typeof AppManifestData>;
@@ -391,6 +398,7 @@ export type TerminationReceiptData = z.infer<typeof TerminationReceiptData>;
 export type DecommissionData = z.infer<typeof DecommissionData>;
 export type OwnerQueryData = z.infer<typeof OwnerQueryData>;
 export type TokenRequestData = z.infer<typeof TokenRequestData>;
+export type AuthKeyRotationData = z.infer<typeof AuthKeyRotationData>;
 
 /**
  * Validates `value` against `schema`: the typed value, or `invalid_request` naming the first

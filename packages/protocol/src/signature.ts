@@ -1,7 +1,7 @@
 import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { PROTOCOL_VERSION, type Purpose, signedBytes } from './canonical.js';
 import { SwarmError } from './errors.js';
-import { isWirePublicKey, publicKeyObject } from './keys.js';
+import { cachedPublicKeyObject } from './keys.js';
 
 const SIGNATURE_HEX = /^[0-9a-f]{128}$/;
 
@@ -20,13 +20,8 @@ export function sign(purpose: Purpose, object: unknown, privateKey: KeyObject): 
  */
 export function verify(purpose: Purpose, object: unknown, signature: string, publicKey: string | KeyObject): boolean {
   if (!isSignatureHex(signature)) return false;
-  let key: KeyObject;
-  if (typeof publicKey === 'string') {
-    if (!isWirePublicKey(publicKey)) return false;
-    key = publicKeyObject(publicKey);
-  } else {
-    key = publicKey;
-  }
+  const key = typeof publicKey === 'string' ? cachedPublicKeyObject(publicKey) : publicKey;
+  if (!key) return false;
   return cryptoVerify(null, signedBytes(purpose, object), key, Buffer.from(signature, 'hex'));
 }
 

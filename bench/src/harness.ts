@@ -1,0 +1,136 @@
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** One row of bench/results.json: a figure, its same-run baseline, their ratio and the target. */
+export interface BenchResult {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: string;
+  baseline_value: number;
+  ratio: number;
+  target: number | null;
+  notes?: string;
+}
+
+export interface Rate {
+  perSecond: number;
+  iterations: number;
+  seconds: number;
+}
+
+/** Runs `fn` repeatedly for about `seconds` (after a short warm-up) and reports calls per second. */
+export function measureSync(fn: () => void, seconds = 1.5): Rate {
+  const warmUntil = performance.now() + Math.min(200, seconds * 200);
+  while (performance.now() < warmUntil) fn();
+  let iterations = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 100; i++) fn();
+    iterations += 100;
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  return { perSecond: iterations / elapsed, iterations, seconds: elapsed };
+}
+
+/**
+ * Measures two functions in alternating rounds and keeps each one's best round, so load from
+ * other processes on the machine biases neither side.
+ */
+export function compareSync(subject: () => void, baseline: () => void, options: { rounds?: number; seconds?: number } = {}): [Rate, Rate] {
+  const rounds = options.rounds ?? 6;
+  const perRound = (options.seconds ?? 3) / rounds;
+  let best: [Rate, Rate] | null = null;
+  for (let i = 0; i < rounds; i++) {
+    const b = measureSync(baseline, perRound);
+    const s = measureSync(subject, perRound);
+    best = best ? [s.perSecond > best[0].perSecond ? s : best[0], b.perSecond > best[1].perSecond ? b : best[1]] : [s, b];
+  }
+  return best as [Rate, Rate];
+}
+
+/** Like measureSync with `concurrency` calls in flight at once. */
+export async function measureAsync(
+  fn: () => Promise<unknown>,
+  options: { seconds?: number; concurrency?: number } = {},
+): Promise<Rate & { latenciesMs: number[] }> {
+  const seconds = options.seconds ?? 3;
+  const concurrency = options.concurrency ?? 16;
+  const warmEnd = performance.now() + 300;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < warmEnd) await fn();
+    }),
+  );
+  const latenciesMs: number[] = [];
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        await fn();
+        latenciesMs.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  return { perSecond: latenciesMs.length / elapsed, iterations: latenciesMs.length, seconds: elapsed, latenciesMs };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+export function result(
+  name: string,
+  value: Rate | number,
+  unit: string,
+  baseline: string,
+  baselineValue: Rate | number,
+  target: number | null,
+  notes?: string,
+): BenchResult {
+  const v = typeof value === 'number' ? value : value.perSecond;
+  const b = typeof baselineValue === 'number' ? baselineValue : baselineValue.perSecond;
+  return {
+    name,
+    value: round(v),
+    unit,
+    baseline,
+    baseline_value: round(b),
+    ratio: Math.round((v / b) * 1000) / 1000,
+    target,
+    ...(notes ? { notes } : {}),
+  };
+}
+
+function round(value: number): number {
+  return value >= 100 ? Math.round(value) : Math.round(value * 100) / 100;
+}
+
+export function printTable(results: BenchResult[]): void {
+  const rows = results.map((r) => [
+    r.name,
+    `${r.value} ${r.unit}`,
+    `${r.baseline_value} (${r.baseline})`,
+    r.ratio.toFixed(3),
+    r.target === null ? '—' : `≥ ${r.target}`,
+    r.target === null ? '' : r.ratio >= r.target ? 'met' : 'MISSED',
+  ]);
+  const header = ['benchmark', 'value', 'baseline', 'ratio', 'target', ''];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '─'.repeat(w)).join('  '));
+  for (const row of rows) console.log(line(row));
+}
+
+export const RESULTS_PATH = fileURLToPath(new URL('../results.json', import.meta.url));
+
+export function writeResults(results: BenchResult[], extra: Record<string, unknown> = {}): void {
+  writeFileSync(RESULTS_PATH, `${JSON.stringify({ ...extra, results }, null, 2)}\n`);
+}
