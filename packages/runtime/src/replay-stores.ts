@@ -78,22 +78,33 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   static async open(url: string, prefix = 'swarm:nonce'): Promise<RedisReplayStore> {
+    let connectedOnce = false;
     const client = createClient({
       url,
       // Fail a request at once while Redis is away instead of queueing it without bound.
       disableOfflineQueue: true,
-      socket: { connectTimeout: 5000, reconnectStrategy: (retries) => Math.min(retries * 100, 2000) },
+      socket: {
+        connectTimeout: 5000,
+        // Reconnect for as long as it takes once we were up; give up at start so a wrong URL is reported.
+        reconnectStrategy: (retries: number) =>
+          connectedOnce ? Math.min(retries * 100, 2000) : retries >= 3 ? new Error(`Redis at ${url} is unreachable`) : 200,
+      },
     }) as RedisClientType;
     client.on('error', () => {});
+    client.on('ready', () => {
+      connectedOnce = true;
+    });
     await client.connect();
     return new RedisReplayStore(client, prefix);
   }
 
   async unique(scope: string, nonce: string, expiresAt: number): Promise<boolean> {
+    // A nonce whose window already closed cannot be replayed inside it: nothing to remember.
+    if (expiresAt <= Date.now() / 1000) return true;
     try {
       const reply = await this.#client.set(`${this.#prefix}:${scope}:${nonce}`, '1', {
         condition: 'NX',
-        expiration: { type: 'EXAT', value: Math.max(Math.ceil(expiresAt), Math.floor(Date.now() / 1000) + 1) },
+        expiration: { type: 'EXAT', value: Math.ceil(expiresAt) },
       });
       return reply === 'OK';
     } catch (cause) {
