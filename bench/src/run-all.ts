@@ -1,16 +1,32 @@
-// `npm run bench`: runs every benchmark, prints a table and writes bench/results.json.
+// `npm run bench [name…]`: runs the benchmarks, prints a table and writes bench/results.json.
 import { cpus, totalmem } from 'node:os';
+import { benchDns } from './dns.js';
 import { type BenchResult, printTable, RESULTS_PATH, writeResults } from './harness.js';
+import { benchHttpRoutes } from './http-routes.js';
+import { benchProvisioning } from './provisioning.js';
+import { type SwarmUnderTest, startSwarmProcess } from './swarm.js';
 import { benchVerify } from './verify.js';
 
-const only = process.argv.slice(2);
-const benches: Array<[string, () => Promise<BenchResult[]> | BenchResult[]]> = [['verify', () => benchVerify()]];
+type Bench = (swarm: SwarmUnderTest) => Promise<BenchResult[]> | BenchResult[];
+const benches: Array<[string, Bench]> = [
+  ['verify', () => benchVerify()],
+  ['http', benchHttpRoutes],
+  ['dns', benchDns],
+  ['provisioning', benchProvisioning],
+];
 
+const only = process.argv.slice(2);
+const selected = benches.filter(([name]) => only.length === 0 || only.includes(name));
 const results: BenchResult[] = [];
-for (const [name, run] of benches) {
-  if (only.length > 0 && !only.includes(name)) continue;
-  process.stderr.write(`running ${name}…\n`);
-  results.push(...(await run()));
+let swarm: SwarmUnderTest | null = null;
+try {
+  for (const [name, run] of selected) {
+    if (name !== 'verify' && !swarm) swarm = await startSwarmProcess();
+    process.stderr.write(`running ${name}…\n`);
+    results.push(...(await run(swarm as SwarmUnderTest)));
+  }
+} finally {
+  await swarm?.stop();
 }
 printTable(results);
 writeResults(results, {

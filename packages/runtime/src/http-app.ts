@@ -1,5 +1,5 @@
 import { MAX_BODY_BYTES, readJsonBody, SwarmError } from '@swarm/protocol';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 
 export interface HttpAppOptions {
   /** pino level, or false for silence (tests). Default: SWARM_LOG_LEVEL or 'info'. */
@@ -24,10 +24,10 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     // Request bodies are parsed by readJsonBody, which refuses what JSON.parse would let by.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
     return503OnClosing: true,
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
   });
 
   app.removeAllContentTypeParsers();

@@ -26,7 +26,7 @@ describe('createHttpApp', () => {
     const send = (body: string, type = 'application/json') =>
       fetch(`${url}/echo`, { method: 'POST', headers: { 'content-type': type }, body }).then(async (r) => [
         r.status,
-        (await r.json()).error.code,
+        ((await r.json()) as { error: { code: string } }).error.code,
       ]);
     assert.deepEqual(await send('{"a":1,"a":2}'), [400, 'invalid_request']);
     assert.deepEqual(await send('{"__proto__":{"x":1}}'), [400, 'invalid_request']);

@@ -1,0 +1,76 @@
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { provision } from '@swarm/client';
+import { appDnsZone } from '@swarm/protocol';
+import dnsPacket from 'dns-packet';
+import { type BenchResult, result } from './harness.js';
+import { developerApp, type SwarmUnderTest } from './swarm.js';
+
+/** Answers per second for `name` SRV over UDP with `inFlight` queries outstanding. */
+async function srvRate(port: number, name: string, seconds: number, inFlight = 32): Promise<{ perSecond: number; lost: number }> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  let answered = 0;
+  let sent = 0;
+  let id = 0;
+  const send = () => {
+    id = (id + 1) & 0xffff;
+    sent++;
+    socket.send(
+      dnsPacket.encode({ id, type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'SRV', name }] }),
+      port,
+      '127.0.0.1',
+    );
+  };
+  let running = true;
+  socket.on('message', (message) => {
+    const answer = dnsPacket.decode(message);
+    if ((answer.answers?.length ?? 0) > 0) answered++;
+    if (running) send();
+  });
+  const start = performance.now();
+  for (let i = 0; i < inFlight; i++) send();
+  // A lost datagram would shrink the window: top it back up every 100 ms.
+  const topUp = setInterval(() => {
+    const outstanding = sent - answered;
+    for (let i = outstanding; i < inFlight; i++) send();
+  }, 100);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  running = false;
+  clearInterval(topUp);
+  const elapsed = (performance.now() - start) / 1000;
+  socket.close();
+  return { perSecond: answered / elapsed, lost: sent - answered };
+}
+
+/** Service DNS SRV queries per second against a static answer from the same DNS library. */
+export async function benchDns(swarm: SwarmUnderTest, seconds = 3): Promise<BenchResult[]> {
+  if (!swarm.registry.dnsPort) throw new Error('the swarm runs without DNS');
+  const app = await developerApp(swarm.urls.registry, 'bench-dns');
+  await provision(
+    { registry: swarm.urls.registry },
+    { appId: app.appId, serviceType: 'cms-article', master: app.master, tier: 'free', region: 'local' },
+  );
+  const name = `_cms-article._tcp.${appDnsZone(app.appId).slice(0, -1)}`;
+
+  const script = fileURLToPath(new URL('./dns-static-process.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const staticPort = (
+    JSON.parse(await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve))) as { port: number }
+  ).port;
+  try {
+    let bestRegistry = 0;
+    let bestStatic = 0;
+    for (let round = 0; round < 2; round++) {
+      bestStatic = Math.max(bestStatic, (await srvRate(staticPort, name, seconds)).perSecond);
+      bestRegistry = Math.max(bestRegistry, (await srvRate(swarm.registry.dnsPort, name, seconds)).perSecond);
+    }
+    return [
+      result('Service DNS SRV over UDP (registry)', bestRegistry, 'queries/s', 'static SRV answer, same DNS library', bestStatic, 0.7),
+    ];
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
