@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const roots = ['packages', 'services', 'bench'];
+const roots = ['packages', 'services', 'bench', 'tests'];
 const filter = process.argv.slice(2);
 const files = [];
 function walk(dir) {

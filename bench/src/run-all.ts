@@ -1,6 +1,7 @@
 // `npm run bench [name…]`: runs the benchmarks, prints a table and writes bench/results.json.
 import { cpus, totalmem } from 'node:os';
 import { benchDns } from './dns.js';
+import { benchGrowth } from './growth.js';
 import { type BenchResult, printTable, RESULTS_PATH, writeResults } from './harness.js';
 import { benchHttpRoutes } from './http-routes.js';
 import { benchProvisioning } from './provisioning.js';
@@ -13,6 +14,7 @@ const benches: Array<[string, Bench]> = [
   ['http', benchHttpRoutes],
   ['dns', benchDns],
   ['provisioning', benchProvisioning],
+  ['growth', () => benchGrowth()],
 ];
 
 const only = process.argv.slice(2);
@@ -21,7 +23,7 @@ const results: BenchResult[] = [];
 let swarm: SwarmUnderTest | null = null;
 try {
   for (const [name, run] of selected) {
-    if (name !== 'verify' && !swarm) swarm = await startSwarmProcess();
+    if (name !== 'verify' && name !== 'growth' && !swarm) swarm = await startSwarmProcess();
     process.stderr.write(`running ${name}…\n`);
     results.push(...(await run(swarm as SwarmUnderTest)));
   }
