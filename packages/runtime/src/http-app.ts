@@ -1,5 +1,5 @@
 import { MAX_BODY_BYTES, readJsonBody, SwarmError } from '@swarm/protocol';
-import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 
 export interface HttpAppOptions {
   /** pino level, or false for silence (tests). Default: SWARM_LOG_LEVEL or 'info'. */
@@ -28,6 +28,11 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     forceCloseConnections: true,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 2048 },
+    // A path the router cannot decode (`%C3`) gets the SPEC error shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const swarmError = toSwarmError(error);
+      (reply as FastifyReply).code(swarmError.status).send(swarmError.toBody());
+    },
   });
 
   app.removeAllContentTypeParsers();

@@ -1,0 +1,125 @@
+import { AuthKeyRotation, checkFreshness, nowSeconds, parseMessage, requireAppId, SwarmError, TokenRequest } from '@swarm/protocol';
+import { jsonBody, verifyBroadcast } from '@swarm/runtime';
+import { z } from 'zod';
+import { type AuthContext, actOnBroadcast, consumeMasterNonce, issuerOf } from './auth-context.js';
+import { authJwk } from './auth-store.js';
+import { hashPassword, unknownUserHash, verifyPassword } from './passwords.js';
+import { issueToken, verifyOwnToken } from './tokens.js';
+
+const Username = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$/, 'username must be 1–128 of [A-Za-z0-9_.@+-]');
+const Role = z.string().regex(/^[a-z][a-z0-9_:-]{0,62}$/, 'a role is 1–63 of [a-z0-9_:-]');
+const SignUp = z.strictObject({
+  username: Username,
+  password: z.string().min(8).max(1024),
+  roles: z.array(Role).min(1).max(32).optional(),
+});
+const Login = z.strictObject({ username: Username, password: z.string().min(1).max(1024) });
+
+interface AppParams {
+  appId: string;
+}
+
+/** Everything under `<publicUrl>/apps/<app_id>`: the app's issuer, users and tokens. */
+export function registerAppRoutes(context: AuthContext): void {
+  const { app, store } = context;
+
+  const provisionedApp = async (params: unknown): Promise<string> => {
+    const appId = requireAppId((params as AppParams).appId);
+    if (!(await store.hasApp(appId))) throw new SwarmError('unknown_app', `app ${appId} is not provisioned here`);
+    return appId;
+  };
+
+  app.get('/apps/:appId/.well-known/jwks.json', async (request, reply) => {
+    const appId = await provisionedApp(request.params);
+    const keys = await store.verificationKeys(appId, nowSeconds());
+    reply.header('cache-control', 'public, max-age=60');
+    return { keys: keys.map(authJwk) };
+  });
+
+  app.get('/apps/:appId/.well-known/openid-configuration', async (request, reply) => {
+    const appId = await provisionedApp(request.params);
+    const issuer = issuerOf(context, appId);
+    reply.header('cache-control', 'public, max-age=300');
+    return {
+      issuer,
+      jwks_uri: `${issuer}/.well-known/jwks.json`,
+      token_endpoint: `${issuer}/v1/login`,
+      registration_endpoint: `${issuer}/v1/users`,
+      grant_types_supported: ['password'],
+      response_types_supported: ['token'],
+      subject_types_supported: ['public'],
+      token_endpoint_auth_methods_supported: ['none'],
+      id_token_signing_alg_values_supported: ['EdDSA'],
+      claims_supported: ['iss', 'aud', 'sub', 'iat', 'exp', 'roles'],
+    };
+  });
+
+  app.post('/apps/:appId/v1/users', async (request, reply) => {
+    const appId = await provisionedApp(request.params);
+    const body = parseMessage(SignUp, jsonBody(request));
+    let roles = ['user'];
+    if (body.roles) {
+      // Only the app's owner (an admin token of this app) hands out roles.
+      const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
+      if (!token) throw new SwarmError('forbidden', 'setting roles needs an admin token of this app');
+      const callerRoles = await verifyOwnToken(token, await store.verificationKeys(appId, nowSeconds()), issuerOf(context, appId), appId);
+      if (!callerRoles.includes('admin')) throw new SwarmError('forbidden', 'setting roles needs the admin role');
+      roles = body.roles;
+    }
+    await store.createUser(appId, { username: body.username, passwordHash: await hashPassword(body.password), roles }, nowSeconds());
+    reply.code(201).send({ app_id: appId, username: body.username, roles });
+  });
+
+  app.post('/apps/:appId/v1/login', async (request) => {
+    const appId = await provisionedApp(request.params);
+    const body = parseMessage(Login, jsonBody(request));
+    const user = await store.findUser(appId, body.username);
+    // Unknown user and wrong password cost the same and fail the same way.
+    const matches = await verifyPassword(body.password, user?.passwordHash ?? (await unknownUserHash()));
+    if (!user || !matches) throw new SwarmError('invalid_token', 'username or password is wrong');
+    return signedToken(context, appId, user.username, user.roles, context.tokenTtlSeconds);
+  });
+
+  app.post('/apps/:appId/v1/owner-token', async (request) => {
+    const appId = requireAppId((request.params as AppParams).appId);
+    const envelope = parseMessage(TokenRequest, jsonBody(request));
+    const data = envelope.data;
+    if (data.app_id !== appId) throw new SwarmError('invalid_request', 'data.app_id must be the app in the path');
+    checkFreshness(data.timestamp, { windowSeconds: context.freshnessSeconds });
+    await provisionedApp(request.params);
+    const master = await context.registry.verifyMasterSigned(appId, 'token_request', data, envelope.signature);
+    if (!(await consumeMasterNonce(context, master.public_key, data.nonce, data.timestamp))) {
+      throw new SwarmError('nonce_reused', 'this nonce was already used');
+    }
+    return signedToken(context, appId, data.sub, data.roles ?? ['admin'], data.ttl_seconds ?? context.tokenTtlSeconds);
+  });
+
+  app.post('/apps/:appId/v1/rotate-key', async (request) => {
+    const appId = requireAppId((request.params as AppParams).appId);
+    const envelope = parseMessage(AuthKeyRotation, jsonBody(request));
+    const data = envelope.data;
+    if (data.app_id !== appId) throw new SwarmError('invalid_request', 'data.app_id must be the app in the path');
+    checkFreshness(data.timestamp, { windowSeconds: context.freshnessSeconds });
+    await provisionedApp(request.params);
+    const master = await context.registry.verifyMasterSigned(appId, 'auth_key_rotation', data, envelope.signature);
+    if (!(await consumeMasterNonce(context, master.public_key, data.nonce, data.timestamp))) {
+      throw new SwarmError('nonce_reused', 'this nonce was already used');
+    }
+    const key = await store.rotate(appId, nowSeconds(), context.overlapSeconds);
+    return { app_id: appId, auth_public_key: key.publicKey, auth_provider_url: issuerOf(context, appId) };
+  });
+
+  app.post('/apps/:appId/v1/events', async (request, reply) => {
+    const appId = requireAppId((request.params as AppParams).appId);
+    const event = await verifyBroadcast(context.registry.trusted, jsonBody(request), context.replay);
+    if (event && event.app_id !== appId) throw new SwarmError('forbidden', 'the broadcast is for another app');
+    actOnBroadcast(context, event);
+    reply.code(202).send({ accepted: true });
+  });
+}
+
+async function signedToken(context: AuthContext, appId: string, sub: string, roles: string[], ttlSeconds: number) {
+  const key = await context.store.signingKey(appId);
+  if (!key) throw new SwarmError('unknown_app', `app ${appId} is not provisioned here`);
+  return issueToken(key, { issuer: issuerOf(context, appId), appId, sub, roles, ttlSeconds }, nowSeconds());
+}

@@ -1,0 +1,36 @@
+import type { BroadcastData, ReplayStore, SigningKey } from '@swarm/protocol';
+import type { RegistryClient } from '@swarm/runtime';
+import type { FastifyInstance } from 'fastify';
+import type { AuthStore } from './auth-store.js';
+
+/** What the auth provider's routes share. */
+export interface AuthContext {
+  app: FastifyInstance;
+  store: AuthStore;
+  registry: RegistryClient;
+  replay: ReplayStore;
+  provider: string;
+  providerKey: SigningKey;
+  freshnessSeconds: number;
+  overlapSeconds: number;
+  tokenTtlSeconds: number;
+  /** The provider's public URL (known once it listens). */
+  baseUrl(): string;
+}
+
+/** The app's own issuer, like a realm: `<publicUrl>/apps/<app_id>` (SPEC §4.3). */
+export function issuerOf(context: AuthContext, appId: string): string {
+  return `${context.baseUrl()}/apps/${appId}`;
+}
+
+/** Consumes a Master-signed message's nonce (per signing key), only after its signature verified. */
+export async function consumeMasterNonce(context: AuthContext, masterKey: string, nonce: string, timestamp: number): Promise<boolean> {
+  return context.replay.unique(`master:${masterKey}`, nonce, timestamp + context.freshnessSeconds + 60);
+}
+
+/** What a broadcast changes here: a replaced Master key must stop verifying at once. */
+export function actOnBroadcast(context: AuthContext, event: BroadcastData | null): void {
+  if (event && (event.event === 'MASTER_KEY_ROTATION' || event.event === 'MASTER_IDENTITY_RECOVERY')) {
+    context.registry.dropMasterKeys(event.app_id);
+  }
+}

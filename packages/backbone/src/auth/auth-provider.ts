@@ -1,0 +1,101 @@
+import type { CatalogEntry, Envelope, OfferData, SigningKey } from '@swarm/protocol';
+import { createHttpApp, jsonBody, RegistryClient, verifyBroadcast } from '@swarm/runtime';
+import { openPartReplayStore } from '../shared/scoped-replay.js';
+import {
+  type BackboneServerOptions,
+  databaseReady,
+  listen,
+  openPartDatabase,
+  resolveOptions,
+  type ServerHandle,
+} from '../shared/server-options.js';
+import { registerAppRoutes } from './app-routes.js';
+import { type AuthContext, actOnBroadcast } from './auth-context.js';
+import { AuthStore, migrateAuth } from './auth-store.js';
+import { authCatalogEntry, putOffer, signOffer } from './offer.js';
+import { loadOrCreateProviderKey } from './provider-key.js';
+import { registerProvision } from './provision.js';
+
+export interface AuthProviderOptions extends BackboneServerOptions {
+  /** The provider's name in the catalog; default `auth.swarm.local`. */
+  provider?: string;
+  /** Else created once and kept in `<dataDir>/auth-provider-key.pem` (0600). */
+  providerKey?: SigningKey;
+  /** How long a rotated-out Auth key still verifies; default 300 s. */
+  authKeyOverlapSeconds?: number;
+  /** Lifetime of login tokens (and the default for owner tokens); default 3600 s. */
+  tokenTtlSeconds?: number;
+}
+
+export interface AuthProviderHandle extends ServerHandle {
+  provider: string;
+  /** The provider key's public half, `ed25519:…`. */
+  publicKey: string;
+  catalogEntry: CatalogEntry;
+  /** A freshly signed `offer` for `PUT /v1/catalog/{provider}`. */
+  offer(): Envelope<OfferData>;
+  /** Puts the offer into the registry's catalog (the admin token is needed the first time). */
+  registerOffer(registryUrl: string, adminToken?: string): Promise<unknown>;
+}
+
+/**
+ * The Auth Provider, the apps' trust anchor (SPEC §4.3, §8): one user store, Auth key pair and
+ * token issuer per app under `<url>/apps/<app_id>`.
+ *
+ * @example
+ * const auth = await startAuthProvider({ port: 0, dataDir, trustedRegistries: [registry] });
+ * await auth.registerOffer(registry.url, registry.adminToken);
+ */
+export async function startAuthProvider(options: AuthProviderOptions): Promise<AuthProviderHandle> {
+  const resolved = resolveOptions(options);
+  const provider = options.provider ?? 'auth.swarm.local';
+  const overlapSeconds = options.authKeyOverlapSeconds ?? 300;
+  const tokenTtlSeconds = options.tokenTtlSeconds ?? 3600;
+  if (!Number.isSafeInteger(overlapSeconds) || overlapSeconds < 0) throw new Error('authKeyOverlapSeconds must be an integer ≥ 0');
+  if (!Number.isSafeInteger(tokenTtlSeconds) || tokenTtlSeconds < 60) throw new Error('tokenTtlSeconds must be an integer ≥ 60');
+  const providerKey = options.providerKey ?? (await loadOrCreateProviderKey(options.dataDir));
+  const database = openPartDatabase(options, 'auth.db');
+  try {
+    await migrateAuth(database.db);
+    const replay = await openPartReplayStore(database.db, 'auth');
+    const registry = new RegistryClient(resolved.trusted);
+    const app = createHttpApp({ name: 'auth', logLevel: options.logLevel, ready: databaseReady(database.db) });
+    let url = '';
+    const context: AuthContext = {
+      app,
+      store: new AuthStore(database.db),
+      registry,
+      replay,
+      provider,
+      providerKey,
+      freshnessSeconds: resolved.freshnessSeconds,
+      overlapSeconds,
+      tokenTtlSeconds,
+      baseUrl: () => url,
+    };
+    registerProvision(context);
+    registerAppRoutes(context);
+    app.post('/v1/events', async (request, reply) => {
+      actOnBroadcast(context, await verifyBroadcast(resolved.trusted, jsonBody(request), replay));
+      reply.code(202).send({ accepted: true });
+    });
+    url = await listen(app, options, resolved);
+    const catalogEntry = authCatalogEntry(provider, url, providerKey.publicKey);
+    return {
+      url,
+      app,
+      provider,
+      publicKey: providerKey.publicKey,
+      catalogEntry,
+      offer: () => signOffer(catalogEntry, providerKey),
+      registerOffer: (registryUrl, adminToken) => putOffer(registryUrl, catalogEntry, providerKey, adminToken),
+      close: async () => {
+        await app.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}

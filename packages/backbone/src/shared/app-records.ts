@@ -1,0 +1,65 @@
+import { errorFromBody, SwarmError } from '@swarm/protocol';
+import { getJson, type RegistryClient } from '@swarm/runtime';
+import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
+
+export interface AppAuth {
+  issuer: string;
+  audience: string;
+  /** The app's JWKS from its context, imported once. */
+  keys: ReturnType<typeof createLocalJWKSet>;
+  kids: Set<string>;
+}
+
+interface CachedAuth {
+  auth: AppAuth | null;
+  fetchedAt: number;
+}
+
+const TTL_MS = 60_000;
+/** SPEC §8: an unknown kid refreshes an app's keys at most once per 30 s. */
+const REFRESH_MS = 30_000;
+
+/**
+ * The `auth` block of apps' public records at the registry (`GET /v1/apps/{app_id}`): who
+ * issues their user tokens and with which keys. Cached; an unknown kid refetches sparingly.
+ */
+export class AppAuthCache {
+  readonly #registry: RegistryClient;
+  readonly #cache = new Map<string, CachedAuth>();
+
+  constructor(registry: RegistryClient) {
+    this.#registry = registry;
+  }
+
+  async forKid(appId: string, kid: string): Promise<AppAuth | null> {
+    const cached = this.#cache.get(appId);
+    const age = cached ? Date.now() - cached.fetchedAt : Number.POSITIVE_INFINITY;
+    if (cached && age < TTL_MS && (cached.auth?.kids.has(kid) || age < REFRESH_MS)) return cached.auth;
+    const auth = await this.#fetch(appId);
+    this.#cache.set(appId, { auth, fetchedAt: Date.now() });
+    return auth;
+  }
+
+  drop(appId: string): void {
+    this.#cache.delete(appId);
+  }
+
+  async #fetch(appId: string): Promise<AppAuth | null> {
+    const registry = this.#registry.registryFor(appId);
+    const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}`, { timeoutMs: 5000 });
+    if (status !== 200) {
+      const error = errorFromBody(body);
+      if (error && status < 500) throw error;
+      throw new SwarmError('registry_unavailable', `registry ${registry.authority} answered ${status}`);
+    }
+    const auth = (body as { auth?: unknown } | null)?.auth as { issuer?: unknown; audience?: unknown; jwks?: { keys?: unknown } } | null;
+    if (!auth || typeof auth.issuer !== 'string' || !Array.isArray(auth.jwks?.keys)) return null;
+    const jwks = auth.jwks as JSONWebKeySet;
+    return {
+      issuer: auth.issuer,
+      audience: typeof auth.audience === 'string' ? auth.audience : appId,
+      keys: createLocalJWKSet(jwks),
+      kids: new Set(jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string')),
+    };
+  }
+}

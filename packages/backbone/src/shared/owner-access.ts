@@ -1,0 +1,76 @@
+import { checkFreshness, OwnerQuery, type OwnerQueryData, parseMessage, type ReplayStore, requireAppId, SwarmError } from '@swarm/protocol';
+import type { RegistryClient } from '@swarm/runtime';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
+import type { AppAuthCache } from './app-records.js';
+
+const MAX_TOKEN_LENGTH = 8192;
+
+/**
+ * An app's usage and logs are its owner's only (SPEC §9.3): a token of that app with the
+ * `admin` role, or an `owner_query` envelope signed by the app's Master key.
+ */
+export class OwnerAccess {
+  readonly #registry: RegistryClient;
+  readonly #appAuth: AppAuthCache;
+  readonly #replay: ReplayStore;
+  readonly #freshnessSeconds: number;
+
+  constructor(registry: RegistryClient, appAuth: AppAuthCache, replay: ReplayStore, freshnessSeconds: number) {
+    this.#registry = registry;
+    this.#appAuth = appAuth;
+    this.#replay = replay;
+    this.#freshnessSeconds = freshnessSeconds;
+  }
+
+  /** Checks `Authorization: Bearer <token>` for an admin of `appId`. */
+  async requireAdminToken(appId: string, authorization: string | undefined): Promise<void> {
+    this.#registry.registryFor(appId);
+    const token = bearerToken(authorization);
+    const kid = protectedKid(token);
+    const auth = await this.#appAuth.forKid(appId, kid);
+    if (!auth) throw new SwarmError('invalid_token', 'the app has no auth provider');
+    let roles: unknown;
+    try {
+      const { payload } = await jwtVerify(token, auth.keys, {
+        issuer: auth.issuer,
+        audience: appId,
+        algorithms: ['EdDSA'],
+        clockTolerance: 60,
+        requiredClaims: ['exp', 'sub'],
+      });
+      roles = payload.roles;
+    } catch {
+      throw new SwarmError('invalid_token', 'token is not valid for this app');
+    }
+    if (!Array.isArray(roles) || !roles.includes('admin')) throw new SwarmError('forbidden', 'reading this needs the admin role');
+  }
+
+  /** Checks a Master-signed `owner_query` envelope and answers its filters. */
+  async verifySignedQuery(body: unknown): Promise<OwnerQueryData> {
+    const envelope = parseMessage(OwnerQuery, body);
+    const data = envelope.data;
+    requireAppId(data.app_id);
+    checkFreshness(data.timestamp, { windowSeconds: this.#freshnessSeconds });
+    const master = await this.#registry.verifyMasterSigned(data.app_id, 'owner_query', data, envelope.signature);
+    const fresh = await this.#replay.unique(`master:${master.public_key}`, data.nonce, data.timestamp + this.#freshnessSeconds + 60);
+    if (!fresh) throw new SwarmError('nonce_reused', 'this nonce was already used');
+    return data;
+  }
+}
+
+function bearerToken(authorization: string | undefined): string {
+  const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization ?? '');
+  if (!match?.[1] || match[1].length > MAX_TOKEN_LENGTH) throw new SwarmError('invalid_token', 'Authorization: Bearer <token> is required');
+  return match[1];
+}
+
+function protectedKid(token: string): string {
+  let header: { alg?: unknown; kid?: unknown };
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new SwarmError('invalid_token', 'token is not a JWS');
+  }
+  if (header.alg !== 'EdDSA' || typeof header.kid !== 'string') throw new SwarmError('invalid_token', 'token must be EdDSA with a kid');
+  return header.kid;
+}

@@ -1,0 +1,104 @@
+import { checkFreshness, type ReplayStore, requireAppId } from '@swarm/protocol';
+import { createHttpApp, type Database, RegistryClient } from '@swarm/runtime';
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import { AppAuthCache } from './app-records.js';
+import { registerBroadcastReceiver } from './broadcast-receiver.js';
+import { InstanceVerifier } from './instance-verifier.js';
+import { OwnerAccess } from './owner-access.js';
+import { Revocations } from './revocations.js';
+import { openPartReplayStore } from './scoped-replay.js';
+import {
+  type BackboneServerOptions,
+  databaseReady,
+  listen,
+  openPartDatabase,
+  type ResolvedOptions,
+  resolveOptions,
+  type ServerHandle,
+} from './server-options.js';
+
+/** Everything Billing and Logging share: storage, the registry, instance checks, owner reads. */
+export interface ReceiverContext {
+  app: FastifyInstance;
+  db: Kysely<unknown>;
+  resolved: ResolvedOptions;
+  replay: ReplayStore;
+  registry: RegistryClient;
+  instances: InstanceVerifier;
+  owners: OwnerAccess;
+}
+
+interface SignedReport {
+  data: { app_id: string; service_id: string; timestamp: number };
+  signature: string;
+}
+
+/**
+ * Starts a receiver of instance reports (SPEC §9.3): opens its database, runs `migrate`, wires
+ * the broadcast receiver, lets `routes` add the part's own endpoints, and listens.
+ */
+export async function startReportReceiver(
+  options: BackboneServerOptions,
+  part: { name: string; file: string; migrate(db: Kysely<unknown>): Promise<void>; routes(context: ReceiverContext): void },
+): Promise<ServerHandle> {
+  const resolved = resolveOptions(options);
+  const database: Database<unknown> = openPartDatabase(options, part.file);
+  try {
+    await part.migrate(database.db);
+    const replay = await openPartReplayStore(database.db, part.name);
+    const registry = new RegistryClient(resolved.trusted);
+    const revocations = new Revocations(database.db);
+    const appAuth = new AppAuthCache(registry);
+    const app = createHttpApp({ name: part.name, logLevel: options.logLevel, ready: databaseReady(database.db) });
+    const context: ReceiverContext = {
+      app,
+      db: database.db,
+      resolved,
+      replay,
+      registry,
+      instances: new InstanceVerifier(registry, revocations),
+      owners: new OwnerAccess(registry, appAuth, replay, resolved.freshnessSeconds),
+    };
+    registerBroadcastReceiver(app, {
+      trusted: resolved.trusted,
+      replay,
+      act: async (event) => {
+        if (event.event === 'SERVICE_REVOKED') {
+          await revocations.revoke(event.app_id, event.service_id, event.timestamp);
+          registry.dropServices(event.app_id);
+        } else if (event.event === 'KEY_ROTATION') {
+          registry.dropServices(event.app_id);
+        } else if (event.event === 'BACKBONE_UPDATE') {
+          appAuth.drop(event.app_id);
+        } else {
+          registry.dropMasterKeys(event.app_id);
+        }
+      },
+    });
+    part.routes(context);
+    const url = await listen(app, options, resolved);
+    return {
+      url,
+      app,
+      close: async () => {
+        await app.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+/**
+ * The checks every report passes, cheapest first: (body rules and version, done by the caller's
+ * parse) → app_id → freshness → bound instance → signature. Answers the key that signed it.
+ */
+export async function verifyReport(context: ReceiverContext, report: SignedReport): Promise<string> {
+  requireAppId(report.data.app_id);
+  checkFreshness(report.data.timestamp, { windowSeconds: context.resolved.freshnessSeconds });
+  context.registry.registryFor(report.data.app_id);
+  return context.instances.verifyReport(report.data.app_id, report.data.service_id, report.data, report.signature);
+}

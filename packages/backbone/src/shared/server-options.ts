@@ -1,0 +1,73 @@
+import { join } from 'node:path';
+import { DEFAULT_FRESHNESS_SECONDS, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
+import { type Database, openDatabase } from '@swarm/runtime';
+import type { FastifyInstance } from 'fastify';
+import { type Kysely, sql } from 'kysely';
+
+/** What each backbone part is started with (docs/DEVELOPING.md, common options). */
+export interface BackboneServerOptions {
+  /** 0 = a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** What peers use to reach this part; default `http://<host>:<port>`. */
+  publicUrl?: string;
+  /** SQLite files live here (and the auth provider's key). */
+  dataDir: string;
+  /** `postgres://…` switches storage to PostgreSQL. */
+  databaseUrl?: string;
+  /** PostgreSQL schema (created if missing); tests give each suite its own. */
+  databaseSchema?: string;
+  trustedRegistries: TrustedRegistry[];
+  /** SPEC §3 freshness window, default 300 s. */
+  freshnessSeconds?: number;
+  /** pino level, or false for silence. */
+  logLevel?: string | false;
+}
+
+export interface ServerHandle {
+  url: string;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export interface ResolvedOptions {
+  port: number;
+  host: string;
+  freshnessSeconds: number;
+  trusted: TrustedRegistries;
+}
+
+export function resolveOptions(options: BackboneServerOptions): ResolvedOptions {
+  if (!options.dataDir) throw new Error('dataDir is required');
+  const freshnessSeconds = options.freshnessSeconds ?? DEFAULT_FRESHNESS_SECONDS;
+  if (!Number.isSafeInteger(freshnessSeconds) || freshnessSeconds <= 0) throw new Error('freshnessSeconds must be a positive integer');
+  return {
+    port: options.port ?? 0,
+    host: options.host ?? '127.0.0.1',
+    freshnessSeconds,
+    trusted: new TrustedRegistries(options.trustedRegistries),
+  };
+}
+
+/** SQLite `<dataDir>/<file>` unless a PostgreSQL URL is given. */
+export function openPartDatabase<DB>(options: BackboneServerOptions, file: string): Database<DB> {
+  return openDatabase<DB>({ url: options.databaseUrl, file: join(options.dataDir, file), schema: options.databaseSchema });
+}
+
+/** Listens and answers the URL peers should use (publicUrl wins over the bound address). */
+export async function listen(app: FastifyInstance, options: BackboneServerOptions, resolved: ResolvedOptions): Promise<string> {
+  await app.listen({ port: resolved.port, host: resolved.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : resolved.port;
+  const host = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host;
+  return (options.publicUrl ?? `http://${host}:${port}`).replace(/\/+$/, '');
+}
+
+/** `/readyz`: ready while the database answers. */
+export function databaseReady(db: Kysely<unknown>): () => Promise<boolean> {
+  return async () => {
+    await sql`select 1`.execute(db);
+    return true;
+  };
+}

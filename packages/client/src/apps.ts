@@ -1,0 +1,68 @@
+import { type AppManifestData, type BackboneUpdateData, type OperationalContext, type SigningKey, signEnvelope } from '@swarm/protocol';
+import { appPath, type ClientOptions, call, registryUrl } from './http.js';
+import { freshness } from './keys.js';
+
+export interface AppRegistration {
+  app_id: string;
+  owner_namespace: string;
+  project_slug: string;
+  display_name: string;
+  status: string;
+  created_at: number;
+}
+
+/** The registry's public record of an app (`GET /v1/apps/{app_id}`). */
+export interface AppRecord extends AppRegistration {
+  description?: string | null;
+  config_epoch: number;
+  auth: OperationalContext['auth'];
+  billing_provider_url: string | null;
+  logging_service_url: string | null;
+  services: Record<string, string>;
+}
+
+/**
+ * Registers an app in the namespace the Master key owns (SPEC §4.2).
+ *
+ * @example
+ * const app = await registerApp(options, { namespace: 'alice', slug: 'blog', master });
+ * console.log(app.app_id); // local.swarm.alice.blog.k3j9x2
+ */
+export async function registerApp(
+  options: ClientOptions,
+  input: { namespace: string; slug: string; master: SigningKey; displayName?: string; description?: string },
+): Promise<AppRegistration> {
+  const data: AppManifestData = {
+    owner_namespace: input.namespace,
+    project_slug: input.slug,
+    display_name: input.displayName ?? input.slug,
+    ...(input.description === undefined ? {} : { description: input.description }),
+    ...freshness(),
+  };
+  const envelope = signEnvelope('app', data, input.master.privateKey);
+  return (await call<AppRegistration>('POST', registryUrl(options, '/v1/apps'), envelope)).body;
+}
+
+export async function getApp(options: ClientOptions, appId: string): Promise<AppRecord> {
+  return (await call<AppRecord>('GET', registryUrl(options, appPath(appId)))).body;
+}
+
+/** Points the app at other Billing / Logging services or named services (SPEC §10.2). */
+export async function backboneUpdate(
+  options: ClientOptions,
+  input: { appId: string; master: SigningKey; billingUrl?: string; loggingUrl?: string; services?: Record<string, string> },
+): Promise<{ app_id: string; config_epoch: number }> {
+  const data: BackboneUpdateData = {
+    app_id: input.appId,
+    operational_context: {
+      ...(input.billingUrl ? { billing_provider_url: input.billingUrl } : {}),
+      ...(input.loggingUrl ? { logging_service_url: input.loggingUrl } : {}),
+      ...(input.services ? { services: input.services } : {}),
+    },
+    ...freshness(),
+    context: 'backbone_update',
+  };
+  const envelope = signEnvelope('backbone_update', data, input.master.privateKey);
+  const url = registryUrl(options, `${appPath(input.appId)}/operational-context`);
+  return (await call<{ app_id: string; config_epoch: number }>('PATCH', url, envelope)).body;
+}

@@ -1,0 +1,124 @@
+import { SwarmError } from '@swarm/protocol';
+import type { Command } from 'commander';
+import { backboneUpdate, registerApp } from '../apps.js';
+import { verifyAuditLog } from '../audit.js';
+import { loadKey } from '../keys.js';
+import { provisionAuth } from '../provision.js';
+import { userToken } from '../tokens.js';
+import { action, integer, option, optional } from './common.js';
+import { fields } from './output.js';
+
+export function addAppCommands(program: Command): void {
+  const app = program.command('app').description('applications');
+  app
+    .command('register <slug>')
+    .description('register an app in your namespace; prints its app_id')
+    .requiredOption('--namespace <name>', 'your namespace')
+    .requiredOption('--key <file>', 'Master private key')
+    .option('--name <display_name>', 'display name (default: the slug)')
+    .option('--description <text>', 'what the app is')
+    .action(
+      action(async (ctx, slug: string) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const name = optional(ctx, 'name');
+        const description = optional(ctx, 'description');
+        const record = await registerApp(ctx.client, {
+          namespace: option(ctx, 'namespace'),
+          slug,
+          master,
+          ...(name ? { displayName: name } : {}),
+          ...(description ? { description } : {}),
+        });
+        return { json: record, human: `registered app ${record.app_id}\n${fields({ ...record })}` };
+      }),
+    );
+
+  program
+    .command('auth')
+    .description("the app's trust anchor")
+    .command('provision')
+    .description('provision an Auth Provider for the app and delegate user authority to it (SPEC §4.3)')
+    .requiredOption('--app <app_id>', 'the app')
+    .requiredOption('--key <file>', 'Master private key')
+    .option('--provider <name>', 'an auth provider from the catalog (default: the first)')
+    .action(
+      action(async (ctx) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const provider = optional(ctx, 'provider');
+        const anchor = await provisionAuth(ctx.client, { appId: option(ctx, 'app'), master, ...(provider ? { provider } : {}) });
+        return { json: anchor, human: `auth provisioned by ${anchor.provider}\n${fields({ ...anchor })}` };
+      }),
+    );
+
+  program
+    .command('token')
+    .description('a user token (JWT) for the app from its Auth Provider, signed for by the owner')
+    .requiredOption('--app <app_id>', 'the app')
+    .requiredOption('--sub <subject>', 'the user the token is for')
+    .requiredOption('--key <file>', 'Master private key')
+    .option('--roles <roles>', 'comma-separated roles, e.g. admin,editor')
+    .option('--ttl <seconds>', 'lifetime in seconds (60–86400)', integer)
+    .action(
+      action(async (ctx) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const roles = optional(ctx, 'roles')
+          ?.split(',')
+          .map((role) => role.trim())
+          .filter(Boolean);
+        const ttl = ctx.opts.ttl as number | undefined;
+        const token = await userToken(ctx.client, {
+          appId: option(ctx, 'app'),
+          sub: option(ctx, 'sub'),
+          master,
+          ...(roles ? { roles } : {}),
+          ...(ttl === undefined ? {} : { ttlSeconds: ttl }),
+        });
+        // The bare token, so `TOKEN=$(swarm token …)` works.
+        return { json: token, human: token.access_token };
+      }),
+    );
+}
+
+/** `swarm backbone update`: a subcommand of the `backbone` server command. */
+export function addBackboneUpdateCommand(backbone: Command): void {
+  backbone
+    .command('update')
+    .description('point the app at other Billing / Logging services (SPEC §10.2)')
+    .requiredOption('--app <app_id>', 'the app')
+    .requiredOption('--key <file>', 'Master private key')
+    .option('--billing <url>', 'Billing service URL')
+    .option('--logging <url>', 'Logging service URL')
+    .action(
+      action(async (ctx) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const billingUrl = optional(ctx, 'billing');
+        const loggingUrl = optional(ctx, 'logging');
+        if (!billingUrl && !loggingUrl) throw new SwarmError('invalid_request', 'give --billing and/or --logging');
+        const answer = await backboneUpdate(ctx.client, {
+          appId: option(ctx, 'app'),
+          master,
+          ...(billingUrl ? { billingUrl } : {}),
+          ...(loggingUrl ? { loggingUrl } : {}),
+        });
+        return { json: answer, human: `backbone updated\n${fields({ ...answer })}` };
+      }),
+    );
+}
+
+export function addAuditCommands(program: Command): void {
+  program
+    .command('audit')
+    .description("the app's audit log")
+    .command('verify <app_id>')
+    .description("fetch the app's audit log and check its hash chain")
+    .action(
+      action(async (ctx, appId: string) => {
+        const result = await verifyAuditLog(ctx.client, appId);
+        if (!result.ok) {
+          process.exitCode = 1;
+          return { json: result, human: `audit log of ${appId} is BROKEN at seq ${result.seq}: ${result.reason}` };
+        }
+        return { json: result, human: `audit log of ${appId} verifies: ${result.entries} entries, head ${result.head_hash ?? '-'}` };
+      }),
+    );
+}

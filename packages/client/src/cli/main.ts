@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { addAppCommands, addAuditCommands, addBackboneUpdateCommand } from './app-commands.js';
+import { defaultRegistryUrl } from './common.js';
+import { addIdentityCommands } from './identity-commands.js';
+import { hintFor, toCliError } from './output.js';
+import { addServerCommands } from './server-commands.js';
+import { addServiceCommands } from './service-commands.js';
+
+export function buildProgram(): Command {
+  const program = new Command('swarm')
+    .description('Swarm: the OMI application lifecycle — keys, namespaces, apps, services, and a local swarm to run them')
+    .version('1.0.0 (protocol 1.0)')
+    .option('--registry <url>', 'App Registry URL (env SWARM_REGISTRY)', defaultRegistryUrl())
+    .option('--json', 'machine output only (JSON)')
+    .showHelpAfterError('(add --help for usage)');
+  addIdentityCommands(program);
+  addAppCommands(program);
+  addServiceCommands(program);
+  addAuditCommands(program);
+  const backbone = addServerCommands(program);
+  addBackboneUpdateCommand(backbone);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (caught) {
+    const error = toCliError(caught);
+    if (process.argv.includes('--json')) {
+      process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } }, null, 2)}\n`);
+    }
+    process.stderr.write(`error ${error.code}: ${error.message}\n`);
+    const hint = hintFor(error.code);
+    if (hint) process.stderr.write(`hint: ${hint}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv);

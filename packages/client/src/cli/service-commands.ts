@@ -1,0 +1,179 @@
+import type { LogEntry } from '@swarm/protocol';
+import type { Command } from 'commander';
+import { createSpinner } from 'nanospinner';
+import { catalog } from '../catalog.js';
+import { decommission } from '../decommission.js';
+import { loadKey } from '../keys.js';
+import { provision } from '../provision.js';
+import { type LogsAnswer, logs, type UsageAnswer, usage } from '../reports.js';
+import { services } from '../services.js';
+import { action, integer, option, optional } from './common.js';
+import { fields, table } from './output.js';
+
+export function addServiceCommands(program: Command): void {
+  program
+    .command('catalog [service_type]')
+    .description('the providers the registry offers, all or of one type')
+    .action(
+      action(async (ctx, serviceType?: string) => {
+        const offers = await catalog(ctx.client, serviceType);
+        const rows = offers.map((o) => [
+          o.service_type,
+          o.provider,
+          o.tiers.map((t) => `${t.name} (≤${t.storage_limit_gb_max} GB)`).join(', '),
+          o.regions.join(', '),
+          o.provision_url,
+        ]);
+        return { json: { services: offers }, human: table(['type', 'provider', 'tiers', 'regions', 'provision_url'], rows) };
+      }),
+    );
+
+  program
+    .command('provision <service_type>')
+    .description('provision a domain service for the app; waits until it is bound')
+    .requiredOption('--app <app_id>', 'the app')
+    .requiredOption('--key <file>', 'Master private key')
+    .requiredOption('--tier <tier>', 'a tier of the offer (see `swarm catalog`)')
+    .requiredOption('--region <region>', 'a region of the offer')
+    .option('--storage-gb <n>', 'storage limit in GB (default: the tier default)', integer)
+    .option('--provider <name>', 'a provider of the type (default: the first in the catalog)')
+    .action(
+      action(async (ctx, serviceType: string) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const storageGb = ctx.opts.storageGb as number | undefined;
+        const provider = optional(ctx, 'provider');
+        const spinner = ctx.json || !process.stderr.isTTY ? null : createSpinner(`provisioning ${serviceType}`, { stream: process.stderr });
+        spinner?.start();
+        try {
+          const instance = await provision(ctx.client, {
+            appId: option(ctx, 'app'),
+            serviceType,
+            master,
+            tier: option(ctx, 'tier'),
+            region: option(ctx, 'region'),
+            ...(storageGb === undefined ? {} : { storageGb }),
+            ...(provider ? { provider } : {}),
+            onProgress: (answer) => spinner?.update({ text: `${answer.service_id}: ${answer.status}` }),
+          });
+          spinner?.success({ text: `${instance.service_id} is ${instance.status}` });
+          return { json: instance, human: fields({ ...instance }) };
+        } catch (error) {
+          spinner?.error({ text: 'provisioning failed' });
+          throw error;
+        }
+      }),
+    );
+
+  program
+    .command('services <app_id>')
+    .description("the app's bound instances (Service DNS)")
+    .option('--type <service_type>', 'only this type')
+    .action(
+      action(async (ctx, appId: string) => {
+        const records = await services(ctx.client, appId, optional(ctx, 'type'));
+        const rows = records.map((r) => [
+          r.service_id,
+          r.service_type,
+          r.provider,
+          r.service_tier,
+          r.region,
+          r.health ?? r.status,
+          r.endpoint_url,
+        ]);
+        const human =
+          rows.length === 0
+            ? 'no services yet'
+            : table(['service_id', 'type', 'provider', 'tier', 'region', 'health', 'endpoint_url'], rows);
+        return { json: { app_id: appId, records }, human };
+      }),
+    );
+
+  program
+    .command('usage')
+    .description("the app's usage as counted by its Billing service")
+    .requiredOption('--app <app_id>', 'the app')
+    .requiredOption('--key <file>', 'Master private key')
+    .option('--service <service_id>', 'only this instance')
+    .action(
+      action(async (ctx) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const serviceId = optional(ctx, 'service');
+        const answer = await usage(ctx.client, { appId: option(ctx, 'app'), master, ...(serviceId ? { serviceId } : {}) });
+        return { json: answer, human: renderUsage(answer) };
+      }),
+    );
+
+  program
+    .command('logs')
+    .description("the app's logs from its Logging service")
+    .requiredOption('--app <app_id>', 'the app')
+    .requiredOption('--key <file>', 'Master private key')
+    .option('--service <service_id>', 'only this instance')
+    .option('--level <level>', 'only this level: debug, info, warn, error or fatal')
+    .action(
+      action(async (ctx) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const serviceId = optional(ctx, 'service');
+        const level = optional(ctx, 'level') as LogEntry['level'] | undefined;
+        const answer = await logs(ctx.client, {
+          appId: option(ctx, 'app'),
+          master,
+          ...(serviceId ? { serviceId } : {}),
+          ...(level ? { level } : {}),
+        });
+        return { json: answer, human: renderLogs(answer) };
+      }),
+    );
+
+  program
+    .command('decommission <service_id>')
+    .description('terminate an instance at its provider, then revoke it at the registry with the receipt')
+    .requiredOption('--app <app_id>', 'the app')
+    .requiredOption('--key <file>', 'Master private key')
+    .option('--retain', "keep the instance's data at the provider (default: wipe)")
+    .option('--emergency', 'revoke at the registry only, without the provider (compromised or unresponsive service)')
+    .action(
+      action(async (ctx, serviceId: string) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const result = await decommission(ctx.client, {
+          appId: option(ctx, 'app'),
+          serviceId,
+          master,
+          retain: ctx.opts.retain === true,
+          emergency: ctx.opts.emergency === true,
+        });
+        const how = result.receipt ? `receipt ${result.receipt.data.receipt_id}` : 'emergency revocation, no receipt';
+        return { json: result, human: `decommissioned ${serviceId} (${how})` };
+      }),
+    );
+}
+
+function renderUsage(answer: UsageAnswer): string {
+  if (answer.reports === 0) return `no usage reported for ${answer.app_id} yet (services report at least every 10 s)`;
+  const span = answer.period
+    ? `${new Date(answer.period.start * 1000).toISOString()} – ${new Date(answer.period.end * 1000).toISOString()}`
+    : '-';
+  return [
+    `usage of ${answer.app_id}: ${answer.reports} report${answer.reports === 1 ? '' : 's'}, ${span}`,
+    table(
+      ['metric', 'total'],
+      answer.app_totals.map((t) => [t.metric, t.value]),
+    ),
+    table(
+      ['service_id', 'metric', 'value'],
+      answer.totals.map((t) => [t.service_id, t.metric, t.value]),
+    ),
+  ].join('\n\n');
+}
+
+function renderLogs(answer: LogsAnswer): string {
+  if (answer.entries.length === 0) return `no logs for ${answer.app_id}`;
+  const rows = answer.entries.map((e) => [
+    new Date(e.at * 1000).toISOString(),
+    e.level,
+    e.service_id,
+    e.message,
+    e.fields ? JSON.stringify(e.fields) : '',
+  ]);
+  return table(['at', 'level', 'service_id', 'message', 'fields'], rows);
+}

@@ -1,0 +1,139 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startBackbone } from '@swarm/backbone';
+import { startCmsArticle } from '@swarm/cms-article';
+import { startCrmContact } from '@swarm/crm-contact';
+import { type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
+import { type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
+import { startStorageBlob } from '@swarm/storage-blob';
+import { call } from '../http.js';
+import { loadKey } from '../keys.js';
+import { LOCAL_AUTHORITY, STANDARD_PORTS } from '../ports.js';
+
+type Opts = Record<string, unknown>;
+const str = (opts: Opts, name: string) => (typeof opts[name] === 'string' ? (opts[name] as string) : undefined);
+const logLevelOf = (opts: Opts): string | false => (opts.logLevel === 'silent' ? false : (str(opts, 'logLevel') ?? 'info'));
+
+/**
+ * `swarm registry`: defaults, then SWARM_* environment variables, then the flags given.
+ * Returns the handle and the data folder (where the admin token file goes).
+ */
+export async function startStandaloneRegistry(opts: Opts) {
+  const flags: RegistryOptions = {};
+  const set = <K extends keyof RegistryOptions>(key: K, value: RegistryOptions[K] | undefined) => {
+    if (value !== undefined) flags[key] = value;
+  };
+  set('port', opts.port as number | undefined);
+  set('host', str(opts, 'host'));
+  set('publicUrl', str(opts, 'publicUrl'));
+  set('dnsPort', opts.dnsPort === 'off' ? false : opts.dnsPort === undefined ? undefined : Number(opts.dnsPort));
+  set('authority', str(opts, 'authority'));
+  set('databaseUrl', str(opts, 'databaseUrl'));
+  set('registryKeyFile', str(opts, 'registryKey'));
+  set('admissionToken', str(opts, 'admissionToken'));
+  set('defaultBillingUrl', str(opts, 'billingUrl'));
+  set('defaultLoggingUrl', str(opts, 'loggingUrl'));
+  set('dataDir', str(opts, 'data'));
+  const options: RegistryOptions = {
+    port: STANDARD_PORTS.registry,
+    dnsPort: STANDARD_PORTS.dns,
+    authority: LOCAL_AUTHORITY,
+    dataDir: join('.swarm', 'registry'),
+    defaultBillingUrl: `http://127.0.0.1:${STANDARD_PORTS.billing}`,
+    defaultLoggingUrl: `http://127.0.0.1:${STANDARD_PORTS.logging}`,
+    ...registryOptionsFromEnv(),
+    ...flags,
+    logLevel: logLevelOf(opts),
+  };
+  if (options.dnsPort !== false && Number.isNaN(options.dnsPort))
+    throw new SwarmError('invalid_request', '--dns-port is a port number or off');
+  await mkdir(options.dataDir as string, { recursive: true, mode: 0o700 });
+  return { registry: await startRegistry(options), dataDir: options.dataDir as string };
+}
+
+/**
+ * The registries a standalone part trusts: the `--trust` file, else the one at `--registry`,
+ * whose authority and key are read from its `/.well-known/swarm-registry` once at start.
+ */
+export async function trustedRegistries(opts: Opts, registryUrl: string): Promise<TrustedRegistry[]> {
+  const file = str(opts, 'trust');
+  if (file) {
+    const entries = JSON.parse(await readFile(file, 'utf8')) as TrustedRegistry[];
+    return new TrustedRegistries(entries).list();
+  }
+  const baseUrl = registryUrl.replace(/\/+$/, '');
+  const { body } = await call<{ authority: string; public_key: string }>('GET', `${baseUrl}/.well-known/swarm-registry`);
+  const entry = { authority: body.authority, baseUrl, publicKey: body.public_key };
+  process.stderr.write(`trusting registry ${entry.authority} at ${baseUrl}, key ${entry.publicKey}\n`);
+  return [entry];
+}
+
+/** Replicas of one provider sign alike: they share the provider key file. */
+async function providerKeyOf(opts: Opts): Promise<SigningKey | undefined> {
+  const file = str(opts, 'providerKey');
+  return file ? loadKey(file) : undefined;
+}
+
+async function adminToken(opts: Opts): Promise<string | undefined> {
+  const file = str(opts, 'adminTokenFile');
+  if (file) return (await readFile(file, 'utf8')).trim();
+  return process.env.SWARM_ADMIN_TOKEN || undefined;
+}
+
+const DOMAIN_SERVICES = {
+  'cms-article': startCmsArticle,
+  'crm-contact': startCrmContact,
+  'storage-blob': startStorageBlob,
+} as const;
+
+export async function startStandaloneService(serviceType: string, opts: Opts, registryUrl: string) {
+  const start = DOMAIN_SERVICES[serviceType as keyof typeof DOMAIN_SERVICES];
+  if (!start) throw new SwarmError('invalid_request', `no service type ${serviceType}; choose ${Object.keys(DOMAIN_SERVICES).join(', ')}`);
+  const trusted = await trustedRegistries(opts, registryUrl);
+  const databaseUrl = str(opts, 'databaseUrl') ?? process.env.SWARM_DATABASE_URL;
+  const redisUrl = str(opts, 'redisUrl') ?? process.env.SWARM_REDIS_URL;
+  const publicUrl = str(opts, 'publicUrl');
+  const providerKey = await providerKeyOf(opts);
+  const dataDir = str(opts, 'data') ?? join('.swarm', serviceType);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const service = await start({
+    ...(providerKey ? { providerKey } : {}),
+    port: (opts.port as number | undefined) ?? STANDARD_PORTS[serviceType as keyof typeof DOMAIN_SERVICES],
+    host: str(opts, 'host') ?? '127.0.0.1',
+    ...(publicUrl ? { publicUrl } : {}),
+    dataDir,
+    ...(databaseUrl ? { databaseUrl } : {}),
+    ...(redisUrl ? { redisUrl } : {}),
+    trustedRegistries: trusted,
+    logLevel: logLevelOf(opts),
+  });
+  const token = await adminToken(opts);
+  let offer = 'offer not registered: pass --admin-token-file to put it in the catalog';
+  if (token) {
+    for (const registry of trusted) await service.registerOffer(registry.baseUrl, token);
+    offer = `offer registered at ${trusted.map((r) => r.authority).join(', ')}`;
+  }
+  return { url: service.url, offer, close: () => service.close() };
+}
+
+export async function startStandaloneBackbone(opts: Opts, registryUrl: string) {
+  const trusted = await trustedRegistries(opts, registryUrl);
+  const databaseUrl = str(opts, 'databaseUrl') ?? process.env.SWARM_DATABASE_URL;
+  const providerKey = await providerKeyOf(opts);
+  const publicUrl = str(opts, 'publicUrl');
+  const dataDir = str(opts, 'data') ?? join('.swarm', 'backbone');
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const backbone = await startBackbone({
+    ...(providerKey ? { providerKey } : {}),
+    ...(publicUrl ? { publicUrl } : {}),
+    port: opts.port as number,
+    host: str(opts, 'host') ?? '127.0.0.1',
+    dataDir,
+    ...(databaseUrl ? { databaseUrl } : {}),
+    trustedRegistries: trusted,
+    logLevel: logLevelOf(opts),
+  });
+  const token = await adminToken(opts);
+  if (token) for (const registry of trusted) await backbone.auth.registerOffer(registry.baseUrl, token);
+  return { urls: { auth: backbone.auth.url, billing: backbone.billing.url, logging: backbone.logging.url }, close: () => backbone.close() };
+}

@@ -1,0 +1,49 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { checkFreshness, nowSeconds, requireAppId, SwarmError } from '@swarm/protocol';
+import type { FastifyRequest } from 'fastify';
+import type { RegistryContext } from './context.js';
+
+/** A path app_id: well-formed (`invalid_app_id`); one of ours or unknown (`unknown_app`) comes later. */
+export function pathAppId(value: unknown): string {
+  return requireAppId(typeof value === 'string' ? value : '');
+}
+
+/** Signed data must name the resource the path names. */
+export function requireSame(what: string, signed: string, path: string): void {
+  if (signed !== path) throw new SwarmError('invalid_request', `data.${what} does not match the path`);
+}
+
+export function requireFresh(ctx: RegistryContext, timestamp: number): void {
+  checkFreshness(timestamp, { windowSeconds: ctx.freshnessSeconds });
+}
+
+/**
+ * Consumes a nonce for one signing key; call only after the signature verified, so a forger
+ * cannot burn someone else's nonces. Kept for twice the window: a timestamp may sit at either edge.
+ */
+export async function consumeNonce(ctx: RegistryContext, signerKey: string, nonce: string): Promise<void> {
+  const fresh = await ctx.replay.unique(`key:${signerKey}`, nonce, nowSeconds() + 2 * ctx.freshnessSeconds + 1);
+  if (!fresh) throw new SwarmError('nonce_reused', 'this nonce was already used with this key');
+}
+
+function bearer(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match ? (match[1] as string) : null;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const left = createHash('sha256').update(a).digest();
+  const right = createHash('sha256').update(b).digest();
+  return timingSafeEqual(left, right);
+}
+
+export function hasBearer(request: FastifyRequest, token: string): boolean {
+  const presented = bearer(request);
+  return presented !== null && sameSecret(presented, token);
+}
+
+export function requireAdmin(ctx: RegistryContext, request: FastifyRequest): void {
+  if (!hasBearer(request, ctx.adminToken)) throw new SwarmError('forbidden', 'the admin token is required');
+}

@@ -1,0 +1,36 @@
+import type { RegistryOptions } from './start.js';
+
+function port(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new Error(`${name} must be a port number, not ${value}`);
+  return parsed;
+}
+
+const text = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
+
+/**
+ * Registry options from SWARM_* environment variables; explicit options win over them.
+ * SWARM_DNS_PORT=off turns Service DNS off.
+ */
+export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RegistryOptions {
+  const options: RegistryOptions = {};
+  const httpPort = port(env.SWARM_REGISTRY_PORT, 'SWARM_REGISTRY_PORT');
+  if (httpPort !== undefined) options.port = httpPort;
+  if (env.SWARM_DNS_PORT === 'off' || env.SWARM_DNS_PORT === 'false') options.dnsPort = false;
+  else {
+    const dnsPort = port(env.SWARM_DNS_PORT, 'SWARM_DNS_PORT');
+    if (dnsPort !== undefined) options.dnsPort = dnsPort;
+  }
+  const fields = {
+    databaseUrl: text(env.SWARM_DATABASE_URL),
+    dataDir: text(env.SWARM_DATA_DIR),
+    authority: text(env.SWARM_AUTHORITY),
+    adminToken: text(env.SWARM_ADMIN_TOKEN),
+    admissionToken: text(env.SWARM_ADMISSION_TOKEN),
+    registryKeyFile: text(env.SWARM_REGISTRY_KEY_FILE),
+    publicUrl: text(env.SWARM_PUBLIC_URL),
+  };
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) (options as Record<string, unknown>)[key] = value;
+  return options;
+}

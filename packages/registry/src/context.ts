@@ -1,0 +1,33 @@
+import type { ReplayStore, SigningKey } from '@swarm/protocol';
+import type { Dialect } from '@swarm/runtime';
+import type { RegistryDb } from './storage/schema.js';
+
+/** Everything a route needs, built once by startRegistry. */
+export interface RegistryContext {
+  db: RegistryDb;
+  dialect: Dialect;
+  authority: string;
+  /** `<tld>` and `<registry>` labels of the authority, the first two labels of every app_id. */
+  appIdPrefix: string;
+  registryKey: SigningKey;
+  adminToken: string;
+  admissionToken: string | null;
+  replay: ReplayStore;
+  freshnessSeconds: number;
+  heartbeatIntervalSeconds: number;
+  defaultBillingUrl: string | null;
+  defaultLoggingUrl: string | null;
+  /** Filled in once the DNS server listens. */
+  dnsPort: number | null;
+  /** Wakes the broadcast delivery loop after a transaction queued broadcasts. */
+  kickOutbox(): void;
+}
+
+/** SPEC §10.1: the old instance key stays valid this long after a rotation. */
+export const KEY_GRACE_SECONDS = 300;
+/** SPEC §4.3: a replaced Auth key stays in the JWKS this long unless the delegation says otherwise. */
+export const DEFAULT_RETIRE_PREVIOUS_AFTER = 300;
+/** SPEC §5.2: a developer proof may be this old when its binding lands (a `202` retry). */
+export const DEVELOPER_PROOF_MAX_AGE = 15 * 60;
+/** SPEC §9.2: missing this many heartbeat intervals makes an instance unhealthy. */
+export const MISSED_HEARTBEATS = 3;

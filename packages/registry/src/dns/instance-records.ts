@@ -1,0 +1,52 @@
+import { isIP } from 'node:net';
+import { ServiceType } from '@swarm/protocol';
+import { isEncodableName } from './names.js';
+import type { DnsInstance } from './zone-source.js';
+
+/** What one instance contributes to its zone, checked so that every part can be encoded. */
+export interface InstanceRecords {
+  serviceType: string;
+  target: string;
+  port: number;
+  txt: Buffer[];
+  address: { type: 'A' | 'AAAA'; data: string } | null;
+}
+
+const MAX_SERVICE_TYPE_IN_LABEL = 62;
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
+const MAX_TXT_STRING_BYTES = 255;
+
+/** The instance's SRV target, port and TXT strings, or why it cannot be published. */
+export function instanceRecords(instance: DnsInstance): InstanceRecords | { problem: string } {
+  // `_<service_type>` must fit one 63-byte label.
+  if (!ServiceType.safeParse(instance.serviceType).success || instance.serviceType.length > MAX_SERVICE_TYPE_IN_LABEL)
+    return { problem: 'service type does not fit a DNS label' };
+  const endpoint = parseEndpoint(instance.endpointUrl);
+  if (!endpoint) return { problem: 'endpoint_url has no http(s) host that fits a DNS name' };
+  const strings = [
+    `service_id=${instance.serviceId}`,
+    `endpoint_url=${instance.endpointUrl}`,
+    `public_key=${instance.publicKey}`,
+    instance.tier === null ? null : `tier=${instance.tier}`,
+    instance.region === null ? null : `region=${instance.region}`,
+  ].filter((value): value is string => value !== null);
+  const txt = strings.map((value) => Buffer.from(value, 'utf8'));
+  if (txt.some((value) => value.length > MAX_TXT_STRING_BYTES)) return { problem: 'a TXT key=value is longer than 255 bytes' };
+  return { serviceType: instance.serviceType, ...endpoint, txt };
+}
+
+function parseEndpoint(endpointUrl: string): Pick<InstanceRecords, 'target' | 'port' | 'address'> | null {
+  let url: URL;
+  try {
+    url = new URL(endpointUrl);
+  } catch {
+    return null;
+  }
+  const defaultPort = DEFAULT_PORTS[url.protocol];
+  if (defaultPort === undefined) return null;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  const ipVersion = isIP(host);
+  if (!isEncodableName(host)) return null;
+  const address = ipVersion === 4 ? { type: 'A' as const, data: host } : ipVersion === 6 ? { type: 'AAAA' as const, data: host } : null;
+  return { target: host, port: url.port === '' ? defaultPort : Number(url.port), address };
+}

@@ -1,0 +1,130 @@
+import type { Answer } from 'dns-packet';
+import dnsPacket from 'dns-packet';
+import { type Edns, opcodeOf, parseQuery, type QueryHeader, type Question } from './query.js';
+import { BADVERS_EXTENDED, CLASSIC_UDP_PAYLOAD, FLAG, MAX_TCP_MESSAGE, MAX_UDP_PAYLOAD, QTYPE, RCODE } from './wire-constants.js';
+import { resolve, soaRecord, type Zone } from './zone.js';
+import type { DnsLogger } from './zone-source.js';
+
+export type Transport = 'udp' | 'tcp';
+
+/** Turns one DNS message into the reply to send, or null to send nothing. Never throws. */
+export type Responder = (message: Buffer, transport: Transport) => Promise<Buffer | null>;
+
+interface Reply {
+  header: QueryHeader;
+  question: Question | null;
+  rcode: number;
+  authoritative?: boolean;
+  answers?: Answer[];
+  authorities?: Answer[];
+  additionals?: Answer[];
+  edns?: Edns | null;
+  extendedRcode?: number;
+}
+
+export function createResponder(zone: Zone, logger: DnsLogger): Responder {
+  const answer = answerer(zone, logger);
+  return async function respond(message, transport) {
+    try {
+      return await answer(message, transport);
+    } catch (error) {
+      logger.warn({ err: error }, 'service DNS dropped a message it could not answer');
+      return null;
+    }
+  };
+}
+
+function answerer(zone: Zone, logger: DnsLogger): Responder {
+  return async (message, transport) => {
+    const query = parseQuery(message);
+    if (query.kind === 'drop') return null;
+    if (query.kind === 'error') return encodeReply(query, MAX_TCP_MESSAGE);
+    const { header, question, edns } = query;
+    const sizeLimit = transport === 'tcp' ? MAX_TCP_MESSAGE : udpPayloadLimit(edns);
+    if (edns && edns.version > 0) {
+      return encodeReply({ header, question, rcode: RCODE.NOERROR, edns, extendedRcode: BADVERS_EXTENDED }, sizeLimit);
+    }
+    // RFC 6891 §6.1.1: OPT is a pseudo-record; nobody can ask for it.
+    if (question.type === QTYPE.OPT) return encodeReply({ header, question, rcode: RCODE.FORMERR, edns }, sizeLimit);
+    try {
+      const resolution = await resolve(question, zone);
+      if (resolution.rcode === RCODE.REFUSED) return encodeReply({ header, question, rcode: resolution.rcode, edns }, sizeLimit);
+      const negative = resolution.rcode === RCODE.NXDOMAIN || resolution.answers.length === 0;
+      return encodeReply(
+        {
+          header,
+          question,
+          rcode: resolution.rcode,
+          authoritative: true,
+          answers: resolution.rcode === RCODE.NOERROR ? resolution.answers : [],
+          authorities: negative ? [soaRecord(zone)] : [],
+          additionals: resolution.rcode === RCODE.NOERROR ? resolution.additionals : [],
+          edns,
+        },
+        sizeLimit,
+      );
+    } catch (error) {
+      logger.warn({ err: error, name: question.labels.join('.') }, 'service DNS could not answer a query');
+      return encodeReply({ header, question, rcode: RCODE.SERVFAIL, edns }, sizeLimit);
+    }
+  };
+}
+
+/** The client's advertised EDNS0 payload size, never below 512 (RFC 6891 §6.2.5) nor above 1232. */
+function udpPayloadLimit(edns: Edns | null): number {
+  if (!edns) return CLASSIC_UDP_PAYLOAD;
+  return Math.min(Math.max(edns.payloadSize, CLASSIC_UDP_PAYLOAD), MAX_UDP_PAYLOAD);
+}
+
+/**
+ * Encodes a reply within `sizeLimit` bytes. Additional records are dropped first (RFC 2181 §9); when the
+ * answer itself does not fit, the reply carries TC and no records at all, so a client never mistakes a
+ * partial record set for the whole one and asks again over TCP.
+ */
+function encodeReply(reply: Reply, sizeLimit: number): Buffer {
+  const whole = encode(reply, false);
+  if (whole.length <= sizeLimit) return whole;
+  const withoutAdditionals = encode({ ...reply, additionals: [] }, false);
+  if (withoutAdditionals.length <= sizeLimit) return withoutAdditionals;
+  return encode({ ...reply, answers: [], authorities: [], additionals: [] }, true);
+}
+
+function encode(reply: Reply, truncated: boolean): Buffer {
+  const { header } = reply;
+  const flags =
+    (opcodeOf(header.flags) << 11) |
+    (header.flags & (FLAG.RD | FLAG.CD)) |
+    (reply.authoritative ? FLAG.AA : 0) |
+    (truncated ? FLAG.TC : 0) |
+    (reply.rcode & 0xf);
+  const additionals = [...(reply.additionals ?? [])];
+  if (reply.edns) additionals.push(optRecord(reply.edns, reply.extendedRcode ?? 0));
+  const packet = dnsPacket.encode({
+    type: 'response',
+    id: header.id,
+    flags,
+    questions: [],
+    answers: reply.answers ?? [],
+    authorities: reply.authorities ?? [],
+    additionals,
+  });
+  if (!reply.question) return packet;
+  // dns-packet writes names without compression, so the question can be spliced in byte for byte.
+  const withQuestion = Buffer.concat([packet.subarray(0, 12), reply.question.wire, packet.subarray(12)]);
+  withQuestion.writeUInt16BE(1, 4);
+  return withQuestion;
+}
+
+function optRecord(edns: Edns, extendedRcode: number): Answer {
+  return {
+    type: 'OPT',
+    name: '.',
+    udpPayloadSize: MAX_UDP_PAYLOAD,
+    extendedRcode,
+    ednsVersion: 0,
+    // RFC 3225: DO is copied from the query.
+    flags: edns.dnssecOk ? dnsPacket.DNSSEC_OK : 0,
+    flag_do: edns.dnssecOk,
+    options: [],
+  };
+}

@@ -1,0 +1,84 @@
+import { parseAuthority } from '@swarm/protocol';
+import { type InstanceRecords, instanceRecords } from './instance-records.js';
+import { createResponder, type Responder } from './responder.js';
+import { listenTcp } from './tcp-transport.js';
+import { type Listening, listenUdp } from './udp-transport.js';
+import type { DnsInstance, DnsLogger, DnsZoneSource } from './zone-source.js';
+
+export interface DnsServerOptions {
+  host: string;
+  /** 0 picks a free port; UDP and TCP always share it. */
+  port: number;
+  /** The registry authority `<registry>.<tld>`, e.g. `swarm.local`. */
+  authority: string;
+  source: DnsZoneSource;
+  /** Seconds; also the negative-caching TTL. Default 30. */
+  ttl?: number;
+  logger?: DnsLogger;
+}
+
+export interface DnsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_DNS_TTL = 30;
+const FREE_PORT_ATTEMPTS = 20;
+const silent: DnsLogger = { warn() {} };
+
+/**
+ * Serves the authority's Service DNS (SPEC §7) over UDP and TCP on one port.
+ *
+ * @example
+ * const dns = await startDnsServer({ host: '127.0.0.1', port: 0, authority: 'swarm.local', source });
+ * // dig @127.0.0.1 -p <dns.port> SRV _cms-article._tcp.<hash>.<slug>.<namespace>.swarm.local
+ * await dns.close();
+ */
+export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
+  const authority = options.authority.toLowerCase().replace(/\.$/, '');
+  parseAuthority(authority);
+  const ttl = options.ttl ?? DEFAULT_DNS_TTL;
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0x7fffffff) throw new RangeError('ttl must be an integer number of seconds');
+  const logger = options.logger ?? silent;
+  const respond = createResponder({ authority, source: options.source, ttl, describe: publishable(logger) }, logger);
+  const [udp, tcp] = await listenOnOnePort(options.host, options.port, respond, logger);
+  return {
+    port: udp.port,
+    close: async () => {
+      await Promise.all([udp.close(), tcp.close()]);
+    },
+  };
+}
+
+async function listenOnOnePort(host: string, port: number, respond: Responder, logger: DnsLogger): Promise<[Listening, Listening]> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = await listenUdp(host, port, respond, logger);
+    try {
+      return [udp, await listenTcp(host, udp.port, respond, logger)];
+    } catch (error) {
+      await udp.close();
+      // A free UDP port may be taken for TCP; with port 0 another free one will do.
+      const portTaken = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (port !== 0 || !portTaken || attempt >= FREE_PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** Leaves out instances that cannot be published, saying so once per instance and problem. */
+function publishable(logger: DnsLogger): (instance: DnsInstance) => InstanceRecords | null {
+  const reported = new Set<string>();
+  return (instance) => {
+    const records = instanceRecords(instance);
+    if (!('problem' in records)) return records;
+    const key = `${instance.serviceId}\n${records.problem}`;
+    if (!reported.has(key)) {
+      if (reported.size >= 1000) reported.clear();
+      reported.add(key);
+      logger.warn(
+        { serviceId: instance.serviceId, endpointUrl: instance.endpointUrl },
+        `service DNS leaves out an instance: ${records.problem}`,
+      );
+    }
+    return null;
+  };
+}

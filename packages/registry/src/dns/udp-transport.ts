@@ -1,0 +1,49 @@
+import { createSocket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Responder } from './responder.js';
+import type { DnsLogger } from './zone-source.js';
+
+export interface Listening {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Queries answered at once; past this, datagrams are dropped and the client retries. */
+const MAX_IN_FLIGHT = 512;
+
+export function listenUdp(host: string, port: number, respond: Responder, logger: DnsLogger): Promise<Listening> {
+  const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+  let inFlight = 0;
+  let closed = false;
+
+  socket.on('message', (message, peer) => {
+    if (inFlight >= MAX_IN_FLIGHT) return;
+    inFlight++;
+    void respond(message, 'udp')
+      .then((reply) => {
+        // A forged source (port 0, say) makes send throw; such a peer gets nothing.
+        if (reply && !closed) socket.send(reply, peer.port, peer.address, () => {});
+      })
+      .catch(() => {})
+      .finally(() => {
+        inFlight--;
+      });
+  });
+
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, host, () => {
+      socket.off('error', reject);
+      socket.on('error', (error) => logger.warn({ err: error }, 'service DNS UDP socket error'));
+      resolve({
+        port: socket.address().port,
+        close: () =>
+          new Promise<void>((done) => {
+            if (closed) return done();
+            closed = true;
+            socket.close(() => done());
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,43 @@
+import type { BindingRecord } from '@swarm/protocol';
+import { MISSED_HEARTBEATS, type RegistryContext } from './context.js';
+import type { BindingRow } from './storage/bindings.js';
+
+export function bindingRecord(row: BindingRow): BindingRecord {
+  return {
+    app_id: row.appId,
+    service_id: row.serviceId,
+    service_type: row.serviceType,
+    provider: row.provider,
+    endpoint_url: row.endpointUrl,
+    public_key: row.publicKey,
+    service_tier: row.serviceTier,
+    region: row.region,
+    storage_limit_gb: row.storageLimitGb,
+    bound_at: row.boundAt,
+    status: row.status,
+  };
+}
+
+export function healthySince(ctx: RegistryContext, now: number): number {
+  return now - MISSED_HEARTBEATS * ctx.heartbeatIntervalSeconds;
+}
+
+/** A Service DNS record over HTTP: the binding, its health, and a rotated key still in its grace period. */
+export function serviceRecord(ctx: RegistryContext, row: BindingRow, now: number) {
+  const inGrace = row.previousPublicKey !== null && row.previousKeyExpiresAt !== null && row.previousKeyExpiresAt > now;
+  return {
+    ...bindingRecord(row),
+    health: row.lastHeartbeatAt >= healthySince(ctx, now) ? ('healthy' as const) : ('unhealthy' as const),
+    last_heartbeat_at: row.lastHeartbeatAt,
+    ...(inGrace ? { previous_public_key: row.previousPublicKey, previous_key_expires_at: row.previousKeyExpiresAt } : {}),
+  };
+}
+
+/** The instance keys a service call may be signed with right now: the current one, then one in grace. */
+export function instanceKeys(row: BindingRow, now: number): string[] {
+  const keys = [row.publicKey];
+  if (row.previousPublicKey !== null && row.previousKeyExpiresAt !== null && row.previousKeyExpiresAt > now) {
+    keys.push(row.previousPublicKey);
+  }
+  return keys;
+}

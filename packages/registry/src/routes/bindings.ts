@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import {
+  BindingRequest,
+  canonicalJson,
+  isAppId,
+  nowSeconds,
+  type ProvisionData,
+  parseMessage,
+  requireSignature,
+  SwarmError,
+  verify,
+} from '@swarm/protocol';
+import { isUniqueViolation, jsonBody } from '@swarm/runtime';
+import type { FastifyInstance } from 'fastify';
+import { changeApp, requireActive } from '../app-change.js';
+import { consumeNonce, requireFresh } from '../checks.js';
+import { DEVELOPER_PROOF_MAX_AGE, type RegistryContext } from '../context.js';
+import { signedContext } from '../operational-context.js';
+import { bindingRecord } from '../records.js';
+import { findApp } from '../storage/apps.js';
+import { appendAudit } from '../storage/audit.js';
+import { type BindingRow, findBinding, findBindingByProof, findProviderBinding, insertBinding } from '../storage/bindings.js';
+import type { CatalogRow } from '../storage/catalog.js';
+import { findProvider } from '../storage/catalog.js';
+import { findNamespace } from '../storage/namespaces.js';
+
+/** A developer proof is identified by its payload: it carries the developer's own nonce and timestamp. */
+function proofHash(payload: ProvisionData): string {
+  return createHash('sha256').update(canonicalJson(payload)).digest('hex');
+}
+
+function storageLimit(payload: ProvisionData, offer: CatalogRow): number | null {
+  if (payload.storage_limit_gb !== undefined) return payload.storage_limit_gb;
+  const tier = offer.entry.tiers.find((t) => t.name === payload.service_tier);
+  return tier ? tier.storage_limit_gb_default : null;
+}
+
+type Outcome = { status: 200 | 201; binding: BindingRow };
+
+function existingOutcome(existing: BindingRow, serviceId: string, provider: string): Outcome {
+  if (existing.serviceId === serviceId && existing.provider === provider) return { status: 200, binding: existing };
+  throw new SwarmError('proof_reused', 'this developer proof already bound another instance');
+}
+
+export function bindingRoutes(app: FastifyInstance, ctx: RegistryContext): void {
+  /** SPEC §5.2: the checks run in exactly this order, each with its own code. */
+  app.post('/v1/bindings', async (request, reply) => {
+    const body = parseMessage(BindingRequest, jsonBody(request));
+    const payload = body.developer_proof.payload;
+    const service = body.service_binding;
+
+    const offer = await findProvider(ctx.db, payload.target_provider);
+    if (!offer) throw new SwarmError('unknown_provider', `no provider ${payload.target_provider} in the catalog`);
+    if (service.service_type !== offer.entry.service_type) {
+      throw new SwarmError('wrong_provider', `${offer.entry.provider} offers ${offer.entry.service_type}, not ${service.service_type}`);
+    }
+    const signed = { developer_proof: body.developer_proof, service_binding: service };
+    requireSignature('binding', signed, body.binding_signature, offer.entry.public_key);
+    requireFresh(ctx, service.timestamp);
+    await consumeNonce(ctx, offer.entry.public_key, service.nonce);
+
+    if (!isAppId(payload.app_id)) throw new SwarmError('invalid_app_id', 'developer_proof.payload.app_id is not an app_id');
+    const found = await findApp(ctx.db, payload.app_id);
+    if (!found) throw new SwarmError('unknown_app', `no app ${payload.app_id} here`);
+    requireActive(found);
+    const namespace = await findNamespace(ctx.db, found.ownerNamespace);
+    if (!namespace || !verify('provision', payload, body.developer_proof.signature, namespace.publicKey)) {
+      throw new SwarmError('invalid_signature', 'the developer proof is not signed by the app’s Master key');
+    }
+    const now = nowSeconds();
+    if (now - payload.timestamp > DEVELOPER_PROOF_MAX_AGE || payload.timestamp - now > ctx.freshnessSeconds) {
+      throw new SwarmError('stale_timestamp', 'the developer proof is more than 15 minutes old');
+    }
+
+    const hash = proofHash(payload);
+    let outcome: Outcome;
+    try {
+      outcome = await changeApp(ctx, found.appId, async (trx, row): Promise<Outcome> => {
+        requireActive(row);
+        const existing = await findBindingByProof(trx, hash);
+        if (existing) return existingOutcome(existing, service.service_id, offer.entry.provider);
+        if (
+          (await findBinding(trx, row.appId, service.service_id)) ||
+          (await findProviderBinding(trx, offer.entry.provider, service.service_id))
+        ) {
+          throw new SwarmError('conflict', `service_id ${service.service_id} is already bound`);
+        }
+        const binding: BindingRow = {
+          appId: row.appId,
+          serviceId: service.service_id,
+          provider: offer.entry.provider,
+          serviceType: service.service_type,
+          endpointUrl: service.endpoint_url,
+          publicKey: service.public_key,
+          previousPublicKey: null,
+          previousKeyExpiresAt: null,
+          serviceTier: payload.service_tier ?? null,
+          region: payload.region ?? null,
+          storageLimitGb: storageLimit(payload, offer),
+          boundAt: now,
+          status: 'active',
+          proofHash: hash,
+          lastHeartbeatAt: now,
+          heartbeatStatus: null,
+          revokedAt: null,
+        };
+        await insertBinding(trx, binding);
+        await appendAudit(trx, row, now, 'service_bound', {
+          ...bindingRecord(binding),
+          developer_proof_signature: body.developer_proof.signature,
+          signed_by: offer.entry.public_key,
+        });
+        return { status: 201, binding };
+      });
+    } catch (error) {
+      // A racing replica bound the same proof first: the unique constraint decided.
+      if (!isUniqueViolation(error)) throw error;
+      const existing = await findBindingByProof(ctx.db, hash);
+      if (!existing) throw new SwarmError('conflict', `service_id ${service.service_id} is already bound`);
+      outcome = existingOutcome(existing, service.service_id, offer.entry.provider);
+    }
+
+    const current = await findApp(ctx.db, found.appId);
+    reply.code(outcome.status);
+    return { binding: bindingRecord(outcome.binding), ...signedContext(ctx, current ?? found, nowSeconds()) };
+  });
+}

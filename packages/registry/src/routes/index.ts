@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import type { RegistryContext } from '../context.js';
+import { adminRoutes } from './admin.js';
+import { appRoutes } from './apps.js';
+import { bindingRoutes } from './bindings.js';
+import { catalogRoutes } from './catalog.js';
+import { instanceRoutes } from './instances.js';
+import { namespaceRoutes } from './namespaces.js';
+import { openApiRoutes } from './openapi.js';
+import { wellKnownRoutes } from './well-known.js';
+
+export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void {
+  wellKnownRoutes(app, ctx);
+  namespaceRoutes(app, ctx);
+  appRoutes(app, ctx);
+  catalogRoutes(app, ctx);
+  bindingRoutes(app, ctx);
+  instanceRoutes(app, ctx);
+  adminRoutes(app, ctx);
+  openApiRoutes(app);
+}

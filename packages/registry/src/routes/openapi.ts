@@ -1,0 +1,97 @@
+import {
+  AppManifest,
+  BackboneUpdate,
+  BindingAnswer,
+  BindingRequest,
+  CatalogEntry,
+  Decommission,
+  DelegateAuthority,
+  Heartbeat,
+  IdentityRecovery,
+  KeyRotation,
+  MasterKeyRotation,
+  NamespaceClaim,
+  Offer,
+  ServiceCall,
+  SignedContext,
+} from '@swarm/protocol';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+
+type Operation = { summary: string; body?: z.ZodType; answer?: z.ZodType; status?: number; admin?: boolean };
+
+const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+const OPERATIONS: Record<string, Record<string, Operation>> = {
+  '/.well-known/swarm-registry': { get: { summary: 'Registry authority, public key, protocol version and DNS port' } },
+  '/v1/namespaces': { post: { summary: 'Claim a namespace (self-signed, purpose namespace)', body: NamespaceClaim, status: 201 } },
+  '/v1/namespaces/{ns}': { get: { summary: 'A namespace record' } },
+  '/v1/namespaces/{ns}/master-key': { post: { summary: 'Planned Master key rotation', body: MasterKeyRotation } },
+  '/v1/namespaces/{ns}/recovery': { post: { summary: 'Guardian recovery of the Master key', body: IdentityRecovery } },
+  '/v1/apps': { post: { summary: 'Register an app (Master key, purpose app)', body: AppManifest, status: 201 } },
+  '/v1/apps/{app_id}': { get: { summary: 'The app’s public record' } },
+  '/v1/apps/{app_id}/master-key': { get: { summary: 'The app’s Master public key' } },
+  '/v1/apps/{app_id}/auth': { post: { summary: 'Auth delegation (purpose delegate_authority)', body: DelegateAuthority } },
+  '/v1/apps/{app_id}/operational-context': { patch: { summary: 'Backbone update (purpose backbone_update)', body: BackboneUpdate } },
+  '/v1/apps/{app_id}/services': { get: { summary: 'Service DNS over HTTP: bound instances with health' } },
+  '/v1/apps/{app_id}/log': { get: { summary: 'The app’s hash-chained audit log' } },
+  '/v1/bindings': { post: { summary: 'Binding handshake (Proof of Duty)', body: BindingRequest, answer: BindingAnswer, status: 201 } },
+  '/v1/apps/{app_id}/services/{service_id}/context': {
+    post: { summary: 'Signed operational context for a bound instance', body: ServiceCall, answer: SignedContext },
+  },
+  '/v1/apps/{app_id}/services/{service_id}/heartbeat': { post: { summary: 'Instance heartbeat', body: Heartbeat } },
+  '/v1/apps/{app_id}/services/{service_id}/key': { post: { summary: 'Instance key rotation', body: KeyRotation } },
+  '/v1/apps/{app_id}/services/{service_id}/decommission': { post: { summary: 'Revoke an instance', body: Decommission } },
+  '/v1/catalog': { get: { summary: 'The catalog of providers' } },
+  '/v1/catalog/{service_type}': { get: { summary: 'Providers of one service_type' } },
+  '/v1/catalog/{provider}': {
+    put: { summary: 'A provider’s signed offer (admin token the first time)', body: Offer, answer: CatalogEntry },
+  },
+  '/v1/admin/apps/{app_id}/suspend': { post: { summary: 'Suspend an app (admin token)', admin: true } },
+  '/v1/admin/apps/{app_id}/resume': { post: { summary: 'Resume a suspended app (admin token)', admin: true } },
+};
+
+const schema = (type: z.ZodType) => z.toJSONSchema(type, { unrepresentable: 'any', io: 'input' });
+
+/** OpenAPI 3.1 of the registry, built from the protocol's zod schemas. */
+export function openApiDocument() {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [path, methods] of Object.entries(OPERATIONS)) {
+    paths[path] = {};
+    for (const [method, op] of Object.entries(methods)) {
+      const parameters = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+        name: m[1],
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      }));
+      paths[path][method] = {
+        summary: op.summary,
+        ...(parameters.length ? { parameters } : {}),
+        ...(op.admin ? { security: [{ bearer: [] }] } : {}),
+        ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(op.body) } } } } : {}),
+        responses: {
+          [String(op.status ?? 200)]: {
+            description: 'success',
+            ...(op.answer ? { content: { 'application/json': { schema: schema(op.answer) } } } : {}),
+          },
+          default: { description: 'an error (SPEC §14)', content: { 'application/json': { schema: schema(ErrorBody) } } },
+        },
+      };
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Swarm App Registry', version: '1.0' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    paths,
+  };
+}
+
+export function openApiRoutes(app: FastifyInstance): void {
+  let document: ReturnType<typeof openApiDocument> | null = null;
+  app.get('/openapi.json', async () => {
+    document ??= openApiDocument();
+    return document;
+  });
+}

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DEFAULT_FRESHNESS_SECONDS,
+  generateSigningKey,
+  parseAuthority,
+  privateKeyToPem,
+  type SigningKey,
+  signingKeyFromPem,
+} from '@swarm/protocol';
+import { createHttpApp, type Database, migrate, openDatabase, SqlReplayStore } from '@swarm/runtime';
+import type { FastifyInstance } from 'fastify';
+import { type Kysely, sql } from 'kysely';
+import { BroadcastDelivery } from './broadcasts.js';
+import type { RegistryContext } from './context.js';
+import { startDnsServer } from './dns/index.js';
+import { storageZoneSource } from './dns-source.js';
+import { registerRoutes } from './routes/index.js';
+import { migrations } from './storage/migrations.js';
+import type { RegistryDb, RegistryTables } from './storage/schema.js';
+import { settingOrCreate } from './storage/settings.js';
+
+export interface RegistryOptions {
+  port?: number;
+  host?: string;
+  /** What peers use to reach the registry; default `http://<host>:<port>`. */
+  publicUrl?: string;
+  /** `<registry>.<tld>`; default `swarm.local`. */
+  authority?: string;
+  /** SQLite lives in `<dataDir>/registry.db`; without dataDir or databaseFile, in memory. */
+  dataDir?: string;
+  databaseFile?: string;
+  /** `postgres://…` switches to PostgreSQL. */
+  databaseUrl?: string;
+  databaseSchema?: string;
+  /** PKCS#8 PEM; without it the key is created once and kept in the database. */
+  registryKeyFile?: string;
+  /** Without it a random token is created once and kept in the database. */
+  adminToken?: string;
+  /** When set, namespace claims need `Authorization: Bearer <admissionToken>`. */
+  admissionToken?: string;
+  freshnessSeconds?: number;
+  /** Default 10; an instance is unhealthy after missing 3. */
+  heartbeatIntervalSeconds?: number;
+  defaultBillingUrl?: string;
+  defaultLoggingUrl?: string;
+  /** 0 (default) = a free port, false = no Service DNS. */
+  dnsPort?: number | false;
+  /** Delivery of broadcasts: backoff from initialMs (500) doubling to maxMs (60 s); pollMs (1 s) picks up due rows. */
+  broadcastRetry?: { initialMs?: number; maxMs?: number; pollMs?: number; timeoutMs?: number; giveUpAfterSeconds?: number };
+  logLevel?: string | false;
+}
+
+export interface RegistryHandle {
+  url: string;
+  authority: string;
+  publicKey: string;
+  adminToken: string;
+  dnsPort: number | null;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+function openRegistryDatabase(options: RegistryOptions): Database<RegistryTables> {
+  if (options.databaseUrl) return openDatabase<RegistryTables>({ url: options.databaseUrl, schema: options.databaseSchema });
+  const file = options.databaseFile ?? (options.dataDir ? join(options.dataDir, 'registry.db') : ':memory:');
+  return openDatabase<RegistryTables>({ file });
+}
+
+async function registryKey(db: RegistryDb, keyFile: string | undefined): Promise<SigningKey> {
+  if (keyFile) return signingKeyFromPem(readFileSync(keyFile, 'utf8'));
+  // Replicas on one database sign alike: the first to start creates the key, the rest read it.
+  return signingKeyFromPem(await settingOrCreate(db, 'registry_key', () => privateKeyToPem(generateSigningKey().privateKey)));
+}
+
+/**
+ * Starts the App Registry: HTTP API, Service DNS and the broadcast delivery loop over one
+ * database.
+ *
+ * @example
+ * const registry = await startRegistry({ port: 0, dataDir: '/tmp/swarm', logLevel: false });
+ * const info = await (await fetch(`${registry.url}/.well-known/swarm-registry`)).json();
+ * await registry.close();
+ */
+export async function startRegistry(options: RegistryOptions = {}): Promise<RegistryHandle> {
+  const authority = options.authority ?? 'swarm.local';
+  const { registry, tld } = parseAuthority(authority);
+  const host = options.host ?? '127.0.0.1';
+  const database = openRegistryDatabase(options);
+  const closers: Array<() => Promise<void>> = [() => database.close()];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) await closer().catch(() => {});
+  };
+  try {
+    await migrate(database.db, 'registry', migrations);
+    const replay = await SqlReplayStore.open(database.db as unknown as Kysely<unknown>);
+    const key = await registryKey(database.db, options.registryKeyFile);
+    const adminToken =
+      options.adminToken ?? (await settingOrCreate(database.db, 'admin_token', () => randomBytes(32).toString('base64url')));
+
+    let delivery: BroadcastDelivery | null = null;
+    const ctx: RegistryContext = {
+      db: database.db,
+      dialect: database.dialect,
+      authority,
+      appIdPrefix: `${tld}.${registry}`,
+      registryKey: key,
+      adminToken,
+      admissionToken: options.admissionToken ?? null,
+      replay,
+      freshnessSeconds: options.freshnessSeconds ?? DEFAULT_FRESHNESS_SECONDS,
+      heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
+      defaultBillingUrl: options.defaultBillingUrl ?? null,
+      defaultLoggingUrl: options.defaultLoggingUrl ?? null,
+      dnsPort: null,
+      kickOutbox: () => delivery?.kick(),
+    };
+
+    const app = createHttpApp({
+      name: 'registry',
+      ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+      ready: async () => {
+        await sql`select 1`.execute(database.db);
+        return true;
+      },
+    });
+    registerRoutes(app, ctx);
+    closers.push(() => app.close());
+
+    if (options.dnsPort !== false) {
+      const dns = await startDnsServer({ host, port: options.dnsPort ?? 0, authority, source: storageZoneSource(ctx), logger: app.log });
+      ctx.dnsPort = dns.port;
+      closers.push(() => dns.close());
+    }
+
+    await app.listen({ port: options.port ?? 0, host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
+    const url = (options.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '');
+
+    const retry = options.broadcastRetry ?? {};
+    const loop = new BroadcastDelivery(ctx, {
+      initialMs: retry.initialMs ?? 500,
+      maxMs: retry.maxMs ?? 60_000,
+      pollMs: retry.pollMs ?? 1000,
+      timeoutMs: retry.timeoutMs ?? 5000,
+      giveUpAfterSeconds: retry.giveUpAfterSeconds ?? 7 * 86400,
+      logger: app.log,
+    });
+    delivery = loop;
+    loop.start();
+    closers.push(() => loop.stop());
+
+    return { url, authority, publicKey: key.publicKey, adminToken, dnsPort: ctx.dnsPort, app, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,108 @@
+import type { Dialect } from '@swarm/runtime';
+import type { AppsTable, Executor } from './schema.js';
+
+export interface AppRow {
+  appId: string;
+  zone: string;
+  ownerNamespace: string;
+  projectSlug: string;
+  displayName: string;
+  description: string | null;
+  status: 'active' | 'suspended';
+  createdAt: number;
+  configEpoch: number;
+  authProviderUrl: string | null;
+  authPublicKey: string | null;
+  authPreviousPublicKey: string | null;
+  authPreviousExpiresAt: number | null;
+  billingProviderUrl: string | null;
+  loggingServiceUrl: string | null;
+  services: Record<string, string>;
+  logSeq: number;
+  logHash: string;
+}
+
+const num = (value: number | string | null): number | null => (value === null ? null : Number(value));
+
+function toRow(row: AppsTable): AppRow {
+  return {
+    appId: row.app_id,
+    zone: row.zone,
+    ownerNamespace: row.owner_namespace,
+    projectSlug: row.project_slug,
+    displayName: row.display_name,
+    description: row.description,
+    status: row.status === 'suspended' ? 'suspended' : 'active',
+    createdAt: Number(row.created_at),
+    configEpoch: Number(row.config_epoch),
+    authProviderUrl: row.auth_provider_url,
+    authPublicKey: row.auth_public_key,
+    authPreviousPublicKey: row.auth_previous_public_key,
+    authPreviousExpiresAt: num(row.auth_previous_expires_at),
+    billingProviderUrl: row.billing_provider_url,
+    loggingServiceUrl: row.logging_service_url,
+    services: JSON.parse(row.services) as Record<string, string>,
+    logSeq: Number(row.log_seq),
+    logHash: row.log_hash,
+  };
+}
+
+function toTable(row: AppRow): AppsTable {
+  return {
+    app_id: row.appId,
+    zone: row.zone,
+    owner_namespace: row.ownerNamespace,
+    project_slug: row.projectSlug,
+    display_name: row.displayName,
+    description: row.description,
+    status: row.status,
+    created_at: row.createdAt,
+    config_epoch: row.configEpoch,
+    auth_provider_url: row.authProviderUrl,
+    auth_public_key: row.authPublicKey,
+    auth_previous_public_key: row.authPreviousPublicKey,
+    auth_previous_expires_at: row.authPreviousExpiresAt,
+    billing_provider_url: row.billingProviderUrl,
+    logging_service_url: row.loggingServiceUrl,
+    services: JSON.stringify(row.services),
+    log_seq: row.logSeq,
+    log_hash: row.logHash,
+  };
+}
+
+export async function findApp(db: Executor, appId: string): Promise<AppRow | null> {
+  const row = await db.selectFrom('apps').selectAll().where('app_id', '=', appId).executeTakeFirst();
+  return row ? toRow(row) : null;
+}
+
+/**
+ * Reads the app row for a change. On PostgreSQL the row is locked until the transaction ends,
+ * which orders every change of one app (and its audit chain) across replicas; SQLite runs one
+ * write transaction at a time anyway.
+ */
+export async function lockApp(db: Executor, dialect: Dialect, appId: string): Promise<AppRow | null> {
+  let query = db.selectFrom('apps').selectAll().where('app_id', '=', appId);
+  if (dialect === 'postgres') query = query.forUpdate();
+  const row = await query.executeTakeFirst();
+  return row ? toRow(row) : null;
+}
+
+export async function findAppIdsOfNamespace(db: Executor, namespace: string): Promise<string[]> {
+  const rows = await db.selectFrom('apps').select('app_id').where('owner_namespace', '=', namespace).orderBy('app_id').execute();
+  return rows.map((row) => row.app_id);
+}
+
+export async function findAppIdByZone(db: Executor, zone: string): Promise<string | null> {
+  const row = await db.selectFrom('apps').select('app_id').where('zone', '=', zone).executeTakeFirst();
+  return row?.app_id ?? null;
+}
+
+export async function insertApp(db: Executor, row: AppRow): Promise<void> {
+  await db.insertInto('apps').values(toTable(row)).execute();
+}
+
+/** Writes back every mutable field of a row read with lockApp. */
+export async function saveApp(db: Executor, row: AppRow): Promise<void> {
+  const { app_id, zone, owner_namespace, project_slug, created_at, ...fields } = toTable(row);
+  await db.updateTable('apps').set(fields).where('app_id', '=', app_id).execute();
+}

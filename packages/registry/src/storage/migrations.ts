@@ -1,0 +1,123 @@
+import type { Kysely, Migration } from 'kysely';
+
+/** Numbered migrations; each runs once per database (runtime's migrate keeps the table). */
+export const migrations: Record<string, Migration> = {
+  '001_initial': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('registry_settings')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('namespaces')
+        .addColumn('namespace', 'text', (c) => c.primaryKey())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('guardian_public_keys', 'text', (c) => c.notNull())
+        .addColumn('contact_email', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('apps')
+        .addColumn('app_id', 'text', (c) => c.primaryKey())
+        .addColumn('zone', 'text', (c) => c.notNull().unique())
+        .addColumn('owner_namespace', 'text', (c) => c.notNull().references('namespaces.namespace'))
+        .addColumn('project_slug', 'text', (c) => c.notNull())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('config_epoch', 'bigint', (c) => c.notNull())
+        .addColumn('auth_provider_url', 'text')
+        .addColumn('auth_public_key', 'text')
+        .addColumn('auth_previous_public_key', 'text')
+        .addColumn('auth_previous_expires_at', 'bigint')
+        .addColumn('billing_provider_url', 'text')
+        .addColumn('logging_service_url', 'text')
+        .addColumn('services', 'text', (c) => c.notNull())
+        .addColumn('log_seq', 'bigint', (c) => c.notNull())
+        .addColumn('log_hash', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('apps_owner_namespace').on('apps').column('owner_namespace').execute();
+
+      await db.schema
+        .createTable('catalog')
+        .addColumn('provider', 'text', (c) => c.primaryKey())
+        .addColumn('service_type', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('events_url', 'text', (c) => c.notNull())
+        .addColumn('entry', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('catalog_service_type').on('catalog').column('service_type').execute();
+
+      await db.schema
+        .createTable('bindings')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.app_id'))
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('service_type', 'text', (c) => c.notNull())
+        .addColumn('endpoint_url', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('previous_public_key', 'text')
+        .addColumn('previous_key_expires_at', 'bigint')
+        .addColumn('service_tier', 'text')
+        .addColumn('region', 'text')
+        .addColumn('storage_limit_gb', 'bigint')
+        .addColumn('bound_at', 'bigint', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('proof_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('last_heartbeat_at', 'bigint', (c) => c.notNull())
+        .addColumn('heartbeat_status', 'text')
+        .addColumn('revoked_at', 'bigint')
+        .addPrimaryKeyConstraint('bindings_pk', ['app_id', 'service_id'])
+        .addUniqueConstraint('bindings_provider_service_id', ['provider', 'service_id'])
+        .execute();
+      await db.schema.createIndex('bindings_app_status').on('bindings').columns(['app_id', 'status']).execute();
+
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('entry', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('audit_log_pk', ['app_id', 'seq'])
+        .execute();
+
+      await db.schema
+        .createTable('broadcast_outbox')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('attempts', 'bigint', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+        .addColumn('delivered_at', 'bigint')
+        .addColumn('last_error', 'text')
+        .execute();
+      await db.schema.createIndex('broadcast_outbox_due').on('broadcast_outbox').columns(['delivered_at', 'next_attempt_at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const table of ['broadcast_outbox', 'audit_log', 'bindings', 'catalog', 'apps', 'namespaces', 'registry_settings']) {
+        await db.schema.dropTable(table).ifExists().execute();
+      }
+    },
+  },
+  '002_namespace_key_history': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('namespaces').addColumn('former_public_keys', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('namespaces').dropColumn('former_public_keys').execute();
+    },
+  },
+};

@@ -1,0 +1,116 @@
+import type { Kysely, Transaction } from 'kysely';
+
+/** Unix seconds come back as strings from PostgreSQL's bigint; rows are read through Number(). */
+type Seconds = number | string;
+
+export interface SettingsTable {
+  name: string;
+  value: string;
+}
+
+export interface NamespacesTable {
+  namespace: string;
+  public_key: string;
+  /** JSON array, fixed at the genesis claim (SPEC §10.3). */
+  guardian_public_keys: string;
+  /** JSON array of replaced Master keys: a replayed rotation signed by one is told apart from a forgery. */
+  former_public_keys: string;
+  contact_email: string;
+  metadata: string | null;
+  status: string;
+  created_at: Seconds;
+  updated_at: Seconds;
+}
+
+export interface AppsTable {
+  app_id: string;
+  /** The reversed app_id without the trailing dot: what Service DNS looks up. */
+  zone: string;
+  owner_namespace: string;
+  project_slug: string;
+  display_name: string;
+  description: string | null;
+  status: string;
+  created_at: Seconds;
+  config_epoch: Seconds;
+  auth_provider_url: string | null;
+  auth_public_key: string | null;
+  auth_previous_public_key: string | null;
+  auth_previous_expires_at: Seconds | null;
+  billing_provider_url: string | null;
+  logging_service_url: string | null;
+  /** JSON object name → URL (SPEC §10.2). */
+  services: string;
+  /** Head of the audit chain, kept on the row that every app change locks first. */
+  log_seq: Seconds;
+  log_hash: string;
+}
+
+export interface CatalogTable {
+  provider: string;
+  service_type: string;
+  public_key: string;
+  events_url: string;
+  /** The catalog entry as JSON, without timestamp and nonce. */
+  entry: string;
+  created_at: Seconds;
+  updated_at: Seconds;
+}
+
+export interface BindingsTable {
+  app_id: string;
+  service_id: string;
+  provider: string;
+  service_type: string;
+  endpoint_url: string;
+  public_key: string;
+  previous_public_key: string | null;
+  previous_key_expires_at: Seconds | null;
+  service_tier: string | null;
+  region: string | null;
+  storage_limit_gb: Seconds | null;
+  bound_at: Seconds;
+  status: string;
+  /** SHA-256 of the developer proof's canonical payload: a proof binds at most one instance. */
+  proof_hash: string;
+  last_heartbeat_at: Seconds;
+  heartbeat_status: string | null;
+  revoked_at: Seconds | null;
+}
+
+export interface AuditLogTable {
+  app_id: string;
+  seq: Seconds;
+  at: Seconds;
+  event: string;
+  /** The whole entry as JSON, hash included. */
+  entry: string;
+  hash: string;
+}
+
+export interface OutboxTable {
+  id: string;
+  app_id: string;
+  url: string;
+  /** Broadcast data without its timestamp: it is signed afresh at each attempt. */
+  data: string;
+  created_at: Seconds;
+  attempts: Seconds;
+  /** Milliseconds. */
+  next_attempt_at: Seconds;
+  delivered_at: Seconds | null;
+  last_error: string | null;
+}
+
+export interface RegistryTables {
+  registry_settings: SettingsTable;
+  namespaces: NamespacesTable;
+  apps: AppsTable;
+  catalog: CatalogTable;
+  bindings: BindingsTable;
+  audit_log: AuditLogTable;
+  broadcast_outbox: OutboxTable;
+}
+
+export type RegistryDb = Kysely<RegistryTables>;
+export type Executor = Kysely<RegistryTables> | Transaction<RegistryTables>;

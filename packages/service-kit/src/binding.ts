@@ -1,0 +1,143 @@
+import {
+  BindingAnswer,
+  errorFromBody,
+  newNonce,
+  nowSeconds,
+  PROTOCOL_VERSION,
+  type ProvisionData,
+  parseMessage,
+  SwarmError,
+  sign,
+} from '@swarm/protocol';
+import { postJson } from '@swarm/runtime';
+import type { Instance } from './instances.js';
+import { endpointUrl, type Kit } from './kit.js';
+
+export type BindOutcome = { status: 'active' } | { status: 'binding' } | { status: 'failed'; error: SwarmError };
+
+/**
+ * The binding handshake (SPEC §5.2) and its retries. While the registry cannot be reached the
+ * instance stays `binding` and is retried with exponential backoff; the schedule is in the
+ * database, so a restart resumes it. A refusal removes the instance (orphan mitigation).
+ */
+export class Binder {
+  readonly #kit: Kit;
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #running = new Set<string>();
+  #closed = false;
+
+  constructor(kit: Kit) {
+    this.#kit = kit;
+  }
+
+  /** Picks up instances left `binding` by an earlier run. */
+  async resume(): Promise<void> {
+    for (const instance of await this.#kit.instances.list({ status: 'binding' })) this.#schedule(instance);
+  }
+
+  async bind(instance: Instance): Promise<BindOutcome> {
+    if (this.#running.has(instance.service_id)) return { status: 'binding' };
+    this.#running.add(instance.service_id);
+    try {
+      return await this.#attempt(instance);
+    } finally {
+      this.#running.delete(instance.service_id);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  async #attempt(instance: Instance): Promise<BindOutcome> {
+    const kit = this.#kit;
+    if (!instance.key) return { status: 'failed', error: new SwarmError('not_found', 'instance has no key') };
+    const proof = JSON.parse(instance.developer_proof) as { payload: ProvisionData; signature: string };
+    const registry = kit.trusted.forApp(instance.app_id);
+    const serviceBinding = {
+      service_id: instance.service_id,
+      service_type: kit.config.serviceType,
+      public_key: instance.key.publicKey,
+      endpoint_url: endpointUrl(kit, instance.service_id),
+      // A fresh nonce per attempt: the registry answers a repeated proof idempotently.
+      timestamp: nowSeconds(),
+      nonce: newNonce(),
+    };
+    const request = {
+      version: PROTOCOL_VERSION,
+      developer_proof: proof,
+      service_binding: serviceBinding,
+      binding_signature: sign('binding', { developer_proof: proof, service_binding: serviceBinding }, kit.providerKey.privateKey),
+    };
+    let answer: { status: number; body: unknown };
+    try {
+      answer = await postJson(`${registry.baseUrl}/v1/bindings`, request, { timeoutMs: 5000 });
+    } catch {
+      return this.#retryLater(instance);
+    }
+    if (answer.status === 200 || answer.status === 201) {
+      try {
+        const bound = parseMessage(BindingAnswer, answer.body);
+        if (bound.binding.service_id !== instance.service_id || bound.binding.app_id !== instance.app_id) {
+          throw new SwarmError('invalid_request', 'registry answered with another binding');
+        }
+        await kit.contexts.accept(instance, { operational_context: bound.operational_context, context_signature: bound.context_signature });
+        await kit.instances.update(instance.service_id, { status: 'active', bound_at: bound.binding.bound_at, next_attempt_at: 0 });
+        return { status: 'active' };
+      } catch (cause) {
+        return this.#fail(
+          instance,
+          cause instanceof SwarmError ? cause : new SwarmError('invalid_request', 'registry answer is malformed'),
+        );
+      }
+    }
+    const error = errorFromBody(answer.body);
+    if (answer.status >= 500 || !error || error.code === 'registry_unavailable') return this.#retryLater(instance);
+    return this.#fail(instance, error);
+  }
+
+  async #retryLater(instance: Instance): Promise<BindOutcome> {
+    const kit = this.#kit;
+    const attempts = instance.attempts + 1;
+    const delay = Math.min(kit.config.bindingRetryMaxMs, kit.config.bindingRetryInitialMs * 2 ** Math.min(attempts - 1, 30));
+    const next = Date.now() + Math.round(delay * (0.8 + Math.random() * 0.4));
+    await kit.instances.update(instance.service_id, { attempts, next_attempt_at: next });
+    this.#schedule({ ...instance, attempts, next_attempt_at: next });
+    return { status: 'binding' };
+  }
+
+  async #fail(instance: Instance, error: SwarmError): Promise<BindOutcome> {
+    const kit = this.#kit;
+    await kit.domain.wipe(instance, kit.domainContext).catch(() => {});
+    await kit.instances.update(instance.service_id, {
+      status: 'failed',
+      error_code: error.code,
+      error_message: error.message.slice(0, 500),
+      instance_key: null,
+      pending_key: null,
+      next_attempt_at: 0,
+    });
+    await kit.db.deleteFrom('kit_contexts').where('service_id', '=', instance.service_id).execute();
+    kit.contexts.drop(instance.service_id);
+    return { status: 'failed', error };
+  }
+
+  #schedule(instance: Instance): void {
+    if (this.#closed) return;
+    clearTimeout(this.#timers.get(instance.service_id));
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(instance.service_id);
+        void this.#kit.instances
+          .get(instance.service_id)
+          .then((current) => (current?.status === 'binding' ? this.bind(current) : undefined))
+          .catch(() => this.#schedule({ ...instance, next_attempt_at: Date.now() + this.#kit.config.bindingRetryMaxMs }));
+      },
+      Math.max(0, instance.next_attempt_at - Date.now()),
+    );
+    timer.unref();
+    this.#timers.set(instance.service_id, timer);
+  }
+}

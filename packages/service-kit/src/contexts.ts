@@ -1,0 +1,128 @@
+import type { KeyObject } from 'node:crypto';
+import {
+  errorFromBody,
+  jwkThumbprint,
+  newNonce,
+  nowSeconds,
+  type OperationalContext,
+  parseMessage,
+  publicKeyFromJwk,
+  publicKeyObject,
+  SignedContext,
+  SwarmError,
+  signEnvelope,
+  type TrustedRegistries,
+  verify,
+} from '@swarm/protocol';
+import { postJson } from '@swarm/runtime';
+import type { Kysely } from 'kysely';
+import type { Instance } from './instances.js';
+import type { KitTables } from './store.js';
+
+/** A verified operational context with its Auth keys imported once. */
+export interface CachedContext {
+  context: OperationalContext;
+  signature: string;
+  authKeys: Map<string, KeyObject>;
+}
+
+const UNKNOWN_KID_REFRESH_MS = 30_000;
+
+/**
+ * The operational context of each instance (SPEC §5.3): verified against the trusted registry
+ * key, persisted, and used from the database at start even while the registry is down.
+ */
+export class ContextCache {
+  readonly #db: Kysely<KitTables>;
+  readonly #trusted: TrustedRegistries;
+  readonly #byService = new Map<string, CachedContext>();
+  readonly #lastKidRefresh = new Map<string, number>();
+
+  constructor(db: Kysely<KitTables>, trusted: TrustedRegistries) {
+    this.#db = db;
+    this.#trusted = trusted;
+  }
+
+  async loadAll(): Promise<void> {
+    const rows = await this.#db.selectFrom('kit_contexts').selectAll().execute();
+    for (const row of rows) {
+      try {
+        const signed = { operational_context: JSON.parse(row.context), context_signature: row.context_signature };
+        this.#byService.set(row.service_id, this.#verified(row.app_id, signed));
+      } catch {
+        // A stored context that no longer verifies (the trust table changed) is refetched later.
+      }
+    }
+  }
+
+  get(serviceId: string): CachedContext | undefined {
+    return this.#byService.get(serviceId);
+  }
+
+  /** Verifies a signed context for the instance's app and keeps it, unless an older epoch. */
+  async accept(instance: Pick<Instance, 'service_id' | 'app_id'>, signed: unknown): Promise<CachedContext> {
+    const cached = this.#verified(instance.app_id, signed);
+    const current = this.#byService.get(instance.service_id);
+    if (current && current.context.config_epoch > cached.context.config_epoch) return current;
+    const row = {
+      service_id: instance.service_id,
+      app_id: instance.app_id,
+      config_epoch: cached.context.config_epoch,
+      context: JSON.stringify(cached.context),
+      context_signature: cached.signature,
+      fetched_at: nowSeconds(),
+    };
+    await this.#db
+      .insertInto('kit_contexts')
+      .values(row)
+      .onConflict((oc) => oc.column('service_id').doUpdateSet(row))
+      .execute();
+    this.#byService.set(instance.service_id, cached);
+    return cached;
+  }
+
+  /** Asks the registry for the instance's current context (SPEC §9.1), signed by the instance key. */
+  async refresh(instance: Instance): Promise<CachedContext> {
+    if (!instance.key) throw new SwarmError('not_found', 'instance has no key');
+    const registry = this.#trusted.forApp(instance.app_id);
+    const data = { app_id: instance.app_id, service_id: instance.service_id, timestamp: nowSeconds(), nonce: newNonce() };
+    const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.app_id)}/services/${encodeURIComponent(instance.service_id)}/context`;
+    const { status, body } = await postJson(url, signEnvelope('service_call', data, instance.key.privateKey), { timeoutMs: 5000 });
+    if (status !== 200) {
+      throw errorFromBody(body) ?? new SwarmError('registry_unavailable', `registry answered ${status} to a context refresh`);
+    }
+    return this.accept(instance, body);
+  }
+
+  /** An unknown token `kid` may mean a new Auth key: refresh, at most once per 30 s per app. */
+  mayRefreshForKid(appId: string): boolean {
+    const last = this.#lastKidRefresh.get(appId) ?? 0;
+    if (Date.now() - last < UNKNOWN_KID_REFRESH_MS) return false;
+    this.#lastKidRefresh.set(appId, Date.now());
+    return true;
+  }
+
+  drop(serviceId: string): void {
+    this.#byService.delete(serviceId);
+  }
+
+  #verified(appId: string, signed: unknown): CachedContext {
+    const { operational_context: context, context_signature: signature } = parseMessage(SignedContext, signed);
+    const registry = this.#trusted.forApp(appId);
+    // The registry key comes from the trust table, never from the context that claims it.
+    if (!verify('operational_context', context, signature, registry.publicKey)) {
+      throw new SwarmError('invalid_signature', 'operational context is not signed by the trusted registry');
+    }
+    if (context.app_id !== appId) throw new SwarmError('invalid_request', 'operational context is for another app');
+    const authKeys = new Map<string, KeyObject>();
+    for (const jwk of context.auth?.jwks.keys ?? []) {
+      try {
+        const wire = publicKeyFromJwk(jwk);
+        if (jwkThumbprint(wire) === jwk.kid) authKeys.set(jwk.kid, publicKeyObject(wire));
+      } catch {
+        // A malformed key is left out; tokens naming it are refused.
+      }
+    }
+    return { context, signature, authKeys };
+  }
+}

@@ -1,0 +1,32 @@
+import type { BroadcastData } from '@swarm/protocol';
+import type { Kit } from './kit.js';
+
+/** Acts on a verified registry broadcast (SPEC §9.4). */
+export async function handleBroadcast(kit: Kit, event: BroadcastData): Promise<void> {
+  switch (event.event) {
+    case 'SERVICE_REVOKED': {
+      const instance = await kit.instances.get(event.service_id);
+      if (instance && instance.app_id === event.app_id) {
+        await kit.instances.update(instance.service_id, { status: 'revoked' });
+        kit.reporter.forget(instance.service_id);
+      }
+      return;
+    }
+    case 'BACKBONE_UPDATE': {
+      const instances = await kit.instances.list({ status: 'active', appId: event.app_id });
+      await Promise.allSettled(
+        instances
+          .filter((i) => (kit.contexts.get(i.service_id)?.context.config_epoch ?? -1) < event.config_epoch)
+          .map((i) => kit.contexts.refresh(i)),
+      );
+      return;
+    }
+    case 'MASTER_KEY_ROTATION':
+    case 'MASTER_IDENTITY_RECOVERY':
+      kit.registry.dropMasterKeys(event.app_id);
+      return;
+    case 'KEY_ROTATION':
+      // The instance that rotated already holds its new key.
+      return;
+  }
+}

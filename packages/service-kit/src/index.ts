@@ -1,0 +1,7 @@
+export type { Domain, DomainContext } from './domain.js';
+export { requestClaims, requestInstance } from './domain.js';
+export { serviceOptionsFromEnv } from './env.js';
+export type { InstanceInfo } from './instances.js';
+export { LOCAL_REGIONS, LOCAL_TIERS, type ServiceOptions } from './options.js';
+export { type ServiceHandle, startService } from './service.js';
+export { bearerToken, createTokenVerifier, type TokenVerifier, type TokenVerifierOptions, type UserClaims } from './tokens.js';

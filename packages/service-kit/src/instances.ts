@@ -1,0 +1,86 @@
+import { type SigningKey, signingKeyFromPem } from '@swarm/protocol';
+import type { Kysely } from 'kysely';
+import { type InstanceRow, type InstanceStatus, instanceFromRow, type KitTables } from './store.js';
+
+/** An instance as the kit works with it: the row plus its imported key. */
+export interface Instance extends InstanceRow {
+  key: SigningKey | null;
+}
+
+/** What a domain sees of an instance on each request. */
+export interface InstanceInfo {
+  service_id: string;
+  app_id: string;
+  service_tier: string;
+  region: string;
+  storage_limit_gb: number;
+}
+
+const CACHE_MS = 2000;
+
+/**
+ * Instances in the service database, with a short in-process cache so a request does not cost a
+ * query; replicas sharing a database see each other's changes within the cache lifetime.
+ */
+export class InstanceStore {
+  readonly #db: Kysely<KitTables>;
+  readonly #cache = new Map<string, { instance: Instance | null; until: number }>();
+  readonly #keys = new Map<string, SigningKey>();
+
+  constructor(db: Kysely<KitTables>) {
+    this.#db = db;
+  }
+
+  async get(serviceId: string): Promise<Instance | null> {
+    const cached = this.#cache.get(serviceId);
+    if (cached && cached.until > Date.now()) return cached.instance;
+    const row = await this.#db.selectFrom('kit_instances').selectAll().where('service_id', '=', serviceId).executeTakeFirst();
+    const instance = row ? this.#withKey(instanceFromRow(row)) : null;
+    this.#cache.set(serviceId, { instance, until: Date.now() + CACHE_MS });
+    if (this.#cache.size > 100_000) this.#cache.clear();
+    return instance;
+  }
+
+  async list(where: { status?: InstanceStatus; appId?: string } = {}): Promise<Instance[]> {
+    let query = this.#db.selectFrom('kit_instances').selectAll();
+    if (where.status) query = query.where('status', '=', where.status);
+    if (where.appId) query = query.where('app_id', '=', where.appId);
+    const rows = await query.execute();
+    return rows.map((row) => this.#withKey(instanceFromRow(row)));
+  }
+
+  async insert(row: InstanceRow): Promise<void> {
+    await this.#db.insertInto('kit_instances').values(row).execute();
+    this.forget(row.service_id);
+  }
+
+  async update(serviceId: string, changes: Partial<InstanceRow>): Promise<void> {
+    await this.#db.updateTable('kit_instances').set(changes).where('service_id', '=', serviceId).execute();
+    this.forget(serviceId);
+  }
+
+  forget(serviceId: string): void {
+    this.#cache.delete(serviceId);
+  }
+
+  /** PEM parsing costs more than a signature: each key is imported once. */
+  #withKey(row: InstanceRow): Instance {
+    if (!row.instance_key) return { ...row, key: null };
+    let key = this.#keys.get(row.instance_key);
+    if (!key) {
+      key = signingKeyFromPem(row.instance_key);
+      this.#keys.set(row.instance_key, key);
+    }
+    return { ...row, key };
+  }
+}
+
+export function instanceInfo(instance: InstanceRow): InstanceInfo {
+  return {
+    service_id: instance.service_id,
+    app_id: instance.app_id,
+    service_tier: instance.service_tier,
+    region: instance.region,
+    storage_limit_gb: instance.storage_limit_gb,
+  };
+}

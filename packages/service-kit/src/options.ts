@@ -1,0 +1,93 @@
+import type { SigningKey, Tier, TrustedRegistry } from '@swarm/protocol';
+
+export interface ServiceOptions {
+  port?: number;
+  host?: string;
+  /** What peers use to reach this service; default `http://<host>:<port>`. */
+  publicUrl?: string;
+  provider: string;
+  serviceType: string;
+  description?: string;
+  tiers: Tier[];
+  regions: string[];
+  /** Else created once and kept in `<dataDir>/provider-key.pem` (0600). */
+  providerKey?: SigningKey;
+  trustedRegistries: TrustedRegistry[];
+  dataDir: string;
+  /** `postgres://…` switches from SQLite to PostgreSQL. */
+  databaseUrl?: string;
+  databaseSchema?: string;
+  /** Nonces shared by every replica through Redis. */
+  redisUrl?: string;
+  heartbeatIntervalSeconds?: number;
+  reportFlushSeconds?: number;
+  contextRefreshSeconds?: number;
+  bindingRetry?: { initialMs?: number; maxMs?: number };
+  freshnessSeconds?: number;
+  logLevel?: string | false;
+}
+
+export interface ServiceConfig {
+  port: number;
+  host: string;
+  publicUrl: string | undefined;
+  provider: string;
+  serviceType: string;
+  description: string;
+  tiers: Tier[];
+  regions: string[];
+  dataDir: string;
+  databaseUrl: string | undefined;
+  databaseSchema: string | undefined;
+  redisUrl: string | undefined;
+  heartbeatMs: number;
+  reportFlushMs: number;
+  contextRefreshMs: number;
+  bindingRetryInitialMs: number;
+  bindingRetryMaxMs: number;
+  freshnessSeconds: number;
+  logLevel: string | false | undefined;
+}
+
+/** Applies defaults and refuses contradictions before anything starts. */
+export function resolveConfig(options: ServiceOptions): ServiceConfig {
+  if (options.tiers.length === 0) throw new Error('a service offers at least one tier');
+  if (options.regions.length === 0) throw new Error('a service offers at least one region');
+  for (const tier of options.tiers) {
+    if (tier.storage_limit_gb_default > tier.storage_limit_gb_max) throw new Error(`tier ${tier.name}: default storage is over its max`);
+  }
+  if (options.trustedRegistries.length === 0) throw new Error('a service trusts at least one registry');
+  const seconds = (value: number | undefined, fallback: number) => {
+    const chosen = value ?? fallback;
+    if (!(chosen > 0)) throw new Error('intervals must be positive');
+    return Math.round(chosen * 1000);
+  };
+  return {
+    port: options.port ?? 0,
+    host: options.host ?? '127.0.0.1',
+    publicUrl: options.publicUrl?.replace(/\/+$/, ''),
+    provider: options.provider,
+    serviceType: options.serviceType,
+    description: options.description ?? options.serviceType,
+    tiers: options.tiers,
+    regions: options.regions,
+    dataDir: options.dataDir,
+    databaseUrl: options.databaseUrl,
+    databaseSchema: options.databaseSchema,
+    redisUrl: options.redisUrl,
+    heartbeatMs: seconds(options.heartbeatIntervalSeconds, 10),
+    reportFlushMs: seconds(options.reportFlushSeconds, 10),
+    contextRefreshMs: seconds(options.contextRefreshSeconds, 300),
+    bindingRetryInitialMs: options.bindingRetry?.initialMs ?? 1000,
+    bindingRetryMaxMs: options.bindingRetry?.maxMs ?? 60_000,
+    freshnessSeconds: options.freshnessSeconds ?? 300,
+    logLevel: options.logLevel,
+  };
+}
+
+/** The local swarm's domain-service offer (docs/DEVELOPING.md). */
+export const LOCAL_TIERS: Tier[] = [
+  { name: 'free', storage_limit_gb_max: 1, storage_limit_gb_default: 1 },
+  { name: 'pro_cluster', storage_limit_gb_max: 100, storage_limit_gb_default: 10 },
+];
+export const LOCAL_REGIONS = ['local', 'eu-central-1', 'us-east-1'];

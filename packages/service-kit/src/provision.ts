@@ -1,0 +1,105 @@
+import { randomInt } from 'node:crypto';
+import {
+  checkFreshness,
+  generateSigningKey,
+  nowSeconds,
+  ProvisionData,
+  ProvisionRequest,
+  parseMessage,
+  privateKeyToPem,
+  RegionName,
+  requireAppId,
+  SwarmError,
+  TierName,
+} from '@swarm/protocol';
+import type { Instance, InstanceInfo } from './instances.js';
+import { endpointUrl, type Kit, statusUrl } from './kit.js';
+
+/** Domain services need tier and region; the shared schema leaves them optional for auth. */
+const DomainProvisionRequest = ProvisionRequest.extend({
+  data: ProvisionData.extend({ service_tier: TierName, region: RegionName }),
+});
+
+const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+export function newServiceId(serviceType: string): string {
+  let suffix = '';
+  for (let i = 0; i < 10; i++) suffix += ID_ALPHABET[randomInt(ID_ALPHABET.length)];
+  return `${serviceType}-${suffix}`;
+}
+
+/**
+ * A provisioning request (SPEC §5.1), checked cheapest first; the nonce is consumed only after
+ * the signature verified. Then the instance is created and bound.
+ */
+export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 | 202; body: Record<string, unknown> }> {
+  const { data, signature } = parseMessage(DomainProvisionRequest, body);
+  requireAppId(data.app_id);
+  if (data.target_provider !== kit.config.provider) {
+    throw new SwarmError('wrong_provider', `this is ${kit.config.provider}, not ${data.target_provider}`);
+  }
+  const tier = kit.config.tiers.find((t) => t.name === data.service_tier);
+  if (!tier) throw new SwarmError('unsupported_tier', `tier ${data.service_tier} is not offered`);
+  if (!kit.config.regions.includes(data.region)) throw new SwarmError('unsupported_region', `region ${data.region} is not offered`);
+  const storage = data.storage_limit_gb ?? tier.storage_limit_gb_default;
+  if (storage > tier.storage_limit_gb_max) {
+    throw new SwarmError('storage_limit_exceeded', `tier ${tier.name} allows at most ${tier.storage_limit_gb_max} GB`);
+  }
+  const window = kit.config.freshnessSeconds;
+  checkFreshness(data.timestamp, { windowSeconds: window });
+  kit.registry.registryFor(data.app_id);
+  const master = await kit.registry.verifyMasterSigned(data.app_id, 'provision', data, signature);
+  if (!(await kit.replay.unique(`provision:${master.public_key}`, data.nonce, data.timestamp + window + 60))) {
+    throw new SwarmError('nonce_reused', 'this nonce was already used');
+  }
+
+  const key = generateSigningKey();
+  const row = {
+    service_id: newServiceId(kit.config.serviceType),
+    app_id: data.app_id,
+    service_tier: tier.name,
+    region: data.region,
+    storage_limit_gb: storage,
+    status: 'binding' as const,
+    error_code: null,
+    error_message: null,
+    instance_key: privateKeyToPem(key.privateKey),
+    pending_key: null,
+    developer_proof: JSON.stringify({ payload: data, signature }),
+    attempts: 0,
+    next_attempt_at: 0,
+    bound_at: null,
+    terminated: 0,
+    wiped: 0,
+    created_at: nowSeconds(),
+  };
+  await kit.instances.insert(row);
+  const instance: Instance = { ...row, key };
+  const outcome = await kit.binder.bind(instance);
+  if (outcome.status === 'failed') throw outcome.error;
+  const bound = await kit.instances.get(instance.service_id);
+  if (outcome.status === 'active' && bound) return { status: 201, body: answer(kit, bound) };
+  return { status: 202, body: answer(kit, instance) };
+}
+
+/** The provisioning answer and status document of an instance (SPEC §5.1). */
+export function answer(kit: Kit, instance: InstanceInfo & Pick<Instance, 'status' | 'bound_at' | 'error_code' | 'error_message'>) {
+  const base = {
+    service_id: instance.service_id,
+    status: instance.status,
+    endpoint_url: endpointUrl(kit, instance.service_id),
+    app_id: instance.app_id,
+    service_type: kit.config.serviceType,
+    service_tier: instance.service_tier,
+    region: instance.region,
+    storage_limit_gb: instance.storage_limit_gb,
+  };
+  if (instance.status === 'active' || (instance.status === 'revoked' && instance.bound_at !== null)) {
+    return { ...base, bound_at: instance.bound_at };
+  }
+  if (instance.status === 'binding') return { ...base, status_url: statusUrl(kit, instance.service_id) };
+  if (instance.status === 'failed') {
+    return { ...base, error: { code: instance.error_code ?? 'internal_error', message: instance.error_message ?? 'binding failed' } };
+  }
+  return base;
+}

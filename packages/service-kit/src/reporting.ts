@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { type LogEntry, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
+import { postJson } from '@swarm/runtime';
+import type { Kysely } from 'kysely';
+import type { ContextCache } from './contexts.js';
+import type { InstanceStore } from './instances.js';
+import type { KitTables, OutboxRow } from './store.js';
+
+interface Pending {
+  appId: string;
+  periodStart: number;
+  counters: Record<string, number>;
+  logs: LogEntry[];
+}
+
+export interface ReporterOptions {
+  db: Kysely<KitTables>;
+  instances: InstanceStore;
+  contexts: ContextCache;
+  /** Gauges the domain measures at flush time (e.g. bytes_stored). */
+  gauges: (serviceId: string) => Promise<Record<string, number>>;
+}
+
+const MAX_LOGS_PER_BATCH = 500;
+
+/**
+ * Usage and logs (SPEC §9.3): counted in memory, moved to the on-disk outbox at each flush,
+ * signed with the instance key when sent, and deleted only once the receiver answered 202.
+ * A batch keeps its nonce across retries so the receiver counts it once.
+ */
+export class Reporter {
+  readonly #options: ReporterOptions;
+  readonly #pending = new Map<string, Pending>();
+  #flushing: Promise<void> | null = null;
+
+  constructor(options: ReporterOptions) {
+    this.#options = options;
+  }
+
+  count(serviceId: string, appId: string, metric: string, amount = 1): void {
+    const pending = this.#pendingFor(serviceId, appId);
+    pending.counters[metric] = (pending.counters[metric] ?? 0) + amount;
+  }
+
+  log(serviceId: string, appId: string, entry: Omit<LogEntry, 'at'>): void {
+    const pending = this.#pendingFor(serviceId, appId);
+    if (pending.logs.length < MAX_LOGS_PER_BATCH) pending.logs.push({ ...entry, message: entry.message.slice(0, 4096), at: nowSeconds() });
+  }
+
+  /** Stops counting for a terminated instance; what is already in the outbox still goes out. */
+  forget(serviceId: string): void {
+    this.#pending.delete(serviceId);
+  }
+
+  /** One flush at a time; callers arriving meanwhile wait for it. */
+  flush(): Promise<void> {
+    if (!this.#flushing) {
+      this.#flushing = this.#flushOnce().finally(() => {
+        this.#flushing = null;
+      });
+    }
+    return this.#flushing;
+  }
+
+  async #flushOnce(): Promise<void> {
+    await this.#persistPending();
+    await this.#sendOutbox();
+  }
+
+  #pendingFor(serviceId: string, appId: string): Pending {
+    let pending = this.#pending.get(serviceId);
+    if (!pending) {
+      pending = { appId, periodStart: nowSeconds(), counters: {}, logs: [] };
+      this.#pending.set(serviceId, pending);
+    }
+    return pending;
+  }
+
+  async #persistPending(): Promise<void> {
+    const batches = [...this.#pending.entries()];
+    this.#pending.clear();
+    const rows: OutboxRow[] = [];
+    const now = nowSeconds();
+    for (const [serviceId, pending] of batches) {
+      if (Object.keys(pending.counters).length > 0) {
+        const gauges = await this.#options.gauges(serviceId).catch(() => ({}));
+        const data = {
+          app_id: pending.appId,
+          service_id: serviceId,
+          period_start: pending.periodStart,
+          period_end: Math.max(now, pending.periodStart),
+          metrics: { ...pending.counters, ...gauges },
+          nonce: newNonce(),
+        };
+        rows.push(outboxRow(serviceId, pending.appId, 'usage', data));
+      }
+      if (pending.logs.length > 0) {
+        const data = { app_id: pending.appId, service_id: serviceId, entries: pending.logs, nonce: newNonce() };
+        rows.push(outboxRow(serviceId, pending.appId, 'logs', data));
+      }
+    }
+    if (rows.length > 0) await this.#options.db.insertInto('kit_outbox').values(rows).execute();
+  }
+
+  async #sendOutbox(): Promise<void> {
+    const rows = await this.#options.db.selectFrom('kit_outbox').selectAll().orderBy('created_at').orderBy('id').limit(1000).execute();
+    const unreachable = new Set<string>();
+    for (const row of rows) {
+      const context = this.#options.contexts.get(row.service_id)?.context;
+      const base = row.kind === 'usage' ? context?.billing_provider_url : context?.logging_service_url;
+      if (!base || unreachable.has(base)) continue;
+      const instance = await this.#options.instances.get(row.service_id);
+      if (!instance?.key) {
+        // The instance is gone (its binding was refused): nobody would accept its reports.
+        await this.#options.db.deleteFrom('kit_outbox').where('id', '=', row.id).execute();
+        continue;
+      }
+      const data = { ...JSON.parse(row.data), timestamp: nowSeconds() };
+      const path = row.kind === 'usage' ? '/v1/usage' : '/v1/logs';
+      try {
+        const { status } = await postJson(base.replace(/\/+$/, '') + path, signEnvelope('service_call', data, instance.key.privateKey), {
+          timeoutMs: 5000,
+        });
+        // 409: the receiver already counted this nonce; 400/413/422: it will never take this batch.
+        if (status === 202 || status === 409 || status === 400 || status === 413 || status === 422) {
+          await this.#options.db.deleteFrom('kit_outbox').where('id', '=', row.id).execute();
+        } else if (status >= 500) unreachable.add(base);
+        else if (status === 403 && (instance.status === 'revoked' || instance.terminated)) {
+          // A revoked instance's reports are refused for good (SPEC §11 step 3).
+          await this.#options.db.deleteFrom('kit_outbox').where('id', '=', row.id).execute();
+        }
+      } catch {
+        unreachable.add(base);
+      }
+    }
+  }
+}
+
+function outboxRow(serviceId: string, appId: string, kind: 'usage' | 'logs', data: object): OutboxRow {
+  return {
+    id: `${Date.now().toString().padStart(15, '0')}-${randomUUID()}`,
+    service_id: serviceId,
+    app_id: appId,
+    kind,
+    data: JSON.stringify(data),
+    created_at: Date.now(),
+  };
+}

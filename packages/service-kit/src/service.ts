@@ -1,0 +1,220 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type CatalogEntry,
+  type Envelope,
+  errorFromBody,
+  newNonce,
+  nowSeconds,
+  type OfferData,
+  type ReplayStore,
+  SwarmError,
+  signEnvelope,
+  TrustedRegistries,
+} from '@swarm/protocol';
+import {
+  createHttpApp,
+  jsonBody,
+  migrate,
+  openDatabase,
+  RedisReplayStore,
+  RegistryClient,
+  requestJson,
+  SqlReplayStore,
+  verifyBroadcast,
+} from '@swarm/runtime';
+import type { FastifyInstance } from 'fastify';
+import { Binder } from './binding.js';
+import { ContextCache } from './contexts.js';
+import type { Domain, DomainContext } from './domain.js';
+import { handleBroadcast } from './events.js';
+import { beat, every } from './heartbeat.js';
+import { InstanceStore, instanceInfo } from './instances.js';
+import type { Kit } from './kit.js';
+import { resolveConfig, type ServiceOptions } from './options.js';
+import { loadOrCreateProviderKey } from './provider-key.js';
+import { answer, provision } from './provision.js';
+import { Reporter } from './reporting.js';
+import { rotateInstanceKey } from './rotation.js';
+import { registerInstanceScope } from './scope.js';
+import { type KitTables, migrateKit } from './store.js';
+import { terminate } from './termination.js';
+import { createTokenVerifier } from './tokens.js';
+
+export interface ServiceHandle {
+  url: string;
+  provider: string;
+  serviceType: string;
+  /** The provider key's public half, as listed in the catalog. */
+  publicKey: string;
+  catalogEntry: CatalogEntry;
+  /** The catalog entry signed with the provider key (`offer`), fresh timestamp and nonce. */
+  offer(): Envelope<OfferData>;
+  /** `PUT {registryUrl}/v1/catalog/{provider}` with the admin token. */
+  registerOffer(registryUrl: string, adminToken: string): Promise<void>;
+  rotateInstanceKey(serviceId: string): Promise<void>;
+  /** Moves counted usage and logs to the outbox and sends what the receivers will take. */
+  flushReports(): Promise<void>;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a domain service that joins a swarm: provisioning, binding, context cache, user-token
+ * checks, usage and log reporting, heartbeats and registry events, with `domain` serving each
+ * instance's API under `/i/<service_id>/api/v1`.
+ *
+ * @example
+ * const service = await startService({ provider: 'article.cms.local', serviceType: 'cms-article',
+ *   tiers, regions, trustedRegistries: [{ authority, baseUrl, publicKey }], dataDir }, articles);
+ * await service.registerOffer(registryUrl, adminToken);
+ */
+export async function startService(options: ServiceOptions, domain: Domain): Promise<ServiceHandle> {
+  const config = resolveConfig(options);
+  mkdirSync(config.dataDir, { recursive: true });
+  const providerKey = options.providerKey ?? loadOrCreateProviderKey(config.dataDir);
+  const trusted = new TrustedRegistries(options.trustedRegistries);
+  const database = openDatabase<KitTables>({
+    url: config.databaseUrl,
+    file: join(config.dataDir, `${config.serviceType}.db`),
+    schema: config.databaseSchema,
+  });
+  const db = database.db;
+  let replay: ReplayStore | undefined;
+  try {
+    await migrateKit(db);
+    await migrate(db, `domain_${config.serviceType.replace(/-/g, '_')}`, domain.migrations);
+    replay = config.redisUrl
+      ? await RedisReplayStore.open(config.redisUrl, `swarm:nonce:${config.provider}`)
+      : await SqlReplayStore.open(db as never);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const domainDir = join(config.dataDir, 'files');
+  mkdirSync(domainDir, { recursive: true });
+  const domainContext: DomainContext = { db: db as never, dialect: database.dialect, dataDir: domainDir };
+  const instances = new InstanceStore(db);
+  const contexts = new ContextCache(db, trusted);
+  await contexts.loadAll();
+  const reporter = new Reporter({
+    db,
+    instances,
+    contexts,
+    gauges: async (serviceId) => {
+      const instance = await instances.get(serviceId);
+      return instance && domain.usage && !instance.wiped ? domain.usage(instanceInfo(instance), domainContext) : {};
+    },
+  });
+  const kit = {
+    config,
+    db,
+    providerKey,
+    trusted,
+    registry: new RegistryClient(trusted),
+    replay,
+    instances,
+    contexts,
+    reporter,
+    domain,
+    domainContext,
+    publicUrl: '',
+  } as Omit<Kit, 'binder'> as Kit;
+  kit.binder = new Binder(kit);
+
+  const verifyToken = createTokenVerifier({
+    contextOf: (serviceId) => contexts.get(serviceId),
+    onUnknownKid: async (serviceId, appId) => {
+      if (!contexts.mayRefreshForKid(appId)) return undefined;
+      const instance = await instances.get(serviceId);
+      return instance ? contexts.refresh(instance).catch(() => undefined) : undefined;
+    },
+  });
+
+  const app = createHttpApp({ name: config.serviceType, logLevel: config.logLevel ?? undefined });
+  app.post('/v1/instances', async (request, reply) => {
+    const result = await provision(kit, jsonBody(request));
+    reply.code(result.status).send(result.body);
+  });
+  app.get('/v1/instances/:service_id', async (request) => {
+    const instance = await instances.get((request.params as { service_id: string }).service_id);
+    if (!instance) throw new SwarmError('not_found', 'no such instance');
+    return answer(kit, instance);
+  });
+  app.delete('/v1/instances/:service_id', async (request) =>
+    terminate(kit, (request.params as { service_id: string }).service_id, jsonBody(request)),
+  );
+  app.post('/v1/events', async (request, reply) => {
+    const event = await verifyBroadcast(trusted, jsonBody(request), replay);
+    if (event) await handleBroadcast(kit, event);
+    reply.code(202).send({ status: 'accepted' });
+  });
+  registerInstanceScope(app, kit, verifyToken);
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await replay.close?.();
+    await database.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  kit.publicUrl = config.publicUrl ?? url;
+  await kit.binder.resume();
+
+  const activeInstances = () => instances.list({ status: 'active' });
+  const loops = [
+    every(config.heartbeatMs, async () => {
+      await Promise.allSettled((await activeInstances()).map((instance) => beat(kit, instance)));
+    }),
+    every(config.contextRefreshMs, async () => {
+      await Promise.allSettled((await activeInstances()).filter((i) => !i.terminated).map((instance) => contexts.refresh(instance)));
+    }),
+    every(config.reportFlushMs, () => reporter.flush()),
+  ];
+
+  const catalogEntry: CatalogEntry = {
+    service_type: config.serviceType,
+    provider: config.provider,
+    provision_url: `${kit.publicUrl}/v1/instances`,
+    events_url: `${kit.publicUrl}/v1/events`,
+    public_key: providerKey.publicKey,
+    tiers: config.tiers,
+    regions: config.regions,
+    description: config.description,
+  };
+  const offer = () => signEnvelope('offer', { ...catalogEntry, timestamp: nowSeconds(), nonce: newNonce() }, providerKey.privateKey);
+  let closed = false;
+
+  return {
+    url,
+    provider: config.provider,
+    serviceType: config.serviceType,
+    publicKey: providerKey.publicKey,
+    catalogEntry,
+    offer,
+    async registerOffer(registryUrl, adminToken) {
+      const { status, body } = await requestJson('PUT', `${registryUrl.replace(/\/+$/, '')}/v1/catalog/${config.provider}`, offer(), {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      if (status !== 200 && status !== 201) {
+        throw errorFromBody(body) ?? new SwarmError('registry_unavailable', `registry answered ${status} to the offer`);
+      }
+    },
+    rotateInstanceKey: (serviceId) => rotateInstanceKey(kit, serviceId),
+    flushReports: () => reporter.flush(),
+    app,
+    async close() {
+      if (closed) return;
+      closed = true;
+      kit.binder.close();
+      await Promise.all(loops.map((loop) => loop.stop()));
+      await app.close();
+      await reporter.flush().catch(() => {});
+      await replay.close?.();
+      await database.close();
+    },
+  };
+}

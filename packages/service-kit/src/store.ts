@@ -1,0 +1,118 @@
+import { migrate } from '@swarm/runtime';
+import type { Kysely, Migration } from 'kysely';
+
+export type InstanceStatus = 'binding' | 'active' | 'failed' | 'revoked';
+
+export interface InstanceRow {
+  service_id: string;
+  app_id: string;
+  service_tier: string;
+  region: string;
+  storage_limit_gb: number;
+  status: InstanceStatus;
+  error_code: string | null;
+  error_message: string | null;
+  /** PKCS#8 PEM of the instance key; null once the instance is removed. */
+  instance_key: string | null;
+  pending_key: string | null;
+  developer_proof: string;
+  attempts: number;
+  next_attempt_at: number;
+  bound_at: number | null;
+  terminated: number;
+  wiped: number;
+  created_at: number;
+}
+
+export interface ContextRow {
+  service_id: string;
+  app_id: string;
+  config_epoch: number;
+  context: string;
+  context_signature: string;
+  fetched_at: number;
+}
+
+export interface OutboxRow {
+  id: string;
+  service_id: string;
+  app_id: string;
+  kind: 'usage' | 'logs';
+  /** The report's data without `timestamp`, which is set when it is signed and sent. */
+  data: string;
+  created_at: number;
+}
+
+export interface KitTables {
+  kit_instances: InstanceRow;
+  kit_contexts: ContextRow;
+  kit_outbox: OutboxRow;
+}
+
+const migrations: Record<string, Migration> = {
+  '001_instances': {
+    up: async (db) => {
+      await db.schema
+        .createTable('kit_instances')
+        .ifNotExists()
+        .addColumn('service_id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('service_tier', 'text', (c) => c.notNull())
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('storage_limit_gb', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('error_message', 'text')
+        .addColumn('instance_key', 'text')
+        .addColumn('pending_key', 'text')
+        .addColumn('developer_proof', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('bound_at', 'bigint')
+        .addColumn('terminated', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('wiped', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('kit_instances_app').ifNotExists().on('kit_instances').column('app_id').execute();
+      await db.schema
+        .createTable('kit_contexts')
+        .ifNotExists()
+        .addColumn('service_id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('config_epoch', 'bigint', (c) => c.notNull())
+        .addColumn('context', 'text', (c) => c.notNull())
+        .addColumn('context_signature', 'text', (c) => c.notNull())
+        .addColumn('fetched_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('kit_outbox')
+        .ifNotExists()
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('kit_outbox_created').ifNotExists().on('kit_outbox').column('created_at').execute();
+    },
+  },
+};
+
+export async function migrateKit(db: Kysely<KitTables>): Promise<void> {
+  await migrate(db, 'kit', migrations);
+}
+
+/** PostgreSQL returns bigint columns as strings; every row read goes through here. */
+export function instanceFromRow(row: InstanceRow): InstanceRow {
+  return {
+    ...row,
+    storage_limit_gb: Number(row.storage_limit_gb),
+    attempts: Number(row.attempts),
+    next_attempt_at: Number(row.next_attempt_at),
+    bound_at: row.bound_at === null ? null : Number(row.bound_at),
+    terminated: Number(row.terminated),
+    wiped: Number(row.wiped),
+    created_at: Number(row.created_at),
+  };
+}

@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { checkFreshness, nowSeconds, PermanentTermination, parseMessage, requireAppId, SwarmError, signEnvelope } from '@swarm/protocol';
+import { instanceInfo } from './instances.js';
+import type { Kit } from './kit.js';
+
+/**
+ * Provider cleanup (SPEC §11 step 1), Master-signed: the instance stops serving, `wipe` deletes
+ * its data, counting stops, and a receipt signed with the instance key goes back. A repeat
+ * (with a fresh nonce) gets a fresh receipt, so a developer can retry safely.
+ */
+export async function terminate(kit: Kit, serviceId: string, body: unknown) {
+  const { data, signature } = parseMessage(PermanentTermination, body);
+  requireAppId(data.app_id);
+  if (data.service_id !== serviceId) throw new SwarmError('invalid_request', 'data.service_id must name the instance in the URL');
+  const instance = await kit.instances.get(serviceId);
+  if (!instance || instance.app_id !== data.app_id || !instance.key) throw new SwarmError('not_found', 'no such instance');
+  const window = kit.config.freshnessSeconds;
+  checkFreshness(data.timestamp, { windowSeconds: window });
+  kit.registry.registryFor(data.app_id);
+  const master = await kit.registry.verifyMasterSigned(data.app_id, 'permanent_termination', data, signature);
+  if (!(await kit.replay.unique(`permanent_termination:${master.public_key}`, data.nonce, data.timestamp + window + 60))) {
+    throw new SwarmError('nonce_reused', 'this nonce was already used');
+  }
+  const wipe = data.data_handling === 'wipe';
+  await kit.instances.update(serviceId, { terminated: 1 });
+  kit.reporter.forget(serviceId);
+  if (wipe && !instance.wiped) {
+    await kit.domain.wipe(instanceInfo(instance), kit.domainContext);
+    await kit.instances.update(serviceId, { wiped: 1 });
+  }
+  const receipt = {
+    app_id: data.app_id,
+    service_id: serviceId,
+    status: 'success' as const,
+    message: wipe ? 'instance terminated, data wiped' : 'instance terminated, data retained',
+    receipt_id: randomUUID(),
+    timestamp: nowSeconds(),
+  };
+  return signEnvelope('termination_receipt', receipt, instance.key.privateKey);
+}

@@ -1,0 +1,109 @@
+import type { KeyObject } from 'node:crypto';
+import { SwarmError } from '@swarm/protocol';
+import { decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
+import type { CachedContext } from './contexts.js';
+
+/** The claims of a verified user token (SPEC §8). */
+export interface UserClaims extends JWTPayload {
+  sub?: string;
+  roles?: string[];
+}
+
+export interface TokenVerifierOptions {
+  /** The instance's current context, or undefined when it has none yet. */
+  contextOf: (serviceId: string) => CachedContext | undefined;
+  /** Called on an unknown `kid`; returns the refreshed context, or undefined if not refreshed. */
+  onUnknownKid: (serviceId: string, appId: string) => Promise<CachedContext | undefined>;
+  clockSkewSeconds?: number;
+  cacheSize?: number;
+}
+
+interface VerifiedToken {
+  appId: string;
+  issuer: string;
+  kid: string;
+  exp: number;
+  claims: UserClaims;
+}
+
+export type TokenVerifier = (token: string, instance: { service_id: string; app_id: string }) => Promise<UserClaims>;
+
+const invalid = (message: string) => new SwarmError('invalid_token', message);
+
+/**
+ * Builds the user-token check: EdDSA only, `kid` from the cached context's JWKS, `iss` and
+ * `aud` of the instance's app, `exp` with clock skew. Verified tokens are kept in an LRU so a
+ * repeated token costs a map lookup, but still only opens its own app while its key is listed.
+ */
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const skew = options.clockSkewSeconds ?? 60;
+  const cacheSize = options.cacheSize ?? 10_000;
+  if (!(skew >= 0) || !(cacheSize > 0)) throw new Error('token verifier: skew must be ≥ 0 and cacheSize > 0');
+  const cache = new Map<string, VerifiedToken>();
+
+  function fromCache(token: string, appId: string, context: CachedContext): UserClaims | null {
+    const hit = cache.get(token);
+    if (!hit) return null;
+    const now = Date.now() / 1000;
+    if (hit.exp + skew <= now) {
+      cache.delete(token);
+      return null;
+    }
+    if (hit.appId !== appId || hit.issuer !== context.context.auth?.issuer || !context.authKeys.has(hit.kid)) return null;
+    cache.delete(token);
+    cache.set(token, hit);
+    return hit.claims;
+  }
+
+  async function verifyToken(token: string, instance: { service_id: string; app_id: string }): Promise<UserClaims> {
+    let context = options.contextOf(instance.service_id);
+    const auth = context?.context.auth;
+    if (!context || !auth) throw invalid('this instance has no auth configuration yet');
+    const cached = fromCache(token, instance.app_id, context);
+    if (cached) return cached;
+    if (token.length > 8192) throw invalid('token is too long');
+    let header: { alg?: unknown; kid?: unknown };
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw invalid('token is not a JWS');
+    }
+    if (header.alg !== 'EdDSA') throw invalid('token alg must be EdDSA');
+    if (typeof header.kid !== 'string') throw invalid('token has no kid');
+    let key: KeyObject | undefined = context.authKeys.get(header.kid);
+    if (!key) {
+      context = (await options.onUnknownKid(instance.service_id, instance.app_id)) ?? context;
+      key = context.authKeys.get(header.kid);
+      if (!key) throw invalid('token kid is not a key of this app');
+    }
+    const issuer = context.context.auth?.issuer ?? auth.issuer;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        algorithms: ['EdDSA'],
+        issuer,
+        audience: instance.app_id,
+        clockTolerance: skew,
+        requiredClaims: ['exp'],
+      }));
+    } catch {
+      throw invalid('token does not verify for this app');
+    }
+    const entry: VerifiedToken = { appId: instance.app_id, issuer, kid: header.kid, exp: payload.exp as number, claims: payload };
+    if (cache.size >= cacheSize) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(token, entry);
+    return payload;
+  }
+
+  return verifyToken;
+}
+
+/** The bearer token of an `Authorization` header, or `invalid_token`. */
+export function bearerToken(header: string | undefined): string {
+  const match = header ? /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header) : null;
+  if (!match?.[1]) throw invalid('Authorization: Bearer <token> is required');
+  return match[1];
+}

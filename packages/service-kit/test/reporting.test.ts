@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { startBilling, startLogging } from '@swarm/backbone';
+import { newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
+import { postJson } from '@swarm/runtime';
+import { callApi, createTestDeveloper, provisionInstance, type TestDeveloper, trustedRegistryOf } from '../src/testing/index.js';
+import { startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+function ownerQuery(developer: TestDeveloper, serviceId: string) {
+  return signEnvelope(
+    'owner_query',
+    { app_id: developer.appId, service_id: serviceId, timestamp: nowSeconds(), nonce: newNonce() },
+    developer.master.privateKey,
+  );
+}
+
+describe('usage and logs (SPEC §9.3)', () => {
+  const dir = tempDir('kit-reporting');
+  const running: Array<{ close(): Promise<void> }> = [];
+  after(async () => {
+    for (const part of running.reverse()) await part.close().catch(() => {});
+    dir.remove();
+  });
+
+  it('keeps signed usage on disk while billing is down and delivers it once when it is back', async () => {
+    const registry = await startTestRegistry(join(dir.path, 'registry'));
+    running.push(registry);
+    const trusted = [trustedRegistryOf(registry)];
+    const logging = await startLogging({ port: 0, dataDir: join(dir.path, 'logging'), trustedRegistries: trusted, logLevel: false });
+    running.push(logging);
+    const billingPort = await freePort();
+    const service = await startNotes(registry, join(dir.path, 'notes'), { reportFlushSeconds: 3600 });
+    running.push(service);
+    await service.registerOffer(registry.url, registry.adminToken);
+    const developer = await createTestDeveloper(registry.url);
+    const instance = await provisionInstance(service, developer);
+
+    // Backbone update (SPEC §10.2): the instance learns the new URLs by broadcast or heartbeat.
+    const update = signEnvelope(
+      'backbone_update',
+      {
+        app_id: developer.appId,
+        operational_context: { billing_provider_url: `http://127.0.0.1:${billingPort}`, logging_service_url: logging.url },
+        timestamp: nowSeconds(),
+        nonce: newNonce(),
+        context: 'backbone_update',
+      },
+      developer.master.privateKey,
+    );
+    const patched = await fetch(`${registry.url}/v1/apps/${developer.appId}/operational-context`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(update),
+    });
+    assert.equal(patched.status, 200, await patched.text());
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+
+    const token = await developer.token();
+    for (let i = 0; i < 3; i++) assert.equal((await callApi(`${instance.endpoint_url}/notes`, token)).status, 200);
+    assert.equal((await callApi(`${instance.endpoint_url}/boom`, token)).status, 500);
+    await service.flushReports();
+
+    const logs = await waitFor('the error log to arrive', async () => {
+      const answer = await postJson(`${logging.url}/v1/logs/query`, ownerQuery(developer, instance.service_id));
+      const entries = (answer.body as { entries?: Array<{ message: string; level: string }> }).entries ?? [];
+      return entries.length > 0 ? entries : null;
+    });
+    assert.equal(logs[0]?.level, 'error');
+    assert.match(logs[0]?.message ?? '', /answered 500/);
+
+    const billing = await startBilling({
+      port: billingPort,
+      dataDir: join(dir.path, 'billing'),
+      trustedRegistries: trusted,
+      logLevel: false,
+    });
+    running.push(billing);
+    const usage = async () =>
+      (await postJson(`${billing.url}/v1/usage/query`, ownerQuery(developer, instance.service_id))).body as {
+        reports: number;
+        totals: Array<{ metric: string; value: number }>;
+      };
+    assert.equal((await usage()).reports, 0);
+    await service.flushReports();
+    const summary = await usage();
+    assert.equal(summary.reports, 1);
+    assert.equal(summary.totals.find((t) => t.metric === 'requests')?.value, 4);
+    assert.equal(summary.totals.find((t) => t.metric === 'errors')?.value, 1);
+    await service.flushReports();
+    assert.equal((await usage()).reports, 1, 'a delivered batch is not sent again');
+  });
+});

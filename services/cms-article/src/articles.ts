@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { parseMessage, SwarmError } from '@swarm/protocol';
+import { jsonBody } from '@swarm/runtime';
+import { type Domain, type DomainContext, requestInstance } from '@swarm/service-kit';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+
+export const ArticleInput = z.strictObject({
+  title: z.string().min(1).max(500),
+  body: z.string().max(60_000),
+  tags: z.array(z.string().min(1).max(64)).max(32).optional(),
+});
+
+interface ArticleRow {
+  service_id: string;
+  id: string;
+  title: string;
+  body: string;
+  tags: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface Tables {
+  cms_articles: ArticleRow;
+}
+
+const toArticle = (row: ArticleRow) => ({
+  id: row.id,
+  title: row.title,
+  body: row.body,
+  tags: JSON.parse(row.tags) as string[],
+  created_at: Number(row.created_at),
+  updated_at: Number(row.updated_at),
+});
+
+const tables = (context: DomainContext) => context.db as unknown as Kysely<Tables>;
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Articles (SPEC §12): each instance sees only rows with its own service_id. */
+export const articlesDomain: Domain = {
+  migrations: {
+    '001_articles': {
+      up: async (db) => {
+        await db.schema
+          .createTable('cms_articles')
+          .ifNotExists()
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('title', 'text', (c) => c.notNull())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .addColumn('tags', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('cms_articles_pk', ['service_id', 'id'])
+          .execute();
+      },
+    },
+  },
+
+  routes(scope, context) {
+    const db = tables(context);
+    const find = async (serviceId: string, id: string) => {
+      const row = await db
+        .selectFrom('cms_articles')
+        .selectAll()
+        .where('service_id', '=', serviceId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row) throw new SwarmError('not_found', 'no such article');
+      return row;
+    };
+
+    scope.post('/articles', async (request, reply) => {
+      const input = parseMessage(ArticleInput, jsonBody(request));
+      const at = now();
+      const row = {
+        service_id: requestInstance(request).service_id,
+        id: randomUUID(),
+        ...input,
+        tags: JSON.stringify(input.tags ?? []),
+        created_at: at,
+        updated_at: at,
+      };
+      await db.insertInto('cms_articles').values(row).execute();
+      reply.code(201).send(toArticle(row));
+    });
+    scope.get('/articles', async (request) => {
+      const rows = await db
+        .selectFrom('cms_articles')
+        .selectAll()
+        .where('service_id', '=', requestInstance(request).service_id)
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(1000)
+        .execute();
+      return { articles: rows.map(toArticle) };
+    });
+    scope.get('/articles/:id', async (request) =>
+      toArticle(await find(requestInstance(request).service_id, (request.params as { id: string }).id)),
+    );
+    scope.put('/articles/:id', async (request) => {
+      const input = parseMessage(ArticleInput, jsonBody(request));
+      const serviceId = requestInstance(request).service_id;
+      const { id } = request.params as { id: string };
+      const existing = await find(serviceId, id);
+      const changes = { title: input.title, body: input.body, tags: JSON.stringify(input.tags ?? []), updated_at: now() };
+      await db.updateTable('cms_articles').set(changes).where('service_id', '=', serviceId).where('id', '=', id).execute();
+      return toArticle({ ...existing, ...changes });
+    });
+    scope.delete('/articles/:id', async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const result = await db
+        .deleteFrom('cms_articles')
+        .where('service_id', '=', requestInstance(request).service_id)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) throw new SwarmError('not_found', 'no such article');
+      reply.code(204).send();
+    });
+  },
+
+  async wipe(instance, context) {
+    await tables(context).deleteFrom('cms_articles').where('service_id', '=', instance.service_id).execute();
+  },
+
+  async usage(instance, context) {
+    const row = await tables(context)
+      .selectFrom('cms_articles')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where('service_id', '=', instance.service_id)
+      .executeTakeFirst();
+    return { articles: Number(row?.count ?? 0) };
+  },
+};

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type RegistryHandle, startRegistry } from '@swarm/registry';
+import { dropPostgresSchema, ensurePostgresSchema } from '@swarm/runtime';
+import type { ServiceHandle } from '@swarm/service-kit';
+import {
+  callApi,
+  createTestDeveloper,
+  type ProvisionedInstance,
+  provisionInstance,
+  type TestDeveloper,
+  trustedRegistryOf,
+} from '@swarm/service-kit/testing';
+import { type CmsArticleOptions, startCmsArticle } from '../src/index.js';
+
+const code = (body: unknown) => (body as { error?: { code?: string } } | null)?.error?.code;
+const postgresUrl = process.env.SWARM_TEST_POSTGRES_URL;
+
+function articleSuite(
+  name: string,
+  storage: () => Partial<CmsArticleOptions>,
+  setup?: { before(): Promise<void>; after(): Promise<void> },
+) {
+  describe(name, { skip: storage === skipped ? 'SWARM_TEST_POSTGRES_URL is not set' : false }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'swarm-cms-'));
+    let registry: RegistryHandle;
+    let service: ServiceHandle;
+    let developer: TestDeveloper;
+    let instance: ProvisionedInstance;
+    let token: string;
+
+    before(async () => {
+      await setup?.before();
+      registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false });
+      service = await startCmsArticle({
+        port: 0,
+        dataDir: join(dir, 'cms'),
+        trustedRegistries: [trustedRegistryOf(registry)],
+        logLevel: false,
+        ...storage(),
+      });
+      await service.registerOffer(registry.url, registry.adminToken);
+      developer = await createTestDeveloper(registry.url);
+      instance = await provisionInstance(service, developer, { service_tier: 'pro_cluster', region: 'eu-central-1' });
+      token = await developer.token();
+    });
+    after(async () => {
+      await service?.close();
+      await registry?.close();
+      await setup?.after();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('creates, lists, reads, updates and deletes articles', async () => {
+      const url = `${instance.endpoint_url}/articles`;
+      const created = await callApi(url, token, { method: 'POST', json: { title: 'Hello', body: 'Wörld ✓', tags: ['news'] } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const article = created.body as { id: string; title: string; body: string; tags: string[] };
+      assert.deepEqual(
+        { title: article.title, body: article.body, tags: article.tags },
+        { title: 'Hello', body: 'Wörld ✓', tags: ['news'] },
+      );
+      const list = (await callApi(url, token)).body as { articles: Array<{ id: string }> };
+      assert.deepEqual(
+        list.articles.map((a) => a.id),
+        [article.id],
+      );
+      const updated = await callApi(`${url}/${article.id}`, token, { method: 'PUT', json: { title: 'Hello again', body: 'b' } });
+      assert.equal(updated.status, 200);
+      assert.deepEqual((updated.body as { tags: string[] }).tags, []);
+      assert.equal(((await callApi(`${url}/${article.id}`, token)).body as { title: string }).title, 'Hello again');
+      assert.equal((await callApi(`${url}/${article.id}`, token, { method: 'DELETE' })).status, 204);
+      const gone = await callApi(`${url}/${article.id}`, token);
+      assert.equal(gone.status, 404);
+      assert.equal(code(gone.body), 'not_found');
+      assert.equal((await callApi(`${url}/${article.id}`, token, { method: 'PUT', json: { title: 'x', body: 'y' } })).status, 404);
+    });
+
+    it('refuses invalid articles and changes nothing', async () => {
+      const url = `${instance.endpoint_url}/articles`;
+      for (const json of [
+        { title: '', body: 'x' },
+        { title: 'x' },
+        { title: 'x', body: 'y', tags: 'news' },
+        { title: 'x', body: 'y', author: 'z' },
+        'text',
+      ]) {
+        const answer = await callApi(url, token, { method: 'POST', json });
+        assert.equal(answer.status, 400, JSON.stringify(json));
+        assert.equal(code(answer.body), 'invalid_request');
+      }
+      assert.deepEqual(((await callApi(url, token)).body as { articles: unknown[] }).articles, []);
+    });
+
+    it('keeps the articles of two apps apart', async () => {
+      const other = await createTestDeveloper(registry.url);
+      const otherInstance = await provisionInstance(service, other);
+      const mine = await callApi(`${instance.endpoint_url}/articles`, token, { method: 'POST', json: { title: 'mine', body: '.' } });
+      const id = (mine.body as { id: string }).id;
+      const otherToken = await other.token();
+      assert.equal((await callApi(`${otherInstance.endpoint_url}/articles/${id}`, otherToken)).status, 404);
+      assert.equal((await callApi(`${instance.endpoint_url}/articles/${id}`, otherToken)).status, 401);
+      assert.equal((await callApi(`${otherInstance.endpoint_url}/articles/${id}`, otherToken, { method: 'DELETE' })).status, 404);
+      assert.equal((await callApi(`${instance.endpoint_url}/articles/${id}`, token)).status, 200);
+    });
+  });
+}
+
+const skipped = () => ({});
+articleSuite('cms-article on SQLite', () => ({}));
+const schema = `cms_article_test_${process.pid}`;
+articleSuite(
+  'cms-article on PostgreSQL',
+  postgresUrl ? () => ({ databaseUrl: postgresUrl, databaseSchema: schema }) : skipped,
+  postgresUrl
+    ? { before: () => ensurePostgresSchema(postgresUrl, schema), after: () => dropPostgresSchema(postgresUrl, schema) }
+    : undefined,
+);

@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import { parseMessage, SwarmError } from '@swarm/protocol';
+import { jsonBody } from '@swarm/runtime';
+import { type Domain, type DomainContext, requestInstance } from '@swarm/service-kit';
+import { type Kysely, sql } from 'kysely';
+import { z } from 'zod';
+
+export const ContactInput = z.strictObject({
+  name: z.string().min(1).max(200),
+  email: z.email().max(254),
+  company: z.string().max(200).optional(),
+  notes: z.string().max(10_000).optional(),
+});
+
+const SearchQuery = z.strictObject({ q: z.string().max(200).optional() });
+
+interface ContactRow {
+  service_id: string;
+  id: string;
+  name: string;
+  email: string;
+  company: string | null;
+  notes: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface Tables {
+  crm_contacts: ContactRow;
+}
+
+const toContact = (row: ContactRow) => ({
+  id: row.id,
+  name: row.name,
+  email: row.email,
+  ...(row.company === null ? {} : { company: row.company }),
+  ...(row.notes === null ? {} : { notes: row.notes }),
+  created_at: Number(row.created_at),
+  updated_at: Number(row.updated_at),
+});
+
+const tables = (context: DomainContext) => context.db as unknown as Kysely<Tables>;
+const now = () => Math.floor(Date.now() / 1000);
+/** A LIKE pattern matching `text` anywhere, with the pattern characters escaped. */
+const containing = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** Contacts (SPEC §12), searchable by name, email and company; isolated per instance. */
+export const contactsDomain: Domain = {
+  migrations: {
+    '001_contacts': {
+      up: async (db) => {
+        await db.schema
+          .createTable('crm_contacts')
+          .ifNotExists()
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('email', 'text', (c) => c.notNull())
+          .addColumn('company', 'text')
+          .addColumn('notes', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('crm_contacts_pk', ['service_id', 'id'])
+          .execute();
+      },
+    },
+  },
+
+  routes(scope, context) {
+    const db = tables(context);
+    const find = async (serviceId: string, id: string) => {
+      const row = await db
+        .selectFrom('crm_contacts')
+        .selectAll()
+        .where('service_id', '=', serviceId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row) throw new SwarmError('not_found', 'no such contact');
+      return row;
+    };
+    const fields = (input: z.infer<typeof ContactInput>) => ({
+      name: input.name,
+      email: input.email,
+      company: input.company ?? null,
+      notes: input.notes ?? null,
+    });
+
+    scope.post('/contacts', async (request, reply) => {
+      const input = parseMessage(ContactInput, jsonBody(request));
+      const at = now();
+      const row = { service_id: requestInstance(request).service_id, id: randomUUID(), ...fields(input), created_at: at, updated_at: at };
+      await db.insertInto('crm_contacts').values(row).execute();
+      reply.code(201).send(toContact(row));
+    });
+    scope.get('/contacts', async (request) => {
+      const { q } = parseMessage(SearchQuery, request.query);
+      let query = db.selectFrom('crm_contacts').selectAll().where('service_id', '=', requestInstance(request).service_id);
+      if (q) {
+        const pattern = containing(q);
+        query = query.where((eb) =>
+          eb.or([
+            eb(sql`lower(name)`, 'like', sql`${pattern} escape '\\'`),
+            eb(sql`lower(email)`, 'like', sql`${pattern} escape '\\'`),
+            eb(sql`lower(coalesce(company, ''))`, 'like', sql`${pattern} escape '\\'`),
+          ]),
+        );
+      }
+      const rows = await query.orderBy('name').orderBy('id').limit(1000).execute();
+      return { contacts: rows.map(toContact) };
+    });
+    scope.get('/contacts/:id', async (request) =>
+      toContact(await find(requestInstance(request).service_id, (request.params as { id: string }).id)),
+    );
+    scope.put('/contacts/:id', async (request) => {
+      const input = parseMessage(ContactInput, jsonBody(request));
+      const serviceId = requestInstance(request).service_id;
+      const { id } = request.params as { id: string };
+      const existing = await find(serviceId, id);
+      const changes = { ...fields(input), updated_at: now() };
+      await db.updateTable('crm_contacts').set(changes).where('service_id', '=', serviceId).where('id', '=', id).execute();
+      return toContact({ ...existing, ...changes });
+    });
+    scope.delete('/contacts/:id', async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const result = await db
+        .deleteFrom('crm_contacts')
+        .where('service_id', '=', requestInstance(request).service_id)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) throw new SwarmError('not_found', 'no such contact');
+      reply.code(204).send();
+    });
+  },
+
+  async wipe(instance, context) {
+    await tables(context).deleteFrom('crm_contacts').where('service_id', '=', instance.service_id).execute();
+  },
+
+  async usage(instance, context) {
+    const row = await tables(context)
+      .selectFrom('crm_contacts')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where('service_id', '=', instance.service_id)
+      .executeTakeFirst();
+    return { contacts: Number(row?.count ?? 0) };
+  },
+};

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Ctx } from './fixtures/context.js';
+import { type OwnBoundApp, ownBoundApp } from './fixtures/own-provider.js';
+import { serviceCall } from './spec-client/binding.js';
+import { dig, zoneOf } from './spec-client/dig.js';
+import { get, type Json, post } from './spec-client/http.js';
+import { Receiver } from './spec-client/receiver.js';
+
+const INSTANCES = 24;
+
+export function dnsCases(ctx: Ctx, heartbeatSeconds: number): void {
+  describe('SPEC §7 Service DNS over DNS (stock dig) and §9.2 health', () => {
+    const events = new Receiver();
+    let own: OwnBoundApp;
+    let srvName: string;
+    const port = () => ctx().wellKnown.dns_port;
+    const beatAll = () =>
+      Promise.all(
+        own.instances.map((instance) =>
+          post(
+            `${ctx().registryUrl}/v1/apps/${own.appId}/services/${instance.serviceId}/heartbeat`,
+            serviceCall(own.appId, instance, { status: 'ok' }),
+          ),
+        ),
+      );
+
+    before(async () => {
+      await events.start();
+      own = await ownBoundApp(ctx(), events.url, INSTANCES);
+      srvName = `_${own.provider.serviceType}._tcp.${zoneOf(own.appId)}`;
+    });
+    after(() => events.close());
+
+    test('SRV, TXT and the DNS-SD PTR list every healthy instance; a big answer is truncated over UDP and read whole by dig', async () => {
+      await beatAll();
+      const srv = dig(port(), srvName, 'SRV');
+      assert.equal(srv.status, 'NOERROR');
+      assert.ok(srv.flags.includes('aa'), `flags ${srv.flags}`);
+      assert.equal(srv.answers.length, INSTANCES, srv.answers.join('\n'));
+      for (const line of srv.answers) assert.match(line, /\sSRV\s+0 0 \d+ 127\.0\.0\.1\.$/);
+      const txt = dig(port(), srvName, 'TXT');
+      assert.equal(txt.answers.length, INSTANCES);
+      for (const instance of own.instances) {
+        const line = txt.answers.find((item) => item.includes(`service_id=${instance.serviceId}`));
+        assert.ok(line, instance.serviceId);
+        for (const part of [`endpoint_url=${instance.endpointUrl}`, `public_key=${instance.key.publicKey}`, 'tier=basic', 'region=local']) {
+          assert.ok(line.includes(part), `${part} in ${line}`);
+        }
+      }
+      const ptr = dig(port(), `_services._dns-sd._udp.${zoneOf(own.appId)}`, 'PTR');
+      assert.deepEqual(
+        ptr.answers.map((line) => line.split(/\s+/).at(-1)),
+        [srvName],
+      );
+      const udpOnly = dig(port(), srvName, 'TXT', '+ignore', '+noedns');
+      assert.ok(udpOnly.flags.includes('tc'), `TC expected over plain UDP: ${udpOnly.flags}`);
+    });
+
+    test('unknown names inside the authority → NXDOMAIN, names outside → REFUSED', () => {
+      assert.equal(dig(port(), `_nothing._tcp.${zoneOf(own.appId)}`, 'SRV').status, 'NXDOMAIN');
+      assert.equal(dig(port(), `_x._tcp.zzzzzz999.own_app.nobody.${ctx().wellKnown.authority}.`, 'SRV').status, 'NXDOMAIN');
+      assert.equal(dig(port(), 'example.com.', 'A').status, 'REFUSED');
+    });
+
+    test('an instance that misses 3 heartbeats is unhealthy: listed over HTTP, out of DNS, back when it beats', async () => {
+      const [alive, ...silent] = own.instances;
+      const deadline = Date.now() + (3 * heartbeatSeconds + 10) * 1000;
+      let answers = dig(port(), srvName, 'TXT').answers;
+      while (answers.length > 1 && Date.now() < deadline) {
+        await post(
+          `${ctx().registryUrl}/v1/apps/${own.appId}/services/${alive!.serviceId}/heartbeat`,
+          serviceCall(own.appId, alive!, { status: 'ok' }),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        answers = dig(port(), srvName, 'TXT').answers;
+      }
+      assert.equal(answers.length, 1, 'only the beating instance stays in DNS');
+      assert.ok(answers[0]!.includes(alive!.serviceId));
+      const http = await get(`${ctx().registryUrl}/v1/apps/${own.appId}/services`);
+      assert.equal(http.body.records.length, INSTANCES, 'all still listed over HTTP');
+      const record = http.body.records.find((item: Json) => item.service_id === silent[0]!.serviceId);
+      assert.ok(JSON.stringify(record).includes('unhealthy'), JSON.stringify(record));
+      await beatAll();
+      assert.equal(dig(port(), srvName, 'TXT').answers.length, INSTANCES, 'back when they beat');
+    });
+  });
+}

@@ -1,0 +1,27 @@
+import { execFileSync } from 'node:child_process';
+
+export interface DigAnswer {
+  status: string;
+  flags: string[];
+  answers: string[];
+}
+
+/** A stock `dig` against the registry's Service DNS (SPEC §7). */
+export function dig(port: number, name: string, type: string, ...options: string[]): DigAnswer {
+  const output = execFileSync('dig', ['@127.0.0.1', '-p', String(port), name, type, '+time=5', '+tries=1', ...options], {
+    encoding: 'utf8',
+  });
+  const status = /status: ([A-Z]+)/.exec(output)?.[1] ?? 'none';
+  const flags = (/;; flags: ([a-z ]+);/.exec(output)?.[1] ?? '').trim().split(/\s+/);
+  const answers: string[] = [];
+  let inAnswer = false;
+  for (const line of output.split('\n')) {
+    if (line.startsWith(';; ANSWER SECTION')) inAnswer = true;
+    else if (inAnswer && line.trim() === '') inAnswer = false;
+    else if (inAnswer && !line.startsWith(';')) answers.push(line.trim());
+  }
+  return { status, flags, answers };
+}
+
+/** `local.swarm.alice.shop.7f8a9d` → `7f8a9d.shop.alice.swarm.local.` */
+export const zoneOf = (appId: string): string => `${appId.split('.').reverse().join('.')}.`;
