@@ -56,6 +56,9 @@ export function authProviderCases(world: WorldRef): void {
       const key = jwks.body.keys.find((item: Json) => item.x === x);
       assert.ok(key, jwks.text);
       assert.equal(key.kid, await calculateJwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x }, 'sha256'));
+      const direct = await get(`${pulse.auth_provider_url}/.well-known/jwks.json`);
+      assert.equal(direct.status, 200, 'SPEC §4.3: {auth_provider_url}/.well-known/jwks.json');
+      assert.deepEqual(direct.body, jwks.body);
     });
 
     test('delegation at the registry, then a token of the Auth Provider opens a cms-article instance of the app', async () => {

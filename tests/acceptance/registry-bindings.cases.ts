@@ -126,6 +126,15 @@ export function bindingCases(ctx: Ctx): void {
       assert.equal(outcome(await post(bindings(), stale)), '401 stale_timestamp');
     });
 
+    test('a provider cannot bind with a proof meant for another provider → 401 invalid_signature', async () => {
+      const cms = ctx().catalog.find((entry) => entry.service_type === 'cms-article');
+      const meantForCms = dev.provisioning(appId, cms.provider, { service_tier: 'free', region: 'local' });
+      const hijack = bindingRequest(meantForCms, newInstance('cms-article', uniqueName('cms-article'), events.url), {
+        providerKey: provider.key,
+      });
+      assert.equal(outcome(await post(bindings(), hijack)), '401 invalid_signature');
+    });
+
     test('the developer proof: unknown app, foreign or swapped signature, 15-minute limit', async () => {
       const unknownApp = appId.replace(/\.[a-z0-9]+$/, '.zzzzzz999');
       const forUnknown = dev.provisioning(unknownApp, provider.provider, { service_tier: 'basic', region: 'local' });
@@ -155,6 +164,10 @@ export function bindingCases(ctx: Ctx): void {
         outcome(await post(bindings(), JSON.stringify(request).replace('"service_binding":{', '"service_binding":{"__proto__":{},'))),
         '400 invalid_request',
       );
+      const badId = bindingRequest(proof(), { ...instance(), serviceId: 'AB' }, { providerKey: provider.key });
+      assert.equal(outcome(await post(bindings(), badId)), '400 invalid_request', 'service_id per SPEC §2');
+      const badKey = bindingRequest(proof(), instance(), { providerKey: provider.key, serviceBinding: { public_key: 'ed25519:AAAA' } });
+      assert.equal(outcome(await post(bindings(), badKey)), '400 invalid_request', 'public key per SPEC §3');
       const unsignedField = bindingRequest(proof(), instance(), { providerKey: provider.key, serviceBinding: { weight: 1 } });
       assert.equal(outcome(await post(bindings(), unsignedField)), '400 invalid_request');
     });
@@ -174,10 +187,25 @@ export function bindingCases(ctx: Ctx): void {
         assert.deepEqual(await checkContext(answer.body, ctx().wellKnown.public_key, appId), []);
       });
 
+      test('§4.3 retire_previous_after: the previous Auth key stays in the context JWKS that long, then leaves', async () => {
+        const next = await AuthKey.create(auth.issuer, appId);
+        assert.equal((await dev.delegate(appId, next.key.publicKey, next.issuer, { retire_previous_after: 3 })).status, 200);
+        const kids = async () => {
+          const answer = await post(instanceUrl('/context'), serviceCall(appId, target));
+          assert.deepEqual(await checkContext(answer.body, ctx().wellKnown.public_key, appId), []);
+          return answer.body.operational_context.auth.jwks.keys.map((key: Data) => key.kid).sort();
+        };
+        assert.deepEqual(await kids(), [auth.kid, next.kid].sort(), 'both keys during the overlap');
+        await new Promise((resolve) => setTimeout(resolve, 4500));
+        assert.deepEqual(await kids(), [next.kid], 'only the new key after 3 s');
+        auth = next;
+      });
+
       test('heartbeat → 200 { config_epoch }; foreign key → 401; unknown instance → 403 forbidden', async () => {
         const beat = await post(instanceUrl('/heartbeat'), serviceCall(appId, target, { status: 'ok' }));
         assert.equal(beat.status, 200, beat.text);
         assert.ok(Number.isInteger(beat.body.config_epoch));
+        assert.equal(outcome(await post(instanceUrl('/heartbeat'), serviceCall(appId, target, { status: 'bad' }))), '400 invalid_request');
         const foreign = serviceCall(appId, target, { status: 'ok' }, generateSigningKey());
         assert.equal(outcome(await post(instanceUrl('/heartbeat'), foreign)), '401 invalid_signature');
         const stranger = newInstance(provider.serviceType, uniqueName('ghost'), events.url);
@@ -221,6 +249,11 @@ export function bindingCases(ctx: Ctx): void {
         const dns = await get(`${ctx().registryUrl}/v1/apps/${appId}/services`);
         assert.ok(!dns.body.records.some((record: Data) => record.service_id === target.serviceId));
         assert.equal(outcome(await post(instanceUrl('/heartbeat'), serviceCall(appId, target, { status: 'ok' }))), '403 forbidden');
+        assert.equal(
+          outcome(await post(instanceUrl('/context'), serviceCall(appId, target))),
+          '403 forbidden',
+          'no context for a revoked instance',
+        );
         await events.waitFor((items) =>
           items.some((item) => item.body?.data?.event === 'SERVICE_REVOKED' && item.body.data.service_id === target.serviceId),
         );

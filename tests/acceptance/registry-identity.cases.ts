@@ -109,6 +109,10 @@ export function identityCases(ctx: Ctx): void {
         { ...base, public_key: 'ed25519:short' },
         { ...base, nonce: 'short' },
         Object.fromEntries(Object.entries(base).filter(([name]) => name !== 'contact_email')),
+        { ...base, metadata: { website: 'https://x.test', twitter: '@x' } },
+        { ...base, nonce: 'a'.repeat(65) },
+        { ...base, nonce: 'bad nonce!' },
+        { ...base, namespace_claim: 'UPPER' },
       ];
       for (const data of variants) {
         assert.equal(outcome(await send(envelope('namespace', data, dev.master))), '400 invalid_request', JSON.stringify(data));
@@ -191,6 +195,23 @@ export function identityCases(ctx: Ctx): void {
       assert.equal(outcome(await post(url('/v1/apps'), manifest)), '409 nonce_reused');
       const sameNonce = dev.appManifest('other', { nonce: manifest.data.nonce });
       assert.equal(outcome(await post(url('/v1/apps'), sameNonce)), '409 nonce_reused');
+    });
+
+    test('manifest body rules → 400 invalid_request', async () => {
+      const dev = developer();
+      await dev.claim();
+      const base = dev.appManifest('fine').data;
+      const variants = [
+        { ...base, project_slug: 'Upper' },
+        { ...base, project_slug: 'has.dot' },
+        { ...base, display_name: '' },
+        Object.fromEntries(Object.entries(base).filter(([name]) => name !== 'display_name')),
+        { ...base, owner_namespace: 7 },
+      ];
+      for (const data of variants) {
+        assert.equal(outcome(await post(url('/v1/apps'), envelope('app', data, dev.master))), '400 invalid_request', JSON.stringify(data));
+      }
+      assert.equal(outcome(await post(url('/v1/apps'), { ...dev.appManifest('x'), unknown_envelope_field: 1 })), '400 invalid_request');
     });
 
     test('an unknown namespace → 404 unknown_namespace', async () => {

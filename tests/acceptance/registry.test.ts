@@ -9,7 +9,7 @@ import { identityCases } from './registry-identity.cases.js';
 import { instanceLifeCases } from './registry-life.cases.js';
 
 /** Short heartbeats so that §9.2 health is seen within seconds. */
-const HEARTBEAT_SECONDS = 2;
+const HEARTBEAT_SECONDS = 3;
 
 describe('acceptance: the App Registry (SPEC §3–§7, §9.1–§9.3, §10, §11)', () => {
   let suite: SuiteContext;

@@ -68,6 +68,17 @@ export function domainCases(world: WorldRef): void {
       assert.equal(outcome(await as('GET', url)), '404 not_found');
     });
 
+    test('storage-blob: 8 MiB of raw bytes round-trip (streamed, no 64 KiB limit)', async () => {
+      const url = `${endpoint('storage-blob')}/objects/big/eight.bin`;
+      const bytes = Buffer.alloc(8 * 1024 * 1024);
+      for (let index = 0; index < bytes.length; index += 4096) bytes[index] = index % 251;
+      const put = await as('PUT', url, bytes, { 'content-type': 'application/octet-stream' });
+      assert.ok([200, 201].includes(put.status), put.text);
+      const read = await fetch(url, { headers: { authorization: `Bearer ${await world().a.auth.mint()}` } });
+      assert.equal(read.status, 200);
+      assert.ok(Buffer.from(await read.arrayBuffer()).equals(bytes));
+    });
+
     test('storage-blob: a write past storage_limit_gb → 422 quota_exceeded and nothing is kept', async () => {
       const { ctx, dev, a } = world();
       const { instance } = await provisionFor(dev, catalogEntry(ctx, 'storage-blob'), a.appId, {

@@ -41,6 +41,19 @@ export function exitCases(world: WorldRef): void {
         '410 gone',
       );
 
+      const tampered = { ...receipt, data: { ...receipt.data, message: `${receipt.data.message} (edited)` } };
+      const withTampered = envelope(
+        'decommission',
+        fresh({ app_id: b.appId, service_id: instance.service_id, context: 'decommission', provider_receipt: tampered }),
+        dev.master,
+      );
+      const refused = await post(`${ctx.registryUrl}/v1/apps/${b.appId}/services/${instance.service_id}/decommission`, withTampered);
+      assert.equal(outcome(refused), '401 invalid_signature', 'a tampered receipt');
+      const noContext = envelope('decommission', fresh({ app_id: b.appId, service_id: instance.service_id }), dev.master);
+      assert.equal(
+        outcome(await post(`${ctx.registryUrl}/v1/apps/${b.appId}/services/${instance.service_id}/decommission`, noContext)),
+        '400 invalid_request',
+      );
       const revoke = envelope(
         'decommission',
         fresh({ app_id: b.appId, service_id: instance.service_id, context: 'decommission', provider_receipt: receipt }),
@@ -67,6 +80,50 @@ export function exitCases(world: WorldRef): void {
       const forged = envelope('permanent_termination', data, a.auth.key);
       const answer = await call('DELETE', `${catalogEntry(ctx, 'cms-article').provision_url}/${instance.service_id}`, { body: forged });
       assert.equal(outcome(answer), '401 invalid_signature');
+      const wrongContext = envelope(
+        'permanent_termination',
+        { ...data, nonce: fresh({}).nonce, context: 'decommission' },
+        world().dev.master,
+      );
+      const refused = await call('DELETE', `${catalogEntry(ctx, 'cms-article').provision_url}/${instance.service_id}`, {
+        body: wrongContext,
+      });
+      assert.equal(outcome(refused), '400 invalid_request');
+    });
+  });
+}
+
+/** SPEC §11.3: revocation at the registry without a receipt reaches the provider, which stops serving within 10 s. */
+export function doubleKillCases(world: WorldRef): void {
+  describe('SPEC §11.3 emergency revocation ("double kill") of a domain instance', () => {
+    test('the registry revokes; the provider answers 410 gone within 10 s; the status URL says revoked', async () => {
+      const { ctx, dev, b, instances } = world();
+      const instance = instances.get('b:cms-article')!;
+      const data = fresh({ app_id: b.appId, service_id: instance.service_id, context: 'decommission' });
+      const answer = await post(
+        `${ctx.registryUrl}/v1/apps/${b.appId}/services/${instance.service_id}/decommission`,
+        envelope('decommission', data, dev.master),
+      );
+      assert.equal(answer.status, 200, answer.text);
+      const started = Date.now();
+      let last = '';
+      while (Date.now() - started < 12_000) {
+        last = outcome(
+          await call('GET', `${instance.endpoint_url}/articles`, { headers: { authorization: `Bearer ${await b.auth.mint()}` } }),
+        );
+        if (last === '410 gone') break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.equal(last, '410 gone', `after ${Date.now() - started} ms`);
+      const status = await get(`${catalogEntry(ctx, 'cms-article').provision_url}/${instance.service_id}`);
+      assert.equal(status.body?.status, 'revoked', status.text);
+    });
+
+    test('the receipt-revoked crm-contact instance reports revoked on its status URL', async () => {
+      const { ctx, instances } = world();
+      const instance = instances.get('b:crm-contact')!;
+      const status = await get(`${catalogEntry(ctx, 'crm-contact').provision_url}/${instance.service_id}`);
+      assert.equal(status.body?.status, 'revoked', status.text);
     });
   });
 }

@@ -75,6 +75,9 @@ export function provisioningCases(world: WorldRef): void {
       const versioned = { ...dev.provisioning(a.appId, entry.provider, base), version: '2.0' };
       assert.equal(outcome(await post(entry.provision_url, versioned)), '400 unsupported_version');
       assert.equal(outcome(await post(entry.provision_url, '{"version":"1.0","data":{')), '400 invalid_request');
+      const text = JSON.stringify(dev.provisioning(a.appId, entry.provider, base));
+      assert.equal(outcome(await post(entry.provision_url, text.replace('"data":{', '"data":{"region":"local",'))), '400 invalid_request', 'duplicate key');
+      assert.equal(outcome(await post(entry.provision_url, text.replace('"data":{', '"data":{"__proto__":{"x":1},'))), '400 invalid_request', '__proto__');
       assert.equal(outcome(await post(entry.provision_url, `{"pad":"${'x'.repeat(70 * 1024)}"}`)), '413 payload_too_large');
     });
 

@@ -3,7 +3,7 @@ import { authProviderCases } from './auth-provider.cases.js';
 import { developerWithApps, type World } from './fixtures/apps.js';
 import { startSuite } from './fixtures/suite.js';
 import { domainCases } from './services-domain.cases.js';
-import { exitCases } from './services-exit.cases.js';
+import { doubleKillCases, exitCases } from './services-exit.cases.js';
 import { provisioningCases } from './services-provision.cases.js';
 import { authRotationCases, tokenCases } from './services-tokens.cases.js';
 
@@ -22,4 +22,5 @@ describe('acceptance: domain services (SPEC §5.1, §8, §12)', () => {
   authProviderCases(ref);
   authRotationCases(ref);
   exitCases(ref);
+  doubleKillCases(ref);
 });

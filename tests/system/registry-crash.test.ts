@@ -58,7 +58,7 @@ describe('the registry killed by SIGKILL during a burst of provisionings', () =>
     dir.remove();
   });
 
-  it('answers every request 201, 202 or 503 registry_unavailable while the registry dies', async () => {
+  it('answers every request 201, 202 or 503 registry_unavailable while the registry dies', async (t) => {
     let next = 0;
     let answered = 0;
     let killed: Promise<void> | undefined;
@@ -76,16 +76,19 @@ describe('the registry killed by SIGKILL during a burst of provisionings', () =>
       const ok = answer.status === 201 || answer.status === 202 || (answer.status === 503 && errorCode(answer) === 'registry_unavailable');
       assert.ok(ok, `unexpected answer ${answer.status} ${JSON.stringify(answer.body)}`);
     }
+    const count = (status: number) => answers.filter((a) => a.status === status).length;
+    t.diagnostic(`answers: ${count(201)} × 201, ${count(202)} × 202, ${count(503)} × 503`);
     assert.ok(
       answers.some((a) => a.status === 202),
       'some requests came after the kill',
     );
   });
 
-  it('restarted on the same port and data, it lands every 202: each ends active or failed', async () => {
+  it('restarted on the same port and data, it lands every 202: each ends active or failed', async (t) => {
     const before = registry!.ready.public_key;
     registry = await startRegistry('registry (restarted)', registryOptions);
     assert.equal(registry.ready.public_key, before);
+    const ended: string[] = [];
     for (const answer of answers.filter((a) => a.status === 202)) {
       const final = await eventually(
         `${answer.body.service_id} to leave binding`,
@@ -96,7 +99,9 @@ describe('the registry killed by SIGKILL during a burst of provisionings', () =>
         60_000,
       );
       assert.ok(final.status === 'active' || final.status === 'failed', JSON.stringify(final));
+      ended.push(final.status);
     }
+    t.diagnostic(`202s ended: ${ended.filter((s) => s === 'active').length} active, ${ended.filter((s) => s === 'failed').length} failed`);
   });
 
   it('has every acknowledged binding exactly once in Service DNS (HTTP and DNS), and nothing half-written', async () => {

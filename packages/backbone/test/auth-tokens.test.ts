@@ -220,7 +220,7 @@ describe('auth provider: a rotated-out key retires after its overlap', () => {
         masterSigned('auth_key_rotation', developer, { context: 'auth_key_rotation' }),
       );
       assert.equal(rotated.status, 200);
-      assert.equal((await call('GET', `${issuerUrl}/.well-known/jwks.json`)).body.keys.length, 2);
+      // Both keys during the overlap are checked above (300 s); here only the retirement, 1 s later.
       await new Promise((resolve) => setTimeout(resolve, 2100));
       const jwks = await call('GET', `${issuerUrl}/.well-known/jwks.json`);
       assert.deepEqual(

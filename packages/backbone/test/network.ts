@@ -274,7 +274,7 @@ export function logsReport(
 }
 
 /** Polls `check` until it holds (broadcasts arrive asynchronously). */
-export async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (await check()) return;

@@ -99,7 +99,7 @@ describe('billing and logging: reports from bound instances (SPEC §9.3)', () =>
     const foreign = usageReport({ ...bobMeter, appId: alice.appId }, { requests: 1 });
     const crossKey = usageReport(meter, { requests: 1 }, {}, bobMeter.key);
     const forged = usageReport(meter, { requests: 1 }, {}, generateSigningKey());
-    const stale = usageReport(meter, { requests: 1 }, { timestamp: nowSeconds() - 301 });
+    const stale = usageReport(meter, { requests: 1 }, { timestamp: nowSeconds() - 400 });
     const unknownRegistry = usageReport({ ...meter, appId: 'org.elsewhere.alice.shop.abcdef' }, { requests: 1 });
     const cases: Array<[unknown, number, string]> = [
       [unbound, 403, 'forbidden'],

@@ -84,7 +84,7 @@ export async function startLocalSwarm(options: LocalSwarmOptions = {}): Promise<
     });
     started.push(registry);
     const trustedRegistries: TrustedRegistry[] = [{ authority: registry.authority, baseUrl: registry.url, publicKey: registry.publicKey }];
-    const common = (name: Exclude<PartName, 'dns'>) => async () => ({
+    const common = async (name: Exclude<PartName, 'dns'>) => ({
       port: ports[name],
       host,
       dataDir: await dirOf(name),
@@ -92,14 +92,14 @@ export async function startLocalSwarm(options: LocalSwarmOptions = {}): Promise<
       logLevel,
     });
 
-    const billing = await startBilling(await common('billing')());
+    const billing = await startBilling(await common('billing'));
     started.push(billing);
-    const logging = await startLogging(await common('logging')());
+    const logging = await startLogging(await common('logging'));
     started.push(logging);
-    const auth = await startAuthProvider(await common('auth')());
+    const auth = await startAuthProvider(await common('auth'));
     started.push(auth);
     const serviceOptions = async (name: Exclude<PartName, 'dns'>) => ({
-      ...(await common(name)()),
+      ...(await common(name)),
       ...(options.heartbeatIntervalSeconds ? { heartbeatIntervalSeconds: options.heartbeatIntervalSeconds } : {}),
     });
     const domainServices = [

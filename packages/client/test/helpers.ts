@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type LocalSwarm, startLocalSwarm } from '../src/index.js';
 
 export interface TestSwarm {
@@ -39,3 +41,37 @@ export async function articles(endpointUrl: string, token: string, init: { metho
   const text = await response.text();
   return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : null };
 }
+
+const BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json: Record<string, unknown> & { error?: { code: string; message: string } };
+}
+
+/** Runs `node bin/swarm.js <args> --json` as a user would, in `cwd`, against `registry`. */
+export function runCli(args: string[], options: { registry?: string; cwd?: string } = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const env = { ...process.env, ...(options.registry ? { SWARM_REGISTRY: options.registry } : {}) };
+    execFile(process.execPath, [BIN, ...args, '--json'], { env, cwd: options.cwd, timeout: 120_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      let json = {};
+      try {
+        json = JSON.parse(stdout);
+      } catch {}
+      resolve({ code, stdout, stderr, json });
+    });
+  });
+}
+
+/** A CLI step that must succeed; its JSON answer. */
+export async function cliOk(args: string[], options: { registry?: string; cwd?: string }): Promise<CliRun['json']> {
+  const result = await runCli(args, options);
+  if (result.code !== 0) throw new Error(`swarm ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+  return result.json;
+}
+
+/** Each CLI step starts a Node process (a few seconds on a loaded machine). */
+export const SLOW = { timeout: 200_000 };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,8 +89,12 @@ describe('each part run alone: swarm registry, swarm backbone, swarm service', (
       ['backbone', '--port', String(base), '--registry', registryUrl, '--admin-token-file', tokenFile, '--data', 'backbone'],
       dir,
     );
+    // The backbone learns the registry from its well-known document; the service is pinned with --trust.
+    const trustFile = join(dir, 'trust.json');
+    const pinned = [{ authority: registry.summary.authority, baseUrl: registryUrl, publicKey: registry.summary.public_key }];
+    await writeFile(trustFile, JSON.stringify(pinned));
     service = await startServer(
-      ['service', 'cms-article', '--port', '0', '--registry', registryUrl, '--admin-token-file', tokenFile, '--data', 'cms'],
+      ['service', 'cms-article', '--port', '0', '--trust', trustFile, '--admin-token-file', tokenFile, '--data', 'cms'],
       dir,
     );
   });

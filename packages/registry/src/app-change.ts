@@ -7,7 +7,7 @@ import type { RegistryTables } from './storage/schema.js';
 /**
  * Runs one change of an app in a transaction: the app row is locked first (ordering the app's
  * changes and its audit chain), `change` mutates it and writes its own rows and broadcasts,
- * and the row is saved before commit. Queued broadcasts go out once the commit is done.
+ * and the row is saved before commit. Queued broadcasts get a first attempt once the commit is done.
  */
 export async function changeApp<T>(
   ctx: RegistryContext,
@@ -21,7 +21,7 @@ export async function changeApp<T>(
     await saveApp(trx, app);
     return value;
   });
-  ctx.kickOutbox();
+  await ctx.settleBroadcasts();
   return result;
 }
 

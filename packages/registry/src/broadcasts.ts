@@ -95,6 +95,23 @@ export class BroadcastDelivery {
       });
   }
 
+  /**
+   * Runs a pass now and waits for it (at most `maxWaitMs`): a change's broadcasts get their first
+   * attempt before the change is answered, so reachable receivers hear of it first.
+   */
+  async settle(maxWaitMs: number): Promise<void> {
+    this.kick();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, maxWaitMs);
+    });
+    const drained = (async () => {
+      while (this.#running) await this.#running;
+    })();
+    await Promise.race([drained, timeout]);
+    clearTimeout(timer);
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);

@@ -19,8 +19,8 @@ export interface RegistryContext {
   defaultLoggingUrl: string | null;
   /** Filled in once the DNS server listens. */
   dnsPort: number | null;
-  /** Wakes the broadcast delivery loop after a transaction queued broadcasts. */
-  kickOutbox(): void;
+  /** After a change committed: gives its queued broadcasts their first attempt (bounded wait). */
+  settleBroadcasts(): Promise<void>;
 }
 
 /** SPEC §10.1: the old instance key stays valid this long after a rotation. */

@@ -47,8 +47,18 @@ export interface RegistryOptions {
   defaultLoggingUrl?: string;
   /** 0 (default) = a free port, false = no Service DNS. */
   dnsPort?: number | false;
-  /** Delivery of broadcasts: backoff from initialMs (500) doubling to maxMs (60 s); pollMs (1 s) picks up due rows. */
-  broadcastRetry?: { initialMs?: number; maxMs?: number; pollMs?: number; timeoutMs?: number; giveUpAfterSeconds?: number };
+  /**
+   * Delivery of broadcasts: backoff from initialMs (500) doubling to maxMs (60 s); pollMs (1 s)
+   * picks up due rows; a change waits up to settleMs (1 s) for its broadcasts' first attempt.
+   */
+  broadcastRetry?: {
+    initialMs?: number;
+    maxMs?: number;
+    pollMs?: number;
+    timeoutMs?: number;
+    giveUpAfterSeconds?: number;
+    settleMs?: number;
+  };
   logLevel?: string | false;
 }
 
@@ -99,6 +109,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     const adminToken =
       options.adminToken ?? (await settingOrCreate(database.db, 'admin_token', () => randomBytes(32).toString('base64url')));
 
+    const retry = options.broadcastRetry ?? {};
     let delivery: BroadcastDelivery | null = null;
     const ctx: RegistryContext = {
       db: database.db,
@@ -114,7 +125,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       defaultBillingUrl: options.defaultBillingUrl ?? null,
       defaultLoggingUrl: options.defaultLoggingUrl ?? null,
       dnsPort: null,
-      kickOutbox: () => delivery?.kick(),
+      settleBroadcasts: async () => delivery?.settle(retry.settleMs ?? 1000),
     };
 
     const app = createHttpApp({
@@ -139,7 +150,6 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
     const url = (options.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '');
 
-    const retry = options.broadcastRetry ?? {};
     const loop = new BroadcastDelivery(ctx, {
       initialMs: retry.initialMs ?? 500,
       maxMs: retry.maxMs ?? 60_000,

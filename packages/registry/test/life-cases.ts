@@ -129,8 +129,8 @@ export function lifeCases(backend: Backend): void {
       const answer = await post(path, good);
       assert.equal(answer.status, 200);
       assert.equal(answer.body.public_key, next.publicKey);
-      // Replayed, it names the key that is now current: refused before any signature is checked.
-      assert.equal((await post(path, good)).body.error.code, 'invalid_request');
+      // Replayed, it is signed by the replaced key: refused as a replay.
+      assert.equal((await post(path, good)).body.error.code, 'nonce_reused');
       const listed = await record(bound.serviceId);
       assert.equal(listed.public_key, next.publicKey);
       assert.equal(listed.previous_public_key, bound.instanceKey.publicKey);

@@ -16,7 +16,7 @@ interface Target {
   /** A second signature over the same data, by the new key (rotations). */
   newKey?: SigningKey;
   headers?: Record<string, string>;
-  /** What a verbatim replay of an accepted request gets. */
+  /** What a verbatim replay of an accepted request gets: always nonce_reused, even once the signing key was replaced. */
   replay: string;
 }
 
@@ -98,7 +98,7 @@ export function signedEndpointCases(backend: Backend): void {
             nonce: newNonce(),
             context: 'key_rotation',
           }),
-          replay: 'invalid_request',
+          replay: 'nonce_reused',
         },
         {
           name: 'decommission',
@@ -144,7 +144,7 @@ export function signedEndpointCases(backend: Backend): void {
             nonce: newNonce(),
             context: 'master_key_rotation',
           }),
-          replay: 'invalid_request',
+          replay: 'nonce_reused',
         },
         {
           name: 'identity recovery',
@@ -159,7 +159,7 @@ export function signedEndpointCases(backend: Backend): void {
             nonce: newNonce(),
             context: 'identity_recovery',
           }),
-          replay: 'invalid_request',
+          replay: 'nonce_reused',
         },
       ];
     });

@@ -23,7 +23,8 @@ function trustedRegistries(value: string | undefined): TrustedRegistry[] | undef
     typeof entry === 'object' &&
     entry !== null &&
     ['authority', 'baseUrl', 'publicKey'].every((key) => typeof (entry as Record<string, unknown>)[key] === 'string');
-  if (!Array.isArray(parsed) || !parsed.every(ok)) throw new Error('SWARM_TRUSTED_REGISTRIES must be [{ "authority", "baseUrl", "publicKey" }]');
+  if (!Array.isArray(parsed) || !parsed.every(ok))
+    throw new Error('SWARM_TRUSTED_REGISTRIES must be [{ "authority", "baseUrl", "publicKey" }]');
   return parsed.map(({ authority, baseUrl, publicKey }) => ({ authority, baseUrl, publicKey }));
 }
 

@@ -83,10 +83,15 @@ export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 
 }
 
 /** The provisioning answer and status document of an instance (SPEC §5.1). */
-export function answer(kit: Kit, instance: InstanceInfo & Pick<Instance, 'status' | 'bound_at' | 'error_code' | 'error_message'>) {
+export function answer(
+  kit: Kit,
+  instance: InstanceInfo & Pick<Instance, 'status' | 'bound_at' | 'error_code' | 'error_message' | 'terminated'>,
+) {
+  // A terminated instance serves nothing any more, whether or not the registry revoked it yet.
+  const status = instance.terminated && instance.status === 'active' ? 'revoked' : instance.status;
   const base = {
     service_id: instance.service_id,
-    status: instance.status,
+    status,
     endpoint_url: endpointUrl(kit, instance.service_id),
     app_id: instance.app_id,
     service_type: kit.config.serviceType,
@@ -94,11 +99,11 @@ export function answer(kit: Kit, instance: InstanceInfo & Pick<Instance, 'status
     region: instance.region,
     storage_limit_gb: instance.storage_limit_gb,
   };
-  if (instance.status === 'active' || (instance.status === 'revoked' && instance.bound_at !== null)) {
+  if (status === 'active' || (status === 'revoked' && instance.bound_at !== null)) {
     return { ...base, bound_at: instance.bound_at };
   }
-  if (instance.status === 'binding') return { ...base, status_url: statusUrl(kit, instance.service_id) };
-  if (instance.status === 'failed') {
+  if (status === 'binding') return { ...base, status_url: statusUrl(kit, instance.service_id) };
+  if (status === 'failed') {
     return { ...base, error: { code: instance.error_code ?? 'internal_error', message: instance.error_message ?? 'binding failed' } };
   }
   return base;

@@ -101,10 +101,11 @@ export function startNotes(registry: RegistryHandle, dataDir: string, extra: Par
   );
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 8000): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const value = await probe();
+    // A pooled connection to a restarted server may fail once; that is "not yet", not an error.
+    const value = await probe().catch(() => undefined);
     if (value) return value;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));

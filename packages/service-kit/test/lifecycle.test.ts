@@ -52,6 +52,30 @@ describe('instance lifecycle (SPEC §5.1–5.3, §9.2, §10.1, §11)', () => {
     assert.ok((await records(registry, developer.appId)).some((r) => r.service_id === pending.service_id));
   });
 
+  it('resumes a pending binding after its own restart', async () => {
+    const registryDir = join(dir.path, 'registry-resume');
+    const registry = await startTestRegistry(registryDir);
+    const registryPort = Number(new URL(registry.url).port);
+    const dataDir = join(dir.path, 'notes-resume');
+    const service = await startNotes(registry, dataDir);
+    await service.registerOffer(registry.url, registry.adminToken);
+    const developer = await createTestDeveloper(registry.url);
+    await provisionInstance(service, developer);
+    await registry.close();
+    const answer = await postJson(service.catalogEntry.provision_url, developer.provisionRequest(PROVIDER));
+    assert.equal(answer.status, 202);
+    const { service_id: serviceId } = answer.body as { service_id: string };
+    await service.close();
+
+    const back = keep(await startTestRegistry(registryDir, { port: registryPort }));
+    const restarted = keep(await startNotes(back, dataDir, { port: Number(new URL(service.url).port) }));
+    await waitFor(
+      'the resumed binding to land',
+      async () => ((await getJson(`${restarted.catalogEntry.provision_url}/${serviceId}`)).body as { status: string }).status === 'active',
+    );
+    assert.ok((await records(back, developer.appId)).some((r) => r.service_id === serviceId));
+  });
+
   it('removes the instance and ends failed when the registry refuses the binding', async () => {
     const registry = keep(await startTestRegistry(join(dir.path, 'registry-refuse')));
     // This provider never put its offer in the catalog, so the registry refuses its bindings.
@@ -97,7 +121,7 @@ describe('instance lifecycle (SPEC §5.1–5.3, §9.2, §10.1, §11)', () => {
 
     service = keep(await startNotes(registry, dataDir, { port: Number(new URL(service.url).port) }));
     assert.equal(service.publicKey, publicKey, 'the provider key is kept in the data dir');
-    const list = await callApi(`${instance.endpoint_url}/notes`, token);
+    const list = await waitFor('the restarted service to answer', () => callApi(`${instance.endpoint_url}/notes`, token));
     assert.equal(list.status, 200);
     assert.deepEqual(
       (list.body as { notes: Array<{ text: string }> }).notes.map((n) => n.text),
@@ -142,6 +166,7 @@ describe('instance lifecycle (SPEC §5.1–5.3, §9.2, §10.1, §11)', () => {
       const after = await callApi(`${instance.endpoint_url}/notes`, token);
       assert.equal(after.status, handling === 'wipe' ? 404 : 410);
       assert.equal(errorCode(after.body), handling === 'wipe' ? 'not_found' : 'gone');
+      assert.equal(((await getJson(url)).body as { status: string }).status, 'revoked');
 
       // Revocation with the receipt (SPEC §11 step 2) is accepted by the registry.
       const decommission = signEnvelope(
@@ -181,7 +206,7 @@ describe('instance lifecycle (SPEC §5.1–5.3, §9.2, §10.1, §11)', () => {
       (await postJson(`${registry.url}/v1/apps/${developer.appId}/services/${instance.service_id}/decommission`, decommission)).status,
       200,
     );
-    await waitFor('the instance to answer 410', async () => (await callApi(`${instance.endpoint_url}/notes`, token)).status === 410, 5000);
+    await waitFor('the instance to answer 410', async () => (await callApi(`${instance.endpoint_url}/notes`, token)).status === 410);
     assert.equal(
       ((await getJson(`${service.catalogEntry.provision_url}/${instance.service_id}`)).body as { status: string }).status,
       'revoked',
@@ -211,8 +236,8 @@ describe('instance lifecycle (SPEC §5.1–5.3, §9.2, §10.1, §11)', () => {
     assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
     await waitFor(
       'the old Master key to be refused',
-      async () => errorCode((await postJson(service.catalogEntry.provision_url, developer.provisionRequest(PROVIDER))).body) === 'invalid_signature',
-      5000,
+      async () =>
+        errorCode((await postJson(service.catalogEntry.provision_url, developer.provisionRequest(PROVIDER))).body) === 'invalid_signature',
     );
     developer.master = newMaster;
     assert.equal((await postJson(service.catalogEntry.provision_url, developer.provisionRequest(PROVIDER))).status, 201);

@@ -63,14 +63,14 @@ describe('usage and logs (SPEC §9.3)', () => {
       body: JSON.stringify(update),
     });
     assert.equal(patched.status, 200, await patched.text());
-    await new Promise((resolve) => setTimeout(resolve, 1500));
 
     const token = await developer.token();
     for (let i = 0; i < 3; i++) assert.equal((await callApi(`${instance.endpoint_url}/notes`, token)).status, 200);
     assert.equal((await callApi(`${instance.endpoint_url}/boom`, token)).status, 500);
-    await service.flushReports();
 
+    // The new URLs arrive by broadcast or heartbeat; until then reports wait in the outbox.
     const logs = await waitFor('the error log to arrive', async () => {
+      await service.flushReports();
       const answer = await postJson(`${logging.url}/v1/logs/query`, ownerQuery(developer, instance.service_id));
       const entries = (answer.body as { entries?: Array<{ message: string; level: string }> }).entries ?? [];
       return entries.length > 0 ? entries : null;
@@ -91,8 +91,11 @@ describe('usage and logs (SPEC §9.3)', () => {
         totals: Array<{ metric: string; value: number }>;
       };
     assert.equal((await usage()).reports, 0);
-    await service.flushReports();
-    const summary = await usage();
+    const summary = await waitFor('the usage to arrive', async () => {
+      await service.flushReports();
+      const current = await usage();
+      return current.reports > 0 ? current : null;
+    });
     assert.equal(summary.reports, 1);
     assert.equal(summary.totals.find((t) => t.metric === 'requests')?.value, 4);
     assert.equal(summary.totals.find((t) => t.metric === 'errors')?.value, 1);

@@ -40,6 +40,10 @@ export const get = (url: string, headers?: Record<string, string>) => call('GET'
 
 /** `status code` of an answer, for one-line assertions: `assert.equal(outcome(a), '404 unknown_app')`. */
 export function outcome(answer: Answer): string {
-  const code = answer.body?.error?.code;
-  return code ? `${answer.status} ${code}` : `${answer.status}`;
+  if (answer.status < 400) return `${answer.status}`;
+  const error = answer.body?.error;
+  // SPEC §14: every failure is { error: { code, message } }.
+  if (typeof error?.code !== 'string' || typeof error.message !== 'string')
+    return `${answer.status} <not a SPEC §14 error: ${answer.text.slice(0, 200)}>`;
+  return `${answer.status} ${error.code}`;
 }

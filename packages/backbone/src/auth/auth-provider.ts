@@ -13,6 +13,7 @@ import { registerAppRoutes } from './app-routes.js';
 import { type AuthContext, actOnBroadcast } from './auth-context.js';
 import { AuthStore, migrateAuth } from './auth-store.js';
 import { authCatalogEntry, putOffer, signOffer } from './offer.js';
+import { unknownUserHash } from './passwords.js';
 import { loadOrCreateProviderKey } from './provider-key.js';
 import { registerProvision } from './provision.js';
 
@@ -57,6 +58,8 @@ export async function startAuthProvider(options: AuthProviderOptions): Promise<A
   const database = openPartDatabase(options, 'auth.db');
   try {
     await migrateAuth(database.db);
+    // The first login of an unknown user should not be the one that pays for the dummy hash.
+    unknownUserHash().catch(() => {});
     const replay = await openPartReplayStore(database.db, 'auth');
     const registry = new RegistryClient(resolved.trusted);
     const app = createHttpApp({ name: 'auth', logLevel: options.logLevel, ready: databaseReady(database.db) });

@@ -5,6 +5,8 @@ import type { Revocations } from './revocations.js';
 /** A Service DNS record may carry the key a rotation replaced, valid until its grace period ends. */
 type RecordWithPrevious = ServiceRecord & { previous_public_key?: unknown; previous_key_expires_at?: unknown };
 
+const REFETCH_INTERVAL_MS = 1000;
+
 /**
  * Decides whether a report really comes from an instance bound to the app (SPEC §9.3): not
  * revoked here, listed in the registry's Service DNS, and signed by the key listed there.
@@ -12,6 +14,7 @@ type RecordWithPrevious = ServiceRecord & { previous_public_key?: unknown; previ
 export class InstanceVerifier {
   readonly #registry: RegistryClient;
   readonly #revocations: Revocations;
+  readonly #refreshedAt = new Map<string, number>();
 
   constructor(registry: RegistryClient, revocations: Revocations) {
     this.#registry = registry;
@@ -22,16 +25,30 @@ export class InstanceVerifier {
   async verifyReport(appId: string, serviceId: string, data: unknown, signature: string): Promise<string> {
     if (await this.#revocations.isRevoked(appId, serviceId)) throw notBound(serviceId);
     // A just-bound instance may be missing from a cached answer: look once more before refusing.
-    const record = (await this.#lookup(appId, serviceId)) ?? (await this.#lookup(appId, serviceId, true));
+    const record = (await this.#lookup(appId, serviceId)) ?? (await this.#refetch(appId, serviceId));
     if (!record) throw notBound(serviceId);
     const signer = signingKey(record, data, signature);
     if (signer) return signer;
     // The instance may have rotated its key since the cached answer.
-    const fresh = await this.#lookup(appId, serviceId, true);
+    const fresh = await this.#refetch(appId, serviceId);
     if (!fresh) throw notBound(serviceId);
     const freshSigner = signingKey(fresh, data, signature);
     if (freshSigner) return freshSigner;
     throw new SwarmError('invalid_signature', 'report is not signed by the instance key the registry lists');
+  }
+
+  /**
+   * A fresh Service DNS answer, at most once per second per app: a flood of bogus reports must
+   * not turn into a flood of registry requests. Within the second the cached answer stands.
+   */
+  async #refetch(appId: string, serviceId: string): Promise<RecordWithPrevious | null> {
+    const now = Date.now();
+    const fresh = now - (this.#refreshedAt.get(appId) ?? 0) >= REFETCH_INTERVAL_MS;
+    if (fresh) {
+      if (this.#refreshedAt.size >= 10_000) this.#refreshedAt.clear();
+      this.#refreshedAt.set(appId, now);
+    }
+    return this.#lookup(appId, serviceId, fresh);
   }
 
   async #lookup(appId: string, serviceId: string, fresh = false): Promise<RecordWithPrevious | null> {

@@ -46,7 +46,3 @@ export function integer(value: string): number {
   if (!Number.isSafeInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${value} is not a whole number`);
   return parsed;
 }
-
-export function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}

@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (caught) {
     const error = toCliError(caught);
-    if (process.argv.includes('--json')) {
+    if (argv.includes('--json')) {
       process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } }, null, 2)}\n`);
     }
     process.stderr.write(`error ${error.code}: ${error.message}\n`);

@@ -1,6 +1,5 @@
 import type { LogEntry } from '@swarm/protocol';
 import type { Command } from 'commander';
-import { createSpinner } from 'nanospinner';
 import { catalog } from '../catalog.js';
 import { decommission } from '../decommission.js';
 import { loadKey } from '../keys.js';
@@ -9,6 +8,7 @@ import { type LogsAnswer, logs, type UsageAnswer, usage } from '../reports.js';
 import { services } from '../services.js';
 import { action, integer, option, optional } from './common.js';
 import { fields, table } from './output.js';
+import { type Spinner, startSpinner } from './spinner.js';
 
 export function addServiceCommands(program: Command): void {
   program
@@ -42,8 +42,7 @@ export function addServiceCommands(program: Command): void {
         const master = await loadKey(option(ctx, 'key'));
         const storageGb = ctx.opts.storageGb as number | undefined;
         const provider = optional(ctx, 'provider');
-        const spinner = ctx.json || !process.stderr.isTTY ? null : createSpinner(`provisioning ${serviceType}`, { stream: process.stderr });
-        spinner?.start();
+        const spinner: Spinner | null = ctx.json ? null : startSpinner(`provisioning ${serviceType}`);
         try {
           const instance = await provision(ctx.client, {
             appId: option(ctx, 'app'),
@@ -53,12 +52,12 @@ export function addServiceCommands(program: Command): void {
             region: option(ctx, 'region'),
             ...(storageGb === undefined ? {} : { storageGb }),
             ...(provider ? { provider } : {}),
-            onProgress: (answer) => spinner?.update({ text: `${answer.service_id}: ${answer.status}` }),
+            onProgress: (answer) => spinner?.update(`${answer.service_id}: ${answer.status}`),
           });
-          spinner?.success({ text: `${instance.service_id} is ${instance.status}` });
+          spinner?.succeed(`${instance.service_id} is ${instance.status}`);
           return { json: instance, human: fields({ ...instance }) };
         } catch (error) {
-          spinner?.error({ text: 'provisioning failed' });
+          spinner?.fail('provisioning failed');
           throw error;
         }
       }),

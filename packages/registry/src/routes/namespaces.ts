@@ -32,7 +32,8 @@ async function requireNamespace(ctx: RegistryContext, name: string): Promise<Nam
 
 /** The Master key must differ from every Guardian key (checked before any signature). */
 function requireNotGuardian(namespace: NamespaceRow, newKey: string): void {
-  if (namespace.guardianPublicKeys.includes(newKey)) throw new SwarmError('invalid_request', 'the Master key must differ from the Guardian keys');
+  if (namespace.guardianPublicKeys.includes(newKey))
+    throw new SwarmError('invalid_request', 'the Master key must differ from the Guardian keys');
 }
 
 /** Checked after the nonce, so a verbatim replay of an applied change reads as one (`nonce_reused`). */
@@ -44,7 +45,12 @@ function requireNewKey(namespace: NamespaceRow, newKey: string): void {
  * A rotation must be signed by the current Master key. One signed by a replaced key is refused
  * too, but its nonce is looked at first, so a replay of an applied rotation is `nonce_reused`.
  */
-async function requireCurrentMasterSigned(ctx: RegistryContext, namespace: NamespaceRow, data: { nonce: string }, signature: string): Promise<void> {
+async function requireCurrentMasterSigned(
+  ctx: RegistryContext,
+  namespace: NamespaceRow,
+  data: { nonce: string },
+  signature: string,
+): Promise<void> {
   if (verify('master_key_rotation', data, signature, namespace.publicKey)) return;
   const former = namespace.formerPublicKeys.find((key) => verify('master_key_rotation', data, signature, key));
   if (former) await consumeNonce(ctx, former, data.nonce);
@@ -73,7 +79,7 @@ async function replaceKey(ctx: RegistryContext, namespace: NamespaceRow, newKey:
       await saveApp(trx, app);
     }
   });
-  ctx.kickOutbox();
+  await ctx.settleBroadcasts();
 }
 
 export function namespaceRoutes(app: FastifyInstance, ctx: RegistryContext): void {

@@ -114,7 +114,10 @@ export const migrations: Record<string, Migration> = {
   },
   '002_namespace_key_history': {
     async up(db: Kysely<unknown>) {
-      await db.schema.alterTable('namespaces').addColumn('former_public_keys', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+      await db.schema
+        .alterTable('namespaces')
+        .addColumn('former_public_keys', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
     },
     async down(db: Kysely<unknown>) {
       await db.schema.alterTable('namespaces').dropColumn('former_public_keys').execute();
