@@ -62,7 +62,7 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   sqlite.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 
@@ -121,4 +121,24 @@ async function postgresSchemaOf<DB>(db: Kysely<DB>): Promise<{ migrationTableSch
 export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
+ * Kysely prepares every query anew, and preparing costs three times what running a point query
+ * does (about 20 µs against 6 µs here). Statements are kept by SQL text; a statement still busy
+ * (an open iterator) is never handed out twice.
+ */
+function withStatementCache(sqlite: SQLite.Database): { close(): void; prepare(sql: string): SQLite.Statement } {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(source: string) {
+      let statement = statements.get(source);
+      if (statement && !statement.busy) return statement;
+      statement = sqlite.prepare(source);
+      if (statements.size >= 2000) statements.clear();
+      statements.set(source, statement);
+      return statement;
+    },
+  };
 }
