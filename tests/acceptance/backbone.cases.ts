@@ -93,6 +93,15 @@ export function backboneUpdateCases(ctx: Ctx): void {
       assert.ok(retried(), `the report with nonce ${refusedNonce} never came back`);
     });
 
+    test('without being asked, the instance sends its usage within 10 s', async () => {
+      const since = Date.now();
+      assert.equal((await use()).status, 200);
+      const fresh = () => billing.on('/v1/usage').filter((item) => item.at > since);
+      await billing.waitFor(() => fresh().length > 0, 15_000);
+      const elapsed = fresh()[0]!.at - since;
+      assert.ok(elapsed <= 12_000, `first report after ${elapsed} ms`);
+    });
+
     test('logs sent to our Logging (if the instance logged anything) verify too', async (t) => {
       await call('GET', articlesUrl, { headers: { authorization: 'Bearer broken' } });
       await ctx().swarm.flush();

@@ -4,7 +4,7 @@ import { catalogEntry, type WorldRef } from './fixtures/apps.js';
 import { uniqueName } from './fixtures/context.js';
 import { Developer } from './spec-client/developer.js';
 import { envelope, now } from './spec-client/envelope.js';
-import { get, outcome, post } from './spec-client/http.js';
+import { call, get, outcome, post } from './spec-client/http.js';
 import { generateSigningKey, signObject } from './spec-client/keys.js';
 import { provisionFor } from './spec-client/provisioning.js';
 
@@ -76,8 +76,16 @@ export function provisioningCases(world: WorldRef): void {
       assert.equal(outcome(await post(entry.provision_url, versioned)), '400 unsupported_version');
       assert.equal(outcome(await post(entry.provision_url, '{"version":"1.0","data":{')), '400 invalid_request');
       const text = JSON.stringify(dev.provisioning(a.appId, entry.provider, base));
-      assert.equal(outcome(await post(entry.provision_url, text.replace('"data":{', '"data":{"region":"local",'))), '400 invalid_request', 'duplicate key');
-      assert.equal(outcome(await post(entry.provision_url, text.replace('"data":{', '"data":{"__proto__":{"x":1},'))), '400 invalid_request', '__proto__');
+      assert.equal(
+        outcome(await post(entry.provision_url, text.replace('"data":{', '"data":{"region":"local",'))),
+        '400 invalid_request',
+        'duplicate key',
+      );
+      assert.equal(
+        outcome(await post(entry.provision_url, text.replace('"data":{', '"data":{"__proto__":{"x":1},'))),
+        '400 invalid_request',
+        '__proto__',
+      );
       assert.equal(outcome(await post(entry.provision_url, `{"pad":"${'x'.repeat(70 * 1024)}"}`)), '413 payload_too_large');
     });
 
@@ -119,6 +127,25 @@ export function provisioningCases(world: WorldRef): void {
         mallory.master,
       );
       assert.equal(outcome(await post(entry.provision_url, request)), '401 invalid_signature');
+    });
+
+    test('a suspended app → 403 app_suspended at the registry and at the service; resumed, it provisions', async () => {
+      const { ctx, dev } = world();
+      const appId = await dev.registerApp('suspended_app');
+      const admin = { authorization: `Bearer ${ctx.swarm.registry.adminToken}` };
+      assert.equal((await call('POST', `${ctx.registryUrl}/v1/admin/apps/${appId}/suspend`, { headers: admin })).status, 200);
+      assert.equal(outcome(await get(`${ctx.registryUrl}/v1/apps/${appId}/master-key`)), '403 app_suspended');
+      const entry = catalogEntry(ctx, 'cms-article');
+      const request = () => dev.provisioning(appId, entry.provider, { service_tier: 'free', region: 'local' });
+      assert.equal(outcome(await post(entry.provision_url, request())), '403 app_suspended');
+      assert.equal((await call('POST', `${ctx.registryUrl}/v1/admin/apps/${appId}/resume`, { headers: admin })).status, 200);
+      const deadline = Date.now() + 65_000;
+      let answer = await post(entry.provision_url, request());
+      while (answer.status === 403 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        answer = await post(entry.provision_url, request());
+      }
+      assert.ok([201, 202].includes(answer.status), answer.text);
     });
 
     test('an unknown service_id on the status URL → 404 not_found', async () => {

@@ -39,7 +39,6 @@ export function tokenCases(world: WorldRef): void {
         'header only': `${header}.${payload}`,
         "app B's token": await b.auth.mint(),
         'no exp claim': await a.auth.mint({ exp: undefined }),
-        'iat far in the future, exp later still': await a.auth.mint({ iat: now() + 3600, exp: now() + 7200 }),
       };
       for (const [name, token] of Object.entries(cases)) {
         assert.equal(outcome(await list(url, token)), '401 invalid_token', name);

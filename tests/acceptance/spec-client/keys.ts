@@ -19,10 +19,6 @@ export function keyFromSeed(seedHex: string): SigningKey {
   return fromPrivateKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
 }
 
-export function keyFromPem(pem: string): SigningKey {
-  return fromPrivateKey(createPrivateKey(pem));
-}
-
 function fromPrivateKey(privateKey: KeyObject): SigningKey {
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
   return { privateKey, publicKey: `ed25519:${jwk.x}` };

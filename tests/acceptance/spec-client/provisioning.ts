@@ -1,6 +1,6 @@
 import type { Developer } from './developer.js';
 import type { Data, Envelope } from './envelope.js';
-import { type Answer, call, get, type Json, post } from './http.js';
+import { type Answer, get, type Json, post } from './http.js';
 import type { CatalogEntry } from './provider.js';
 
 export interface Provisioned {
@@ -24,15 +24,4 @@ export async function provision(entry: CatalogEntry, request: Envelope): Promise
 
 export function provisionFor(dev: Developer, entry: CatalogEntry, appId: string, extra: Data = {}): Promise<Provisioned> {
   return provision(entry, dev.provisioning(appId, entry.provider, { service_tier: 'pro_cluster', region: 'eu-central-1', ...extra }));
-}
-
-/** Calls on an instance's endpoint with a user token. */
-export function userCall(token: string | null) {
-  const headers = (extra: Record<string, string> = {}) => (token ? { authorization: `Bearer ${token}`, ...extra } : extra);
-  return {
-    headers,
-    async send(method: string, url: string, body?: unknown, extraHeaders: Record<string, string> = {}) {
-      return call(method, url, { ...(body === undefined ? {} : { body }), headers: headers(extraHeaders) });
-    },
-  };
 }
