@@ -164,10 +164,7 @@ describe('PostgreSQL and Redis restarted under load', { skip: unavailable ?? fal
     dir.remove();
   });
 
-  const crashes = 'runtime openDatabase: a checked-out pg client emits an unhandled error when PostgreSQL restarts, and the process dies';
-  it('answers every request with success or 503 registry_unavailable while PostgreSQL and then Redis restart', {
-    todo: crashes,
-  }, async (t) => {
+  it('answers every request with success or 503 registry_unavailable while PostgreSQL and then Redis restart', async (t) => {
     if (setupProblem) return t.skip(setupProblem);
     let running = true;
     const traffic = load(() => running);
@@ -205,7 +202,7 @@ describe('PostgreSQL and Redis restarted under load', { skip: unavailable ?? fal
     );
   });
 
-  it('recovers: every kind of request succeeds again', { todo: crashes }, async (t) => {
+  it('recovers: every kind of request succeeds again', async (t) => {
     if (setupProblem) return t.skip(setupProblem);
     assertAlive();
     for (const kind of KINDS) {
@@ -225,7 +222,7 @@ describe('PostgreSQL and Redis restarted under load', { skip: unavailable ?? fal
     }
   }
 
-  it('leaves nothing half-done: every instance ends active and bound once, or failed and unbound', { todo: crashes }, async (t) => {
+  it('leaves nothing half-done: every instance ends active and bound once, or failed and unbound', async (t) => {
     if (setupProblem) return t.skip(setupProblem);
     assertAlive();
     const settled = await eventually(

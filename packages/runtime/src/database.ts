@@ -47,6 +47,9 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
     });
     // An idle client that loses its server must not take the process down.
     pool.on('error', () => {});
+    // Nor one that is checked out (the pool listens only to idle ones): its query fails on its
+    // own, as registry_unavailable, and the pool drops the broken client when it is released.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,

@@ -87,10 +87,10 @@ export class Binder {
         await kit.instances.update(instance.service_id, { status: 'active', bound_at: bound.binding.bound_at, next_attempt_at: 0 });
         return { status: 'active' };
       } catch (cause) {
-        return this.#fail(
-          instance,
-          cause instanceof SwarmError ? cause : new SwarmError('invalid_request', 'registry answer is malformed'),
-        );
+        // The registry holds the binding now: if our own storage failed, retry (it answers the
+        // same proof and service_id again with 200) rather than wipe an instance it lists.
+        if (!(cause instanceof SwarmError)) return this.#retryLater(instance);
+        return this.#fail(instance, cause);
       }
     }
     const error = errorFromBody(answer.body);
@@ -103,8 +103,9 @@ export class Binder {
     const attempts = instance.attempts + 1;
     const delay = Math.min(kit.config.bindingRetryMaxMs, kit.config.bindingRetryInitialMs * 2 ** Math.min(attempts - 1, 30));
     const next = Date.now() + Math.round(delay * (0.8 + Math.random() * 0.4));
-    await kit.instances.update(instance.service_id, { attempts, next_attempt_at: next });
+    // Scheduled first: storage that is down too must not drop the retry.
     this.#schedule({ ...instance, attempts, next_attempt_at: next });
+    await kit.instances.update(instance.service_id, { attempts, next_attempt_at: next }).catch(() => {});
     return { status: 'binding' };
   }
 

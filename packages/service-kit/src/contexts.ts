@@ -59,6 +59,24 @@ export class ContextCache {
     return this.#byService.get(serviceId);
   }
 
+  /**
+   * The instance's context, read from the database when this process has none: a replica
+   * sharing the database stored it when it bound the instance.
+   */
+  async load(serviceId: string): Promise<CachedContext | undefined> {
+    const cached = this.#byService.get(serviceId);
+    if (cached) return cached;
+    const row = await this.#db.selectFrom('kit_contexts').selectAll().where('service_id', '=', serviceId).executeTakeFirst();
+    if (!row) return undefined;
+    try {
+      const loaded = this.#verified(row.app_id, { operational_context: JSON.parse(row.context), context_signature: row.context_signature });
+      this.#byService.set(serviceId, loaded);
+      return loaded;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Verifies a signed context for the instance's app and keeps it, unless an older epoch. */
   async accept(instance: Pick<Instance, 'service_id' | 'app_id'>, signed: unknown): Promise<CachedContext> {
     const cached = this.#verified(instance.app_id, signed);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type LogEntry, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
 import { postJson } from '@swarm/runtime';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { ContextCache } from './contexts.js';
 import type { InstanceStore } from './instances.js';
 import type { KitTables, OutboxRow } from './store.js';
@@ -37,6 +37,24 @@ export class Reporter {
     this.#options = options;
   }
 
+  /**
+   * Counts on disk before the caller answers, so a crash right after the answer loses nothing;
+   * in memory only while the database cannot take it.
+   */
+  async record(serviceId: string, appId: string, metric: string, amount = 1): Promise<void> {
+    try {
+      await this.#options.db
+        .insertInto('kit_usage_counters')
+        .values({ service_id: serviceId, metric, app_id: appId, value: amount, period_start: nowSeconds() })
+        .onConflict((oc) =>
+          oc.columns(['service_id', 'metric']).doUpdateSet({ value: sql<number>`kit_usage_counters.value + excluded.value` }),
+        )
+        .execute();
+    } catch {
+      this.count(serviceId, appId, metric, amount);
+    }
+  }
+
   count(serviceId: string, appId: string, metric: string, amount = 1): void {
     const pending = this.#pendingFor(serviceId, appId);
     pending.counters[metric] = (pending.counters[metric] ?? 0) + amount;
@@ -50,6 +68,11 @@ export class Reporter {
   /** Stops counting for a terminated instance; what is already in the outbox still goes out. */
   forget(serviceId: string): void {
     this.#pending.delete(serviceId);
+    void this.#options.db
+      .deleteFrom('kit_usage_counters')
+      .where('service_id', '=', serviceId)
+      .execute()
+      .catch(() => {});
   }
 
   /** One flush at a time; callers arriving meanwhile wait for it. */
@@ -77,29 +100,47 @@ export class Reporter {
   }
 
   async #persistPending(): Promise<void> {
-    const batches = [...this.#pending.entries()];
+    const db = this.#options.db;
+    const batches = new Map(this.#pending);
     this.#pending.clear();
-    const rows: OutboxRow[] = [];
-    const now = nowSeconds();
-    for (const [serviceId, pending] of batches) {
-      if (Object.keys(pending.counters).length > 0) {
-        const gauges = await this.#options.gauges(serviceId).catch(() => ({}));
-        const data = {
-          app_id: pending.appId,
-          service_id: serviceId,
-          period_start: pending.periodStart,
-          period_end: Math.max(now, pending.periodStart),
-          metrics: { ...pending.counters, ...gauges },
-          nonce: newNonce(),
-        };
-        rows.push(outboxRow(serviceId, pending.appId, 'usage', data));
-      }
-      if (pending.logs.length > 0) {
-        const data = { app_id: pending.appId, service_id: serviceId, entries: pending.logs, nonce: newNonce() };
-        rows.push(outboxRow(serviceId, pending.appId, 'logs', data));
-      }
+    // Gauges are read outside the transaction: SQLite has one connection, which it holds.
+    const counted = await db.selectFrom('kit_usage_counters').select('service_id').distinct().execute();
+    const gauges = new Map<string, Record<string, number>>();
+    for (const serviceId of new Set([...batches.keys(), ...counted.map((row) => row.service_id)])) {
+      gauges.set(serviceId, await this.#options.gauges(serviceId).catch(() => ({})));
     }
-    if (rows.length > 0) await this.#options.db.insertInto('kit_outbox').values(rows).execute();
+    const now = nowSeconds();
+    // Taking the counters and writing the batches is one transaction: a crash keeps one or the other.
+    await db.transaction().execute(async (trx) => {
+      for (const row of await trx.deleteFrom('kit_usage_counters').returningAll().execute()) {
+        let pending = batches.get(row.service_id);
+        if (!pending) {
+          pending = { appId: row.app_id, periodStart: Number(row.period_start), counters: {}, logs: [] };
+          batches.set(row.service_id, pending);
+        }
+        pending.periodStart = Math.min(pending.periodStart, Number(row.period_start));
+        pending.counters[row.metric] = (pending.counters[row.metric] ?? 0) + Number(row.value);
+      }
+      const rows: OutboxRow[] = [];
+      for (const [serviceId, pending] of batches) {
+        if (Object.keys(pending.counters).length > 0) {
+          const data = {
+            app_id: pending.appId,
+            service_id: serviceId,
+            period_start: pending.periodStart,
+            period_end: Math.max(now, pending.periodStart),
+            metrics: { ...pending.counters, ...(gauges.get(serviceId) ?? {}) },
+            nonce: newNonce(),
+          };
+          rows.push(outboxRow(serviceId, pending.appId, 'usage', data));
+        }
+        if (pending.logs.length > 0) {
+          const data = { app_id: pending.appId, service_id: serviceId, entries: pending.logs, nonce: newNonce() };
+          rows.push(outboxRow(serviceId, pending.appId, 'logs', data));
+        }
+      }
+      if (rows.length > 0) await trx.insertInto('kit_outbox').values(rows).execute();
+    });
   }
 
   async #sendOutbox(): Promise<void> {

@@ -20,13 +20,16 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
         if (!instance || instance.status === 'failed' || instance.wiped) throw new SwarmError('not_found', 'no such instance');
         if (instance.status === 'revoked' || instance.terminated) throw new SwarmError('gone', 'this instance no longer serves');
         if (instance.status !== 'active') throw new SwarmError('not_found', 'this instance is not active yet');
+        // Bound through another replica sharing the database: its context is there, not in memory yet.
+        if (!kit.contexts.get(instance.service_id)) await kit.contexts.load(instance.service_id);
         const claims = await verifyToken(bearerToken(request.headers.authorization), instance);
         attachRequestState(request, instanceInfo(instance), claims);
+        // Counted on disk before it is handled, so a crash after the answer loses no usage.
+        await kit.reporter.record(instance.service_id, instance.app_id, 'requests');
       });
       scope.addHook('onResponse', async (request, reply) => {
         const instance = instanceOfRequest(request);
         if (!instance) return;
-        kit.reporter.count(instance.service_id, instance.app_id, 'requests');
         if (reply.statusCode >= 500) {
           kit.reporter.count(instance.service_id, instance.app_id, 'errors');
           kit.reporter.log(instance.service_id, instance.app_id, {

@@ -43,10 +43,20 @@ export interface OutboxRow {
   created_at: number;
 }
 
+/** Usage counted since the last flush, kept on disk so a crash loses none of it. */
+export interface UsageCounterRow {
+  service_id: string;
+  metric: string;
+  app_id: string;
+  value: number;
+  period_start: number;
+}
+
 export interface KitTables {
   kit_instances: InstanceRow;
   kit_contexts: ContextRow;
   kit_outbox: OutboxRow;
+  kit_usage_counters: UsageCounterRow;
 }
 
 const migrations: Record<string, Migration> = {
@@ -95,6 +105,20 @@ const migrations: Record<string, Migration> = {
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('kit_outbox_created').ifNotExists().on('kit_outbox').column('created_at').execute();
+    },
+  },
+  '002_usage_counters': {
+    up: async (db) => {
+      await db.schema
+        .createTable('kit_usage_counters')
+        .ifNotExists()
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('metric', 'text', (c) => c.notNull())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('value', 'double precision', (c) => c.notNull())
+        .addColumn('period_start', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('kit_usage_counters_pk', ['service_id', 'metric'])
+        .execute();
     },
   },
 };
