@@ -49,9 +49,11 @@ export function spawnPart<T = Record<string, unknown>>(
       const end = stdout.indexOf('\n}');
       const candidate = end >= 0 ? stdout.slice(0, end + 2) : stdout.trim();
       try {
-        const ready = JSON.parse(candidate) as T;
+        const ready = JSON.parse(candidate) as T & { error?: unknown };
         clearTimeout(timer);
-        resolve({ name, child, ready, stderr: () => stderr });
+        // `--json` prints a failure as `{ error }` too: that is no summary.
+        if (ready.error) reject(new Error(`${name} failed to start: ${JSON.stringify(ready.error)} ${stderr}`));
+        else resolve({ name, child, ready, stderr: () => stderr });
       } catch {}
     });
     child.once('exit', (code, signal) => {

@@ -64,6 +64,7 @@ describe('replicas: three registries on one PostgreSQL, two cms-article services
         }),
       ),
     );
+    for (const part of serviceParts) assert.ok(part.ready.url, `${part.name} printed ${JSON.stringify(part.ready)}`);
     provisionUrls = serviceParts.map((part) => `${part.ready.url}/v1/instances`);
   });
 
