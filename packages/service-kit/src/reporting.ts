@@ -21,6 +21,13 @@ export interface ReporterOptions {
   gauges: (serviceId: string) => Promise<Record<string, number>>;
 }
 
+interface CounterIncrement {
+  serviceId: string;
+  appId: string;
+  metric: string;
+  amount: number;
+}
+
 const MAX_LOGS_PER_BATCH = 500;
 
 /**
@@ -32,6 +39,8 @@ export class Reporter {
   readonly #options: ReporterOptions;
   readonly #pending = new Map<string, Pending>();
   #flushing: Promise<void> | null = null;
+  #batch: Map<string, CounterIncrement> | null = null;
+  #batchWritten: Promise<void> | null = null;
 
   constructor(options: ReporterOptions) {
     this.#options = options;
@@ -39,19 +48,42 @@ export class Reporter {
 
   /**
    * Counts on disk before the caller answers, so a crash right after the answer loses nothing;
-   * in memory only while the database cannot take it.
+   * in memory only while the database cannot take it. Counts that arrive in the same turn of
+   * the event loop share one transaction (group commit): one write per turn, not per request.
    */
-  async record(serviceId: string, appId: string, metric: string, amount = 1): Promise<void> {
+  record(serviceId: string, appId: string, metric: string, amount = 1): Promise<void> {
+    if (!this.#batch) {
+      const batch = new Map<string, CounterIncrement>();
+      this.#batch = batch;
+      this.#batchWritten = new Promise((resolve) =>
+        setImmediate(() => {
+          this.#batch = null;
+          resolve(this.#writeCounters(batch));
+        }),
+      );
+    }
+    const key = `${serviceId}\u0000${metric}`;
+    const increment = this.#batch.get(key);
+    if (increment) increment.amount += amount;
+    else this.#batch.set(key, { serviceId, appId, metric, amount });
+    return this.#batchWritten as Promise<void>;
+  }
+
+  async #writeCounters(batch: Map<string, CounterIncrement>): Promise<void> {
     try {
-      await this.#options.db
-        .insertInto('kit_usage_counters')
-        .values({ service_id: serviceId, metric, app_id: appId, value: amount, period_start: nowSeconds() })
-        .onConflict((oc) =>
-          oc.columns(['service_id', 'metric']).doUpdateSet({ value: sql<number>`kit_usage_counters.value + excluded.value` }),
-        )
-        .execute();
+      await this.#options.db.transaction().execute(async (trx) => {
+        for (const { serviceId, appId, metric, amount } of batch.values()) {
+          await trx
+            .insertInto('kit_usage_counters')
+            .values({ service_id: serviceId, metric, app_id: appId, value: amount, period_start: nowSeconds() })
+            .onConflict((oc) =>
+              oc.columns(['service_id', 'metric']).doUpdateSet({ value: sql<number>`kit_usage_counters.value + excluded.value` }),
+            )
+            .execute();
+        }
+      });
     } catch {
-      this.count(serviceId, appId, metric, amount);
+      for (const { serviceId, appId, metric, amount } of batch.values()) this.count(serviceId, appId, metric, amount);
     }
   }
 
