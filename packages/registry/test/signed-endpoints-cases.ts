@@ -172,8 +172,8 @@ export function signedEndpointCases(backend: Backend): void {
       for (const target of targets) {
         const send = (body: unknown) => call(target.method, `${registry.url}${target.path}`, body, target.headers);
         const codeOf = async (body: unknown) => (await send(body)).body?.error?.code;
-        assert.equal(await codeOf(envelope(target, nowSeconds() - 301)), 'stale_timestamp', `${target.name}: stale`);
-        assert.equal(await codeOf(envelope(target, nowSeconds() + 301)), 'stale_timestamp', `${target.name}: future`);
+        assert.equal(await codeOf(envelope(target, nowSeconds() - 330)), 'stale_timestamp', `${target.name}: stale`);
+        assert.equal(await codeOf(envelope(target, nowSeconds() + 330)), 'stale_timestamp', `${target.name}: future`);
         assert.equal(await codeOf(envelope(target, nowSeconds(), 'broadcast')), 'invalid_signature', `${target.name}: purpose`);
         const accepted = envelope(target, nowSeconds());
         const first = await send(accepted);
