@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { startAuthProvider, startBilling, startLogging } from '@swarm/backbone';
 import { startCmsArticle } from '@swarm/cms-article';
@@ -6,6 +6,7 @@ import { startCrmContact } from '@swarm/crm-contact';
 import type { TrustedRegistry } from '@swarm/protocol';
 import { startRegistry } from '@swarm/registry';
 import { startStorageBlob } from '@swarm/storage-blob';
+import { writeAdminToken } from './admin-token.js';
 import { freePort, LOCAL_AUTHORITY, type PartName, STANDARD_PORTS } from './ports.js';
 
 export { LOCAL_AUTHORITY, type PartName, STANDARD_PORTS } from './ports.js';
@@ -111,9 +112,7 @@ export async function startLocalSwarm(options: LocalSwarmOptions = {}): Promise<
 
     for (const provider of [auth, ...domainServices]) await provider.registerOffer(registry.url, registry.adminToken);
 
-    const adminTokenFile = join(dataDir, 'admin-token');
-    await writeFile(adminTokenFile, `${registry.adminToken}\n`, { mode: 0o600 });
-    await chmod(adminTokenFile, 0o600);
+    const adminTokenFile = await writeAdminToken(dataDir, registry.adminToken);
 
     const urls = {
       registry: registry.url,

@@ -1,6 +1,6 @@
-import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { writeAdminToken } from '../admin-token.js';
 import { LOCAL_AUTHORITY, STANDARD_PORTS } from '../ports.js';
 import { action, integer, optional } from './common.js';
 import { table } from './output.js';
@@ -52,9 +52,7 @@ export function addServerCommands(program: Command): Command {
       action(async (ctx) => {
         const { startStandaloneRegistry } = await import('./standalone.js');
         const { registry, dataDir } = await startStandaloneRegistry(ctx.opts);
-        const tokenFile = join(dataDir, 'admin-token');
-        await writeFile(tokenFile, `${registry.adminToken}\n`, { mode: 0o600 });
-        await chmod(tokenFile, 0o600);
+        const tokenFile = await writeAdminToken(dataDir, registry.adminToken);
         const summary = {
           url: registry.url,
           authority: registry.authority,
