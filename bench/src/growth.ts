@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { appDnsZone, encodePublicKey } from '@swarm/protocol';
 import SQLite from 'better-sqlite3';
 import { type BenchResult, result } from './harness.js';
-import { compareHttp } from './http-load.js';
+import { compareHttp, spreadOf } from './http-load.js';
 
 interface RegistryProcess {
   url: string;
@@ -103,7 +103,8 @@ export async function benchGrowth(apps = Number(process.env.BENCH_GROWTH_APPS ??
       const lookup = (registry: RegistryProcess, appId: string) => ({
         url: `${registry.url}/v1/apps/${encodeURIComponent(appId)}/services`,
       });
-      const [atSize, atTen] = await compareHttp(lookup(large, largeApp), lookup(small, smallApp));
+      const comparison = await compareHttp(lookup(large, largeApp), lookup(small, smallApp));
+      const { subject: atSize, baseline: atTen } = comparison;
       const memoryLarge = residentMb(large.pid);
       const memorySmall = residentMb(small.pid);
       return [
@@ -114,7 +115,7 @@ export async function benchGrowth(apps = Number(process.env.BENCH_GROWTH_APPS ??
           'same lookup with 10 bindings',
           atTen.perSecond,
           0.8,
-          `p99 ${atSize.p99Ms} ms vs ${atTen.p99Ms} ms`,
+          `p99 ${atSize.p99Ms} ms vs ${atTen.p99Ms} ms; ${spreadOf(comparison.ratios)}`,
         ),
         result(`registry resident memory at that size`, memoryLarge, 'MiB', 'registry with 10 bindings', memorySmall, null),
       ];

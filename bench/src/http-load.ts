@@ -29,22 +29,52 @@ export async function httpLoad(
   };
 }
 
+export interface HttpComparison {
+  subject: HttpLoad;
+  baseline: HttpLoad;
+  /** subject/baseline of every round, in the order run. */
+  ratios: number[];
+}
+
 /**
- * Alternates loads on the subject and the baseline URL and keeps each one's best round, so
- * neither side is measured only while the machine is busier.
+ * Runs the baseline and the subject back to back in several rounds (which goes first alternates)
+ * and keeps the round whose ratio is the median: a burst of load from elsewhere on the machine
+ * skews one round's pair, not the figure. Each round's pair is measured seconds apart, so slow
+ * drifts cancel in its ratio.
  */
 export async function compareHttp(
   subject: { url: string; headers?: Record<string, string> },
   baseline: { url: string; headers?: Record<string, string> },
   options: { rounds?: number; seconds?: number } = {},
-): Promise<[HttpLoad, HttpLoad]> {
-  const rounds = options.rounds ?? 2;
-  let best: [HttpLoad, HttpLoad] | null = null;
+): Promise<HttpComparison> {
+  const rounds = options.rounds ?? 5;
+  const seconds = options.seconds ?? 2;
+  const load = (target: { url: string; headers?: Record<string, string> }) =>
+    httpLoad(target.url, { ...(target.headers ? { headers: target.headers } : {}), seconds });
+  // Warm-up: the JIT and the servers' caches settle before anything counts.
+  await load(baseline);
+  await load(subject);
+  const pairs: Array<{ subject: HttpLoad; baseline: HttpLoad; ratio: number }> = [];
   for (let i = 0; i < rounds; i++) {
-    const b = await httpLoad(baseline.url, { ...(baseline.headers ? { headers: baseline.headers } : {}), seconds: options.seconds ?? 3 });
-    const s = await httpLoad(subject.url, { ...(subject.headers ? { headers: subject.headers } : {}), seconds: options.seconds ?? 3 });
+    let s: HttpLoad;
+    let b: HttpLoad;
+    if (i % 2 === 0) {
+      b = await load(baseline);
+      s = await load(subject);
+    } else {
+      s = await load(subject);
+      b = await load(baseline);
+    }
     if (s.non2xx > 0 || s.errors > 0) throw new Error(`subject answered ${s.non2xx} non-2xx and ${s.errors} errors`);
-    best = best ? [s.perSecond > best[0].perSecond ? s : best[0], b.perSecond > best[1].perSecond ? b : best[1]] : [s, b];
+    pairs.push({ subject: s, baseline: b, ratio: s.perSecond / b.perSecond });
   }
-  return best as [HttpLoad, HttpLoad];
+  const median = [...pairs].sort((x, y) => x.ratio - y.ratio)[Math.floor(pairs.length / 2)] as (typeof pairs)[number];
+  return { subject: median.subject, baseline: median.baseline, ratios: pairs.map((pair) => pair.ratio) };
+}
+
+/** "0.71–0.84 over 5 rounds": how far the rounds of a comparison spread. */
+export function spreadOf(ratios: number[]): string {
+  const low = Math.min(...ratios).toFixed(2);
+  const high = Math.max(...ratios).toFixed(2);
+  return `rounds ${low}–${high} (median of ${ratios.length})`;
 }

@@ -1,5 +1,5 @@
 import { type BenchResult, result } from './harness.js';
-import { compareHttp } from './http-load.js';
+import { compareHttp, spreadOf } from './http-load.js';
 import { articleInstance, developerApp, type SwarmUnderTest } from './swarm.js';
 
 /**
@@ -16,14 +16,16 @@ export async function benchHttpRoutes(swarm: SwarmUnderTest): Promise<BenchResul
   });
   const { id } = (await created.json()) as { id: string };
 
-  const [tokenGet, hello] = await compareHttp(
+  const tokenComparison = await compareHttp(
     { url: `${endpointUrl}/articles/${id}`, headers: { authorization: `Bearer ${token}` } },
     { url: `${swarm.urls['cms-article']}/healthz` },
   );
-  const [lookup, registryHello] = await compareHttp(
+  const lookupComparison = await compareHttp(
     { url: `${swarm.urls.registry}/v1/apps/${encodeURIComponent(app.appId)}/services` },
     { url: `${swarm.urls.registry}/healthz` },
   );
+  const { subject: tokenGet, baseline: hello } = tokenComparison;
+  const { subject: lookup, baseline: registryHello } = lookupComparison;
   return [
     result(
       'token-protected GET /articles/{id} (cms-article)',
@@ -32,7 +34,7 @@ export async function benchHttpRoutes(swarm: SwarmUnderTest): Promise<BenchResul
       'GET /healthz, same server',
       hello.perSecond,
       0.8,
-      `p50 ${tokenGet.p50Ms} ms, p99 ${tokenGet.p99Ms} ms`,
+      `p50 ${tokenGet.p50Ms} ms, p99 ${tokenGet.p99Ms} ms; ${spreadOf(tokenComparison.ratios)}`,
     ),
     result(
       'Service DNS over HTTP (GET /v1/apps/{app_id}/services)',
@@ -41,7 +43,7 @@ export async function benchHttpRoutes(swarm: SwarmUnderTest): Promise<BenchResul
       'GET /healthz, same registry',
       registryHello.perSecond,
       0.7,
-      `p50 ${lookup.p50Ms} ms, p99 ${lookup.p99Ms} ms`,
+      `p50 ${lookup.p50Ms} ms, p99 ${lookup.p99Ms} ms; ${spreadOf(lookupComparison.ratios)}`,
     ),
   ];
 }

@@ -1,7 +1,7 @@
 import { SwarmError } from '@swarm/protocol';
 import type { Transaction } from 'kysely';
 import type { RegistryContext } from './context.js';
-import { type AppRow, findApp, lockApp, saveApp } from './storage/apps.js';
+import { type AppRow, lockApp, saveApp } from './storage/apps.js';
 import type { RegistryTables } from './storage/schema.js';
 
 /**
@@ -26,7 +26,7 @@ export async function changeApp<T>(
 }
 
 export async function requireApp(ctx: RegistryContext, appId: string): Promise<AppRow> {
-  const app = await findApp(ctx.db, appId);
+  const app = await ctx.reads.apps.find(appId);
   if (!app) throw new SwarmError('unknown_app', `no app ${appId} here`);
   return app;
 }

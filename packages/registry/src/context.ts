@@ -1,11 +1,15 @@
 import type { ReplayStore, SigningKey } from '@swarm/protocol';
 import type { Dialect } from '@swarm/runtime';
+import type { AppReads } from './storage/apps.js';
+import type { BindingReads } from './storage/bindings.js';
 import type { RegistryDb } from './storage/schema.js';
 
 /** Everything a route needs, built once by startRegistry. */
 export interface RegistryContext {
   db: RegistryDb;
   dialect: Dialect;
+  /** The reads every lookup makes, compiled once; writes and transactions use `db`. */
+  reads: { apps: AppReads; bindings: BindingReads };
   authority: string;
   /** `<tld>` and `<registry>` labels of the authority, the first two labels of every app_id. */
   appIdPrefix: string;

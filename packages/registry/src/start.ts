@@ -17,6 +17,8 @@ import type { RegistryContext } from './context.js';
 import { startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
 import { registerRoutes } from './routes/index.js';
+import { prepareAppReads } from './storage/apps.js';
+import { prepareBindingReads } from './storage/bindings.js';
 import { migrations } from './storage/migrations.js';
 import type { RegistryDb, RegistryTables } from './storage/schema.js';
 import { settingOrCreate } from './storage/settings.js';
@@ -114,6 +116,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     const ctx: RegistryContext = {
       db: database.db,
       dialect: database.dialect,
+      reads: { apps: prepareAppReads(database.db, database.prepare), bindings: prepareBindingReads(database.db, database.prepare) },
       authority,
       appIdPrefix: `${tld}.${registry}`,
       registryKey: key,

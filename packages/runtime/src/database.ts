@@ -3,12 +3,23 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, type Migration, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { type Prepare, prepareOnSqlite, prepareWithKysely, type RunInTransaction, runInTransactionWithKysely } from './prepared.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
 export interface Database<DB> {
   db: Kysely<DB>;
   dialect: Dialect;
+  /** A query compiled once for the routes called most (see prepared.ts). */
+  prepare: Prepare;
+  /** Prepared writes in one transaction. */
+  runInTransaction: RunInTransaction;
+  /**
+   * A number that changes whenever another connection commits (SQLite `PRAGMA data_version`),
+   * so rows this process read and keeps in memory can be trusted until it changes. Null on
+   * PostgreSQL, where replicas write the same rows and nothing here would tell.
+   */
+  dataVersion: (() => number) | null;
   close(): Promise<void>;
 }
 
@@ -54,6 +65,9 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
     return {
       db,
       dialect: 'postgres',
+      prepare: prepareWithKysely(db),
+      runInTransaction: runInTransactionWithKysely(db),
+      dataVersion: null,
       close: () => db.destroy(),
     };
   }
@@ -66,7 +80,14 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  return {
+    db,
+    dialect: 'sqlite',
+    ...prepareOnSqlite(sqlite, db),
+    dataVersion: () => dataVersion.get() as number,
+    close: () => db.destroy(),
+  };
 }
 
 /** Creates a PostgreSQL schema if it is missing (tests and replicas sharing a database). */

@@ -1,3 +1,4 @@
+import type { Prepare } from '@swarm/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely, Migration } from 'kysely';
 import type { InstanceInfo } from './instances.js';
@@ -8,6 +9,10 @@ export interface DomainContext {
   /** The service database (SQLite or PostgreSQL); domain tables carry a `service_id` column. */
   db: Kysely<unknown>;
   dialect: 'sqlite' | 'postgres';
+  /** Compiles a query once for a hot route: `prepare((value) => db.selectFrom(…).where('id', '=', value('id')))`. */
+  prepare: Prepare;
+  /** For a `ReadCache`: changes when another connection commits; null where that is unknowable. */
+  dataVersion: (() => number) | null;
   /** A folder of the service's own for files (blobs). */
   dataDir: string;
 }
@@ -27,29 +32,44 @@ export interface Domain {
   usage?(instance: InstanceInfo, context: DomainContext): Promise<Record<string, number>>;
 }
 
-const instances = new WeakMap<FastifyRequest, InstanceInfo>();
-const claims = new WeakMap<FastifyRequest, UserClaims>();
+/**
+ * Per-request state, as request decorations: Fastify gives every request these slots up front,
+ * which costs less than a side table looked up on each access.
+ */
+interface RequestState {
+  swarmInstance: InstanceInfo | null;
+  swarmClaims: UserClaims | null;
+}
+
+const stateOf = (request: FastifyRequest) => request as unknown as RequestState;
+
+/** Gives every request of `scope` the slots `attachRequestState` fills. */
+export function decorateRequestState(scope: FastifyInstance): void {
+  scope.decorateRequest('swarmInstance', null);
+  scope.decorateRequest('swarmClaims', null);
+}
 
 export function attachRequestState(request: FastifyRequest, instance: InstanceInfo, user: UserClaims): void {
-  instances.set(request, instance);
-  claims.set(request, user);
+  const state = stateOf(request);
+  state.swarmInstance = instance;
+  state.swarmClaims = user;
 }
 
 /** The instance of a request that passed the instance checks, or undefined. */
 export function instanceOfRequest(request: FastifyRequest): InstanceInfo | undefined {
-  return instances.get(request);
+  return stateOf(request).swarmInstance ?? undefined;
 }
 
 /** The active instance a domain request is for. */
 export function requestInstance(request: FastifyRequest): InstanceInfo {
-  const instance = instances.get(request);
+  const instance = stateOf(request).swarmInstance;
   if (!instance) throw new Error('requestInstance called outside an instance scope');
   return instance;
 }
 
 /** The verified user-token claims of a domain request. */
 export function requestClaims(request: FastifyRequest): UserClaims {
-  const user = claims.get(request);
+  const user = stateOf(request).swarmClaims;
   if (!user) throw new Error('requestClaims called outside an instance scope');
   return user;
 }

@@ -5,6 +5,8 @@ import { type InstanceRow, type InstanceStatus, instanceFromRow, type KitTables 
 /** An instance as the kit works with it: the row plus its imported key. */
 export interface Instance extends InstanceRow {
   key: SigningKey | null;
+  /** What domain handlers see, made once per load rather than per request. */
+  info: InstanceInfo;
 }
 
 /** What a domain sees of an instance on each request. */
@@ -31,9 +33,15 @@ export class InstanceStore {
     this.#db = db;
   }
 
-  async get(serviceId: string): Promise<Instance | null> {
+  /** The instance as cached within the last two seconds (null: known not to exist), else undefined. */
+  cached(serviceId: string): Instance | null | undefined {
     const cached = this.#cache.get(serviceId);
-    if (cached && cached.until > Date.now()) return cached.instance;
+    return cached && cached.until > Date.now() ? cached.instance : undefined;
+  }
+
+  async get(serviceId: string): Promise<Instance | null> {
+    const cached = this.cached(serviceId);
+    if (cached !== undefined) return cached;
     const row = await this.#db.selectFrom('kit_instances').selectAll().where('service_id', '=', serviceId).executeTakeFirst();
     const instance = row ? this.#withKey(instanceFromRow(row)) : null;
     this.#cache.set(serviceId, { instance, until: Date.now() + CACHE_MS });
@@ -65,13 +73,14 @@ export class InstanceStore {
 
   /** PEM parsing costs more than a signature: each key is imported once. */
   #withKey(row: InstanceRow): Instance {
-    if (!row.instance_key) return { ...row, key: null };
+    const info = instanceInfo(row);
+    if (!row.instance_key) return { ...row, key: null, info };
     let key = this.#keys.get(row.instance_key);
     if (!key) {
       key = signingKeyFromPem(row.instance_key);
       this.#keys.set(row.instance_key, key);
     }
-    return { ...row, key };
+    return { ...row, key, info };
   }
 }
 

@@ -12,7 +12,7 @@ import {
   SwarmError,
   TierName,
 } from '@swarm/protocol';
-import type { Instance, InstanceInfo } from './instances.js';
+import { type Instance, type InstanceInfo, instanceInfo } from './instances.js';
 import { endpointUrl, type Kit, statusUrl } from './kit.js';
 
 /** Domain services need tier and region; the shared schema leaves them optional for auth. */
@@ -74,7 +74,7 @@ export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 
     created_at: nowSeconds(),
   };
   await kit.instances.insert(row);
-  const instance: Instance = { ...row, key };
+  const instance: Instance = { ...row, key, info: instanceInfo(row) };
   const outcome = await kit.binder.bind(instance);
   if (outcome.status === 'failed') throw outcome.error;
   const bound = await kit.instances.get(instance.service_id);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type LogEntry, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
-import { postJson } from '@swarm/runtime';
+import { type Prepare, type PreparedQuery, postJson, type RunInTransaction, write } from '@swarm/runtime';
 import { type Kysely, sql } from 'kysely';
 import type { ContextCache } from './contexts.js';
 import type { InstanceStore } from './instances.js';
@@ -15,6 +15,8 @@ interface Pending {
 
 export interface ReporterOptions {
   db: Kysely<KitTables>;
+  prepare: Prepare;
+  runInTransaction: RunInTransaction;
   instances: InstanceStore;
   contexts: ContextCache;
   /** Gauges the domain measures at flush time (e.g. bytes_stored). */
@@ -22,10 +24,11 @@ export interface ReporterOptions {
 }
 
 interface CounterIncrement {
-  serviceId: string;
-  appId: string;
+  service_id: string;
+  app_id: string;
   metric: string;
   amount: number;
+  period_start: number;
 }
 
 const MAX_LOGS_PER_BATCH = 500;
@@ -41,9 +44,24 @@ export class Reporter {
   #flushing: Promise<void> | null = null;
   #batch: Map<string, CounterIncrement> | null = null;
   #batchWritten: Promise<void> | null = null;
+  readonly #addToCounter: PreparedQuery<CounterIncrement, unknown>;
 
   constructor(options: ReporterOptions) {
     this.#options = options;
+    this.#addToCounter = options.prepare<CounterIncrement, unknown>((value) =>
+      options.db
+        .insertInto('kit_usage_counters')
+        .values({
+          service_id: value('service_id'),
+          metric: value('metric'),
+          app_id: value('app_id'),
+          value: value('amount'),
+          period_start: value('period_start'),
+        })
+        .onConflict((oc) =>
+          oc.columns(['service_id', 'metric']).doUpdateSet({ value: sql<number>`kit_usage_counters.value + excluded.value` }),
+        ),
+    );
   }
 
   /**
@@ -65,25 +83,15 @@ export class Reporter {
     const key = `${serviceId}\u0000${metric}`;
     const increment = this.#batch.get(key);
     if (increment) increment.amount += amount;
-    else this.#batch.set(key, { serviceId, appId, metric, amount });
+    else this.#batch.set(key, { service_id: serviceId, app_id: appId, metric, amount, period_start: nowSeconds() });
     return this.#batchWritten as Promise<void>;
   }
 
   async #writeCounters(batch: Map<string, CounterIncrement>): Promise<void> {
     try {
-      await this.#options.db.transaction().execute(async (trx) => {
-        for (const { serviceId, appId, metric, amount } of batch.values()) {
-          await trx
-            .insertInto('kit_usage_counters')
-            .values({ service_id: serviceId, metric, app_id: appId, value: amount, period_start: nowSeconds() })
-            .onConflict((oc) =>
-              oc.columns(['service_id', 'metric']).doUpdateSet({ value: sql<number>`kit_usage_counters.value + excluded.value` }),
-            )
-            .execute();
-        }
-      });
+      await this.#options.runInTransaction([...batch.values()].map((increment) => write(this.#addToCounter, increment)));
     } catch {
-      for (const { serviceId, appId, metric, amount } of batch.values()) this.count(serviceId, appId, metric, amount);
+      for (const increment of batch.values()) this.count(increment.service_id, increment.app_id, increment.metric, increment.amount);
     }
   }
 

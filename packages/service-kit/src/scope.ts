@@ -1,46 +1,77 @@
 import { SwarmError } from '@swarm/protocol';
 import { toSwarmError } from '@swarm/runtime';
-import type { FastifyInstance } from 'fastify';
-import { attachRequestState, instanceOfRequest } from './domain.js';
-import { instanceInfo } from './instances.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { attachRequestState, decorateRequestState, instanceOfRequest } from './domain.js';
+import type { Instance } from './instances.js';
 import type { Kit } from './kit.js';
-import { bearerToken, type TokenVerifier } from './tokens.js';
+import { bearerToken, type TokenVerifier, type UserClaims } from './tokens.js';
+
+/** Throws the SPEC error for an instance that does not serve (gone, wiped, not yet active). */
+function requireServing(instance: Instance | null): asserts instance is Instance {
+  if (!instance || instance.status === 'failed' || instance.wiped) throw new SwarmError('not_found', 'no such instance');
+  if (instance.status === 'revoked' || instance.terminated) throw new SwarmError('gone', 'this instance no longer serves');
+  if (instance.status !== 'active') throw new SwarmError('not_found', 'this instance is not active yet');
+}
+
+const serviceIdOf = (request: FastifyRequest) => (request.params as { service_id?: string }).service_id ?? '';
 
 /**
  * The domain's routes under `/i/:service_id/api/v1`. Before any body is read, the instance must
  * be active (`410 gone` once revoked or terminated, `404 not_found` once wiped) and the user
- * token must be one of its app; then requests and 5xx errors are counted for usage and logs.
+ * token must be one of its app; then requests and thrown 5xx errors are counted for usage and logs.
  */
 export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToken: TokenVerifier): void {
+  /** The checks when something is not in memory yet: the instance row, its context, a new token. */
+  async function admitSlowly(request: FastifyRequest): Promise<{ instance: Instance; claims: UserClaims }> {
+    const instance = await kit.instances.get(serviceIdOf(request));
+    requireServing(instance);
+    // Bound through another replica sharing the database: its context is there, not in memory yet.
+    if (!kit.contexts.get(instance.service_id)) await kit.contexts.load(instance.service_id);
+    return { instance, claims: await verifyToken(bearerToken(request.headers.authorization), instance) };
+  }
+
+  /** Counted on disk before it is handled, so a crash after the answer loses no usage. */
+  function admitted(request: FastifyRequest, instance: Instance, claims: UserClaims): Promise<void> {
+    attachRequestState(request, instance.info, claims);
+    return kit.reporter.record(instance.service_id, instance.app_id, 'requests');
+  }
+
   app.register(
     async (scope) => {
-      scope.addHook('onRequest', async (request) => {
-        const serviceId = (request.params as { service_id?: string }).service_id ?? '';
-        const instance = await kit.instances.get(serviceId);
-        if (!instance || instance.status === 'failed' || instance.wiped) throw new SwarmError('not_found', 'no such instance');
-        if (instance.status === 'revoked' || instance.terminated) throw new SwarmError('gone', 'this instance no longer serves');
-        if (instance.status !== 'active') throw new SwarmError('not_found', 'this instance is not active yet');
-        // Bound through another replica sharing the database: its context is there, not in memory yet.
-        if (!kit.contexts.get(instance.service_id)) await kit.contexts.load(instance.service_id);
-        const claims = await verifyToken(bearerToken(request.headers.authorization), instance);
-        attachRequestState(request, instanceInfo(instance), claims);
-        // Counted on disk before it is handled, so a crash after the answer loses no usage.
-        await kit.reporter.record(instance.service_id, instance.app_id, 'requests');
-      });
-      scope.addHook('onResponse', async (request, reply) => {
-        const instance = instanceOfRequest(request);
-        if (!instance) return;
-        if (reply.statusCode >= 500) {
-          kit.reporter.count(instance.service_id, instance.app_id, 'errors');
-          kit.reporter.log(instance.service_id, instance.app_id, {
-            level: 'error',
-            message: `${request.method} ${request.routeOptions.url ?? ''} answered ${reply.statusCode}`,
-          });
+      decorateRequestState(scope);
+      // A callback hook, not an async one: a request whose instance and token are already in
+      // memory passes without a promise until its usage count is on disk.
+      scope.addHook('onRequest', (request, _reply, done) => {
+        let counted: Promise<void>;
+        try {
+          const instance = kit.instances.cached(serviceIdOf(request));
+          if (instance !== undefined) requireServing(instance);
+          const claims = instance ? verifyToken.fromCache(bearerToken(request.headers.authorization), instance) : null;
+          counted =
+            instance && claims
+              ? admitted(request, instance, claims)
+              : admitSlowly(request).then((checked) => admitted(request, checked.instance, checked.claims));
+        } catch (error) {
+          done(error as Error);
+          return;
         }
+        counted.then(() => done(), done);
       });
+      // A failure is counted where it is answered (no per-request hook for the rare case): a
+      // domain reports a failure by throwing.
       scope.setErrorHandler((error, request, reply) => {
         const swarmError = toSwarmError(error);
-        if (swarmError.status >= 500) request.log.error({ err: error }, 'request failed');
+        const instance = instanceOfRequest(request);
+        if (swarmError.status >= 500) {
+          request.log.error({ err: error }, 'request failed');
+          if (instance) {
+            kit.reporter.count(instance.service_id, instance.app_id, 'errors');
+            kit.reporter.log(instance.service_id, instance.app_id, {
+              level: 'error',
+              message: `${request.method} ${request.routeOptions.url ?? ''} answered ${swarmError.status}`,
+            });
+          }
+        }
         reply.code(swarmError.status).send(swarmError.toBody());
       });
       await kit.domain.routes(scope, kit.domainContext);

@@ -93,12 +93,20 @@ export async function startService(options: ServiceOptions, domain: Domain): Pro
   }
   const domainDir = join(config.dataDir, 'files');
   mkdirSync(domainDir, { recursive: true });
-  const domainContext: DomainContext = { db: db as never, dialect: database.dialect, dataDir: domainDir };
+  const domainContext: DomainContext = {
+    db: db as never,
+    dialect: database.dialect,
+    prepare: database.prepare,
+    dataVersion: database.dataVersion,
+    dataDir: domainDir,
+  };
   const instances = new InstanceStore(db);
   const contexts = new ContextCache(db, trusted);
   await contexts.loadAll();
   const reporter = new Reporter({
     db,
+    prepare: database.prepare,
+    runInTransaction: database.runInTransaction,
     instances,
     contexts,
     gauges: async (serviceId) => {

@@ -26,14 +26,21 @@ interface VerifiedToken {
   claims: UserClaims;
 }
 
-export type TokenVerifier = (token: string, instance: { service_id: string; app_id: string }) => Promise<UserClaims>;
+type TokenAudience = { service_id: string; app_id: string };
+
+/** Verifies a user token for an instance; `fromCache` answers without awaiting when it can. */
+export type TokenVerifier = ((token: string, instance: TokenAudience) => Promise<UserClaims>) & {
+  /** The claims of a token verified before and still valid for this instance, else null. */
+  fromCache(token: string, instance: TokenAudience): UserClaims | null;
+};
 
 const invalid = (message: string) => new SwarmError('invalid_token', message);
 
 /**
  * Builds the user-token check: EdDSA only, `kid` from the cached context's JWKS, `iss` and
- * `aud` of the instance's app, `exp` with clock skew. Verified tokens are kept in an LRU so a
- * repeated token costs a map lookup, but still only opens its own app while its key is listed.
+ * `aud` of the instance's app, `exp` with clock skew. Verified tokens are kept (the oldest
+ * verified goes first when full) so a repeated token costs a map lookup, but still only opens
+ * its own app while its key is listed.
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const skew = options.clockSkewSeconds ?? 60;
@@ -50,12 +57,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       return null;
     }
     if (hit.appId !== appId || hit.issuer !== context.context.auth?.issuer || !context.authKeys.has(hit.kid)) return null;
-    cache.delete(token);
-    cache.set(token, hit);
     return hit.claims;
   }
 
-  async function verifyToken(token: string, instance: { service_id: string; app_id: string }): Promise<UserClaims> {
+  async function verifyToken(token: string, instance: TokenAudience): Promise<UserClaims> {
     let context = options.contextOf(instance.service_id);
     const auth = context?.context.auth;
     if (!context || !auth) throw invalid('this instance has no auth configuration yet');
@@ -98,7 +103,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return payload;
   }
 
-  return verifyToken;
+  return Object.assign(verifyToken, {
+    fromCache(token: string, instance: TokenAudience): UserClaims | null {
+      const context = options.contextOf(instance.service_id);
+      return context?.context.auth ? fromCache(token, instance.app_id, context) : null;
+    },
+  });
 }
 
 /** The bearer token of an `Authorization` header, or `invalid_token`. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseMessage, SwarmError } from '@swarm/protocol';
 import { jsonBody } from '@swarm/runtime';
-import { type Domain, type DomainContext, requestInstance } from '@swarm/service-kit';
+import { type Domain, type DomainContext, ReadCache, requestInstance } from '@swarm/service-kit';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 
@@ -37,6 +37,19 @@ const toArticle = (row: ArticleRow) => ({
 const tables = (context: DomainContext) => context.db as unknown as Kysely<Tables>;
 const now = () => Math.floor(Date.now() / 1000);
 
+/** Articles are read far more than written: each service keeps recent ones as sent (ReadCache). */
+const caches = new WeakMap<DomainContext, ReadCache>();
+function cacheOf(context: DomainContext): ReadCache {
+  let cache = caches.get(context);
+  if (!cache) {
+    cache = new ReadCache(context.dataVersion);
+    caches.set(context, cache);
+  }
+  return cache;
+}
+const cacheKey = (serviceId: string, id: string) => `${serviceId}/${id}`;
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 /** Articles (SPEC §12): each instance sees only rows with its own service_id. */
 export const articlesDomain: Domain = {
   migrations: {
@@ -60,13 +73,12 @@ export const articlesDomain: Domain = {
 
   routes(scope, context) {
     const db = tables(context);
+    const cache = cacheOf(context);
+    const selectArticle = context.prepare<{ serviceId: string; id: string }, ArticleRow>((value) =>
+      db.selectFrom('cms_articles').selectAll().where('service_id', '=', value('serviceId')).where('id', '=', value('id')),
+    );
     const find = async (serviceId: string, id: string) => {
-      const row = await db
-        .selectFrom('cms_articles')
-        .selectAll()
-        .where('service_id', '=', serviceId)
-        .where('id', '=', id)
-        .executeTakeFirst();
+      const row = await selectArticle.first({ serviceId, id });
       if (!row) throw new SwarmError('not_found', 'no such article');
       return row;
     };
@@ -96,9 +108,18 @@ export const articlesDomain: Domain = {
         .execute();
       return { articles: rows.map(toArticle) };
     });
-    scope.get('/articles/:id', async (request) =>
-      toArticle(await find(requestInstance(request).service_id, (request.params as { id: string }).id)),
-    );
+    scope.get('/articles/:id', async (request, reply) => {
+      const serviceId = requestInstance(request).service_id;
+      const { id } = request.params as { id: string };
+      const key = cacheKey(serviceId, id);
+      let text = cache.get(key);
+      if (text === undefined) {
+        const generation = cache.generation;
+        text = JSON.stringify(toArticle(await find(serviceId, id)));
+        cache.set(key, text, generation);
+      }
+      return reply.type(JSON_TYPE).send(text);
+    });
     scope.put('/articles/:id', async (request) => {
       const input = parseMessage(ArticleInput, jsonBody(request));
       const serviceId = requestInstance(request).service_id;
@@ -106,15 +127,14 @@ export const articlesDomain: Domain = {
       const existing = await find(serviceId, id);
       const changes = { title: input.title, body: input.body, tags: JSON.stringify(input.tags ?? []), updated_at: now() };
       await db.updateTable('cms_articles').set(changes).where('service_id', '=', serviceId).where('id', '=', id).execute();
+      cache.forget(cacheKey(serviceId, id));
       return toArticle({ ...existing, ...changes });
     });
     scope.delete('/articles/:id', async (request, reply) => {
+      const serviceId = requestInstance(request).service_id;
       const { id } = request.params as { id: string };
-      const result = await db
-        .deleteFrom('cms_articles')
-        .where('service_id', '=', requestInstance(request).service_id)
-        .where('id', '=', id)
-        .executeTakeFirst();
+      const result = await db.deleteFrom('cms_articles').where('service_id', '=', serviceId).where('id', '=', id).executeTakeFirst();
+      cache.forget(cacheKey(serviceId, id));
       if (Number(result.numDeletedRows) === 0) throw new SwarmError('not_found', 'no such article');
       reply.code(204).send();
     });
@@ -122,6 +142,7 @@ export const articlesDomain: Domain = {
 
   async wipe(instance, context) {
     await tables(context).deleteFrom('cms_articles').where('service_id', '=', instance.service_id).execute();
+    cacheOf(context).clear();
   },
 
   async usage(instance, context) {

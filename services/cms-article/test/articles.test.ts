@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { dropPostgresSchema, ensurePostgresSchema } from '@swarm/runtime';
+import { dropPostgresSchema, ensurePostgresSchema, openDatabase } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
 import {
   callApi,
@@ -95,11 +95,55 @@ function articleSuite(
       assert.deepEqual(((await callApi(url, token)).body as { articles: unknown[] }).articles, []);
     });
 
+    it('answers every read with the latest write, however often the article was read before', async () => {
+      const url = `${instance.endpoint_url}/articles`;
+      const { id } = (await callApi(url, token, { method: 'POST', json: { title: 'v1', body: '.' } })).body as { id: string };
+      const title = async () => {
+        const answer = await callApi(`${url}/${id}`, token);
+        return answer.status === 200 ? (answer.body as { title: string }).title : answer.status;
+      };
+      assert.equal(await title(), 'v1');
+      assert.equal(await title(), 'v1');
+      await callApi(`${url}/${id}`, token, { method: 'PUT', json: { title: 'v2', body: '.' } });
+      const [a, b, c] = await Promise.all([title(), title(), title()]);
+      assert.deepEqual([a, b, c, await title()], ['v2', 'v2', 'v2', 'v2']);
+      // A read racing a write answers the old or the new article, and the next read the new one.
+      const racing = Promise.all([title(), title()]);
+      await callApi(`${url}/${id}`, token, { method: 'PUT', json: { title: 'v3', body: '.' } });
+      for (const seen of await racing) assert.ok(seen === 'v2' || seen === 'v3', String(seen));
+      assert.equal(await title(), 'v3');
+      const [first, again] = [await callApi(`${url}/${id}`, token), await callApi(`${url}/${id}`, token)];
+      assert.equal(again.headers.get('content-type'), first.headers.get('content-type'));
+      assert.match(first.headers.get('content-type') ?? '', /^application\/json/);
+      assert.deepEqual(again.bytes, first.bytes);
+      await callApi(`${url}/${id}`, token, { method: 'DELETE' });
+      assert.equal(await title(), 404);
+    });
+
+    it('answers an article changed by another connection to its database as changed', async () => {
+      const url = `${instance.endpoint_url}/articles`;
+      const { id } = (await callApi(url, token, { method: 'POST', json: { title: 'before', body: '.' } })).body as { id: string };
+      assert.equal(((await callApi(`${url}/${id}`, token)).body as { title: string }).title, 'before');
+      const { databaseUrl, databaseSchema } = storage();
+      const other = openDatabase<{ cms_articles: { id: string; title: string } }>({
+        file: join(dir, 'cms', 'cms-article.db'),
+        url: databaseUrl,
+        schema: databaseSchema,
+      });
+      try {
+        await other.db.updateTable('cms_articles').set({ title: 'after' }).where('id', '=', id).execute();
+      } finally {
+        await other.close();
+      }
+      assert.equal(((await callApi(`${url}/${id}`, token)).body as { title: string }).title, 'after');
+    });
+
     it('keeps the articles of two apps apart', async () => {
       const other = await createTestDeveloper(registry.url);
       const otherInstance = await provisionInstance(service, other);
       const mine = await callApi(`${instance.endpoint_url}/articles`, token, { method: 'POST', json: { title: 'mine', body: '.' } });
       const id = (mine.body as { id: string }).id;
+      assert.equal((await callApi(`${instance.endpoint_url}/articles/${id}`, token)).status, 200, 'read once, and kept');
       const otherToken = await other.token();
       assert.equal((await callApi(`${otherInstance.endpoint_url}/articles/${id}`, otherToken)).status, 404);
       assert.equal((await callApi(`${instance.endpoint_url}/articles/${id}`, otherToken)).status, 401);

@@ -21,7 +21,7 @@ import { requireMasterSigned } from '../master-key.js';
 import { signedContext } from '../operational-context.js';
 import { bindingRecord, instanceKeys, serviceRecord } from '../records.js';
 import { appendAudit } from '../storage/audit.js';
-import { type BindingRow, findBinding, listActiveBindings, recordHeartbeat, revokeBinding, rotateBindingKey } from '../storage/bindings.js';
+import { type BindingRow, findBinding, recordHeartbeat, revokeBinding, rotateBindingKey } from '../storage/bindings.js';
 
 type InstanceParams = { Params: { app_id: string; service_id: string } };
 
@@ -71,7 +71,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
       type = parsed.data;
     }
     const now = nowSeconds();
-    const records = (await listActiveBindings(ctx.db, row.appId, type)).map((binding) => serviceRecord(ctx, binding, now));
+    const records = (await ctx.reads.bindings.active(row.appId, type)).map((binding) => serviceRecord(ctx, binding, now));
     return { app_id: row.appId, records };
   });
 

@@ -1,5 +1,5 @@
-import type { Dialect } from '@swarm/runtime';
-import type { AppsTable, Executor } from './schema.js';
+import type { Dialect, Prepare } from '@swarm/runtime';
+import type { AppsTable, Executor, RegistryDb } from './schema.js';
 
 export interface AppRow {
   appId: string;
@@ -75,6 +75,28 @@ export async function findApp(db: Executor, appId: string): Promise<AppRow | nul
   return row ? toRow(row) : null;
 }
 
+/** The app reads every lookup starts with, compiled once (outside transactions only). */
+export interface AppReads {
+  find(appId: string): Promise<AppRow | null>;
+  idByZone(zone: string): Promise<string | null>;
+}
+
+export function prepareAppReads(db: RegistryDb, prepare: Prepare): AppReads {
+  const byId = prepare<{ appId: string }, AppsTable>((value) => db.selectFrom('apps').selectAll().where('app_id', '=', value('appId')));
+  const byZone = prepare<{ zone: string }, { app_id: string }>((value) =>
+    db.selectFrom('apps').select('app_id').where('zone', '=', value('zone')),
+  );
+  return {
+    async find(appId) {
+      const row = await byId.first({ appId });
+      return row ? toRow(row) : null;
+    },
+    async idByZone(zone) {
+      return (await byZone.first({ zone }))?.app_id ?? null;
+    },
+  };
+}
+
 /**
  * Reads the app row for a change. On PostgreSQL the row is locked until the transaction ends,
  * which orders every change of one app (and its audit chain) across replicas; SQLite runs one
@@ -90,11 +112,6 @@ export async function lockApp(db: Executor, dialect: Dialect, appId: string): Pr
 export async function findAppIdsOfNamespace(db: Executor, namespace: string): Promise<string[]> {
   const rows = await db.selectFrom('apps').select('app_id').where('owner_namespace', '=', namespace).orderBy('app_id').execute();
   return rows.map((row) => row.app_id);
-}
-
-export async function findAppIdByZone(db: Executor, zone: string): Promise<string | null> {
-  const row = await db.selectFrom('apps').select('app_id').where('zone', '=', zone).executeTakeFirst();
-  return row?.app_id ?? null;
 }
 
 export async function insertApp(db: Executor, row: AppRow): Promise<void> {

@@ -1,4 +1,5 @@
-import type { BindingsTable, Executor } from './schema.js';
+import type { Prepare } from '@swarm/runtime';
+import type { BindingsTable, Executor, RegistryDb } from './schema.js';
 
 export interface BindingRow {
   appId: string;
@@ -69,25 +70,33 @@ export async function findProviderBinding(db: Executor, provider: string, servic
   return row ? toRow(row) : null;
 }
 
-export async function listActiveBindings(db: Executor, appId: string, serviceType?: string): Promise<BindingRow[]> {
-  let query = db.selectFrom('bindings').selectAll().where('app_id', '=', appId).where('status', '=', 'active');
-  if (serviceType !== undefined) query = query.where('service_type', '=', serviceType);
-  const rows = await query.orderBy('bound_at').orderBy('service_id').execute();
-  return rows.map(toRow);
+/**
+ * The binding lists Service DNS answers from (active: the HTTP lookup; healthy, i.e. beat since
+ * `since`: DNS), compiled once. Outside transactions only.
+ */
+export interface BindingReads {
+  active(appId: string, serviceType?: string): Promise<BindingRow[]>;
+  healthy(appId: string, since: number): Promise<BindingRow[]>;
 }
 
-/** Active instances that beat since `since`: the ones Service DNS answers with. */
-export async function listHealthyBindings(db: Executor, appId: string, since: number): Promise<BindingRow[]> {
-  const rows = await db
-    .selectFrom('bindings')
-    .selectAll()
-    .where('app_id', '=', appId)
-    .where('status', '=', 'active')
-    .where('last_heartbeat_at', '>=', since)
-    .orderBy('service_type')
-    .orderBy('service_id')
-    .execute();
-  return rows.map(toRow);
+export function prepareBindingReads(db: RegistryDb, prepare: Prepare): BindingReads {
+  const activeOf = (appId: string) => db.selectFrom('bindings').selectAll().where('app_id', '=', appId).where('status', '=', 'active');
+  const active = prepare<{ appId: string }, BindingsTable>((value) => activeOf(value('appId')).orderBy('bound_at').orderBy('service_id'));
+  const activeOfType = prepare<{ appId: string; serviceType: string }, BindingsTable>((value) =>
+    activeOf(value('appId')).where('service_type', '=', value('serviceType')).orderBy('bound_at').orderBy('service_id'),
+  );
+  const healthy = prepare<{ appId: string; since: number }, BindingsTable>((value) =>
+    activeOf(value('appId')).where('last_heartbeat_at', '>=', value('since')).orderBy('service_type').orderBy('service_id'),
+  );
+  return {
+    async active(appId, serviceType) {
+      const rows = serviceType === undefined ? await active.all({ appId }) : await activeOfType.all({ appId, serviceType });
+      return rows.map(toRow);
+    },
+    async healthy(appId, since) {
+      return (await healthy.all({ appId, since })).map(toRow);
+    },
+  };
 }
 
 export async function insertBinding(db: Executor, row: BindingRow): Promise<void> {
