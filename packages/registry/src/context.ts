@@ -1,5 +1,7 @@
 import type { ReplayStore, SigningKey } from '@swarm/protocol';
 import type { Dialect } from '@swarm/runtime';
+import type { DnsInstance } from './dns/index.js';
+import type { LookupCache } from './lookup-cache.js';
 import type { AppReads } from './storage/apps.js';
 import type { BindingReads } from './storage/bindings.js';
 import type { RegistryDb } from './storage/schema.js';
@@ -10,6 +12,8 @@ export interface RegistryContext {
   dialect: Dialect;
   /** The reads every lookup makes, compiled once; writes and transactions use `db`. */
   reads: { apps: AppReads; bindings: BindingReads };
+  /** Service DNS answers of the current second (lookup-cache.ts): JSON over HTTP, instances for DNS. */
+  lookups: { http: LookupCache<string>; dns: LookupCache<DnsInstance[] | null> };
   authority: string;
   /** `<tld>` and `<registry>` labels of the authority, the first two labels of every app_id. */
   appIdPrefix: string;

@@ -16,6 +16,7 @@ import { BroadcastDelivery } from './broadcasts.js';
 import type { RegistryContext } from './context.js';
 import { startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
+import { LookupCache } from './lookup-cache.js';
 import { registerRoutes } from './routes/index.js';
 import { prepareAppReads } from './storage/apps.js';
 import { prepareBindingReads } from './storage/bindings.js';
@@ -117,6 +118,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       db: database.db,
       dialect: database.dialect,
       reads: { apps: prepareAppReads(database.db, database.prepare), bindings: prepareBindingReads(database.db, database.prepare) },
+      lookups: { http: new LookupCache(database.changeStamp), dns: new LookupCache(database.changeStamp) },
       authority,
       appIdPrefix: `${tld}.${registry}`,
       registryKey: key,

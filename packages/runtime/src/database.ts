@@ -20,6 +20,12 @@ export interface Database<DB> {
    * PostgreSQL, where replicas write the same rows and nothing here would tell.
    */
   dataVersion: (() => number) | null;
+  /**
+   * Changes whenever anything was committed, by this connection or another (SQLite data version
+   * and this connection's change count): a cache of answers built from many tables checks it.
+   * Null on PostgreSQL.
+   */
+  changeStamp: (() => string) | null;
   close(): Promise<void>;
 }
 
@@ -68,6 +74,7 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
       prepare: prepareWithKysely(db),
       runInTransaction: runInTransactionWithKysely(db),
       dataVersion: null,
+      changeStamp: null,
       close: () => db.destroy(),
     };
   }
@@ -81,11 +88,13 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  const changeStamp = sqlite.prepare("SELECT data_version || ':' || total_changes() FROM pragma_data_version").pluck();
   return {
     db,
     dialect: 'sqlite',
     ...prepareOnSqlite(sqlite, db),
     dataVersion: () => dataVersion.get() as number,
+    changeStamp: () => changeStamp.get() as string,
     close: () => db.destroy(),
   };
 }

@@ -67,7 +67,19 @@ async function listenOnOnePort(host: string, port: number, respond: Responder, l
 /** Leaves out instances that cannot be published, saying so once per instance and problem. */
 function publishable(logger: DnsLogger): (instance: DnsInstance) => InstanceRecords | null {
   const reported = new Set<string>();
+  // A zone source may hand out the same instance objects for a while (the registry's keep theirs
+  // for the rest of a second): each is described once, not per query.
+  const described = new WeakMap<DnsInstance, InstanceRecords | null>();
   return (instance) => {
+    let records = described.get(instance);
+    if (records === undefined) {
+      records = describe(instance);
+      described.set(instance, records);
+    }
+    return records;
+  };
+
+  function describe(instance: DnsInstance): InstanceRecords | null {
     const records = instanceRecords(instance);
     if (!('problem' in records)) return records;
     const key = `${instance.serviceId}\n${records.problem}`;
@@ -80,5 +92,5 @@ function publishable(logger: DnsLogger): (instance: DnsInstance) => InstanceReco
       );
     }
     return null;
-  };
+  }
 }

@@ -62,8 +62,8 @@ async function verifyServiceCall(
 }
 
 export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void {
-  app.get<{ Params: { app_id: string }; Querystring: { type?: unknown } }>('/v1/apps/:app_id/services', async (request) => {
-    const row = await requireApp(ctx, pathAppId(request.params.app_id));
+  app.get<{ Params: { app_id: string }; Querystring: { type?: unknown } }>('/v1/apps/:app_id/services', async (request, reply) => {
+    const appId = pathAppId(request.params.app_id);
     let type: string | undefined;
     if (request.query.type !== undefined) {
       const parsed = ServiceType.safeParse(request.query.type);
@@ -71,8 +71,12 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
       type = parsed.data;
     }
     const now = nowSeconds();
-    const records = (await ctx.reads.bindings.active(row.appId, type)).map((binding) => serviceRecord(ctx, binding, now));
-    return { app_id: row.appId, records };
+    const answer = await ctx.lookups.http.get(`${appId}\n${type ?? ''}`, now, async () => {
+      const row = await requireApp(ctx, appId);
+      const records = (await ctx.reads.bindings.active(row.appId, type)).map((binding) => serviceRecord(ctx, binding, now));
+      return JSON.stringify({ app_id: row.appId, records });
+    });
+    return reply.type('application/json; charset=utf-8').send(answer);
   });
 
   app.post<InstanceParams>('/v1/apps/:app_id/services/:service_id/context', async (request) => {
