@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { generateSigningKey } from '@swarm/protocol';
 import type { RegistryHandle } from '../src/index.js';
 import {
+  bearer,
   bindingRequest,
   boundInstance,
+  call,
   developerProof,
   developerWithApp,
   get,
   listedProvider,
+  makeProvider,
+  offer,
   post,
   postgresBackend,
   serviceCall,
@@ -31,6 +36,31 @@ describe('two registry replicas on one PostgreSQL schema', { skip: backend.skip 
   it('share the registry key and admin token', () => {
     assert.equal(a.publicKey, b.publicKey);
     assert.equal(a.adminToken, b.adminToken);
+  });
+
+  it('take two first offers of one provider racing through both: same key both land, another key is a conflict', async () => {
+    for (let round = 0; round < 5; round++) {
+      const provider = makeProvider();
+      const put = (registry: RegistryHandle, key = provider.key) =>
+        call(
+          'PUT',
+          `${registry.url}/v1/catalog/${provider.name}`,
+          offer(provider, { public_key: key.publicKey }, key),
+          bearer(a.adminToken),
+        );
+      const same = await Promise.all([put(a), put(b)]);
+      assert.deepEqual(same.map((x) => x.status).sort(), [200, 201], JSON.stringify(same.map((x) => x.body)));
+      const rival = makeProvider();
+      const other = generateSigningKey();
+      const racing = await Promise.all([
+        call('PUT', `${a.url}/v1/catalog/${rival.name}`, offer(rival), bearer(a.adminToken)),
+        call('PUT', `${b.url}/v1/catalog/${rival.name}`, offer(rival, { public_key: other.publicKey }, other), bearer(a.adminToken)),
+      ]);
+      const statuses = racing.map((x) => x.status).sort();
+      // Either the second arrived after the first landed (403/401: signed by the wrong key) or raced it (409).
+      assert.equal(statuses[0], 201, JSON.stringify(racing.map((x) => x.body)));
+      assert.ok([401, 409].includes(statuses[1] as number), JSON.stringify(racing.map((x) => x.body)));
+    }
   });
 
   it('racing one developer proof make exactly one binding', async () => {

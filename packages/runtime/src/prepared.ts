@@ -7,7 +7,9 @@ export type Slot<P> = <K extends keyof P & string>(name: K) => P[K];
 /**
  * A query built and compiled once, run many times with new values. Building and compiling a
  * Kysely query costs more than running a point query on SQLite (about 15 µs against 6 µs
- * here), so the routes a client calls most keep theirs prepared.
+ * here), so the routes a client calls most keep theirs prepared. Outside transactions only:
+ * inside `db.transaction()` use the transaction's builder (on SQLite a prepared query waits for
+ * the transaction holding the connection, which would be waiting for it).
  */
 export interface PreparedQuery<P, Row> {
   all(values: P): Promise<Row[]>;

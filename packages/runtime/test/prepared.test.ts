@@ -90,6 +90,27 @@ function preparedCases(open: () => Promise<Database<Tables>>) {
     assert.equal(await q.find.first({ owner: 'batch', id: '3' }), undefined, 'the first write of a failed batch is undone');
   });
 
+  it('runs a batch that arrives while another transaction is open after that one, whole', async () => {
+    const q = prepared();
+    let inside!: () => void;
+    const insideTransaction = new Promise<void>((resolve) => {
+      inside = resolve;
+    });
+    const transaction = database.db.transaction().execute(async (trx) => {
+      await trx.insertInto('notes').values({ owner: 'open', id: 'first', text: 'from the transaction', hits: 0 }).execute();
+      inside();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    });
+    await insideTransaction;
+    await database.runInTransaction([
+      write(q.insert, { owner: 'open', id: 'second', text: 'from the batch' }),
+      write(q.insert, { owner: 'open', id: 'third', text: 'from the batch' }),
+    ]);
+    await transaction;
+    assert.deepEqual(await q.listed.all({ owner: 'open' }), [{ id: 'first' }, { id: 'second' }]);
+    assert.equal((await q.find.first({ owner: 'open', id: 'third' }))?.text, 'from the batch');
+  });
+
   it('never reads what an open transaction wrote and then rolled back', async () => {
     const q = prepared();
     let inside!: () => void;

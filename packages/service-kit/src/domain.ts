@@ -9,7 +9,11 @@ export interface DomainContext {
   /** The service database (SQLite or PostgreSQL); domain tables carry a `service_id` column. */
   db: Kysely<unknown>;
   dialect: 'sqlite' | 'postgres';
-  /** Compiles a query once for a hot route: `prepare((value) => db.selectFrom(…).where('id', '=', value('id')))`. */
+  /**
+   * Compiles a query once for a hot route: `prepare((value) => db.selectFrom(…).where('id', '=', value('id')))`.
+   * Outside transactions only: inside `db.transaction()` use the transaction's builder (on
+   * SQLite a prepared query would wait for the transaction that is waiting for it).
+   */
   prepare: Prepare;
   /** For a `ReadCache`: changes when another connection commits; null where that is unknowable. */
   dataVersion: (() => number) | null;
@@ -28,7 +32,7 @@ export interface Domain {
   routes(scope: FastifyInstance, context: DomainContext): void | Promise<void>;
   /** Deletes every record and file of one instance (termination with `wipe`). */
   wipe(instance: InstanceInfo, context: DomainContext): Promise<void>;
-  /** Gauges reported with usage, e.g. `{ bytes_stored }`. */
+  /** Gauges reported with usage, e.g. `{ bytes_stored }`. A domain reports a failure by throwing (counted as `errors`). */
   usage?(instance: InstanceInfo, context: DomainContext): Promise<Record<string, number>>;
 }
 

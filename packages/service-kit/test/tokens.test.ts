@@ -88,6 +88,15 @@ describe('user tokens (SPEC §8)', () => {
     assert.equal((await callApi(notes(aliceNotes), await alice.token({ expiresIn: -30 }))).status, 200);
   });
 
+  it('stops taking a token it verified before once the token expired (60 s skew)', async () => {
+    // Valid for about two more seconds with the skew: verified once, then answered from the cache.
+    const token = await alice.token({ expiresIn: -58 });
+    assert.equal((await callApi(notes(aliceNotes), token)).status, 200);
+    assert.equal((await callApi(notes(aliceNotes), token)).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 3100));
+    await expectInvalid(notes(aliceNotes), token);
+  });
+
   it('refreshes the context on an unknown kid, at most once per 30 s per app', async () => {
     const proxy = await startCountingProxy(registry.url);
     const proxied = await startNotes({ ...registry, url: proxy.url }, join(dir.path, 'proxied'), {
@@ -100,6 +109,8 @@ describe('user tokens (SPEC §8)', () => {
       const carolNotes = await provisionInstance(proxied, carol);
       const url = notes(carolNotes);
       const old = await carol.token();
+      // Twice: the second answer comes from the verified-token cache, which must close with the key.
+      assert.equal((await callApi(url, old)).status, 200);
       assert.equal((await callApi(url, old)).status, 200);
       const contextCalls = () => proxy.hits(/\/context$/);
       const before = contextCalls();

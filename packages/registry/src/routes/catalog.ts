@@ -56,8 +56,15 @@ export function catalogRoutes(app: FastifyInstance, ctx: RegistryContext): void 
       try {
         await insertProvider(ctx.db, entry, now);
       } catch (error) {
-        if (isUniqueViolation(error)) throw new SwarmError('conflict', `provider ${entry.provider} was registered meanwhile`);
-        throw error;
+        if (!isUniqueViolation(error)) throw error;
+        // Two first offers raced (replicas of one provider starting together, through two
+        // registry replicas): the later one is an update when the winner holds the same key.
+        const winner = await findProvider(ctx.db, entry.provider);
+        const sameProvider = winner?.entry.public_key === entry.public_key && winner.entry.service_type === entry.service_type;
+        if (!sameProvider || !(await updateProvider(ctx.db, entry, entry.public_key, now))) {
+          throw new SwarmError('conflict', `provider ${entry.provider} was registered meanwhile`);
+        }
+        return entry;
       }
       reply.code(201);
       return entry;
