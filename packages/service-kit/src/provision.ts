@@ -73,6 +73,7 @@ export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 
     wiped: 0,
     created_at: nowSeconds(),
   };
+  kit.instances.rememberKey(row.instance_key, key);
   await kit.instances.insert(row);
   const instance: Instance = { ...row, key, info: instanceInfo(row) };
   const outcome = await kit.binder.bind(instance);

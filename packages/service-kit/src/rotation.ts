@@ -20,6 +20,7 @@ export async function rotateInstanceKey(kit: Kit, serviceId: string): Promise<vo
   if (!instance?.key || instance.status !== 'active') throw new SwarmError('not_found', 'no active instance with that id');
   const next = generateSigningKey();
   const nextPem = privateKeyToPem(next.privateKey);
+  kit.instances.rememberKey(nextPem, next);
   await kit.instances.update(serviceId, { pending_key: nextPem });
   const data = {
     app_id: instance.app_id,
