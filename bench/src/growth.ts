@@ -109,7 +109,7 @@ export async function benchGrowth(apps = Number(process.env.BENCH_GROWTH_APPS ??
       const memorySmall = residentMb(small.pid);
       return [
         result(
-          `Service DNS lookup with ${apps} apps / ${apps * bindingsPerApp} bindings`,
+          `Service DNS lookup with ${apps} apps / ${apps * bindingsPerApp} bindings (answer cache off)`,
           atSize.perSecond,
           'req/s',
           'same lookup with 10 bindings',

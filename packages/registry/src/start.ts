@@ -50,6 +50,8 @@ export interface RegistryOptions {
   defaultLoggingUrl?: string;
   /** 0 (default) = a free port, false = no Service DNS. */
   dnsPort?: number | false;
+  /** Service DNS answers kept for the rest of their second (SQLite only); 0 turns it off. Default 10 000. */
+  lookupCacheEntries?: number;
   /**
    * Delivery of broadcasts: backoff from initialMs (500) doubling to maxMs (60 s); pollMs (1 s)
    * picks up due rows; a change waits up to settleMs (1 s) for its broadcasts' first attempt.
@@ -73,6 +75,11 @@ export interface RegistryHandle {
   dnsPort: number | null;
   app: FastifyInstance;
   close(): Promise<void>;
+}
+
+function lookupCaches(stamp: (() => string) | null, entries: number): RegistryContext['lookups'] {
+  const kept = entries > 0 ? stamp : null;
+  return { http: new LookupCache(kept, entries), dns: new LookupCache(kept, entries) };
 }
 
 function openRegistryDatabase(options: RegistryOptions): Database<RegistryTables> {
@@ -118,7 +125,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       db: database.db,
       dialect: database.dialect,
       reads: { apps: prepareAppReads(database.db, database.prepare), bindings: prepareBindingReads(database.db, database.prepare) },
-      lookups: { http: new LookupCache(database.changeStamp), dns: new LookupCache(database.changeStamp) },
+      lookups: lookupCaches(database.changeStamp, options.lookupCacheEntries ?? 10_000),
       authority,
       appIdPrefix: `${tld}.${registry}`,
       registryKey: key,
