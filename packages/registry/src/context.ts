@@ -12,8 +12,8 @@ export interface RegistryContext {
   dialect: Dialect;
   /** The reads every lookup makes, compiled once; writes and transactions use `db`. */
   reads: { apps: AppReads; bindings: BindingReads };
-  /** Service DNS answers of the current second (lookup-cache.ts): JSON over HTTP, instances for DNS. */
-  lookups: { http: LookupCache<string>; dns: LookupCache<DnsInstance[] | null> };
+  /** Service DNS answers of the current second (lookup-cache.ts): JSON over HTTP, instances and encoded replies for DNS. */
+  lookups: { http: LookupCache<string>; dns: LookupCache<DnsInstance[] | null>; dnsReplies: LookupCache<Buffer | null> };
   authority: string;
   /** `<tld>` and `<registry>` labels of the authority, the first two labels of every app_id. */
   appIdPrefix: string;

@@ -14,6 +14,9 @@ export function storageZoneSource(ctx: RegistryContext): DnsZoneSource {
       const now = nowSeconds();
       return ctx.lookups.dns.get(name, now, () => instancesOf(ctx, name, now));
     },
+    keepReplies(key, build, keep) {
+      return ctx.lookups.dnsReplies.get(key, nowSeconds(), build, keep);
+    },
   };
 }
 

@@ -26,16 +26,16 @@ export class LookupCache<T> {
 
   /**
    * The answer for `key` at `second`, built by `build` unless one built in the same second with
-   * no commit since is kept.
+   * no commit since is kept. `keep` may refuse to keep a built answer (a failure).
    */
-  async get(key: string, second: number, build: () => Promise<T>): Promise<T> {
+  async get(key: string, second: number, build: () => Promise<T>, keep?: (value: T) => boolean): Promise<T> {
     if (!this.#stamp) return build();
     this.#refresh();
     const kept = this.#entries.get(key);
     if (kept && kept.second === second) return kept.value;
     const stampBefore = this.#current;
     const value = await build();
-    if (this.#stamp() === stampBefore) {
+    if (this.#stamp() === stampBefore && (keep?.(value) ?? true)) {
       if (this.#entries.size >= this.#maxEntries) this.#entries.clear();
       this.#entries.set(key, { second, value });
     }

@@ -79,7 +79,7 @@ export interface RegistryHandle {
 
 function lookupCaches(stamp: (() => string) | null, entries: number): RegistryContext['lookups'] {
   const kept = entries > 0 ? stamp : null;
-  return { http: new LookupCache(kept, entries), dns: new LookupCache(kept, entries) };
+  return { http: new LookupCache(kept, entries), dns: new LookupCache(kept, entries), dnsReplies: new LookupCache(kept, entries) };
 }
 
 function openRegistryDatabase(options: RegistryOptions): Database<RegistryTables> {

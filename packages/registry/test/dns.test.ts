@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { after, before, describe, it } from 'node:test';
 import { appDnsZone, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
+import dnsPacket from 'dns-packet';
 import { type RegistryHandle, startRegistry } from '../src/index.js';
 import { boundInstance, developerWithApp, get, listedProvider, post } from './helpers.js';
 
@@ -38,5 +40,31 @@ describe('Service DNS wired to storage', () => {
     );
     assert.equal((await post(`${registry.url}/v1/apps/${appId}/services/${bound.serviceId}/decommission`, kill)).status, 200);
     await assert.rejects(resolver.resolveSrv(`_cms-article._tcp.${zone}`));
+  });
+
+  it('answers a repeated question with its own ID, and a new binding at once', async () => {
+    const { dev, appId } = await developerWithApp(registry);
+    const provider = await listedProvider(registry);
+    await boundInstance(registry, dev, appId, provider);
+    const name = `_cms-article._tcp.${appDnsZone(appId).slice(0, -1)}`;
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const ask = (id: number) =>
+      new Promise<dnsPacket.Packet>((resolve) => {
+        socket.once('message', (message) => resolve(dnsPacket.decode(message)));
+        socket.send(dnsPacket.encode({ id, type: 'query', questions: [{ type: 'SRV', name }] }), registry.dnsPort as number, '127.0.0.1');
+      });
+    try {
+      const first = await ask(101);
+      const second = await ask(202);
+      assert.deepEqual([first.id, second.id], [101, 202]);
+      assert.equal(second.answers?.length, 1);
+      assert.deepEqual(second.answers, first.answers);
+      // Within the same second: the kept reply must not hide the binding just made.
+      await boundInstance(registry, dev, appId, provider);
+      assert.equal((await ask(303)).answers?.length, 2);
+    } finally {
+      socket.close();
+    }
   });
 });

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { describe, it } from 'node:test';
+import dnsPacket from 'dns-packet';
+import { type DnsInstance, startDnsServer } from '../src/dns/index.js';
 import { LookupCache } from '../src/lookup-cache.js';
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
@@ -49,5 +52,53 @@ describe('LookupCache', () => {
     const cache = new LookupCache<number>(() => 'v1:0');
     await assert.rejects(cache.get('a', 100, async () => Promise.reject(new Error('unknown app'))));
     assert.equal(await cache.get('a', 100, async () => 7), 7);
+  });
+});
+
+describe('kept DNS replies', () => {
+  it('never keeps a SERVFAIL: the next query asks the source again', async () => {
+    const zone = '7f8a9d.business_app.alice.swarm.local';
+    let failures = 1;
+    const replies = new LookupCache<Buffer | null>(() => 'unchanged');
+    const instances: DnsInstance[] = [
+      {
+        serviceType: 'cms-article',
+        serviceId: 'cms-article-a',
+        endpointUrl: 'http://127.0.0.1:7410/i/a/api/v1',
+        publicKey: 'k',
+        tier: null,
+        region: null,
+      },
+    ];
+    const dns = await startDnsServer({
+      host: '127.0.0.1',
+      port: 0,
+      authority: 'swarm.local',
+      source: {
+        async instancesForZone() {
+          if (failures-- > 0) throw new Error('database is down');
+          return instances;
+        },
+        keepReplies: (key, build, keep) => replies.get(key, 100, build, keep),
+      },
+    });
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const ask = (id: number) =>
+      new Promise<dnsPacket.DecodedPacket>((resolve) => {
+        socket.once('message', (message) => resolve(dnsPacket.decode(message)));
+        const query = dnsPacket.encode({ id, type: 'query', questions: [{ type: 'SRV', name: `_cms-article._tcp.${zone}` }] });
+        socket.send(query, dns.port, '127.0.0.1');
+      });
+    try {
+      assert.equal(((await ask(1)).flags ?? 0) & 0xf, 2, 'SERVFAIL');
+      const answered = await ask(2);
+      assert.equal((answered.flags ?? 0) & 0xf, 0, 'NOERROR');
+      assert.equal(answered.answers?.length, 1);
+      assert.equal((await ask(3)).id, 3);
+    } finally {
+      socket.close();
+      await dns.close();
+    }
   });
 });

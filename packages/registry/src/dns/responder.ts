@@ -23,7 +23,7 @@ interface Reply {
 }
 
 export function createResponder(zone: Zone, logger: DnsLogger): Responder {
-  const answer = answerer(zone, logger);
+  const answer = keptReplies(zone, answerer(zone, logger));
   return async function respond(message, transport) {
     try {
       return await answer(message, transport);
@@ -34,8 +34,36 @@ export function createResponder(zone: Zone, logger: DnsLogger): Responder {
   };
 }
 
-function answerer(zone: Zone, logger: DnsLogger): Responder {
+/** Replies may be kept at most this big a query (a classic UDP datagram): the key is the query. */
+const MAX_KEPT_QUERY = 512;
+
+/**
+ * Where the zone source keeps replies, a query answered before in the same circumstances gets
+ * the same bytes with its own ID. The key is everything of the query but its ID (flags, the
+ * question as written, EDNS) and the transport; a reply that reports a failure is not kept.
+ */
+function keptReplies(zone: Zone, answer: Responder & { failed?: WeakSet<Buffer> }): Responder {
+  const keepReplies = zone.source.keepReplies?.bind(zone.source);
+  if (!keepReplies) return answer;
   return async (message, transport) => {
+    if (message.length < 12 || message.length > MAX_KEPT_QUERY) return answer(message, transport);
+    const key = `${transport}:${message.toString('latin1', 2)}`;
+    const reply = await keepReplies(
+      key,
+      () => answer(message, transport),
+      (built) => built !== null && !(answer.failed?.has(built) ?? false),
+    );
+    if (!reply) return null;
+    const own = Buffer.from(reply);
+    own.writeUInt16BE(message.readUInt16BE(0), 0);
+    return own;
+  };
+}
+
+function answerer(zone: Zone, logger: DnsLogger): Responder & { failed: WeakSet<Buffer> } {
+  // SERVFAIL replies written because the source failed: never kept.
+  const failed = new WeakSet<Buffer>();
+  const respond: Responder = async (message, transport) => {
     const query = parseQuery(message);
     if (query.kind === 'drop') return null;
     if (query.kind === 'error') return encodeReply(query, MAX_TCP_MESSAGE);
@@ -65,9 +93,12 @@ function answerer(zone: Zone, logger: DnsLogger): Responder {
       );
     } catch (error) {
       logger.warn({ err: error, name: question.labels.join('.') }, 'service DNS could not answer a query');
-      return encodeReply({ header, question, rcode: RCODE.SERVFAIL, edns }, sizeLimit);
+      const reply = encodeReply({ header, question, rcode: RCODE.SERVFAIL, edns }, sizeLimit);
+      failed.add(reply);
+      return reply;
     }
   };
+  return Object.assign(respond, { failed });
 }
 
 /** The client's advertised EDNS0 payload size, never below 512 (RFC 6891 §6.2.5) nor above 1232. */

@@ -11,6 +11,12 @@ export interface DnsInstance {
 export interface DnsZoneSource {
   /** Active, healthy instances of the app whose zone is given (reversed app_id, no trailing dot, lowercase, e.g. '7f8a9d.business_app.alice.omiappreg.org'); null when no such app. */
   instancesForZone(zone: string): Promise<DnsInstance[] | null>;
+  /**
+   * Optional: lets the server keep whole encoded replies for as long as the source's answers
+   * stand (the registry: for the rest of the second, until the next commit). Runs `build` when
+   * nothing is kept under `key`; keeps what it built only if `keep` says so.
+   */
+  keepReplies?(key: string, build: () => Promise<Buffer | null>, keep: (reply: Buffer | null) => boolean): Promise<Buffer | null>;
 }
 
 export interface DnsLogger {
