@@ -13,28 +13,11 @@ import {
   type TrustedRegistry,
 } from '@swarm/protocol';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
+import { bearer, call, get, post } from '@swarm/runtime/testing';
 import { type AuthProviderHandle, type ServerHandle, startAuthProvider, startBilling, startLogging } from '../src/index.js';
 
-export interface JsonAnswer {
-  status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: tests read answers loosely
-  body: any;
-}
-
-/** One HTTP exchange; `body` may be a raw string to send malformed input. */
-export async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonAnswer> {
-  const response = await fetch(url, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? null : JSON.parse(text) };
-}
-
-export const post = (url: string, body: unknown, headers?: Record<string, string>) => call('POST', url, body, headers);
-export const get = (url: string, headers?: Record<string, string>) => call('GET', url, undefined, headers);
-export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+export type { JsonAnswer } from '@swarm/runtime/testing';
+export { bearer, call, get, post };
 
 async function freePort(): Promise<number> {
   const server = createServer();

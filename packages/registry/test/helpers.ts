@@ -14,6 +14,7 @@ import {
   signEnvelope,
 } from '@swarm/protocol';
 import { dropPostgresSchema, ensurePostgresSchema } from '@swarm/runtime';
+import { bearer, call, get, post } from '@swarm/runtime/testing';
 import { type RegistryHandle, type RegistryOptions, startRegistry } from '../src/index.js';
 
 /** A developer: a namespace, its Master key and two Guardian keys. */
@@ -136,25 +137,8 @@ export function serviceCall(appId: string, serviceId: string, key: SigningKey, e
   );
 }
 
-export interface Answer {
-  status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: tests read answers freely
-  body: any;
-}
-
-export async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const response = await fetch(url, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? null : JSON.parse(text) };
-}
-
-export const post = (url: string, body: unknown, headers?: Record<string, string>) => call('POST', url, body, headers);
-export const get = (url: string) => call('GET', url);
-export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+export type { JsonAnswer as Answer } from '@swarm/runtime/testing';
+export { bearer, call, get, post };
 
 /** How a suite starts registries: SQLite in a temp folder, or its own PostgreSQL schema. */
 export interface Backend {

@@ -1,0 +1,20 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { provision } from '@swarm/client';
+import { measureAsync } from './harness.js';
+import { developerApp } from './swarm.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'swarm-prof-'));
+const prof = process.env.PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir', '/tmp/prof'] : [];
+const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'bench/src/swarm-process.ts', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+const { urls } = JSON.parse(line);
+const app = await developerApp(urls.registry, 'prof');
+const options = { registry: urls.registry };
+const run = await measureAsync(() => provision(options, { appId: app.appId, serviceType: 'cms-article', master: app.master, tier: 'free', region: 'local' }), { seconds: Number(process.env.SECS ?? 6), concurrency: 8 });
+console.log('provisionings/s', run.perSecond.toFixed(0), 'n', run.iterations);
+child.kill('SIGINT');
+await new Promise((r) => child.once('exit', r));
