@@ -9,19 +9,32 @@
  * answer built while a write landed is not kept. PostgreSQL has no stamp (replicas write unseen),
  * so there nothing is kept.
  */
+export interface LookupCacheLimits<T> {
+  /** Default 10 000. */
+  maxEntries?: number;
+  /** With `sizeOf`: the most bytes kept (default 32 MiB); when either limit is reached the cache starts over. */
+  maxBytes?: number;
+  sizeOf?: (value: T) => number;
+}
+
 export class LookupCache<T> {
   readonly #stamp: (() => string) | null;
   readonly #maxEntries: number;
-  readonly #entries = new Map<string, { second: number; value: T }>();
+  readonly #maxBytes: number;
+  readonly #sizeOf: ((value: T) => number) | null;
+  readonly #entries = new Map<string, { second: number; value: T; size: number }>();
+  #bytes = 0;
   #current = '';
   #stampRead = false;
   readonly #nextTurn = () => {
     this.#stampRead = false;
   };
 
-  constructor(stamp: (() => string) | null, maxEntries = 10_000) {
+  constructor(stamp: (() => string) | null, limits: LookupCacheLimits<T> = {}) {
     this.#stamp = stamp;
-    this.#maxEntries = maxEntries;
+    this.#maxEntries = limits.maxEntries ?? 10_000;
+    this.#maxBytes = limits.maxBytes ?? 32 * 1024 * 1024;
+    this.#sizeOf = limits.sizeOf ?? null;
   }
 
   /**
@@ -35,11 +48,26 @@ export class LookupCache<T> {
     if (kept && kept.second === second) return kept.value;
     const stampBefore = this.#current;
     const value = await build();
-    if (this.#stamp() === stampBefore && (keep?.(value) ?? true)) {
-      if (this.#entries.size >= this.#maxEntries) this.#entries.clear();
-      this.#entries.set(key, { second, value });
-    }
+    if (this.#stamp() === stampBefore && (keep?.(value) ?? true)) this.#keep(key, second, value);
     return value;
+  }
+
+  #keep(key: string, second: number, value: T): void {
+    const size = this.#sizeOf?.(value) ?? 0;
+    if (size > this.#maxBytes) return;
+    const old = this.#entries.get(key);
+    if (old) {
+      this.#entries.delete(key);
+      this.#bytes -= old.size;
+    }
+    if (this.#entries.size >= this.#maxEntries || this.#bytes + size > this.#maxBytes) this.#clear();
+    this.#entries.set(key, { second, value, size });
+    this.#bytes += size;
+  }
+
+  #clear(): void {
+    this.#entries.clear();
+    this.#bytes = 0;
   }
 
   #refresh(): void {
@@ -48,7 +76,7 @@ export class LookupCache<T> {
     setImmediate(this.#nextTurn);
     const stamp = this.#stamp();
     if (stamp !== this.#current) {
-      this.#entries.clear();
+      this.#clear();
       this.#current = stamp;
     }
   }

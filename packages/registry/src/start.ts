@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { BroadcastDelivery } from './broadcasts.js';
 import type { RegistryContext } from './context.js';
-import { startDnsServer } from './dns/index.js';
+import { type DnsInstance, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
 import { LookupCache } from './lookup-cache.js';
 import { registerRoutes } from './routes/index.js';
@@ -77,9 +77,14 @@ export interface RegistryHandle {
   close(): Promise<void>;
 }
 
-function lookupCaches(stamp: (() => string) | null, entries: number): RegistryContext['lookups'] {
-  const kept = entries > 0 ? stamp : null;
-  return { http: new LookupCache(kept, entries), dns: new LookupCache(kept, entries), dnsReplies: new LookupCache(kept, entries) };
+function lookupCaches(stamp: (() => string) | null, maxEntries: number): RegistryContext['lookups'] {
+  const kept = maxEntries > 0 ? stamp : null;
+  return {
+    http: new LookupCache<string>(kept, { maxEntries, sizeOf: (json) => json.length }),
+    // An instance is a few hundred bytes of strings.
+    dns: new LookupCache<DnsInstance[] | null>(kept, { maxEntries, sizeOf: (instances) => 512 * (instances?.length ?? 0) }),
+    dnsReplies: new LookupCache<Buffer | null>(kept, { maxEntries, sizeOf: (reply) => reply?.length ?? 0 }),
+  };
 }
 
 function openRegistryDatabase(options: RegistryOptions): Database<RegistryTables> {

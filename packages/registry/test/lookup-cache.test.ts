@@ -48,6 +48,24 @@ describe('LookupCache', () => {
     assert.equal(await cache.get('a', 100, async () => ++builds), 2);
   });
 
+  it('stays within its byte limit, and keeps nothing bigger than it', async () => {
+    const cache = new LookupCache<string>(() => 'v1:0', { maxBytes: 10, sizeOf: (text) => text.length });
+    let builds = 0;
+    const build = (text: string) => async () => {
+      builds++;
+      return text;
+    };
+    await cache.get('a', 100, build('123456'));
+    await cache.get('a', 100, build('123456'));
+    assert.equal(builds, 1);
+    await cache.get('b', 100, build('7890ab'));
+    await cache.get('a', 100, build('123456'));
+    assert.equal(builds, 3, 'b did not fit beside a: the cache started over');
+    await cache.get('huge', 100, build('x'.repeat(11)));
+    await cache.get('huge', 100, build('x'.repeat(11)));
+    assert.equal(builds, 5, 'never kept');
+  });
+
   it('keeps nothing of a build that failed', async () => {
     const cache = new LookupCache<number>(() => 'v1:0');
     await assert.rejects(cache.get('a', 100, async () => Promise.reject(new Error('unknown app'))));

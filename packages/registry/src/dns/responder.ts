@@ -39,15 +39,16 @@ const MAX_KEPT_QUERY = 512;
 
 /**
  * Where the zone source keeps replies, a query answered before in the same circumstances gets
- * the same bytes with its own ID. The key is everything of the query but its ID (flags, the
- * question as written, EDNS) and the transport; a reply that reports a failure is not kept.
+ * the same bytes with its own ID. The key is everything of a UDP query but its ID (flags, the
+ * question as written, EDNS); a reply that reports a failure is not kept.
  */
 function keptReplies(zone: Zone, answer: Responder & { failed?: WeakSet<Buffer> }): Responder {
   const keepReplies = zone.source.keepReplies?.bind(zone.source);
   if (!keepReplies) return answer;
   return async (message, transport) => {
-    if (message.length < 12 || message.length > MAX_KEPT_QUERY) return answer(message, transport);
-    const key = `${transport}:${message.toString('latin1', 2)}`;
+    // UDP only: the hot path, and replies of at most 1232 bytes (a TCP reply may be 64 KiB).
+    if (transport !== 'udp' || message.length < 12 || message.length > MAX_KEPT_QUERY) return answer(message, transport);
+    const key = message.toString('latin1', 2);
     const reply = await keepReplies(
       key,
       () => answer(message, transport),
