@@ -74,6 +74,33 @@ describe('auth provider: users, tokens and key rotation (SPEC §8)', () => {
     assert.equal(elsewhere.status, 401);
   });
 
+  it('locks a username after 5 wrong passwords in a row (1 s, doubling), known or not, and only that one', async () => {
+    await post(`${issuer}/v1/users`, { username: 'gina', password: 'ginas password' });
+    const login = (username: string, password: string, at = issuer) => post(`${at}/v1/login`, { username, password });
+    for (let i = 0; i < 6; i++) assert.equal((await login('gina', `guess ${i}`)).status, 401, `guess ${i}`);
+    // Locked now, even for the right password; no hashing happens.
+    const locked = await fetch(`${issuer}/v1/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'gina', password: 'ginas password' }),
+    });
+    assert.equal(locked.status, 429);
+    assert.equal(((await locked.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    assert.equal(locked.headers.get('retry-after'), '1');
+    // Other names and the same name at another app go on as before.
+    await post(`${issuer}/v1/users`, { username: 'hank', password: 'hanks password' });
+    assert.equal((await login('hank', 'hanks password')).status, 200);
+    assert.equal((await login('gina', 'anything at all', bobIssuer)).status, 401);
+    // An unknown name is throttled alike, so the answers tell nothing about who exists.
+    for (let i = 0; i < 6; i++) await login('nobody-here', `guess ${i}`);
+    assert.equal((await login('nobody-here', 'guess')).status, 429);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal((await login('gina', 'ginas password')).status, 200, 'the lock ran out');
+    // Success cleared the count: one more wrong password is a plain 401.
+    assert.equal((await login('gina', 'wrong again')).status, 401);
+    assert.equal((await login('gina', 'ginas password')).status, 200);
+  });
+
   it('refuses malformed sign-ups and logins with invalid_request', async () => {
     for (const body of [
       { username: 'x' },

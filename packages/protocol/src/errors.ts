@@ -1,4 +1,7 @@
-/** Every failure code SPEC §14 names, with the HTTP status it travels under. */
+/**
+ * Every failure code SPEC §14 names, with the HTTP status it travels under, and two of our own:
+ * `rate_limited` (429, the auth provider's login throttle) and `internal_error` (500, a bug).
+ */
 export const ERROR_STATUS = {
   invalid_request: 400,
   invalid_app_id: 400,
@@ -24,6 +27,7 @@ export const ERROR_STATUS = {
   unsupported_region: 422,
   storage_limit_exceeded: 422,
   quota_exceeded: 422,
+  rate_limited: 429,
   internal_error: 500,
   registry_unavailable: 503,
 } as const;

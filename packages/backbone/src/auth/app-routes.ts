@@ -70,13 +70,24 @@ export function registerAppRoutes(context: AuthContext): void {
     reply.code(201).send({ app_id: appId, username: body.username, roles });
   });
 
-  app.post('/apps/:appId/v1/login', async (request) => {
+  app.post('/apps/:appId/v1/login', async (request, reply) => {
     const appId = await provisionedApp(request.params);
     const body = parseMessage(Login, jsonBody(request));
+    const { loginThrottle } = context;
+    // A locked name is refused before any hashing: guessing costs the guesser time, not us CPU.
+    const retryAfter = loginThrottle.retryAfterSeconds(appId, body.username);
+    if (retryAfter > 0) {
+      reply.header('retry-after', String(retryAfter));
+      throw new SwarmError('rate_limited', `too many wrong passwords for this username; try again in ${retryAfter} s`);
+    }
     const user = await store.findUser(appId, body.username);
     // Unknown user and wrong password cost the same and fail the same way.
     const matches = await verifyPassword(body.password, user?.passwordHash ?? (await unknownUserHash()));
-    if (!user || !matches) throw new SwarmError('invalid_token', 'username or password is wrong');
+    if (!user || !matches) {
+      loginThrottle.failed(appId, body.username);
+      throw new SwarmError('invalid_token', 'username or password is wrong');
+    }
+    loginThrottle.succeeded(appId, body.username);
     return signedToken(context, appId, user.username, user.roles, context.tokenTtlSeconds);
   });
 

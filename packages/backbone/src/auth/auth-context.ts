@@ -2,6 +2,7 @@ import type { BroadcastData, ReplayStore, SigningKey } from '@swarm/protocol';
 import type { RegistryClient } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import type { AuthStore } from './auth-store.js';
+import type { LoginThrottle } from './login-throttle.js';
 
 /** What the auth provider's routes share. */
 export interface AuthContext {
@@ -14,6 +15,7 @@ export interface AuthContext {
   freshnessSeconds: number;
   overlapSeconds: number;
   tokenTtlSeconds: number;
+  loginThrottle: LoginThrottle;
   /** The provider's public URL (known once it listens). */
   baseUrl(): string;
 }

@@ -12,6 +12,7 @@ import {
 import { registerAppRoutes } from './app-routes.js';
 import { type AuthContext, actOnBroadcast } from './auth-context.js';
 import { AuthStore, migrateAuth } from './auth-store.js';
+import { LoginThrottle } from './login-throttle.js';
 import { authCatalogEntry, putOffer, signOffer } from './offer.js';
 import { unknownUserHash } from './passwords.js';
 import { loadOrCreateProviderKey } from './provider-key.js';
@@ -26,6 +27,8 @@ export interface AuthProviderOptions extends BackboneServerOptions {
   authKeyOverlapSeconds?: number;
   /** Lifetime of login tokens (and the default for owner tokens); default 3600 s. */
   tokenTtlSeconds?: number;
+  /** Wrong passwords a username may send in a row before it is locked (1 s, doubling, ≤ 15 min); default 5. */
+  loginFreeFailures?: number;
 }
 
 export interface AuthProviderHandle extends ServerHandle {
@@ -74,6 +77,7 @@ export async function startAuthProvider(options: AuthProviderOptions): Promise<A
       freshnessSeconds: resolved.freshnessSeconds,
       overlapSeconds,
       tokenTtlSeconds,
+      loginThrottle: new LoginThrottle({ freeFailures: options.loginFreeFailures ?? 5 }),
       baseUrl: () => url,
     };
     registerProvision(context);
