@@ -77,7 +77,7 @@ describe('auth provider: users, tokens and key rotation (SPEC §8)', () => {
   it('locks a username after 5 wrong passwords in a row (1 s, doubling), known or not, and only that one', async () => {
     await post(`${issuer}/v1/users`, { username: 'gina', password: 'ginas password' });
     const login = (username: string, password: string, at = issuer) => post(`${at}/v1/login`, { username, password });
-    for (let i = 0; i < 6; i++) assert.equal((await login('gina', `guess ${i}`)).status, 401, `guess ${i}`);
+    for (let i = 0; i < 5; i++) assert.equal((await login('gina', `guess ${i}`)).status, 401, `guess ${i}`);
     // Locked now, even for the right password; no hashing happens.
     const locked = await fetch(`${issuer}/v1/login`, {
       method: 'POST',
@@ -92,8 +92,13 @@ describe('auth provider: users, tokens and key rotation (SPEC §8)', () => {
     assert.equal((await login('hank', 'hanks password')).status, 200);
     assert.equal((await login('gina', 'anything at all', bobIssuer)).status, 401);
     // An unknown name is throttled alike, so the answers tell nothing about who exists.
-    for (let i = 0; i < 6; i++) await login('nobody-here', `guess ${i}`);
+    for (let i = 0; i < 5; i++) await login('nobody-here', `guess ${i}`);
     assert.equal((await login('nobody-here', 'guess')).status, 429);
+    // Another spelling is another user of the store, and counted apart.
+    assert.equal((await login('Gina', 'a guess')).status, 401);
+    // A burst of concurrent guesses gets no more tries than a sequence would.
+    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => login('ivy', `burst ${i}`)));
+    assert.deepEqual([burst.filter((x) => x.status === 401).length, burst.filter((x) => x.status === 429).length], [5, 15]);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     assert.equal((await login('gina', 'ginas password')).status, 200, 'the lock ran out');
     // Success cleared the count: one more wrong password is a plain 401.

@@ -5,8 +5,8 @@
  * between, building it again gives the same answer.
  *
  * "Without a commit" is the database's change stamp (SQLite: any commit by this connection or
- * another), read once per turn of the event loop, and again before an answer is kept, so an
- * answer built while a write landed is not kept. PostgreSQL has no stamp (replicas write unseen),
+ * another), read on every lookup and again before an answer is kept, so an answer built while
+ * a write landed is not kept. PostgreSQL has no stamp (replicas write unseen),
  * so there nothing is kept.
  */
 export interface LookupCacheLimits<T> {
@@ -25,10 +25,6 @@ export class LookupCache<T> {
   readonly #entries = new Map<string, { second: number; value: T; size: number }>();
   #bytes = 0;
   #current = '';
-  #stampRead = false;
-  readonly #nextTurn = () => {
-    this.#stampRead = false;
-  };
 
   constructor(stamp: (() => string) | null, limits: LookupCacheLimits<T> = {}) {
     this.#stamp = stamp;
@@ -70,10 +66,13 @@ export class LookupCache<T> {
     this.#bytes = 0;
   }
 
+  /**
+   * On every lookup (about 1 µs): a commit acknowledged just before this request arrived may
+   * have landed in the same turn of the event loop, and caches nested in one another (DNS
+   * replies built from kept instances) must agree on what they saw.
+   */
   #refresh(): void {
-    if (this.#stampRead || !this.#stamp) return;
-    this.#stampRead = true;
-    setImmediate(this.#nextTurn);
+    if (!this.#stamp) return;
     const stamp = this.#stamp();
     if (stamp !== this.#current) {
       this.#clear();

@@ -37,6 +37,20 @@ describe('LookupCache', () => {
     assert.equal(await cache.get('a', 100, build), 2);
   });
 
+  it('sees a commit at once, also within one turn of the event loop, and nested caches agree', async () => {
+    let stamp = 'v1:0';
+    let data = 'old';
+    const inner = new LookupCache<string>(() => stamp);
+    const outer = new LookupCache<string>(() => stamp);
+    const innerGet = () => inner.get('k', 100, async () => data);
+    assert.equal(await innerGet(), 'old');
+    // A commit in the same turn (only microtasks ran since), then an outer lookup built from the inner one.
+    data = 'new';
+    stamp = 'v1:1';
+    assert.equal(await outer.get('k', 100, async () => `reply:${await innerGet()}`), 'reply:new');
+    assert.equal(await outer.get('k', 100, async () => 'rebuilt'), 'reply:new', 'kept under the new stamp');
+  });
+
   it('does not keep an answer built while a commit landed', async () => {
     let stamp = 'v1:0';
     const cache = new LookupCache<number>(() => stamp);

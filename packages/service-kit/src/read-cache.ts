@@ -4,9 +4,8 @@
  *
  * - its own writes call `forget` (or `clear`) after they commit;
  * - another connection's commit changes the database's data version, which empties the cache
- *   (SQLite); it is read once per turn of the event loop, so a request sees every commit made
- *   before the turn that reads it began; on PostgreSQL, where replicas write the same rows
- *   unseen, there is no cache;
+ *   (SQLite; read on every `get`); on PostgreSQL, where replicas write the same rows unseen,
+ *   there is no cache;
  * - a read that started before a `forget` of the same key does not store what it read
  *   (`generation` taken before the read, checked at `set`).
  *
@@ -20,10 +19,6 @@ export class ReadCache {
   #bytes = 0;
   #version = 0;
   #generation = 0;
-  #versionRead = false;
-  readonly #nextTurn = () => {
-    this.#versionRead = false;
-  };
 
   constructor(dataVersion: (() => number) | null, options: { maxBytes?: number } = {}) {
     this.#dataVersion = dataVersion;
@@ -42,15 +37,13 @@ export class ReadCache {
 
   get(key: string): string | undefined {
     if (!this.#dataVersion) return undefined;
-    if (!this.#versionRead) {
-      this.#versionRead = true;
-      setImmediate(this.#nextTurn);
-      const version = this.#dataVersion();
-      if (version !== this.#version) {
-        this.clear();
-        this.#version = version;
-        return undefined;
-      }
+    // On every read (about 1 µs): a commit acknowledged to its client just before this request
+    // arrived may have landed in this same turn of the event loop.
+    const version = this.#dataVersion();
+    if (version !== this.#version) {
+      this.clear();
+      this.#version = version;
+      return undefined;
     }
     return this.#entries.get(key);
   }

@@ -74,15 +74,23 @@ export function registerAppRoutes(context: AuthContext): void {
     const appId = await provisionedApp(request.params);
     const body = parseMessage(Login, jsonBody(request));
     const { loginThrottle } = context;
-    // A locked name is refused before any hashing: guessing costs the guesser time, not us CPU.
-    const retryAfter = loginThrottle.retryAfterSeconds(appId, body.username);
+    // Reserved before any hashing: a locked name, or one with as many guesses in flight as it
+    // has failures left, costs us no CPU.
+    const retryAfter = loginThrottle.begin(appId, body.username);
     if (retryAfter > 0) {
       reply.header('retry-after', String(retryAfter));
       throw new SwarmError('rate_limited', `too many wrong passwords for this username; try again in ${retryAfter} s`);
     }
-    const user = await store.findUser(appId, body.username);
-    // Unknown user and wrong password cost the same and fail the same way.
-    const matches = await verifyPassword(body.password, user?.passwordHash ?? (await unknownUserHash()));
+    let user: Awaited<ReturnType<typeof store.findUser>>;
+    let matches: boolean;
+    try {
+      user = await store.findUser(appId, body.username);
+      // Unknown user and wrong password cost the same and fail the same way.
+      matches = await verifyPassword(body.password, user?.passwordHash ?? (await unknownUserHash()));
+    } catch (error) {
+      loginThrottle.abandoned(appId, body.username);
+      throw error;
+    }
     if (!user || !matches) {
       loginThrottle.failed(appId, body.username);
       throw new SwarmError('invalid_token', 'username or password is wrong');
