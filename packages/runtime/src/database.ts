@@ -88,13 +88,14 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
-  const changeStamp = sqlite.prepare("SELECT data_version || ':' || total_changes() FROM pragma_data_version").pluck();
+  // Two statements: the pragma as a table-valued function costs twice the pragma itself (3 µs).
+  const ownChanges = sqlite.prepare('SELECT total_changes()').pluck();
   return {
     db,
     dialect: 'sqlite',
     ...prepareOnSqlite(sqlite, db),
     dataVersion: () => dataVersion.get() as number,
-    changeStamp: () => changeStamp.get() as string,
+    changeStamp: () => `${dataVersion.get() as number}:${ownChanges.get() as number}`,
     close: () => db.destroy(),
   };
 }
