@@ -47,7 +47,7 @@ export async function compareHttp(
   baseline: { url: string; headers?: Record<string, string> },
   options: { rounds?: number; seconds?: number } = {},
 ): Promise<HttpComparison> {
-  const rounds = options.rounds ?? 5;
+  const rounds = options.rounds ?? 7;
   const seconds = options.seconds ?? 2;
   const load = (target: { url: string; headers?: Record<string, string> }) =>
     httpLoad(target.url, { ...(target.headers ? { headers: target.headers } : {}), seconds });
