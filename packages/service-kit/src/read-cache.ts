@@ -3,9 +3,10 @@
  * instead of a query and a serialization. Correct only while this process sees every write:
  *
  * - its own writes call `forget` (or `clear`) after they commit;
- * - another connection's commit changes the database's data version, which empties the cache
- *   (SQLite; read on every `get`); on PostgreSQL, where replicas write the same rows unseen,
- *   there is no cache;
+ * - another connection's commit (another process writing the SQLite file; replicas use
+ *   PostgreSQL, where there is no cache) changes the database's data version, which empties the
+ *   cache. It is read once per turn of the event loop (reading it costs 1.6 µs, a twentieth of
+ *   a whole request): a request sees every such commit made before its turn began;
  * - a read that started before a `forget` of the same key does not store what it read
  *   (`generation` taken before the read, checked at `set`).
  *
@@ -19,6 +20,10 @@ export class ReadCache {
   #bytes = 0;
   #version = 0;
   #generation = 0;
+  #versionRead = false;
+  readonly #nextTurn = () => {
+    this.#versionRead = false;
+  };
 
   constructor(dataVersion: (() => number) | null, options: { maxBytes?: number } = {}) {
     this.#dataVersion = dataVersion;
@@ -37,13 +42,15 @@ export class ReadCache {
 
   get(key: string): string | undefined {
     if (!this.#dataVersion) return undefined;
-    // On every read (about 1 µs): a commit acknowledged to its client just before this request
-    // arrived may have landed in this same turn of the event loop.
-    const version = this.#dataVersion();
-    if (version !== this.#version) {
-      this.clear();
-      this.#version = version;
-      return undefined;
+    if (!this.#versionRead) {
+      this.#versionRead = true;
+      setImmediate(this.#nextTurn);
+      const version = this.#dataVersion();
+      if (version !== this.#version) {
+        this.clear();
+        this.#version = version;
+        return undefined;
+      }
     }
     return this.#entries.get(key);
   }
