@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Packet, RecordType } from 'dns-packet';
 import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { type DnsInstance, startDnsServer } from '../src/dns/index.js';
 import { FrameReader } from '../src/dns/tcp-frames.js';
+import { frame, openDnsTcp } from './dns-tcp.js';
 
 const HOST = '127.0.0.1';
 const ZONE = '7f8a9d.business_app.alice.swarm.local';
@@ -172,42 +171,7 @@ function udpClient(port: number) {
   };
 }
 
-function frame(message: Uint8Array): Buffer {
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(message.length);
-  return Buffer.concat([length, message]);
-}
-
-async function tcpConnection(port: number) {
-  const socket: Socket = connect({ host: HOST, port });
-  await once(socket, 'connect');
-  let buffered = Buffer.alloc(0);
-  const replies: Buffer[] = [];
-  const waiting: ((message: Buffer) => void)[] = [];
-  socket.on('error', () => {});
-  socket.on('data', (chunk) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
-      const message = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
-      buffered = buffered.subarray(2 + message.length);
-      const waiter = waiting.shift();
-      if (waiter) waiter(message);
-      else replies.push(message);
-    }
-  });
-  return {
-    socket,
-    next(timeoutMs = 2000): Promise<Buffer> {
-      const ready = replies.shift();
-      if (ready) return Promise.resolve(ready);
-      return Promise.race([
-        new Promise<Buffer>((resolve) => waiting.push(resolve)),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no TCP reply')), timeoutMs).unref()),
-      ]);
-    },
-    close: () => socket.destroy(),
-  };
-}
+const tcpConnection = (port: number) => openDnsTcp(HOST, port);
 
 const GOOD_QUERY = dnsPacket.encode({ type: 'query', id: 4711, questions: [{ name: `_cms-article._tcp.${ZONE}`, type: 'SRV' }] });
 

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Answer, DecodedPacket, Packet, RecordType, SoaAnswer, SrvAnswer, StringAnswer, TxtAnswer } from 'dns-packet';
 import dnsPacket from 'dns-packet';
 import { type DnsInstance, type DnsZoneSource, startDnsServer } from '../src/dns/index.js';
+import { frame, openDnsTcp } from './dns-tcp.js';
 
 const HOST = '127.0.0.1';
 const ZONE = '7f8a9d.business_app.alice.swarm.local';
@@ -142,48 +142,9 @@ async function udp(port: number, message: Buffer): Promise<Reply> {
   return reply(raw);
 }
 
-function frame(message: Buffer): Buffer {
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(message.length);
-  return Buffer.concat([length, message]);
-}
-
 async function openTcp(port: number) {
-  const socket = connect({ host: HOST, port });
-  await once(socket, 'connect');
-  let buffered = Buffer.alloc(0);
-  const frames: Buffer[] = [];
-  const waiting: ((message: Buffer) => void)[] = [];
-  socket.on('data', (chunk) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
-      const message = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
-      buffered = buffered.subarray(2 + message.length);
-      const waiter = waiting.shift();
-      if (waiter) waiter(message);
-      else frames.push(message);
-    }
-  });
-  const closed = once(socket, 'close');
-  return {
-    socket,
-    closed,
-    send(message: Buffer) {
-      socket.write(frame(message));
-    },
-    async next(timeoutMs = 2000): Promise<Reply> {
-      const ready = frames.shift();
-      if (ready) return reply(ready);
-      const message = await Promise.race([
-        new Promise<Buffer>((resolve) => waiting.push(resolve)),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no TCP reply')), timeoutMs).unref()),
-      ]);
-      return reply(message);
-    },
-    close() {
-      socket.destroy();
-    },
-  };
+  const session = await openDnsTcp(HOST, port);
+  return { ...session, next: async (timeoutMs?: number): Promise<Reply> => reply(await session.next(timeoutMs)) };
 }
 
 async function tcp(port: number, message: Buffer): Promise<Reply> {
