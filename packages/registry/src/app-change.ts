@@ -14,14 +14,16 @@ export async function changeApp<T>(
   appId: string,
   change: (trx: Transaction<RegistryTables>, app: AppRow) => Promise<T>,
 ): Promise<T> {
+  let transaction: Transaction<RegistryTables> | undefined;
   const result = await ctx.db.transaction().execute(async (trx) => {
+    transaction = trx;
     const app = await lockApp(trx, ctx.dialect, appId);
     if (!app) throw new SwarmError('unknown_app', `no app ${appId} here`);
     const value = await change(trx, app);
     await saveApp(trx, app);
     return value;
   });
-  await ctx.settleBroadcasts();
+  if (transaction) await ctx.settleBroadcasts(transaction);
   return result;
 }
 

@@ -16,6 +16,14 @@ const DELIVERED_KEPT_SECONDS = 7 * 86400;
 
 const eventsUrl = (base: string) => `${base.replace(/\/+$/, '')}/v1/events`;
 
+/** Transactions that queued at least one broadcast row: only their commit needs a delivery pass. */
+const queuedIn = new WeakSet<Executor>();
+
+/** Whether `trx` queued a broadcast (read after it committed). */
+export function queuedBroadcasts(trx: Executor): boolean {
+  return queuedIn.has(trx);
+}
+
 /**
  * Queues a broadcast (SPEC §9.4) in the caller's transaction: to the app's Auth Provider,
  * Billing and Logging, and to the events_url of each provider with an active instance of the
@@ -34,7 +42,9 @@ export async function queueBroadcast(
     ...(await eventsUrlsOfApp(db, app.appId, options.alsoServiceId)),
   ];
   const data = { origin: ctx.authority, app_id: app.appId, ...event, nonce: newNonce() };
+  if (urls.length === 0) return;
   await enqueueBroadcast(db, app.appId, urls, data, nowSeconds());
+  queuedIn.add(db);
 }
 
 export interface DeliveryOptions {

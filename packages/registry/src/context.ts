@@ -4,7 +4,7 @@ import type { DnsInstance } from './dns/index.js';
 import type { LookupCache } from './lookup-cache.js';
 import type { AppReads } from './storage/apps.js';
 import type { BindingReads } from './storage/bindings.js';
-import type { RegistryDb } from './storage/schema.js';
+import type { Executor, RegistryDb } from './storage/schema.js';
 
 /** Everything a route needs, built once by startRegistry. */
 export interface RegistryContext {
@@ -27,8 +27,11 @@ export interface RegistryContext {
   defaultLoggingUrl: string | null;
   /** Filled in once the DNS server listens. */
   dnsPort: number | null;
-  /** After a change committed: gives its queued broadcasts their first attempt (bounded wait). */
-  settleBroadcasts(): Promise<void>;
+  /**
+   * After `trx` committed: gives the broadcasts it queued their first attempt (bounded wait);
+   * nothing to do, and no outbox scan, when it queued none.
+   */
+  settleBroadcasts(trx: Executor): Promise<void>;
 }
 
 /** SPEC §10.1: the old instance key stays valid this long after a rotation. */

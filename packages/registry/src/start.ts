@@ -12,7 +12,7 @@ import {
 import { createHttpApp, type Database, migrate, openDatabase, SqlReplayStore } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
-import { BroadcastDelivery } from './broadcasts.js';
+import { BroadcastDelivery, queuedBroadcasts } from './broadcasts.js';
 import type { RegistryContext } from './context.js';
 import { type DnsInstance, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
@@ -142,7 +142,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       defaultBillingUrl: options.defaultBillingUrl ?? null,
       defaultLoggingUrl: options.defaultLoggingUrl ?? null,
       dnsPort: null,
-      settleBroadcasts: async () => delivery?.settle(retry.settleMs ?? 1000),
+      settleBroadcasts: async (trx) => {
+        if (queuedBroadcasts(trx)) await delivery?.settle(retry.settleMs ?? 1000);
+      },
     };
 
     const app = createHttpApp({

@@ -69,6 +69,8 @@ export function lifeCases(backend: Backend): void {
       );
       const answer = await post(`${url}/v1/apps/${appId}/auth`, delegation);
       assert.equal(answer.status, 200);
+      // A change that queued broadcasts gives them their first attempt before it answers.
+      assert.ok(has('BACKBONE_UPDATE', `/auth/apps/${appId}/v1/events`)(receiver.deliveries), 'delivered before the answer');
       const list = await receiver.waitFor(
         (l) =>
           has('BACKBONE_UPDATE', `/auth/apps/${appId}/v1/events`)(l) &&

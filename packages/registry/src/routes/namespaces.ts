@@ -11,12 +11,14 @@ import {
 } from '@swarm/protocol';
 import { isUniqueViolation, jsonBody } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
+import type { Transaction } from 'kysely';
 import { queueBroadcast } from '../broadcasts.js';
 import { consumeNonce, hasBearer, requireFresh, requireSame } from '../checks.js';
 import type { RegistryContext } from '../context.js';
 import { findAppIdsOfNamespace, lockApp, saveApp } from '../storage/apps.js';
 import { appendAudit } from '../storage/audit.js';
 import { findNamespace, insertNamespace, type NamespaceRow, namespaceRecord, replaceMasterKey } from '../storage/namespaces.js';
+import type { RegistryTables } from '../storage/schema.js';
 
 function pathNamespace(value: unknown): string {
   if (typeof value !== 'string' || !NAMESPACE_PATTERN.test(value))
@@ -62,7 +64,9 @@ type MasterChange = { event: 'MASTER_KEY_ROTATION' | 'MASTER_IDENTITY_RECOVERY';
 /** Replaces the Master key, then logs and broadcasts the change for every app of the namespace, in one transaction. */
 async function replaceKey(ctx: RegistryContext, namespace: NamespaceRow, newKey: string, change: MasterChange): Promise<void> {
   const now = nowSeconds();
+  let transaction: Transaction<RegistryTables> | undefined;
   await ctx.db.transaction().execute(async (trx) => {
+    transaction = trx;
     if (!(await replaceMasterKey(trx, namespace, newKey, now))) {
       throw new SwarmError('conflict', 'the Master key changed meanwhile; try again');
     }
@@ -79,7 +83,7 @@ async function replaceKey(ctx: RegistryContext, namespace: NamespaceRow, newKey:
       await saveApp(trx, app);
     }
   });
-  await ctx.settleBroadcasts();
+  if (transaction) await ctx.settleBroadcasts(transaction);
 }
 
 export function namespaceRoutes(app: FastifyInstance, ctx: RegistryContext): void {
