@@ -12,12 +12,12 @@ import {
 } from '@swarm/protocol';
 import { isUniqueViolation, jsonBody } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
-import { changeApp, requireActive } from '../app-change.js';
+import { changeApp, requireActive, requireApp } from '../app-change.js';
 import { consumeNonce, requireFresh } from '../checks.js';
 import { DEVELOPER_PROOF_MAX_AGE, type RegistryContext } from '../context.js';
 import { signedContext } from '../operational-context.js';
 import { bindingRecord } from '../records.js';
-import { findApp } from '../storage/apps.js';
+import type { AppRow } from '../storage/apps.js';
 import { appendAudit } from '../storage/audit.js';
 import { type BindingRow, findBinding, findBindingByProof, findProviderBinding, insertBinding } from '../storage/bindings.js';
 import type { CatalogRow } from '../storage/catalog.js';
@@ -35,7 +35,8 @@ function storageLimit(payload: ProvisionData, offer: CatalogRow): number | null 
   return tier ? tier.storage_limit_gb_default : null;
 }
 
-type Outcome = { status: 200 | 201; binding: BindingRow };
+/** `app`: the app row as this change saved it (absent when a racing replica's binding was found). */
+type Outcome = { status: 200 | 201; binding: BindingRow; app?: AppRow };
 
 function existingOutcome(existing: BindingRow, serviceId: string, provider: string): Outcome {
   if (existing.serviceId === serviceId && existing.provider === provider) return { status: 200, binding: existing };
@@ -60,9 +61,7 @@ export function bindingRoutes(app: FastifyInstance, ctx: RegistryContext): void 
     await consumeNonce(ctx, offer.entry.public_key, service.nonce);
 
     if (!isAppId(payload.app_id)) throw new SwarmError('invalid_app_id', 'developer_proof.payload.app_id is not an app_id');
-    const found = await findApp(ctx.db, payload.app_id);
-    if (!found) throw new SwarmError('unknown_app', `no app ${payload.app_id} here`);
-    requireActive(found);
+    const found = requireActive(await requireApp(ctx, payload.app_id));
     const namespace = await findNamespace(ctx.db, found.ownerNamespace);
     if (!namespace || !verify('provision', payload, body.developer_proof.signature, namespace.publicKey)) {
       throw new SwarmError('invalid_signature', 'the developer proof is not signed by the app’s Master key');
@@ -78,7 +77,7 @@ export function bindingRoutes(app: FastifyInstance, ctx: RegistryContext): void 
       outcome = await changeApp(ctx, found.appId, async (trx, row): Promise<Outcome> => {
         requireActive(row);
         const existing = await findBindingByProof(trx, hash);
-        if (existing) return existingOutcome(existing, service.service_id, offer.entry.provider);
+        if (existing) return { ...existingOutcome(existing, service.service_id, offer.entry.provider), app: row };
         if (
           (await findBinding(trx, row.appId, service.service_id)) ||
           (await findProviderBinding(trx, offer.entry.provider, service.service_id))
@@ -110,7 +109,7 @@ export function bindingRoutes(app: FastifyInstance, ctx: RegistryContext): void 
           developer_proof_signature: body.developer_proof.signature,
           signed_by: offer.entry.public_key,
         });
-        return { status: 201, binding };
+        return { status: 201, binding, app: row };
       });
     } catch (error) {
       // A racing replica bound the same proof first: the unique constraint decided.
@@ -120,8 +119,8 @@ export function bindingRoutes(app: FastifyInstance, ctx: RegistryContext): void 
       outcome = existingOutcome(existing, service.service_id, offer.entry.provider);
     }
 
-    const current = await findApp(ctx.db, found.appId);
+    const current = outcome.app ?? (await ctx.reads.apps.find(found.appId)) ?? found;
     reply.code(outcome.status);
-    return { binding: bindingRecord(outcome.binding), ...signedContext(ctx, current ?? found, nowSeconds()) };
+    return { binding: bindingRecord(outcome.binding), ...signedContext(ctx, current, nowSeconds()) };
   });
 }

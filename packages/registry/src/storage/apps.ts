@@ -70,11 +70,6 @@ function toTable(row: AppRow): AppsTable {
   };
 }
 
-export async function findApp(db: Executor, appId: string): Promise<AppRow | null> {
-  const row = await db.selectFrom('apps').selectAll().where('app_id', '=', appId).executeTakeFirst();
-  return row ? toRow(row) : null;
-}
-
 /** The app reads every lookup starts with, compiled once (outside transactions only). */
 export interface AppReads {
   find(appId: string): Promise<AppRow | null>;
