@@ -9,3 +9,4 @@ export * from './replay.js';
 export * from './schemas.js';
 export * from './signature.js';
 export * from './trust.js';
+export * from './verify-signed.js';

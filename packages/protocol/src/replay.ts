@@ -1,3 +1,5 @@
+import { SwarmError } from './errors.js';
+
 /**
  * Remembers nonces so each is accepted once. `unique` returns true the first time a
  * (namespace, nonce) pair is seen and false on every repeat until `expiresAt` (Unix seconds)
@@ -6,6 +8,43 @@
 export interface ReplayStore {
   unique(namespace: string, nonce: string, expiresAt: number): Promise<boolean>;
   close?(): Promise<void>;
+}
+
+/**
+ * Every nonce namespace the project uses, in one place. SPEC §3: a nonce is consumed at most
+ * once per signing key, whatever the key signed, so one scope per key serves every purpose.
+ * A part that shares one store with other parts prefixes these with its own name
+ * (`scopedReplayStore`), because the registry sends one broadcast, with one nonce, to several.
+ */
+export const nonceScopes = {
+  /** Messages signed by one key: Master, Guardian, provider or instance key. */
+  signer: (publicKey: string) => `key:${publicKey}`,
+  /** Broadcasts of one registry, signed with its registry key (SPEC §9.4). */
+  broadcast: (authority: string) => `broadcast:${authority}`,
+} as const;
+
+/** Margin for the receiver's own clock on top of the freshness window. */
+const CLOCK_MARGIN_SECONDS = 60;
+
+/**
+ * How long a consumed nonce is kept: as long as a message with this timestamp is fresh, plus a
+ * margin. After that the timestamp check alone refuses a replay.
+ */
+export function nonceExpiresAt(timestamp: number, windowSeconds: number): number {
+  return timestamp + windowSeconds + CLOCK_MARGIN_SECONDS;
+}
+
+/**
+ * Consumes `nonce` in `scope` or throws `nonce_reused`. Call only after the signature verified,
+ * so a forger cannot burn someone else's nonces (SPEC §3).
+ */
+export async function consumeNonce(replay: ReplayStore, scope: string, nonce: string, expiresAt: number): Promise<void> {
+  if (!(await replay.unique(scope, nonce, expiresAt))) throw new SwarmError('nonce_reused', 'this nonce was already used with this key');
+}
+
+/** The same store with every namespace prefixed: parts that share one database keep their nonces apart. */
+export function scopedReplayStore(store: ReplayStore, prefix: string): ReplayStore {
+  return { unique: (namespace, nonce, expiresAt) => store.unique(`${prefix}:${namespace}`, nonce, expiresAt) };
 }
 
 /**

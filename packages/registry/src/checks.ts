@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { checkFreshness, nowSeconds, requireAppId, SwarmError } from '@swarm/protocol';
+import { checkFreshness, consumeNonce as consumeSignerNonce, nonceExpiresAt, nonceScopes, requireAppId, SwarmError } from '@swarm/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { RegistryContext } from './context.js';
 
@@ -18,12 +18,12 @@ export function requireFresh(ctx: RegistryContext, timestamp: number): void {
 }
 
 /**
- * Consumes a nonce for one signing key; call only after the signature verified, so a forger
- * cannot burn someone else's nonces. Kept for twice the window: a timestamp may sit at either edge.
+ * Consumes a signed message's nonce in its signer's scope (the one rule of every part, SPEC §3);
+ * call only after the signature verified, so a forger cannot burn someone else's nonces.
  */
-export async function consumeNonce(ctx: RegistryContext, signerKey: string, nonce: string): Promise<void> {
-  const fresh = await ctx.replay.unique(`key:${signerKey}`, nonce, nowSeconds() + 2 * ctx.freshnessSeconds + 1);
-  if (!fresh) throw new SwarmError('nonce_reused', 'this nonce was already used with this key');
+export async function consumeNonce(ctx: RegistryContext, signerKey: string, signed: { nonce: string; timestamp: number }): Promise<void> {
+  const expiresAt = nonceExpiresAt(signed.timestamp, ctx.freshnessSeconds);
+  await consumeSignerNonce(ctx.replay, nonceScopes.signer(signerKey), signed.nonce, expiresAt);
 }
 
 function bearer(request: FastifyRequest): string | null {

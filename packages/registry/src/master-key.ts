@@ -9,7 +9,7 @@ export async function requireMasterSigned(
   ctx: RegistryContext,
   app: AppRow,
   purpose: Purpose,
-  data: { nonce: string },
+  data: { nonce: string; timestamp: number },
   signature: string,
   /** Further checks that must pass before the nonce is spent. */
   thenCheck?: () => void,
@@ -18,6 +18,6 @@ export async function requireMasterSigned(
   if (!namespace) throw new SwarmError('unknown_app', `app ${app.appId} has no namespace`);
   requireSignature(purpose, data, signature, namespace.publicKey);
   thenCheck?.();
-  await consumeNonce(ctx, namespace.publicKey, data.nonce);
+  await consumeNonce(ctx, namespace.publicKey, data);
   return namespace.publicKey;
 }

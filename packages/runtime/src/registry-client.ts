@@ -4,6 +4,8 @@ import {
   type BroadcastData,
   checkFreshness,
   errorFromBody,
+  nonceExpiresAt,
+  nonceScopes,
   type Purpose,
   parseMessage,
   type ReplayStore,
@@ -159,7 +161,8 @@ export async function verifyBroadcast(
     throw new SwarmError('invalid_signature', 'broadcast is not signed by the registry');
   }
   // Broadcasts are retried for a while; a delayed delivery is still worth acting on.
-  checkFreshness(data.timestamp, { windowSeconds: options.windowSeconds ?? 3600 });
-  const fresh = await replay.unique(`broadcast:${registry.authority}`, data.nonce, data.timestamp + 2 * 3600);
+  const windowSeconds = options.windowSeconds ?? 3600;
+  checkFreshness(data.timestamp, { windowSeconds });
+  const fresh = await replay.unique(nonceScopes.broadcast(registry.authority), data.nonce, nonceExpiresAt(data.timestamp, windowSeconds));
   return fresh ? data : null;
 }

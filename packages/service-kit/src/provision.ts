@@ -1,17 +1,15 @@
 import { randomInt } from 'node:crypto';
 import {
-  checkFreshness,
   generateSigningKey,
   nowSeconds,
   ProvisionData,
   ProvisionRequest,
-  parseMessage,
   privateKeyToPem,
   RegionName,
-  requireAppId,
   SwarmError,
   TierName,
 } from '@swarm/protocol';
+import { verifyOwnerSigned } from '@swarm/runtime';
 import { type Instance, type InstanceInfo, instanceInfo } from './instances.js';
 import { endpointUrl, type Kit, statusUrl } from './kit.js';
 
@@ -29,29 +27,34 @@ export function newServiceId(serviceType: string): string {
 }
 
 /**
- * A provisioning request (SPEC §5.1), checked cheapest first; the nonce is consumed only after
- * the signature verified. Then the instance is created and bound.
+ * A provisioning request (SPEC §5.1), checked in SPEC's order by the one owner-signed verifier:
+ * provider, tier, region and storage against the offer come before the timestamp. Then the
+ * instance is created and bound.
  */
 export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 | 202; body: Record<string, unknown> }> {
-  const { data, signature } = parseMessage(DomainProvisionRequest, body);
-  requireAppId(data.app_id);
-  if (data.target_provider !== kit.config.provider) {
-    throw new SwarmError('wrong_provider', `this is ${kit.config.provider}, not ${data.target_provider}`);
-  }
-  const tier = kit.config.tiers.find((t) => t.name === data.service_tier);
-  if (!tier) throw new SwarmError('unsupported_tier', `tier ${data.service_tier} is not offered`);
-  if (!kit.config.regions.includes(data.region)) throw new SwarmError('unsupported_region', `region ${data.region} is not offered`);
+  const {
+    data,
+    signature,
+    expected: tier,
+  } = await verifyOwnerSigned(DomainProvisionRequest, body, {
+    purpose: 'provision',
+    registry: kit.registry,
+    replay: kit.replay,
+    freshnessSeconds: kit.config.freshnessSeconds,
+    expect: (data) => {
+      if (data.target_provider !== kit.config.provider) {
+        throw new SwarmError('wrong_provider', `this is ${kit.config.provider}, not ${data.target_provider}`);
+      }
+      const tier = kit.config.tiers.find((t) => t.name === data.service_tier);
+      if (!tier) throw new SwarmError('unsupported_tier', `tier ${data.service_tier} is not offered`);
+      if (!kit.config.regions.includes(data.region)) throw new SwarmError('unsupported_region', `region ${data.region} is not offered`);
+      if ((data.storage_limit_gb ?? tier.storage_limit_gb_default) > tier.storage_limit_gb_max) {
+        throw new SwarmError('storage_limit_exceeded', `tier ${tier.name} allows at most ${tier.storage_limit_gb_max} GB`);
+      }
+      return tier;
+    },
+  });
   const storage = data.storage_limit_gb ?? tier.storage_limit_gb_default;
-  if (storage > tier.storage_limit_gb_max) {
-    throw new SwarmError('storage_limit_exceeded', `tier ${tier.name} allows at most ${tier.storage_limit_gb_max} GB`);
-  }
-  const window = kit.config.freshnessSeconds;
-  checkFreshness(data.timestamp, { windowSeconds: window });
-  kit.registry.registryFor(data.app_id);
-  const master = await kit.registry.verifyMasterSigned(data.app_id, 'provision', data, signature);
-  if (!(await kit.replay.unique(`provision:${master.public_key}`, data.nonce, data.timestamp + window + 60))) {
-    throw new SwarmError('nonce_reused', 'this nonce was already used');
-  }
 
   const key = generateSigningKey();
   const row = {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { checkFreshness, nowSeconds, PermanentTermination, parseMessage, requireAppId, SwarmError, signEnvelope } from '@swarm/protocol';
+import { nowSeconds, PermanentTermination, SwarmError, signEnvelope } from '@swarm/protocol';
+import { verifyOwnerSigned } from '@swarm/runtime';
 import { instanceInfo } from './instances.js';
 import type { Kit } from './kit.js';
 
@@ -9,18 +10,18 @@ import type { Kit } from './kit.js';
  * (with a fresh nonce) gets a fresh receipt, so a developer can retry safely.
  */
 export async function terminate(kit: Kit, serviceId: string, body: unknown) {
-  const { data, signature } = parseMessage(PermanentTermination, body);
-  requireAppId(data.app_id);
-  if (data.service_id !== serviceId) throw new SwarmError('invalid_request', 'data.service_id must name the instance in the URL');
-  const instance = await kit.instances.get(serviceId);
-  if (!instance || instance.app_id !== data.app_id || !instance.key) throw new SwarmError('not_found', 'no such instance');
-  const window = kit.config.freshnessSeconds;
-  checkFreshness(data.timestamp, { windowSeconds: window });
-  kit.registry.registryFor(data.app_id);
-  const master = await kit.registry.verifyMasterSigned(data.app_id, 'permanent_termination', data, signature);
-  if (!(await kit.replay.unique(`permanent_termination:${master.public_key}`, data.nonce, data.timestamp + window + 60))) {
-    throw new SwarmError('nonce_reused', 'this nonce was already used');
-  }
+  const { data, expected: instance } = await verifyOwnerSigned(PermanentTermination, body, {
+    purpose: 'permanent_termination',
+    registry: kit.registry,
+    replay: kit.replay,
+    freshnessSeconds: kit.config.freshnessSeconds,
+    expect: async (data) => {
+      if (data.service_id !== serviceId) throw new SwarmError('invalid_request', 'data.service_id must name the instance in the URL');
+      const instance = await kit.instances.get(serviceId);
+      if (!instance?.key || instance.app_id !== data.app_id) throw new SwarmError('not_found', 'no such instance');
+      return { ...instance, key: instance.key };
+    },
+  });
   const wipe = data.data_handling === 'wipe';
   await kit.instances.update(serviceId, { terminated: 1 });
   kit.reporter.forget(serviceId);

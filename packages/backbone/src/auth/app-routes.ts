@@ -1,7 +1,8 @@
-import { AuthKeyRotation, checkFreshness, nowSeconds, parseMessage, requireAppId, SwarmError, TokenRequest } from '@swarm/protocol';
-import { jsonBody, verifyBroadcast } from '@swarm/runtime';
+import { AuthKeyRotation, nowSeconds, type Purpose, parseMessage, requireAppId, SwarmError, TokenRequest } from '@swarm/protocol';
+import { jsonBody, type OwnerEnvelopeSchema, verifyBroadcast, verifyOwnerSigned } from '@swarm/runtime';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { type AuthContext, actOnBroadcast, consumeMasterNonce, issuerOf } from './auth-context.js';
+import { type AuthContext, actOnBroadcast, issuerOf } from './auth-context.js';
 import { authJwk } from './auth-store.js';
 import { hashPassword, unknownUserHash, verifyPassword } from './passwords.js';
 import { issueToken, verifyOwnToken } from './tokens.js';
@@ -99,33 +100,30 @@ export function registerAppRoutes(context: AuthContext): void {
     return signedToken(context, appId, user.username, user.roles, context.tokenTtlSeconds);
   });
 
-  app.post('/apps/:appId/v1/owner-token', async (request) => {
+  /** An owner request to an app's own path: Master-signed, for the app the path names. */
+  const ownerSigned = <S extends OwnerEnvelopeSchema>(schema: S, purpose: Purpose, request: FastifyRequest) => {
     const appId = requireAppId((request.params as AppParams).appId);
-    const envelope = parseMessage(TokenRequest, jsonBody(request));
-    const data = envelope.data;
-    if (data.app_id !== appId) throw new SwarmError('invalid_request', 'data.app_id must be the app in the path');
-    checkFreshness(data.timestamp, { windowSeconds: context.freshnessSeconds });
-    await provisionedApp(request.params);
-    const master = await context.registry.verifyMasterSigned(appId, 'token_request', data, envelope.signature);
-    if (!(await consumeMasterNonce(context, master.public_key, data.nonce, data.timestamp))) {
-      throw new SwarmError('nonce_reused', 'this nonce was already used');
-    }
-    return signedToken(context, appId, data.sub, data.roles ?? ['admin'], data.ttl_seconds ?? context.tokenTtlSeconds);
+    return verifyOwnerSigned(schema, jsonBody(request), {
+      purpose,
+      registry: context.registry,
+      replay: context.replay,
+      freshnessSeconds: context.freshnessSeconds,
+      expect: async (data) => {
+        if (data.app_id !== appId) throw new SwarmError('invalid_request', 'data.app_id must be the app in the path');
+        await provisionedApp(request.params);
+      },
+    });
+  };
+
+  app.post('/apps/:appId/v1/owner-token', async (request) => {
+    const { data } = await ownerSigned(TokenRequest, 'token_request', request);
+    return signedToken(context, data.app_id, data.sub, data.roles ?? ['admin'], data.ttl_seconds ?? context.tokenTtlSeconds);
   });
 
   app.post('/apps/:appId/v1/rotate-key', async (request) => {
-    const appId = requireAppId((request.params as AppParams).appId);
-    const envelope = parseMessage(AuthKeyRotation, jsonBody(request));
-    const data = envelope.data;
-    if (data.app_id !== appId) throw new SwarmError('invalid_request', 'data.app_id must be the app in the path');
-    checkFreshness(data.timestamp, { windowSeconds: context.freshnessSeconds });
-    await provisionedApp(request.params);
-    const master = await context.registry.verifyMasterSigned(appId, 'auth_key_rotation', data, envelope.signature);
-    if (!(await consumeMasterNonce(context, master.public_key, data.nonce, data.timestamp))) {
-      throw new SwarmError('nonce_reused', 'this nonce was already used');
-    }
-    const key = await store.rotate(appId, nowSeconds(), context.overlapSeconds);
-    return { app_id: appId, auth_public_key: key.publicKey, auth_provider_url: issuerOf(context, appId) };
+    const { data } = await ownerSigned(AuthKeyRotation, 'auth_key_rotation', request);
+    const key = await store.rotate(data.app_id, nowSeconds(), context.overlapSeconds);
+    return { app_id: data.app_id, auth_public_key: key.publicKey, auth_provider_url: issuerOf(context, data.app_id) };
   });
 
   app.post('/apps/:appId/v1/events', async (request, reply) => {

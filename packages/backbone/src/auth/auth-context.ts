@@ -25,11 +25,6 @@ export function issuerOf(context: AuthContext, appId: string): string {
   return `${context.baseUrl()}/apps/${appId}`;
 }
 
-/** Consumes a Master-signed message's nonce (per signing key), only after its signature verified. */
-export async function consumeMasterNonce(context: AuthContext, masterKey: string, nonce: string, timestamp: number): Promise<boolean> {
-  return context.replay.unique(`master:${masterKey}`, nonce, timestamp + context.freshnessSeconds + 60);
-}
-
 /** What a broadcast changes here: a replaced Master key must stop verifying at once. */
 export function actOnBroadcast(context: AuthContext, event: BroadcastData | null): void {
   if (event && (event.event === 'MASTER_KEY_ROTATION' || event.event === 'MASTER_IDENTITY_RECOVERY')) {

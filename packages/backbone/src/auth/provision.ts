@@ -1,6 +1,6 @@
-import { checkFreshness, nowSeconds, ProvisionRequest, parseMessage, requireAppId, SwarmError } from '@swarm/protocol';
-import { jsonBody } from '@swarm/runtime';
-import { type AuthContext, consumeMasterNonce, issuerOf } from './auth-context.js';
+import { nowSeconds, ProvisionRequest, SwarmError } from '@swarm/protocol';
+import { jsonBody, verifyOwnerSigned } from '@swarm/runtime';
+import { type AuthContext, issuerOf } from './auth-context.js';
 
 const TIER = 'standard';
 const REGION = 'local';
@@ -11,21 +11,21 @@ const REGION = 'local';
  */
 export function registerProvision(context: AuthContext): void {
   context.app.post('/v1/provision', async (request, reply) => {
-    const envelope = parseMessage(ProvisionRequest, jsonBody(request));
-    const data = envelope.data;
-    requireAppId(data.app_id);
-    if (data.target_provider !== context.provider) throw new SwarmError('wrong_provider', `this is ${context.provider}`);
-    if (data.service_tier !== undefined && data.service_tier !== TIER) throw new SwarmError('unsupported_tier', `the only tier is ${TIER}`);
-    if (data.region !== undefined && data.region !== REGION) throw new SwarmError('unsupported_region', `the only region is ${REGION}`);
-    if (data.storage_limit_gb !== undefined && data.storage_limit_gb > 0) {
-      throw new SwarmError('storage_limit_exceeded', 'the auth provider offers no storage');
-    }
-    checkFreshness(data.timestamp, { windowSeconds: context.freshnessSeconds });
-    context.registry.registryFor(data.app_id);
-    const master = await context.registry.verifyMasterSigned(data.app_id, 'provision', data, envelope.signature);
-    if (!(await consumeMasterNonce(context, master.public_key, data.nonce, data.timestamp))) {
-      throw new SwarmError('nonce_reused', 'this nonce was already used');
-    }
+    const { data } = await verifyOwnerSigned(ProvisionRequest, jsonBody(request), {
+      purpose: 'provision',
+      registry: context.registry,
+      replay: context.replay,
+      freshnessSeconds: context.freshnessSeconds,
+      expect: (data) => {
+        if (data.target_provider !== context.provider) throw new SwarmError('wrong_provider', `this is ${context.provider}`);
+        if (data.service_tier !== undefined && data.service_tier !== TIER)
+          throw new SwarmError('unsupported_tier', `the only tier is ${TIER}`);
+        if (data.region !== undefined && data.region !== REGION) throw new SwarmError('unsupported_region', `the only region is ${REGION}`);
+        if (data.storage_limit_gb !== undefined && data.storage_limit_gb > 0) {
+          throw new SwarmError('storage_limit_exceeded', 'the auth provider offers no storage');
+        }
+      },
+    });
     const { created, key } = await context.store.provision(data.app_id, nowSeconds());
     reply.code(created ? 201 : 200).send({
       app_id: data.app_id,

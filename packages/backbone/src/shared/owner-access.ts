@@ -1,5 +1,5 @@
-import { checkFreshness, OwnerQuery, type OwnerQueryData, parseMessage, type ReplayStore, requireAppId, SwarmError } from '@swarm/protocol';
-import type { RegistryClient } from '@swarm/runtime';
+import { OwnerQuery, type OwnerQueryData, type ReplayStore, SwarmError } from '@swarm/protocol';
+import { type RegistryClient, verifyOwnerSigned } from '@swarm/runtime';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { AppAuthCache } from './app-records.js';
 
@@ -47,13 +47,12 @@ export class OwnerAccess {
 
   /** Checks a Master-signed `owner_query` envelope and answers its filters. */
   async verifySignedQuery(body: unknown): Promise<OwnerQueryData> {
-    const envelope = parseMessage(OwnerQuery, body);
-    const data = envelope.data;
-    requireAppId(data.app_id);
-    checkFreshness(data.timestamp, { windowSeconds: this.#freshnessSeconds });
-    const master = await this.#registry.verifyMasterSigned(data.app_id, 'owner_query', data, envelope.signature);
-    const fresh = await this.#replay.unique(`master:${master.public_key}`, data.nonce, data.timestamp + this.#freshnessSeconds + 60);
-    if (!fresh) throw new SwarmError('nonce_reused', 'this nonce was already used');
+    const { data } = await verifyOwnerSigned(OwnerQuery, body, {
+      purpose: 'owner_query',
+      registry: this.#registry,
+      replay: this.#replay,
+      freshnessSeconds: this.#freshnessSeconds,
+    });
     return data;
   }
 }

@@ -1,4 +1,4 @@
-import type { ReplayStore } from '@swarm/protocol';
+import { type ReplayStore, scopedReplayStore } from '@swarm/protocol';
 import { SqlReplayStore } from '@swarm/runtime';
 import type { Kysely } from 'kysely';
 
@@ -8,5 +8,5 @@ import type { Kysely } from 'kysely';
  */
 export async function openPartReplayStore(db: Kysely<unknown>, part: string): Promise<ReplayStore> {
   const store = await SqlReplayStore.open(db);
-  return { unique: (namespace, nonce, expiresAt) => store.unique(`${part}:${namespace}`, nonce, expiresAt) };
+  return scopedReplayStore(store, part);
 }

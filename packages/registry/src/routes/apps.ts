@@ -39,7 +39,7 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
     const namespace = await findNamespace(ctx.db, data.owner_namespace);
     if (!namespace) throw new SwarmError('unknown_namespace', `no namespace ${data.owner_namespace} here`);
     requireSignature('app', data, manifest.signature, namespace.publicKey);
-    await consumeNonce(ctx, namespace.publicKey, data.nonce);
+    await consumeNonce(ctx, namespace.publicKey, data);
     const now = nowSeconds();
     for (let attempt = 0; ; attempt++) {
       const appId = `${ctx.appIdPrefix}.${data.owner_namespace}.${data.project_slug}.${randomHash()}`;

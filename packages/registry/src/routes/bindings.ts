@@ -58,7 +58,7 @@ export function bindingRoutes(app: FastifyInstance, ctx: RegistryContext): void 
     const signed = { developer_proof: body.developer_proof, service_binding: service };
     requireSignature('binding', signed, body.binding_signature, offer.entry.public_key);
     requireFresh(ctx, service.timestamp);
-    await consumeNonce(ctx, offer.entry.public_key, service.nonce);
+    await consumeNonce(ctx, offer.entry.public_key, service);
 
     if (!isAppId(payload.app_id)) throw new SwarmError('invalid_app_id', 'developer_proof.payload.app_id is not an app_id');
     const found = requireActive(await requireApp(ctx, payload.app_id));

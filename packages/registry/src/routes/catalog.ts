@@ -52,7 +52,7 @@ export function catalogRoutes(app: FastifyInstance, ctx: RegistryContext): void 
     if (!existing) {
       requireAdmin(ctx, request);
       requireSignature('offer', offer.data, offer.signature, entry.public_key);
-      await consumeNonce(ctx, entry.public_key, nonce);
+      await consumeNonce(ctx, entry.public_key, { nonce, timestamp });
       try {
         await insertProvider(ctx.db, entry, now);
       } catch (error) {
@@ -77,7 +77,7 @@ export function catalogRoutes(app: FastifyInstance, ctx: RegistryContext): void 
         `provider ${entry.provider} offers ${existing.entry.service_type}; a provider offers one service_type`,
       );
     }
-    await consumeNonce(ctx, storedKey, nonce);
+    await consumeNonce(ctx, storedKey, { nonce, timestamp });
     if (!(await updateProvider(ctx.db, entry, storedKey, now))) throw new SwarmError('conflict', 'the provider key changed meanwhile');
     return entry;
   });

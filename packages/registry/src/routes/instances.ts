@@ -57,7 +57,7 @@ async function verifyServiceCall(
   const binding = await requireBound(ctx, appId, serviceId);
   const key = instanceKeys(binding, nowSeconds()).find((candidate) => verify('service_call', call.data, call.signature, candidate));
   if (!key) throw new SwarmError('invalid_signature', 'the call is not signed by the instance key');
-  await consumeNonce(ctx, key, call.data.nonce);
+  await consumeNonce(ctx, key, call.data);
   return { appId, serviceId, data: call.data };
 }
 
@@ -107,12 +107,12 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
     // its nonce is looked at first, so a replay of an applied rotation reads as `nonce_reused`.
     if (!verify('key_rotation', data, rotation.signature, binding.publicKey)) {
       if (binding.previousPublicKey && verify('key_rotation', data, rotation.signature, binding.previousPublicKey)) {
-        await consumeNonce(ctx, binding.previousPublicKey, data.nonce);
+        await consumeNonce(ctx, binding.previousPublicKey, { nonce: data.nonce, timestamp: data.rotation_timestamp });
       }
       throw new SwarmError('invalid_signature', 'the rotation is not signed by the current instance key');
     }
     requireSignature('key_rotation', data, rotation.new_key_signature, data.new_public_key);
-    await consumeNonce(ctx, binding.publicKey, data.nonce);
+    await consumeNonce(ctx, binding.publicKey, { nonce: data.nonce, timestamp: data.rotation_timestamp });
     if (data.new_public_key === binding.publicKey) throw new SwarmError('invalid_request', 'the new key is the current key');
     const now = nowSeconds();
     const graceUntil = now + KEY_GRACE_SECONDS;

@@ -50,12 +50,12 @@ function requireNewKey(namespace: NamespaceRow, newKey: string): void {
 async function requireCurrentMasterSigned(
   ctx: RegistryContext,
   namespace: NamespaceRow,
-  data: { nonce: string },
+  data: { nonce: string; timestamp: number },
   signature: string,
 ): Promise<void> {
   if (verify('master_key_rotation', data, signature, namespace.publicKey)) return;
   const former = namespace.formerPublicKeys.find((key) => verify('master_key_rotation', data, signature, key));
-  if (former) await consumeNonce(ctx, former, data.nonce);
+  if (former) await consumeNonce(ctx, former, data);
   throw new SwarmError('invalid_signature', 'the rotation is not signed by the current Master key');
 }
 
@@ -103,7 +103,7 @@ export function namespaceRoutes(app: FastifyInstance, ctx: RegistryContext): voi
     if (await findNamespace(ctx.db, data.namespace_claim))
       throw new SwarmError('namespace_taken', `namespace ${data.namespace_claim} is taken`);
     requireSignature('namespace', data, claim.signature, data.public_key);
-    await consumeNonce(ctx, data.public_key, data.nonce);
+    await consumeNonce(ctx, data.public_key, data);
     const row: NamespaceRow = {
       namespace: data.namespace_claim,
       publicKey: data.public_key,
@@ -138,7 +138,7 @@ export function namespaceRoutes(app: FastifyInstance, ctx: RegistryContext): voi
     requireNotGuardian(namespace, data.new_master_public_key);
     await requireCurrentMasterSigned(ctx, namespace, data, rotation.signature);
     requireSignature('master_key_rotation', data, rotation.new_key_signature, data.new_master_public_key);
-    await consumeNonce(ctx, namespace.publicKey, data.nonce);
+    await consumeNonce(ctx, namespace.publicKey, data);
     requireNewKey(namespace, data.new_master_public_key);
     await replaceKey(ctx, namespace, data.new_master_public_key, {
       event: 'MASTER_KEY_ROTATION',
@@ -159,7 +159,7 @@ export function namespaceRoutes(app: FastifyInstance, ctx: RegistryContext): voi
     // Guardian keys come from the genesis claim only: nothing a Master key signs can change them.
     const guardian = namespace.guardianPublicKeys.find((key) => verify('identity_recovery', data, recovery.signature, key));
     if (!guardian) throw new SwarmError('invalid_signature', 'recovery is not signed by a Guardian key of the namespace');
-    await consumeNonce(ctx, guardian, data.nonce);
+    await consumeNonce(ctx, guardian, data);
     requireNewKey(namespace, data.new_master_public_key);
     await replaceKey(ctx, namespace, data.new_master_public_key, {
       event: 'MASTER_IDENTITY_RECOVERY',
