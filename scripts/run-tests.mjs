@@ -3,8 +3,9 @@
 // loads TypeScript). Suites that need PostgreSQL or Redis skip, and say so, unless
 // SWARM_TEST_POSTGRES_URL / SWARM_TEST_REDIS_URL are set (.ci/run sets both).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 const roots = ['packages', 'services', 'bench', 'tests'];
 const filter = process.argv.slice(2);
@@ -25,9 +26,29 @@ for (const root of roots) {
 files.sort();
 if (!process.env.SWARM_TEST_POSTGRES_URL) console.log('note: SWARM_TEST_POSTGRES_URL is not set: PostgreSQL suites are skipped');
 if (!process.env.SWARM_TEST_REDIS_URL) console.log('note: SWARM_TEST_REDIS_URL is not set: Redis suites are skipped');
+// The spec reporter prints as tests run; the skip reporter collects why anything skipped.
+const skipsFile = join(mkdtempSync(join(tmpdir(), 'swarm-skips-')), 'skips.txt');
+const skipReporter = new URL('./skip-reporter.mjs', import.meta.url).href;
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-timeout=240000',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${skipReporter}`,
+    `--test-reporter-destination=${skipsFile}`,
+    ...files,
+  ],
   { stdio: 'inherit', env: { ...process.env, SWARM_LOG_LEVEL: process.env.SWARM_LOG_LEVEL ?? 'silent' } },
 );
+let skips = '';
+try {
+  skips = readFileSync(skipsFile, 'utf8');
+} catch {}
+console.log(skips === '' ? 'nothing skipped' : `skipped, by reason:\n${skips.trimEnd()}`);
+rmSync(dirname(skipsFile), { recursive: true, force: true });
 process.exit(result.status ?? 1);

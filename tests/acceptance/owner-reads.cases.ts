@@ -54,7 +54,11 @@ export function ownerReadCases(ctx: Ctx): void {
       const data = (id: string) => ({ service_id: id, period_start: now() - 10, period_end: now(), metrics: { requests: 1 } });
       const impostor = newInstance('crm-contact', serviceId, 'http://127.0.0.1:9');
       const forged = serviceCall(app.appId, impostor, data(serviceId));
-      assert.ok(['401 invalid_signature', '403 forbidden'].includes(outcome(await post(`${billing()}/v1/usage`, forged))), 'wrong key');
+      assert.equal(
+        outcome(await post(`${billing()}/v1/usage`, forged)),
+        '403 forbidden',
+        'a key the instance is not bound with (SPEC §9.3)',
+      );
       const unbound = newInstance('crm-contact', 'crm-contact-notbound00', 'http://127.0.0.1:9');
       assert.equal(outcome(await post(`${billing()}/v1/usage`, serviceCall(app.appId, unbound, data(unbound.serviceId)))), '403 forbidden');
       const logs = serviceCall(app.appId, unbound, { entries: [{ level: 'error', message: 'x', at: now() }] });

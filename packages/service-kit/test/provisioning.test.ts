@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import diagnostics from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -119,20 +119,27 @@ describe('provisioning (SPEC §5.1)', () => {
     await expectError(developer.provisionRequest(PROVIDER, { timestamp: nowSeconds() + 310 }), 401, 'stale_timestamp');
   });
 
-  it('refuses an untrusted registry without contacting it', async () => {
-    let contacted = 0;
-    const impostor = createServer((_request, response) => {
-      contacted++;
-      response.end('{}');
-    });
-    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+  it('refuses an untrusted registry without any network request (SPEC §2)', async () => {
+    // Every HTTP request this process starts (the service runs in it) passes this channel.
+    const requested: string[] = [];
+    const onRequest = (message: unknown) => {
+      const { request } = message as { request: { origin: string; path: string } };
+      requested.push(`${request.origin}${request.path}`);
+    };
+    const appId = 'test.impostor.alice.business_app.abcdef';
+    diagnostics.subscribe('undici:request:create', onRequest);
     try {
-      const request = developer.provisionRequest(PROVIDER, { app_id: 'test.impostor.alice.business_app.abcdef' });
-      await expectError(request, 404, 'unknown_registry');
-      assert.equal(contacted, 0);
+      await expectError(developer.provisionRequest(PROVIDER, { app_id: appId }), 404, 'unknown_registry');
     } finally {
-      impostor.close();
+      diagnostics.unsubscribe('undici:request:create', onRequest);
     }
+    const known = [new URL(service.url).origin, new URL(registry.url).origin];
+    assert.ok(requested.length > 0, 'the test request itself is seen');
+    const elsewhere = requested.filter(
+      (url) => !known.some((origin) => url.startsWith(`${origin}/`)) || url.includes(appId.split('.')[1]!),
+    );
+    const toRegistryAboutIt = requested.filter((url) => url.startsWith(`${new URL(registry.url).origin}/`) && url.includes(appId));
+    assert.deepEqual([...elsewhere, ...toRegistryAboutIt], [], 'no request anywhere about the unknown registry');
   });
 
   it('refuses an unknown app', async () => {

@@ -172,7 +172,8 @@ describe('storage-blob', () => {
     const after = await callApi(`${objects()}/mine`, token);
     assert.equal(after.status, 404);
     assert.equal(code(after.body), 'not_found');
-    assert.ok(!filesOnDisk().some(() => false));
+    assert.equal((answer.body as { data: { message: string } }).data.message, 'instance terminated, data wiped');
+    assert.deepEqual(filesOnDisk(), [], 'no file of the wiped instance is left');
     assert.deepEqual(
       readdirSync(join(dataDir, 'files', 'objects')).filter((name) => name === instance.service_id),
       [],

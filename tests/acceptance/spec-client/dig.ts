@@ -1,4 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+
+/** Why the dig cases skip, or false where dig is installed (CI installs it). */
+export const digMissing: string | false =
+  spawnSync('dig', ['-v'], { stdio: 'ignore' }).error === undefined ? false : 'dig is not on PATH (Debian: apt-get install dnsutils)';
 
 export interface DigAnswer {
   status: string;

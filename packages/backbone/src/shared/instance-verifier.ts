@@ -21,7 +21,10 @@ export class InstanceVerifier {
     this.#revocations = revocations;
   }
 
-  /** The instance key that signed the report; `forbidden` or `invalid_signature` otherwise. */
+  /**
+   * The instance key that signed the report. Anything else is `403 forbidden` (SPEC §9.3: the
+   * instance must be bound to the app with that key), whether it is unbound or the key is not its.
+   */
   async verifyReport(appId: string, serviceId: string, data: unknown, signature: string): Promise<string> {
     if (await this.#revocations.isRevoked(appId, serviceId)) throw notBound(serviceId);
     // A just-bound instance may be missing from a cached answer: look once more before refusing.
@@ -34,7 +37,7 @@ export class InstanceVerifier {
     if (!fresh) throw notBound(serviceId);
     const freshSigner = signingKey(fresh, data, signature);
     if (freshSigner) return freshSigner;
-    throw new SwarmError('invalid_signature', 'report is not signed by the instance key the registry lists');
+    throw new SwarmError('forbidden', `report is not signed by the key instance ${serviceId} is bound with`);
   }
 
   /**
