@@ -23,7 +23,23 @@ export function readJsonBody(raw: string | Uint8Array, maxBytes = MAX_BODY_BYTES
     throw new SwarmError('invalid_request', 'body must be a JSON object');
   }
   checkKeys(text);
+  // A lone surrogate can only come in as a `\u` escape; no escape, nothing to walk.
+  if (text.includes('\\u') && !isWellFormedValue(value)) {
+    throw new SwarmError('invalid_request', 'body holds a string that is not well-formed Unicode (a lone surrogate)');
+  }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Whether every string (keys too) is well-formed UTF-16. A lone surrogate has no UTF-8 form, so
+ * it has no canonical bytes (RFC 8785) and nothing signed could ever cover it.
+ */
+export function isWellFormedValue(value: unknown): boolean {
+  if (typeof value === 'string') return value.isWellFormed();
+  if (typeof value !== 'object' || value === null) return true;
+  if (Array.isArray(value)) return value.every(isWellFormedValue);
+  for (const [key, item] of Object.entries(value)) if (!key.isWellFormed() || !isWellFormedValue(item)) return false;
+  return true;
 }
 
 /**

@@ -36,7 +36,13 @@ const PREFIX = 'swarm/1.0/';
 
 /** RFC 8785 (JCS) text of a JSON value. */
 export function canonicalJson(value: unknown): string {
-  const text = canonicalize(value);
+  let text: string | undefined;
+  try {
+    text = canonicalize(value);
+  } catch (cause) {
+    // canonicalize refuses lone surrogates and values JSON cannot carry.
+    throw new SwarmError('invalid_request', 'value has no canonical JSON form', { cause });
+  }
   if (text === undefined) throw new SwarmError('invalid_request', 'value has no canonical JSON form');
   return text;
 }

@@ -16,11 +16,38 @@ export interface SigningKey {
   publicKey: string;
 }
 
+/** 2^255 − 19, the field prime: an encoded y must be below it. */
+const FIELD_PRIME = (1n << 255n) - 19n;
+
+/**
+ * The y coordinates of the points of small order (1, 2, 4 and 8), sign bit cleared. A signature
+ * under such a key can verify for many messages (under the identity, one constant signature
+ * verifies every message), so no such key is ever taken (the same list libsodium refuses).
+ */
+const SMALL_ORDER_Y = new Set([
+  0n,
+  1n,
+  FIELD_PRIME - 1n,
+  0x05fc536d880238b13933c6d305acdfd5f098eff289f4c345b027b2c28f95e826n,
+  0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7n,
+]);
+
+/** Whether a 32-byte key is a canonical encoding of a point that is not of small order. */
+function isStrongPoint(raw: Buffer): boolean {
+  let y = 0n;
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? (raw[i] as number) & 0x7f : (raw[i] as number));
+  return y < FIELD_PRIME && !SMALL_ORDER_Y.has(y);
+}
+
+/**
+ * `ed25519:<43 base64url characters>`, canonically encoded, naming a point a signature can bind
+ * to: non-canonical and small-order keys are refused wherever a key enters (docs/PROTOCOL.md).
+ */
 export function isWirePublicKey(value: string): boolean {
   if (!WIRE_KEY.test(value)) return false;
   // 43 base64url characters carry 258 bits; the last two must be zero for a canonical encoding.
   const raw = Buffer.from(value.slice(KEY_PREFIX.length), 'base64url');
-  return raw.length === 32 && raw.toString('base64url') === value.slice(KEY_PREFIX.length);
+  return raw.length === 32 && raw.toString('base64url') === value.slice(KEY_PREFIX.length) && isStrongPoint(raw);
 }
 
 export function encodePublicKey(raw: Uint8Array): string {

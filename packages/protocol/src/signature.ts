@@ -22,7 +22,14 @@ export function verify(purpose: Purpose, object: unknown, signature: string, pub
   if (!isSignatureHex(signature)) return false;
   const key = typeof publicKey === 'string' ? cachedPublicKeyObject(publicKey) : publicKey;
   if (!key) return false;
-  return cryptoVerify(null, signedBytes(purpose, object), key, Buffer.from(signature, 'hex'));
+  let bytes: Buffer;
+  try {
+    bytes = signedBytes(purpose, object);
+  } catch {
+    // No canonical form (a lone surrogate…): nothing could have been signed over it.
+    return false;
+  }
+  return cryptoVerify(null, bytes, key, Buffer.from(signature, 'hex'));
 }
 
 export interface Envelope<T> {
