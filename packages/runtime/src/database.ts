@@ -100,6 +100,16 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
   };
 }
 
+/**
+ * The shared connection typed with one package's own tables. Packages sharing a database each
+ * declare only the tables they own, so the connection travels as `Kysely<unknown>` and every store
+ * takes its typed view here, the one place that asserts a table set. Kysely's own `withTables`
+ * only widens a known set and refuses interfaces, which is how every package declares its rows.
+ */
+export function withTables<Tables>(db: Kysely<unknown>): Kysely<Tables> {
+  return db as unknown as Kysely<Tables>;
+}
+
 /** Creates a PostgreSQL schema if it is missing (tests and replicas sharing a database). */
 export async function ensurePostgresSchema(url: string, schema: string): Promise<void> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid schema name ${schema}`);

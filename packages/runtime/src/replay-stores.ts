@@ -1,7 +1,7 @@
 import { type ReplayStore, SwarmError } from '@swarm/protocol';
 import { type Kysely, sql } from 'kysely';
 import { createClient, type RedisClientType } from 'redis';
-import { isUniqueViolation, migrate } from './database.js';
+import { isUniqueViolation, migrate, withTables } from './database.js';
 
 interface ReplayTables {
   replay_nonces: { scope: string; nonce: string; expires_at: number };
@@ -20,7 +20,7 @@ export class SqlReplayStore implements ReplayStore {
   }
 
   static async open(db: Kysely<unknown>): Promise<SqlReplayStore> {
-    const typed = db as unknown as Kysely<ReplayTables>;
+    const typed = withTables<ReplayTables>(db);
     await migrate(typed, 'replay', {
       '001_replay_nonces': {
         up: async (db) => {

@@ -21,12 +21,12 @@ export type BindOutcome = { status: 'active' } | { status: 'binding' } | { statu
  * database, so a restart resumes it. A refusal removes the instance (orphan mitigation).
  */
 export class Binder {
-  readonly #kit: Kit;
+  readonly #kit: Omit<Kit, 'binder'>;
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #running = new Set<string>();
   #closed = false;
 
-  constructor(kit: Kit) {
+  constructor(kit: Omit<Kit, 'binder'>) {
     this.#kit = kit;
   }
 
@@ -111,7 +111,7 @@ export class Binder {
 
   async #fail(instance: Instance, error: SwarmError): Promise<BindOutcome> {
     const kit = this.#kit;
-    await kit.domain.wipe(instance, kit.domainContext).catch(() => {});
+    await kit.domain.wipe(instance.info).catch(() => {});
     await kit.instances.update(instance.service_id, {
       status: 'failed',
       error_code: error.code,
@@ -120,8 +120,7 @@ export class Binder {
       pending_key: null,
       next_attempt_at: 0,
     });
-    await kit.db.deleteFrom('kit_contexts').where('service_id', '=', instance.service_id).execute();
-    kit.contexts.drop(instance.service_id);
+    await kit.contexts.remove(instance.service_id);
     return { status: 'failed', error };
   }
 

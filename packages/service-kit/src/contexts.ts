@@ -120,7 +120,9 @@ export class ContextCache {
     return true;
   }
 
-  drop(serviceId: string): void {
+  /** Forgets the instance's context, stored and in memory (its binding was refused). */
+  async remove(serviceId: string): Promise<void> {
+    await this.#db.deleteFrom('kit_contexts').where('service_id', '=', serviceId).execute();
     this.#byService.delete(serviceId);
   }
 

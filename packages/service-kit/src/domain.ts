@@ -4,10 +4,10 @@ import type { Kysely, Migration } from 'kysely';
 import type { InstanceInfo } from './instances.js';
 import type { UserClaims } from './tokens.js';
 
-/** What a domain is given once, when the service starts. */
-export interface DomainContext {
+/** What a domain is given once, when the service starts, typed with the domain's own tables. */
+export interface DomainContext<Tables = unknown> {
   /** The service database (SQLite or PostgreSQL); domain tables carry a `service_id` column. */
-  db: Kysely<unknown>;
+  db: Kysely<Tables>;
   dialect: 'sqlite' | 'postgres';
   /**
    * Compiles a query once for a hot route: `prepare((value) => db.selectFrom(…).where('id', '=', value('id')))`.
@@ -26,14 +26,30 @@ export interface DomainContext {
  * `/i/:service_id/api/v1`, after the kit found an active instance and verified the user token;
  * `requestInstance(request)` and `requestClaims(request)` give both to a handler.
  */
-export interface Domain {
+export interface Domain<Tables = unknown> {
   /** Numbered migrations, applied with their own migration table. */
   migrations: Record<string, Migration>;
-  routes(scope: FastifyInstance, context: DomainContext): void | Promise<void>;
+  routes(scope: FastifyInstance, context: DomainContext<Tables>): void | Promise<void>;
   /** Deletes every record and file of one instance (termination with `wipe`). */
-  wipe(instance: InstanceInfo, context: DomainContext): Promise<void>;
+  wipe(instance: InstanceInfo, context: DomainContext<Tables>): Promise<void>;
   /** Gauges reported with usage, e.g. `{ bytes_stored }`. A domain reports a failure by throwing (counted as `errors`). */
-  usage?(instance: InstanceInfo, context: DomainContext): Promise<Record<string, number>>;
+  usage?(instance: InstanceInfo, context: DomainContext<Tables>): Promise<Record<string, number>>;
+}
+
+/** A domain with its context given: what the kit calls, without knowing the domain's tables. */
+export interface BoundDomain {
+  routes(scope: FastifyInstance): void | Promise<void>;
+  wipe(instance: InstanceInfo): Promise<void>;
+  /** The domain's gauges; none when it measures nothing. */
+  usage(instance: InstanceInfo): Promise<Record<string, number>>;
+}
+
+export function bindDomain<Tables>(domain: Domain<Tables>, context: DomainContext<Tables>): BoundDomain {
+  return {
+    routes: (scope) => domain.routes(scope, context),
+    wipe: (instance) => domain.wipe(instance, context),
+    usage: async (instance) => (domain.usage ? domain.usage(instance, context) : {}),
+  };
 }
 
 /**

@@ -1,18 +1,17 @@
 import type { ReplayStore, SigningKey, TrustedRegistries } from '@swarm/protocol';
-import type { RegistryClient } from '@swarm/runtime';
-import type { Kysely } from 'kysely';
+import type { Database, RegistryClient } from '@swarm/runtime';
 import type { Binder } from './binding.js';
 import type { ContextCache } from './contexts.js';
-import type { Domain, DomainContext } from './domain.js';
+import type { BoundDomain } from './domain.js';
 import type { InstanceStore } from './instances.js';
 import type { ServiceConfig } from './options.js';
 import type { Reporter } from './reporting.js';
-import type { KitTables } from './store.js';
 
-/** Every dependency of a running service in one place; route modules take this. */
+/** Every dependency of a running service in one place (built by `createKit`); route modules take this. */
 export interface Kit {
   config: ServiceConfig;
-  db: Kysely<KitTables>;
+  /** The one connection the kit's stores and the domain share; closed with the service. */
+  database: Database<unknown>;
   providerKey: SigningKey;
   trusted: TrustedRegistries;
   registry: RegistryClient;
@@ -21,16 +20,16 @@ export interface Kit {
   contexts: ContextCache;
   reporter: Reporter;
   binder: Binder;
-  domain: Domain;
-  domainContext: DomainContext;
+  /** The domain with its context given. */
+  domain: BoundDomain;
   /** Set once the server listens. */
   publicUrl: string;
 }
 
-export function endpointUrl(kit: Kit, serviceId: string): string {
+export function endpointUrl(kit: Pick<Kit, 'publicUrl'>, serviceId: string): string {
   return `${kit.publicUrl}/i/${serviceId}/api/v1`;
 }
 
-export function statusUrl(kit: Kit, serviceId: string): string {
+export function statusUrl(kit: Pick<Kit, 'publicUrl'>, serviceId: string): string {
   return `${kit.publicUrl}/v1/instances/${serviceId}`;
 }

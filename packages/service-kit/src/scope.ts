@@ -74,7 +74,7 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
         }
         reply.code(swarmError.status).send(swarmError.toBody());
       });
-      await kit.domain.routes(scope, kit.domainContext);
+      await kit.domain.routes(scope);
     },
     { prefix: '/i/:service_id/api/v1' },
   );

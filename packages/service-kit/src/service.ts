@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   type CatalogEntry,
   type Envelope,
@@ -7,37 +5,19 @@ import {
   newNonce,
   nowSeconds,
   type OfferData,
-  type ReplayStore,
   SwarmError,
   signEnvelope,
-  TrustedRegistries,
 } from '@swarm/protocol';
-import {
-  createHttpApp,
-  jsonBody,
-  migrate,
-  openDatabase,
-  RedisReplayStore,
-  RegistryClient,
-  requestJson,
-  SqlReplayStore,
-  verifyBroadcast,
-} from '@swarm/runtime';
+import { createHttpApp, jsonBody, requestJson, verifyBroadcast } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
-import { Binder } from './binding.js';
-import { ContextCache } from './contexts.js';
-import type { Domain, DomainContext } from './domain.js';
+import { createKit } from './create-kit.js';
+import type { Domain } from './domain.js';
 import { handleBroadcast } from './events.js';
 import { beat, every } from './heartbeat.js';
-import { InstanceStore, instanceInfo } from './instances.js';
-import type { Kit } from './kit.js';
-import { resolveConfig, type ServiceOptions } from './options.js';
-import { loadOrCreateProviderKey } from './provider-key.js';
+import type { ServiceOptions } from './options.js';
 import { answer, provision } from './provision.js';
-import { Reporter } from './reporting.js';
 import { rotateInstanceKey } from './rotation.js';
 import { registerInstanceScope } from './scope.js';
-import { type KitTables, migrateKit } from './store.js';
 import { terminate } from './termination.js';
 import { createTokenVerifier } from './tokens.js';
 
@@ -69,66 +49,9 @@ export interface ServiceHandle {
  *   tiers, regions, trustedRegistries: [{ authority, baseUrl, publicKey }], dataDir }, articles);
  * await service.registerOffer(registryUrl, adminToken);
  */
-export async function startService(options: ServiceOptions, domain: Domain): Promise<ServiceHandle> {
-  const config = resolveConfig(options);
-  mkdirSync(config.dataDir, { recursive: true });
-  const providerKey = options.providerKey ?? loadOrCreateProviderKey(config.dataDir);
-  const trusted = new TrustedRegistries(options.trustedRegistries);
-  const database = openDatabase<KitTables>({
-    url: config.databaseUrl,
-    file: join(config.dataDir, `${config.serviceType}.db`),
-    schema: config.databaseSchema,
-  });
-  const db = database.db;
-  let replay: ReplayStore | undefined;
-  try {
-    await migrateKit(db);
-    await migrate(db, `domain_${config.serviceType.replace(/-/g, '_')}`, domain.migrations);
-    replay = config.redisUrl
-      ? await RedisReplayStore.open(config.redisUrl, `swarm:nonce:${config.provider}`)
-      : await SqlReplayStore.open(db as never);
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
-  const domainDir = join(config.dataDir, 'files');
-  mkdirSync(domainDir, { recursive: true });
-  const domainContext: DomainContext = {
-    db: db as never,
-    dialect: database.dialect,
-    prepare: database.prepare,
-    dataVersion: database.dataVersion,
-    dataDir: domainDir,
-  };
-  const instances = new InstanceStore(db);
-  const contexts = new ContextCache(db, trusted);
-  await contexts.loadAll();
-  const reporter = new Reporter({
-    db,
-    prepare: database.prepare,
-    runInTransaction: database.runInTransaction,
-    instances,
-    contexts,
-    gauges: async (serviceId) => {
-      const instance = await instances.get(serviceId);
-      return instance && domain.usage && !instance.wiped ? domain.usage(instanceInfo(instance), domainContext) : {};
-    },
-  });
-  const kit = {
-    config,
-    db,
-    providerKey,
-    trusted,
-    registry: new RegistryClient(trusted),
-    replay,
-    instances,
-    contexts,
-    reporter,
-    domain,
-    domainContext,
-    publicUrl: '',
-  } as Omit<Kit, 'binder'> as Kit;
-  kit.binder = new Binder(kit);
+export async function startService<Tables>(options: ServiceOptions, domain: Domain<Tables>): Promise<ServiceHandle> {
+  const kit = await createKit(options, domain);
+  const { config, database, providerKey, trusted, replay, instances, contexts, reporter } = kit;
 
   const verifyToken = createTokenVerifier({
     contextOf: (serviceId) => contexts.get(serviceId),

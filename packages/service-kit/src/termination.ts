@@ -26,7 +26,7 @@ export async function terminate(kit: Kit, serviceId: string, body: unknown) {
   await kit.instances.update(serviceId, { terminated: 1 });
   kit.reporter.forget(serviceId);
   if (wipe && !instance.wiped) {
-    await kit.domain.wipe(instanceInfo(instance), kit.domainContext);
+    await kit.domain.wipe(instanceInfo(instance));
     await kit.instances.update(serviceId, { wiped: 1 });
   }
   const receipt = {

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { SwarmError } from '@swarm/protocol';
 import { type RegistryHandle, type RegistryOptions, startRegistry } from '@swarm/registry';
 import { jsonBody } from '@swarm/runtime';
-import type { Kysely } from 'kysely';
 import {
   type Domain,
   LOCAL_REGIONS,
@@ -23,7 +22,7 @@ interface NoteTables {
 }
 
 /** The smallest domain: notes per instance, enough to exercise everything the kit does. */
-export const notesDomain: Domain = {
+export const notesDomain: Domain<NoteTables> = {
   migrations: {
     '001_notes': {
       up: async (db) => {
@@ -39,7 +38,7 @@ export const notesDomain: Domain = {
     },
   },
   routes(scope, context) {
-    const db = context.db as unknown as Kysely<NoteTables>;
+    const { db } = context;
     scope.post('/notes', async (request, reply) => {
       const text = jsonBody(request).text;
       if (typeof text !== 'string') throw new SwarmError('invalid_request', 'text is required');
@@ -55,7 +54,7 @@ export const notesDomain: Domain = {
     });
   },
   async wipe(instance, context) {
-    await (context.db as unknown as Kysely<NoteTables>).deleteFrom('notes').where('service_id', '=', instance.service_id).execute();
+    await context.db.deleteFrom('notes').where('service_id', '=', instance.service_id).execute();
   },
   async usage() {
     return { notes_gauge: 1 };

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { parseMessage, SwarmError } from '@swarm/protocol';
 import { jsonBody } from '@swarm/runtime';
 import { type Domain, type DomainContext, ReadCache, requestInstance } from '@swarm/service-kit';
-import type { Kysely } from 'kysely';
 import { z } from 'zod';
 
 export const ArticleInput = z.strictObject({
@@ -34,12 +33,11 @@ const toArticle = (row: ArticleRow) => ({
   updated_at: Number(row.updated_at),
 });
 
-const tables = (context: DomainContext) => context.db as unknown as Kysely<Tables>;
 const now = () => Math.floor(Date.now() / 1000);
 
 /** Articles are read far more than written: each service keeps recent ones as sent (ReadCache). */
-const caches = new WeakMap<DomainContext, ReadCache>();
-function cacheOf(context: DomainContext): ReadCache {
+const caches = new WeakMap<DomainContext<Tables>, ReadCache>();
+function cacheOf(context: DomainContext<Tables>): ReadCache {
   let cache = caches.get(context);
   if (!cache) {
     cache = new ReadCache(context.dataVersion);
@@ -51,7 +49,7 @@ const cacheKey = (serviceId: string, id: string) => `${serviceId}/${id}`;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Articles (SPEC §12): each instance sees only rows with its own service_id. */
-export const articlesDomain: Domain = {
+export const articlesDomain: Domain<Tables> = {
   migrations: {
     '001_articles': {
       up: async (db) => {
@@ -72,7 +70,7 @@ export const articlesDomain: Domain = {
   },
 
   routes(scope, context) {
-    const db = tables(context);
+    const { db } = context;
     const cache = cacheOf(context);
     const selectArticle = context.prepare<{ serviceId: string; id: string }, ArticleRow>((value) =>
       db.selectFrom('cms_articles').selectAll().where('service_id', '=', value('serviceId')).where('id', '=', value('id')),
@@ -141,12 +139,12 @@ export const articlesDomain: Domain = {
   },
 
   async wipe(instance, context) {
-    await tables(context).deleteFrom('cms_articles').where('service_id', '=', instance.service_id).execute();
+    await context.db.deleteFrom('cms_articles').where('service_id', '=', instance.service_id).execute();
     cacheOf(context).clear();
   },
 
   async usage(instance, context) {
-    const row = await tables(context)
+    const row = await context.db
       .selectFrom('cms_articles')
       .select((eb) => eb.fn.countAll<number | string>().as('count'))
       .where('service_id', '=', instance.service_id)

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { parseMessage, SwarmError } from '@swarm/protocol';
 import { jsonBody } from '@swarm/runtime';
-import { type Domain, type DomainContext, requestInstance } from '@swarm/service-kit';
-import { type Kysely, sql } from 'kysely';
+import { type Domain, requestInstance } from '@swarm/service-kit';
+import { sql } from 'kysely';
 import { z } from 'zod';
 
 export const ContactInput = z.strictObject({
@@ -39,13 +39,12 @@ const toContact = (row: ContactRow) => ({
   updated_at: Number(row.updated_at),
 });
 
-const tables = (context: DomainContext) => context.db as unknown as Kysely<Tables>;
 const now = () => Math.floor(Date.now() / 1000);
 /** A LIKE pattern matching `text` anywhere, with the pattern characters escaped. */
 const containing = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /** Contacts (SPEC §12), searchable by name, email and company; isolated per instance. */
-export const contactsDomain: Domain = {
+export const contactsDomain: Domain<Tables> = {
   migrations: {
     '001_contacts': {
       up: async (db) => {
@@ -67,7 +66,7 @@ export const contactsDomain: Domain = {
   },
 
   routes(scope, context) {
-    const db = tables(context);
+    const { db } = context;
     // The read every GET, PUT and DELETE by id starts with: compiled once.
     const selectContact = context.prepare<{ serviceId: string; id: string }, ContactRow>((value) =>
       db.selectFrom('crm_contacts').selectAll().where('service_id', '=', value('serviceId')).where('id', '=', value('id')),
@@ -132,11 +131,11 @@ export const contactsDomain: Domain = {
   },
 
   async wipe(instance, context) {
-    await tables(context).deleteFrom('crm_contacts').where('service_id', '=', instance.service_id).execute();
+    await context.db.deleteFrom('crm_contacts').where('service_id', '=', instance.service_id).execute();
   },
 
   async usage(instance, context) {
-    const row = await tables(context)
+    const row = await context.db
       .selectFrom('crm_contacts')
       .select((eb) => eb.fn.countAll<number | string>().as('count'))
       .where('service_id', '=', instance.service_id)

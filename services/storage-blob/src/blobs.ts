@@ -30,7 +30,6 @@ export interface BlobDomainOptions {
   bytesPerGb?: number;
 }
 
-const tables = (context: DomainContext) => context.db as unknown as Kysely<Tables>;
 const toObject = (row: ObjectRow) => ({
   key: row.key,
   size: Number(row.size),
@@ -44,10 +43,10 @@ const toObject = (row: ObjectRow) => ({
  * only when the instance stays within `storage_limit_gb`; metadata lives in the database and
  * files under random names, so no key ever becomes a path.
  */
-export function createBlobDomain(options: BlobDomainOptions = {}): Domain {
+export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables> {
   const bytesPerGb = options.bytesPerGb ?? 1_000_000_000;
   if (!(bytesPerGb > 0)) throw new Error('bytesPerGb must be positive');
-  const instanceDir = (context: DomainContext, serviceId: string) => join(context.dataDir, 'objects', serviceId);
+  const instanceDir = (context: DomainContext<Tables>, serviceId: string) => join(context.dataDir, 'objects', serviceId);
 
   const usedBytes = async (db: Kysely<Tables>, serviceId: string, exceptKey?: string) => {
     let query = db
@@ -59,8 +58,14 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain {
     return Number(row?.total ?? 0);
   };
 
-  async function put(context: DomainContext, instance: InstanceInfo, key: string, body: NodeJS.ReadableStream, contentType: string) {
-    const db = tables(context);
+  async function put(
+    context: DomainContext<Tables>,
+    instance: InstanceInfo,
+    key: string,
+    body: NodeJS.ReadableStream,
+    contentType: string,
+  ) {
+    const { db } = context;
     const limit = instance.storage_limit_gb * bytesPerGb;
     const room = limit - (await usedBytes(db, instance.service_id, key));
     const tmpDir = join(context.dataDir, 'tmp');
@@ -135,7 +140,7 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain {
     },
 
     routes(scope, context) {
-      const db = tables(context);
+      const { db } = context;
       // Bodies here are raw bytes of any size: handlers stream `request.raw` themselves.
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
@@ -195,12 +200,12 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain {
     },
 
     async wipe(instance, context) {
-      await tables(context).deleteFrom('blob_objects').where('service_id', '=', instance.service_id).execute();
+      await context.db.deleteFrom('blob_objects').where('service_id', '=', instance.service_id).execute();
       await rm(instanceDir(context, instance.service_id), { recursive: true, force: true });
     },
 
     async usage(instance, context) {
-      return { bytes_stored: await usedBytes(tables(context), instance.service_id) };
+      return { bytes_stored: await usedBytes(context.db, instance.service_id) };
     },
   };
 }

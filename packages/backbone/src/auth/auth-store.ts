@@ -1,6 +1,6 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { jwkFromPublicKey, jwkThumbprint, publicKeyObject, SwarmError, wirePublicKeyOf } from '@swarm/protocol';
-import { isUniqueViolation, migrate } from '@swarm/runtime';
+import { isUniqueViolation, migrate, withTables } from '@swarm/runtime';
 import { type Kysely, sql } from 'kysely';
 
 interface AuthTables {
@@ -102,7 +102,7 @@ export class AuthStore {
   readonly #known = new Set<string>();
 
   constructor(db: Kysely<unknown>) {
-    this.#db = db as unknown as Kysely<AuthTables>;
+    this.#db = withTables<AuthTables>(db);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { UsageData } from '@swarm/protocol';
-import { isUniqueViolation, migrate } from '@swarm/runtime';
+import { isUniqueViolation, migrate, withTables } from '@swarm/runtime';
 import { type Kysely, sql } from 'kysely';
 import { type RevocationTables, revocationsMigration } from '../shared/revocations.js';
 
@@ -69,7 +69,7 @@ export class UsageStore {
   readonly #db: Kysely<UsageTables>;
 
   constructor(db: Kysely<unknown>) {
-    this.#db = db as unknown as Kysely<UsageTables>;
+    this.#db = withTables<UsageTables>(db);
   }
 
   /** Stores a report and its metrics in one transaction; false when its nonce was seen before. */

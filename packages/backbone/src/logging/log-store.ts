@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { LogsData } from '@swarm/protocol';
-import { isUniqueViolation, migrate } from '@swarm/runtime';
+import { isUniqueViolation, migrate, withTables } from '@swarm/runtime';
 import type { Kysely } from 'kysely';
 import { LOG_LEVELS, type LogLevel } from '../shared/query-params.js';
 import { type RevocationTables, revocationsMigration } from '../shared/revocations.js';
@@ -81,7 +81,7 @@ export class LogStore {
   readonly #db: Kysely<LogTables>;
 
   constructor(db: Kysely<unknown>) {
-    this.#db = db as unknown as Kysely<LogTables>;
+    this.#db = withTables<LogTables>(db);
   }
 
   /** Stores a batch and its entries in one transaction; false when its nonce was seen before. */

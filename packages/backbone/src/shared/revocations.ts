@@ -1,3 +1,4 @@
+import { withTables } from '@swarm/runtime';
 import type { Kysely, Migration } from 'kysely';
 
 export interface RevocationTables {
@@ -26,7 +27,7 @@ export class Revocations {
   readonly #db: Kysely<RevocationTables>;
 
   constructor(db: Kysely<unknown>) {
-    this.#db = db as unknown as Kysely<RevocationTables>;
+    this.#db = withTables<RevocationTables>(db);
   }
 
   async isRevoked(appId: string, serviceId: string): Promise<boolean> {

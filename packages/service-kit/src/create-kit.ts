@@ -1,0 +1,81 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ReplayStore, TrustedRegistries } from '@swarm/protocol';
+import { migrate, openDatabase, RedisReplayStore, RegistryClient, SqlReplayStore, withTables } from '@swarm/runtime';
+import { Binder } from './binding.js';
+import { ContextCache } from './contexts.js';
+import { bindDomain, type Domain } from './domain.js';
+import { InstanceStore } from './instances.js';
+import type { Kit } from './kit.js';
+import { resolveConfig, type ServiceOptions } from './options.js';
+import { loadOrCreateProviderKey } from './provider-key.js';
+import { Reporter } from './reporting.js';
+import { type KitTables, migrateKit } from './store.js';
+
+/**
+ * Builds everything a service runs on before it listens: configuration, provider key, the
+ * migrated database (kit and domain tables), the replay store, the stores and caches, and the
+ * domain bound to its typed context. Nothing is left open when it throws.
+ */
+export async function createKit<Tables>(options: ServiceOptions, domain: Domain<Tables>): Promise<Kit> {
+  const config = resolveConfig(options);
+  mkdirSync(config.dataDir, { recursive: true });
+  const providerKey = options.providerKey ?? loadOrCreateProviderKey(config.dataDir);
+  const trusted = new TrustedRegistries(options.trustedRegistries);
+  const database = openDatabase<unknown>({
+    url: config.databaseUrl,
+    file: join(config.dataDir, `${config.serviceType}.db`),
+    schema: config.databaseSchema,
+  });
+  let replay: ReplayStore | undefined;
+  try {
+    const db = withTables<KitTables>(database.db);
+    await migrateKit(db);
+    await migrate(database.db, `domain_${config.serviceType.replace(/-/g, '_')}`, domain.migrations);
+    replay = config.redisUrl
+      ? await RedisReplayStore.open(config.redisUrl, `swarm:nonce:${config.provider}`)
+      : await SqlReplayStore.open(database.db);
+    const domainDir = join(config.dataDir, 'files');
+    mkdirSync(domainDir, { recursive: true });
+    const bound = bindDomain(domain, {
+      db: withTables<Tables>(database.db),
+      dialect: database.dialect,
+      prepare: database.prepare,
+      dataVersion: database.dataVersion,
+      dataDir: domainDir,
+    });
+    const instances = new InstanceStore(db);
+    const contexts = new ContextCache(db, trusted);
+    await contexts.loadAll();
+    const reporter = new Reporter({
+      db,
+      prepare: database.prepare,
+      runInTransaction: database.runInTransaction,
+      instances,
+      contexts,
+      gauges: async (serviceId) => {
+        const instance = await instances.get(serviceId);
+        return instance && !instance.wiped ? bound.usage(instance.info) : {};
+      },
+    });
+    const parts = {
+      config,
+      database,
+      providerKey,
+      trusted,
+      registry: new RegistryClient(trusted),
+      replay,
+      instances,
+      contexts,
+      reporter,
+      domain: bound,
+      publicUrl: '',
+    };
+    // The binder holds the same object, so it sees `publicUrl` once the server listens.
+    return Object.assign(parts, { binder: new Binder(parts) });
+  } catch (error) {
+    await replay?.close?.();
+    await database.close();
+    throw error;
+  }
+}
