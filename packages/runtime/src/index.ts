@@ -1,3 +1,4 @@
+export * from './bearer.js';
 export * from './database.js';
 export * from './http-app.js';
 export * from './http-client.js';
