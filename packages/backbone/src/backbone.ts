@@ -1,3 +1,4 @@
+import { Shutdown } from '@swarm/runtime';
 import { type AuthProviderHandle, type AuthProviderOptions, startAuthProvider } from './auth/auth-provider.js';
 import { startBilling } from './billing/billing.js';
 import { startLogging } from './logging/logging.js';
@@ -26,25 +27,14 @@ export async function startBackbone(options: AuthProviderOptions): Promise<Backb
     tokenTtlSeconds: _ttl,
     ...common
   } = options;
-  const auth = await startAuthProvider({ ...options, port });
-  try {
+  const shutdown = new Shutdown();
+  return shutdown.start(async () => {
+    const auth = await startAuthProvider({ ...options, port });
+    shutdown.onStop(() => auth.close());
     const billing = await startBilling({ ...common, port: next(1) });
-    try {
-      const logging = await startLogging({ ...common, port: next(2) });
-      return {
-        auth,
-        billing,
-        logging,
-        close: async () => {
-          await Promise.allSettled([logging.close(), billing.close(), auth.close()]);
-        },
-      };
-    } catch (error) {
-      await billing.close();
-      throw error;
-    }
-  } catch (error) {
-    await auth.close();
-    throw error;
-  }
+    shutdown.onStop(() => billing.close());
+    const logging = await startLogging({ ...common, port: next(2) });
+    shutdown.onStop(() => logging.close());
+    return { auth, billing, logging, close: () => shutdown.close() };
+  });
 }

@@ -1,5 +1,4 @@
 export { type AuthProviderHandle, type AuthProviderOptions, startAuthProvider } from './auth/auth-provider.js';
-export { authCatalogEntry } from './auth/offer.js';
 export { type BackboneHandle, startBackbone } from './backbone.js';
 export { startBilling } from './billing/billing.js';
 export type { UsageSummary } from './billing/usage-store.js';

@@ -1,4 +1,5 @@
 import { type BroadcastData, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
+import { requestJson } from '@swarm/runtime';
 import type { RegistryContext } from './context.js';
 import type { AppRow } from './storage/apps.js';
 import { eventsUrlsOfApp } from './storage/catalog.js';
@@ -157,14 +158,8 @@ export class BroadcastDelivery {
     const envelope = signEnvelope('broadcast', { ...data, timestamp: nowSeconds() }, this.#ctx.registryKey.privateKey);
     try {
       // Only the status counts: a receiver may answer 2xx with any body, or none.
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(envelope),
-        signal: AbortSignal.timeout(this.#options.timeoutMs),
-      });
-      await response.arrayBuffer().catch(() => undefined);
-      return response.ok ? null : `receiver answered ${response.status}`;
+      const { status } = await requestJson('POST', url, envelope, { timeoutMs: this.#options.timeoutMs, read: 'status' });
+      return status >= 200 && status < 300 ? null : `receiver answered ${status}`;
     } catch (error) {
       return error instanceof Error ? error.message : String(error);
     }

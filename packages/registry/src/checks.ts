@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { checkFreshness, consumeNonce as consumeSignerNonce, nonceExpiresAt, nonceScopes, requireAppId, SwarmError } from '@swarm/protocol';
+import { bearerToken } from '@swarm/runtime';
 import type { FastifyRequest } from 'fastify';
 import type { RegistryContext } from './context.js';
 
@@ -26,13 +27,6 @@ export async function consumeNonce(ctx: RegistryContext, signerKey: string, sign
   await consumeSignerNonce(ctx.replay, nonceScopes.signer(signerKey), signed.nonce, expiresAt);
 }
 
-function bearer(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
-  if (typeof header !== 'string') return null;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match ? (match[1] as string) : null;
-}
-
 function sameSecret(a: string, b: string): boolean {
   const left = createHash('sha256').update(a).digest();
   const right = createHash('sha256').update(b).digest();
@@ -40,7 +34,7 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 export function hasBearer(request: FastifyRequest, token: string): boolean {
-  const presented = bearer(request);
+  const presented = bearerToken(request.headers.authorization);
   return presented !== null && sameSecret(presented, token);
 }
 

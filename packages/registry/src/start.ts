@@ -9,7 +9,7 @@ import {
   type SigningKey,
   signingKeyFromPem,
 } from '@swarm/protocol';
-import { createHttpApp, type Database, migrate, openDatabase, SqlReplayStore } from '@swarm/runtime';
+import { createHttpApp, type Database, listenApp, migrate, openDatabase, Shutdown, SqlReplayStore } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { BroadcastDelivery, queuedBroadcasts } from './broadcasts.js';
@@ -112,12 +112,10 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
   const authority = options.authority ?? 'swarm.local';
   const { registry, tld } = parseAuthority(authority);
   const host = options.host ?? '127.0.0.1';
-  const database = openRegistryDatabase(options);
-  const closers: Array<() => Promise<void>> = [() => database.close()];
-  const close = async () => {
-    for (const closer of closers.splice(0).reverse()) await closer().catch(() => {});
-  };
-  try {
+  const shutdown = new Shutdown();
+  return shutdown.start(async () => {
+    const database = openRegistryDatabase(options);
+    shutdown.onRelease(() => database.close());
     await migrate(database.db, 'registry', migrations);
     const replay = await SqlReplayStore.open(database.db as unknown as Kysely<unknown>);
     const key = await registryKey(database.db, options.registryKeyFile);
@@ -156,18 +154,15 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       },
     });
     registerRoutes(app, ctx);
-    closers.push(() => app.close());
+    shutdown.onStop(() => app.close());
 
     if (options.dnsPort !== false) {
       const dns = await startDnsServer({ host, port: options.dnsPort ?? 0, authority, source: storageZoneSource(ctx), logger: app.log });
       ctx.dnsPort = dns.port;
-      closers.push(() => dns.close());
+      shutdown.onStop(() => dns.close());
     }
 
-    await app.listen({ port: options.port ?? 0, host });
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
-    const url = (options.publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '');
+    const { publicUrl: url } = await listenApp(app, { host, port: options.port ?? 0, publicUrl: options.publicUrl });
 
     const loop = new BroadcastDelivery(ctx, {
       initialMs: retry.initialMs ?? 500,
@@ -179,11 +174,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     });
     delivery = loop;
     loop.start();
-    closers.push(() => loop.stop());
+    shutdown.onStop(() => loop.stop());
 
-    return { url, authority, publicKey: key.publicKey, adminToken, dnsPort: ctx.dnsPort, app, close };
-  } catch (error) {
-    await close();
-    throw error;
-  }
+    return { url, authority, publicKey: key.publicKey, adminToken, dnsPort: ctx.dnsPort, app, close: () => shutdown.close() };
+  });
 }

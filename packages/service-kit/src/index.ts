@@ -5,4 +5,4 @@ export type { InstanceInfo } from './instances.js';
 export { LOCAL_REGIONS, LOCAL_TIERS, type ServiceOptions } from './options.js';
 export { ReadCache } from './read-cache.js';
 export { type ServiceHandle, startService } from './service.js';
-export { bearerToken, createTokenVerifier, type TokenVerifier, type TokenVerifierOptions, type UserClaims } from './tokens.js';
+export { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions, type UserClaims } from './tokens.js';

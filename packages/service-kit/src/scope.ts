@@ -1,10 +1,10 @@
 import { SwarmError } from '@swarm/protocol';
-import { toSwarmError } from '@swarm/runtime';
+import { requireBearerToken, toSwarmError } from '@swarm/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { attachRequestState, decorateRequestState, instanceOfRequest } from './domain.js';
 import type { Instance } from './instances.js';
 import type { Kit } from './kit.js';
-import { bearerToken, type TokenVerifier, type UserClaims } from './tokens.js';
+import type { TokenVerifier, UserClaims } from './tokens.js';
 
 /** Throws the SPEC error for an instance that does not serve (gone, wiped, not yet active). */
 function requireServing(instance: Instance | null): asserts instance is Instance {
@@ -27,7 +27,7 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
     requireServing(instance);
     // Bound through another replica sharing the database: its context is there, not in memory yet.
     if (!kit.contexts.get(instance.service_id)) await kit.contexts.load(instance.service_id);
-    return { instance, claims: await verifyToken(bearerToken(request.headers.authorization), instance) };
+    return { instance, claims: await verifyToken(requireBearerToken(request.headers.authorization), instance) };
   }
 
   /** Counted on disk before it is handled, so a crash after the answer loses no usage. */
@@ -46,7 +46,7 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
         try {
           const instance = kit.instances.cached(serviceIdOf(request));
           if (instance !== undefined) requireServing(instance);
-          const claims = instance ? verifyToken.fromCache(bearerToken(request.headers.authorization), instance) : null;
+          const claims = instance ? verifyToken.fromCache(requireBearerToken(request.headers.authorization), instance) : null;
           counted =
             instance && claims
               ? admitted(request, instance, claims)

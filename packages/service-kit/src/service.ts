@@ -1,14 +1,5 @@
-import {
-  type CatalogEntry,
-  type Envelope,
-  errorFromBody,
-  newNonce,
-  nowSeconds,
-  type OfferData,
-  SwarmError,
-  signEnvelope,
-} from '@swarm/protocol';
-import { createHttpApp, jsonBody, requestJson, verifyBroadcast } from '@swarm/runtime';
+import { SwarmError } from '@swarm/protocol';
+import { createHttpApp, jsonBody, listenApp, type ProviderOffer, providerOffer, Shutdown, verifyBroadcast } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { createKit } from './create-kit.js';
 import type { Domain } from './domain.js';
@@ -21,17 +12,12 @@ import { registerInstanceScope } from './scope.js';
 import { terminate } from './termination.js';
 import { createTokenVerifier } from './tokens.js';
 
-export interface ServiceHandle {
+export interface ServiceHandle extends ProviderOffer {
   url: string;
   provider: string;
   serviceType: string;
   /** The provider key's public half, as listed in the catalog. */
   publicKey: string;
-  catalogEntry: CatalogEntry;
-  /** The catalog entry signed with the provider key (`offer`), fresh timestamp and nonce. */
-  offer(): Envelope<OfferData>;
-  /** `PUT {registryUrl}/v1/catalog/{provider}` with the admin token. */
-  registerOffer(registryUrl: string, adminToken: string): Promise<void>;
   rotateInstanceKey(serviceId: string): Promise<void>;
   /** Moves counted usage and logs to the outbox and sends what the receivers will take. */
   flushReports(): Promise<void>;
@@ -82,17 +68,12 @@ export async function startService<Tables>(options: ServiceOptions, domain: Doma
   });
   registerInstanceScope(app, kit, verifyToken);
 
-  try {
-    await app.listen({ port: config.port, host: config.host });
-  } catch (error) {
-    await replay.close?.();
-    await database.close();
-    throw error;
-  }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  kit.publicUrl = config.publicUrl ?? url;
+  const shutdown = new Shutdown();
+  shutdown.onRelease(() => database.close());
+  shutdown.onRelease(() => replay.close?.());
+  shutdown.onStop(() => app.close());
+  const listening = await shutdown.start(() => listenApp(app, { host: config.host, port: config.port, publicUrl: config.publicUrl }));
+  kit.publicUrl = listening.publicUrl;
   await kit.binder.resume();
 
   const activeInstances = () => instances.list({ status: 'active' });
@@ -105,47 +86,28 @@ export async function startService<Tables>(options: ServiceOptions, domain: Doma
     }),
     every(config.reportFlushMs, () => reporter.flush()),
   ];
+  shutdown.onStop(() => Promise.all(loops.map((loop) => loop.stop())));
+  shutdown.onStop(() => kit.binder.close());
+  // What was counted while the last requests ran still goes out before the store closes.
+  shutdown.onFlush(() => reporter.flush().catch(() => {}));
 
-  const catalogEntry: CatalogEntry = {
+  const terms = {
     service_type: config.serviceType,
     provider: config.provider,
-    provision_url: `${kit.publicUrl}/v1/instances`,
-    events_url: `${kit.publicUrl}/v1/events`,
-    public_key: providerKey.publicKey,
     tiers: config.tiers,
     regions: config.regions,
     description: config.description,
   };
-  const offer = () => signEnvelope('offer', { ...catalogEntry, timestamp: nowSeconds(), nonce: newNonce() }, providerKey.privateKey);
-  let closed = false;
 
   return {
-    url,
+    url: listening.localUrl,
     provider: config.provider,
     serviceType: config.serviceType,
     publicKey: providerKey.publicKey,
-    catalogEntry,
-    offer,
-    async registerOffer(registryUrl, adminToken) {
-      const { status, body } = await requestJson('PUT', `${registryUrl.replace(/\/+$/, '')}/v1/catalog/${config.provider}`, offer(), {
-        headers: { authorization: `Bearer ${adminToken}` },
-      });
-      if (status !== 200 && status !== 201) {
-        throw errorFromBody(body) ?? new SwarmError('registry_unavailable', `registry answered ${status} to the offer`);
-      }
-    },
+    ...providerOffer(terms, { publicUrl: kit.publicUrl, provisionPath: '/v1/instances' }, providerKey),
     rotateInstanceKey: (serviceId) => rotateInstanceKey(kit, serviceId),
     flushReports: () => reporter.flush(),
     app,
-    async close() {
-      if (closed) return;
-      closed = true;
-      kit.binder.close();
-      await Promise.all(loops.map((loop) => loop.stop()));
-      await app.close();
-      await reporter.flush().catch(() => {});
-      await replay.close?.();
-      await database.close();
-    },
+    close: () => shutdown.close(),
   };
 }

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { SwarmError } from '@swarm/protocol';
+import { MAX_BEARER_TOKEN_LENGTH } from '@swarm/runtime';
 import { decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import type { CachedContext } from './contexts.js';
 
@@ -66,7 +67,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (!context || !auth) throw invalid('this instance has no auth configuration yet');
     const cached = fromCache(token, instance.app_id, context);
     if (cached) return cached;
-    if (token.length > 8192) throw invalid('token is too long');
+    if (token.length > MAX_BEARER_TOKEN_LENGTH) throw invalid('token is too long');
     let header: { alg?: unknown; kid?: unknown };
     try {
       header = decodeProtectedHeader(token);
@@ -109,11 +110,4 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       return context?.context.auth ? fromCache(token, instance.app_id, context) : null;
     },
   });
-}
-
-/** The bearer token of an `Authorization` header, or `invalid_token`. */
-export function bearerToken(header: string | undefined): string {
-  const match = header ? /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header) : null;
-  if (!match?.[1]) throw invalid('Authorization: Bearer <token> is required');
-  return match[1];
 }

@@ -1,5 +1,5 @@
 import { AuthKeyRotation, nowSeconds, type Purpose, parseMessage, requireAppId, SwarmError, TokenRequest } from '@swarm/protocol';
-import { jsonBody, type OwnerEnvelopeSchema, verifyBroadcast, verifyOwnerSigned } from '@swarm/runtime';
+import { jsonBody, type OwnerEnvelopeSchema, requireBearerToken, verifyBroadcast, verifyOwnerSigned } from '@swarm/runtime';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type AuthContext, actOnBroadcast, issuerOf } from './auth-context.js';
@@ -61,8 +61,7 @@ export function registerAppRoutes(context: AuthContext): void {
     let roles = ['user'];
     if (body.roles) {
       // Only the app's owner (an admin token of this app) hands out roles.
-      const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
-      if (!token) throw new SwarmError('forbidden', 'setting roles needs an admin token of this app');
+      const token = requireBearerToken(request.headers.authorization, 'forbidden', 'setting roles needs an admin token of this app');
       const callerRoles = await verifyOwnToken(token, await store.verificationKeys(appId, nowSeconds()), issuerOf(context, appId), appId);
       if (!callerRoles.includes('admin')) throw new SwarmError('forbidden', 'setting roles needs the admin role');
       roles = body.roles;

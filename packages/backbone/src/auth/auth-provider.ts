@@ -1,10 +1,9 @@
-import type { CatalogEntry, Envelope, OfferData, SigningKey } from '@swarm/protocol';
-import { createHttpApp, jsonBody, RegistryClient, verifyBroadcast } from '@swarm/runtime';
+import type { SigningKey } from '@swarm/protocol';
+import { createHttpApp, jsonBody, listenApp, type ProviderOffer, RegistryClient, Shutdown, verifyBroadcast } from '@swarm/runtime';
 import { openPartReplayStore } from '../shared/scoped-replay.js';
 import {
   type BackboneServerOptions,
   databaseReady,
-  listen,
   openPartDatabase,
   resolveOptions,
   type ServerHandle,
@@ -13,7 +12,7 @@ import { registerAppRoutes } from './app-routes.js';
 import { type AuthContext, actOnBroadcast } from './auth-context.js';
 import { AuthStore, migrateAuth } from './auth-store.js';
 import { LoginThrottle } from './login-throttle.js';
-import { authCatalogEntry, putOffer, signOffer } from './offer.js';
+import { authOffer } from './offer.js';
 import { unknownUserHash } from './passwords.js';
 import { loadOrCreateProviderKey } from './provider-key.js';
 import { registerProvision } from './provision.js';
@@ -31,15 +30,10 @@ export interface AuthProviderOptions extends BackboneServerOptions {
   loginFreeFailures?: number;
 }
 
-export interface AuthProviderHandle extends ServerHandle {
+export interface AuthProviderHandle extends ServerHandle, ProviderOffer {
   provider: string;
   /** The provider key's public half, `ed25519:…`. */
   publicKey: string;
-  catalogEntry: CatalogEntry;
-  /** A freshly signed `offer` for `PUT /v1/catalog/{provider}`. */
-  offer(): Envelope<OfferData>;
-  /** Puts the offer into the registry's catalog (the admin token is needed the first time). */
-  registerOffer(registryUrl: string, adminToken?: string): Promise<unknown>;
 }
 
 /**
@@ -58,14 +52,17 @@ export async function startAuthProvider(options: AuthProviderOptions): Promise<A
   if (!Number.isSafeInteger(overlapSeconds) || overlapSeconds < 0) throw new Error('authKeyOverlapSeconds must be an integer ≥ 0');
   if (!Number.isSafeInteger(tokenTtlSeconds) || tokenTtlSeconds < 60) throw new Error('tokenTtlSeconds must be an integer ≥ 60');
   const providerKey = options.providerKey ?? (await loadOrCreateProviderKey(options.dataDir));
-  const database = openPartDatabase(options, 'auth.db');
-  try {
+  const shutdown = new Shutdown();
+  return shutdown.start(async () => {
+    const database = openPartDatabase(options, 'auth.db');
+    shutdown.onRelease(() => database.close());
     await migrateAuth(database.db);
     // The first login of an unknown user should not be the one that pays for the dummy hash.
     unknownUserHash().catch(() => {});
     const replay = await openPartReplayStore(database.db, 'auth');
     const registry = new RegistryClient(resolved.trusted);
     const app = createHttpApp({ name: 'auth', logLevel: options.logLevel, ready: databaseReady(database.db) });
+    shutdown.onStop(() => app.close());
     let url = '';
     const context: AuthContext = {
       app,
@@ -86,23 +83,14 @@ export async function startAuthProvider(options: AuthProviderOptions): Promise<A
       actOnBroadcast(context, await verifyBroadcast(resolved.trusted, jsonBody(request), replay));
       reply.code(202).send({ accepted: true });
     });
-    url = await listen(app, options, resolved);
-    const catalogEntry = authCatalogEntry(provider, url, providerKey.publicKey);
+    url = (await listenApp(app, { host: resolved.host, port: resolved.port, publicUrl: options.publicUrl })).publicUrl;
     return {
       url,
       app,
       provider,
       publicKey: providerKey.publicKey,
-      catalogEntry,
-      offer: () => signOffer(catalogEntry, providerKey),
-      registerOffer: (registryUrl, adminToken) => putOffer(registryUrl, catalogEntry, providerKey, adminToken),
-      close: async () => {
-        await app.close();
-        await database.close();
-      },
+      ...authOffer(provider, url, providerKey),
+      close: () => shutdown.close(),
     };
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
+  });
 }

@@ -1,9 +1,7 @@
 import { OwnerQuery, type OwnerQueryData, type ReplayStore, SwarmError } from '@swarm/protocol';
-import { type RegistryClient, verifyOwnerSigned } from '@swarm/runtime';
+import { type RegistryClient, requireBearerToken, verifyOwnerSigned } from '@swarm/runtime';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { AppAuthCache } from './app-records.js';
-
-const MAX_TOKEN_LENGTH = 8192;
 
 /**
  * An app's usage and logs are its owner's only (SPEC §9.3): a token of that app with the
@@ -25,7 +23,7 @@ export class OwnerAccess {
   /** Checks `Authorization: Bearer <token>` for an admin of `appId`. */
   async requireAdminToken(appId: string, authorization: string | undefined): Promise<void> {
     this.#registry.registryFor(appId);
-    const token = bearerToken(authorization);
+    const token = requireBearerToken(authorization, 'invalid_token');
     const kid = protectedKid(token);
     const auth = await this.#appAuth.forKid(appId, kid);
     if (!auth) throw new SwarmError('invalid_token', 'the app has no auth provider');
@@ -55,12 +53,6 @@ export class OwnerAccess {
     });
     return data;
   }
-}
-
-function bearerToken(authorization: string | undefined): string {
-  const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization ?? '');
-  if (!match?.[1] || match[1].length > MAX_TOKEN_LENGTH) throw new SwarmError('invalid_token', 'Authorization: Bearer <token> is required');
-  return match[1];
 }
 
 function protectedKid(token: string): string {

@@ -1,5 +1,5 @@
 import { checkFreshness, type ReplayStore, requireAppId } from '@swarm/protocol';
-import { createHttpApp, type Database, RegistryClient } from '@swarm/runtime';
+import { createHttpApp, listenApp, RegistryClient, Shutdown } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { AppAuthCache } from './app-records.js';
@@ -11,7 +11,6 @@ import { openPartReplayStore } from './scoped-replay.js';
 import {
   type BackboneServerOptions,
   databaseReady,
-  listen,
   openPartDatabase,
   type ResolvedOptions,
   resolveOptions,
@@ -43,14 +42,17 @@ export async function startReportReceiver(
   part: { name: string; file: string; migrate(db: Kysely<unknown>): Promise<void>; routes(context: ReceiverContext): void },
 ): Promise<ServerHandle> {
   const resolved = resolveOptions(options);
-  const database: Database<unknown> = openPartDatabase(options, part.file);
-  try {
+  const shutdown = new Shutdown();
+  return shutdown.start(async () => {
+    const database = openPartDatabase<unknown>(options, part.file);
+    shutdown.onRelease(() => database.close());
     await part.migrate(database.db);
     const replay = await openPartReplayStore(database.db, part.name);
     const registry = new RegistryClient(resolved.trusted);
     const revocations = new Revocations(database.db);
     const appAuth = new AppAuthCache(registry);
     const app = createHttpApp({ name: part.name, logLevel: options.logLevel, ready: databaseReady(database.db) });
+    shutdown.onStop(() => app.close());
     const context: ReceiverContext = {
       app,
       db: database.db,
@@ -77,19 +79,9 @@ export async function startReportReceiver(
       },
     });
     part.routes(context);
-    const url = await listen(app, options, resolved);
-    return {
-      url,
-      app,
-      close: async () => {
-        await app.close();
-        await database.close();
-      },
-    };
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
+    const { publicUrl: url } = await listenApp(app, { host: resolved.host, port: resolved.port, publicUrl: options.publicUrl });
+    return { url, app, close: () => shutdown.close() };
+  });
 }
 
 /**

@@ -55,15 +55,6 @@ export function openPartDatabase<DB>(options: BackboneServerOptions, file: strin
   return openDatabase<DB>({ url: options.databaseUrl, file: join(options.dataDir, file), schema: options.databaseSchema });
 }
 
-/** Listens and answers the URL peers should use (publicUrl wins over the bound address). */
-export async function listen(app: FastifyInstance, options: BackboneServerOptions, resolved: ResolvedOptions): Promise<string> {
-  await app.listen({ port: resolved.port, host: resolved.host });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : resolved.port;
-  const host = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host;
-  return (options.publicUrl ?? `http://${host}:${port}`).replace(/\/+$/, '');
-}
-
 /** `/readyz`: ready while the database answers. */
 export function databaseReady(db: Kysely<unknown>): () => Promise<boolean> {
   return async () => {
