@@ -3,8 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { provision } from '@swarm/client';
 import { startRegistry } from '@swarm/registry';
 import { dnsView } from './dns.js';
-import { crash, eventually, freePort, type Part, spawnFixture, stop, tempDir } from './processes.js';
-import { newDeveloper, serviceRecords, writeProviderKey } from './swarm.js';
+import { crash, eventually, freePort, type Part, stop, tempDir } from '@swarm/dev-env';
+import { newDeveloper, serviceRecords, spawnFixture, writeProviderKey } from './swarm.js';
 
 /*
  * SPEC §9.2 liveness, black-box: a provider killed with SIGKILL stops beating, goes

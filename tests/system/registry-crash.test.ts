@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { dnsView } from './dns.js';
-import { crash, eventually, freePort, type Part, stop, tempDir } from './processes.js';
+import { crash, eventually, freePort, type Part, stop, tempDir } from '@swarm/dev-env';
 import {
   type Answer,
   adminTokenOf,

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { appDnsZone, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
 import { ensurePostgresSchema } from '@swarm/runtime';
-import { createTestDeveloper, type TestDeveloper } from '@swarm/service-kit/testing';
+import { createTestDeveloper, type TestDeveloper } from '@swarm/dev-env';
 import pg from 'pg';
 import { queryDns } from './dns.js';
 import {
@@ -16,7 +16,7 @@ import {
   startPrivatePostgres,
   startPrivateRedis,
 } from './private-stores.js';
-import { eventually, type Part, stop, tempDir } from './processes.js';
+import { eventually, type Part, stop, tempDir } from '@swarm/dev-env';
 import {
   type Answer,
   CMS_PROVIDER,

@@ -5,7 +5,7 @@ import { generateSigningKey, newNonce, nowSeconds, signEnvelope } from '@swarm/p
 import type { RegistryHandle } from '@swarm/registry';
 import { postJson } from '@swarm/runtime';
 import type { ServiceHandle } from '../src/index.js';
-import { callApi, createTestDeveloper, type ProvisionedInstance, provisionInstance, type TestDeveloper } from '../src/testing/index.js';
+import { callApi, createTestDeveloper, type ProvisionedInstance, provisionInstance, type TestDeveloper } from '@swarm/dev-env';
 import { errorCode, startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
 
 describe('registry events (SPEC §9.4)', () => {

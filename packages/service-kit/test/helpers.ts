@@ -16,7 +16,7 @@ import {
   type ServiceOptions,
   startService,
 } from '../src/index.js';
-import { trustedRegistryOf } from '../src/testing/index.js';
+import { trustedRegistryOf } from '@swarm/dev-env';
 
 interface NoteTables {
   notes: { service_id: string; id: string; text: string };

@@ -5,7 +5,7 @@ import { generateSigningKey, newNonce, nowSeconds, signEnvelope, verify } from '
 import type { RegistryHandle } from '@swarm/registry';
 import { getJson, postJson, requestJson } from '@swarm/runtime';
 import type { ServiceHandle } from '../src/index.js';
-import { callApi, createTestDeveloper, provisionInstance } from '../src/testing/index.js';
+import { callApi, createTestDeveloper, provisionInstance } from '@swarm/dev-env';
 import { errorCode, PROVIDER, startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
 
 interface ServiceRecord {

@@ -17,7 +17,7 @@ import type { RegistryHandle } from '@swarm/registry';
 import { getJson, postJson } from '@swarm/runtime';
 import fc from 'fast-check';
 import type { ServiceHandle } from '../src/index.js';
-import { createTestDeveloper, type TestDeveloper } from '../src/testing/index.js';
+import { createTestDeveloper, type TestDeveloper } from '@swarm/dev-env';
 import { errorCode, PROVIDER, startNotes, startTestRegistry, tempDir } from './helpers.js';
 
 describe('provisioning (SPEC §5.1)', () => {

@@ -5,7 +5,7 @@ import { generateSigningKey } from '@swarm/protocol';
 import type { RegistryHandle } from '@swarm/registry';
 import { postJson } from '@swarm/runtime';
 import type { ServiceHandle } from '../src/index.js';
-import { createTestDeveloper, type TestDeveloper } from '../src/testing/index.js';
+import { createTestDeveloper, type TestDeveloper } from '@swarm/dev-env';
 import { errorCode, PROVIDER, startNotes, startTestRegistry, tempDir } from './helpers.js';
 
 const redisUrl = process.env.SWARM_TEST_REDIS_URL;

@@ -6,7 +6,7 @@ import { generateSigningKey } from '@swarm/protocol';
 import type { RegistryHandle } from '@swarm/registry';
 import fc from 'fast-check';
 import type { ServiceHandle } from '../src/index.js';
-import { callApi, createTestDeveloper, type ProvisionedInstance, provisionInstance, type TestDeveloper } from '../src/testing/index.js';
+import { callApi, createTestDeveloper, type ProvisionedInstance, provisionInstance, type TestDeveloper } from '@swarm/dev-env';
 import { errorCode, startCountingProxy, startNotes, startTestRegistry, tempDir } from './helpers.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

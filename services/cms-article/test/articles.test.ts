@@ -13,7 +13,7 @@ import {
   provisionInstance,
   type TestDeveloper,
   trustedRegistryOf,
-} from '@swarm/service-kit/testing';
+} from '@swarm/dev-env';
 import { type CmsArticleOptions, startCmsArticle } from '../src/index.js';
 
 const code = (body: unknown) => (body as { error?: { code?: string } } | null)?.error?.code;

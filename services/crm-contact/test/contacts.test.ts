@@ -12,7 +12,7 @@ import {
   provisionInstance,
   type TestDeveloper,
   trustedRegistryOf,
-} from '@swarm/service-kit/testing';
+} from '@swarm/dev-env';
 import { startCrmContact } from '../src/index.js';
 
 describe('crm-contact', () => {

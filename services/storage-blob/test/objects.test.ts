@@ -14,7 +14,7 @@ import {
   provisionInstance,
   type TestDeveloper,
   trustedRegistryOf,
-} from '@swarm/service-kit/testing';
+} from '@swarm/dev-env';
 import { startStorageBlob } from '../src/index.js';
 
 const code = (body: unknown) => (body as { error?: { code?: string } } | null)?.error?.code;

@@ -8,7 +8,7 @@ import { type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@sw
 import { startStorageBlob } from '@swarm/storage-blob';
 import { call } from '../http.js';
 import { loadKey } from '../keys.js';
-import { LOCAL_AUTHORITY, STANDARD_PORTS } from '../ports.js';
+import { LOCAL_AUTHORITY, STANDARD_PORTS } from '@swarm/dev-env/ports';
 
 type Opts = Record<string, unknown>;
 const str = (opts: Opts, name: string) => (typeof opts[name] === 'string' ? (opts[name] as string) : undefined);
