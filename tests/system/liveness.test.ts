@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { provision } from '@swarm/client';
+import { crash, eventually, freePort, type Part, stop, tempDir } from '@swarm/dev-env';
 import { startRegistry } from '@swarm/registry';
 import { dnsView } from './dns.js';
-import { crash, eventually, freePort, type Part, stop, tempDir } from '@swarm/dev-env';
 import { newDeveloper, serviceRecords, spawnFixture, writeProviderKey } from './swarm.js';
 
 /*

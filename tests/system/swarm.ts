@@ -1,6 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bindingRequest as signedBinding, createTestDeveloper, type Part, spawnScript, spawnSwarm, type TestDeveloper } from '@swarm/dev-env';
+import {
+  createTestDeveloper,
+  type Part,
+  bindingRequest as signedBinding,
+  spawnScript,
+  spawnSwarm,
+  type TestDeveloper,
+} from '@swarm/dev-env';
 import {
   type Envelope,
   generateSigningKey,

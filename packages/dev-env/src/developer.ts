@@ -23,7 +23,11 @@ export interface TestDeveloper extends DeveloperKeys {
   master: SigningKey;
   appId: string;
   /** A Master-signed envelope about the app; `data` overrides or adds fields. */
-  masterSigned(purpose: Parameters<typeof signEnvelope>[0], data: Record<string, unknown>, key?: SigningKey): Envelope<Record<string, unknown>>;
+  masterSigned(
+    purpose: Parameters<typeof signEnvelope>[0],
+    data: Record<string, unknown>,
+    key?: SigningKey,
+  ): Envelope<Record<string, unknown>>;
   authKey: SigningKey;
   authKid: string;
   issuer: string;

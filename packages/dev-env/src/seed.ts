@@ -180,7 +180,12 @@ export async function listedProvider(registry: SeedRegistry, provider = makeProv
 }
 
 /** A bound instance of `provider` in the app: the binding answer and the instance key. */
-export async function boundInstance(registry: Pick<SeedRegistry, 'url'>, dev: Pick<DeveloperKeys, 'master'>, appId: string, provider: Provider) {
+export async function boundInstance(
+  registry: Pick<SeedRegistry, 'url'>,
+  dev: Pick<DeveloperKeys, 'master'>,
+  appId: string,
+  provider: Provider,
+) {
   const request = bindingRequest(provider, developerProof(dev, appId, provider.name));
   const answer = await post(`${registry.url}/v1/bindings`, request.body);
   if (answer.status !== 201) throw new Error(`binding: ${JSON.stringify(answer.body)}`);

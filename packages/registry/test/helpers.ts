@@ -23,6 +23,7 @@ export {
   serviceCall,
 } from '@swarm/dev-env';
 export { bearer, call, get, post } from '@swarm/runtime/testing';
+
 import { type RegistryHandle, type RegistryOptions, startRegistry } from '../src/index.js';
 
 export type { JsonAnswer as Answer } from '@swarm/runtime/testing';

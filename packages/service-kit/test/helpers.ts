@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { trustedRegistryOf } from '@swarm/dev-env';
 import { SwarmError } from '@swarm/protocol';
 import { type RegistryHandle, type RegistryOptions, startRegistry } from '@swarm/registry';
 import { jsonBody } from '@swarm/runtime';
@@ -16,7 +17,6 @@ import {
   type ServiceOptions,
   startService,
 } from '../src/index.js';
-import { trustedRegistryOf } from '@swarm/dev-env';
 
 interface NoteTables {
   notes: { service_id: string; id: string; text: string };

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createTestDeveloper, type TestDeveloper } from '@swarm/dev-env';
 import {
   generateSigningKey,
   newNonce,
@@ -17,7 +18,6 @@ import type { RegistryHandle } from '@swarm/registry';
 import { getJson, postJson } from '@swarm/runtime';
 import fc from 'fast-check';
 import type { ServiceHandle } from '../src/index.js';
-import { createTestDeveloper, type TestDeveloper } from '@swarm/dev-env';
 import { errorCode, PROVIDER, startNotes, startTestRegistry, tempDir } from './helpers.js';
 
 describe('provisioning (SPEC §5.1)', () => {

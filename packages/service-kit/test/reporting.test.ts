@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startBilling, startLogging } from '@swarm/backbone';
+import { callApi, createTestDeveloper, freePort, provisionInstance, type TestDeveloper, trustedRegistryOf } from '@swarm/dev-env';
 import { newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
 import { postJson } from '@swarm/runtime';
-import { callApi, createTestDeveloper, freePort, provisionInstance, type TestDeveloper, trustedRegistryOf } from '@swarm/dev-env';
 import { startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
 
 function ownerQuery(developer: TestDeveloper, serviceId: string) {

@@ -3,9 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { dropPostgresSchema, ensurePostgresSchema, openDatabase } from '@swarm/runtime';
-import type { ServiceHandle } from '@swarm/service-kit';
 import {
   callApi,
   createTestDeveloper,
@@ -14,6 +11,9 @@ import {
   type TestDeveloper,
   trustedRegistryOf,
 } from '@swarm/dev-env';
+import { type RegistryHandle, startRegistry } from '@swarm/registry';
+import { dropPostgresSchema, ensurePostgresSchema, openDatabase } from '@swarm/runtime';
+import type { ServiceHandle } from '@swarm/service-kit';
 import { type CmsArticleOptions, startCmsArticle } from '../src/index.js';
 
 const code = (body: unknown) => (body as { error?: { code?: string } } | null)?.error?.code;

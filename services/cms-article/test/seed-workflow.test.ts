@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startBilling, startLogging } from '@swarm/backbone';
 import { startCrmContact } from '@swarm/crm-contact';
+import { callApi, createTestDeveloper, freePort, type ProvisionedInstance, type TestDeveloper } from '@swarm/dev-env';
 import { generateSigningKey, newNonce, nowSeconds, privateKeyToPem, signEnvelope } from '@swarm/protocol';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
 import { getJson, postJson } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
-import { callApi, createTestDeveloper, freePort, type ProvisionedInstance, type TestDeveloper } from '@swarm/dev-env';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { startCmsArticle } from '../src/index.js';
 

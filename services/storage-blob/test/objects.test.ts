@@ -4,9 +4,6 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { requestJson } from '@swarm/runtime';
-import type { ServiceHandle } from '@swarm/service-kit';
 import {
   callApi,
   createTestDeveloper,
@@ -15,6 +12,9 @@ import {
   type TestDeveloper,
   trustedRegistryOf,
 } from '@swarm/dev-env';
+import { type RegistryHandle, startRegistry } from '@swarm/registry';
+import { requestJson } from '@swarm/runtime';
+import type { ServiceHandle } from '@swarm/service-kit';
 import { startStorageBlob } from '../src/index.js';
 
 const code = (body: unknown) => (body as { error?: { code?: string } } | null)?.error?.code;
