@@ -10,7 +10,7 @@ import {
 } from '@swarm/protocol';
 import { postJson } from '@swarm/runtime/http-client';
 import { SignJWT } from 'jose';
-import { appManifest, type DeveloperKeys, makeDeveloper, masterSigned, namespaceClaim } from './seed.js';
+import { appManifest, type DeveloperKeys, makeDeveloper, masterSigned, namespaceClaim, provisionData } from './seed.js';
 
 /**
  * The one test developer of unit, system and acceptance tests and benchmarks: a namespace with
@@ -97,18 +97,8 @@ export async function createTestDeveloper(
     authKid: '',
     issuer,
     masterSigned: (purpose, data, key = developer.master) => masterSigned(purpose, { master: key }, appId, data),
-    provisionRequest(provider, fields = {}) {
-      const data: ProvisionData = {
-        app_id: appId,
-        target_provider: provider,
-        service_tier: 'free',
-        region: 'local',
-        timestamp: nowSeconds(),
-        nonce: newNonce(),
-        ...fields,
-      };
-      return signEnvelope('provision', data, developer.master.privateKey);
-    },
+    provisionRequest: (provider, fields = {}) =>
+      signEnvelope('provision', provisionData(appId, provider, fields), developer.master.privateKey),
     terminationRequest: (serviceId, dataHandling) =>
       developer.masterSigned('permanent_termination', {
         service_id: serviceId,

@@ -70,7 +70,13 @@ export function developerProof(
   extra: Partial<ProvisionData> = {},
   key = dev.master,
 ) {
-  const payload: ProvisionData = {
+  const payload = provisionData(appId, provider, extra);
+  return { payload, signature: sign('provision', payload, key.privateKey) };
+}
+
+/** What a provisioning request signs: tier `free` in region `local` unless `extra` says otherwise. */
+export function provisionData(appId: string, provider: string, extra: Partial<ProvisionData> = {}): ProvisionData {
+  return {
     app_id: appId,
     target_provider: provider,
     service_tier: 'free',
@@ -79,7 +85,6 @@ export function developerProof(
     nonce: newNonce(),
     ...extra,
   };
-  return { payload, signature: sign('provision', payload, key.privateKey) };
 }
 
 /** A provider with its catalog key, offering one service_type. */
