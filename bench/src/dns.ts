@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { provision } from '@swarm/client';
+import { spawnScript, stop } from '@swarm/dev-env';
 import { appDnsZone } from '@swarm/protocol';
 import dnsPacket from 'dns-packet';
 import { type BenchResult, result } from './harness.js';
@@ -56,10 +55,8 @@ export async function benchDns(swarm: SwarmUnderTest, seconds = 3): Promise<Benc
   const name = `_cms-article._tcp.${appDnsZone(app.appId).slice(0, -1)}`;
 
   const script = fileURLToPath(new URL('./dns-static-process.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const staticPort = (
-    JSON.parse(await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve))) as { port: number }
-  ).port;
+  const staticDns = await spawnScript<{ port: number }>('static dns', script, [], { stderr: 'inherit' });
+  const staticPort = staticDns.ready.port;
   try {
     let bestRegistry = 0;
     let bestStatic = 0;
@@ -71,6 +68,6 @@ export async function benchDns(swarm: SwarmUnderTest, seconds = 3): Promise<Benc
       result('Service DNS SRV over UDP (registry)', bestRegistry, 'queries/s', 'static SRV answer, same DNS library', bestStatic, 0.7),
     ];
   } finally {
-    child.kill('SIGTERM');
+    await stop(staticDns);
   }
 }

@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { spawnScript, stop } from '@swarm/dev-env';
 import { appDnsZone, encodePublicKey } from '@swarm/protocol';
 import SQLite from 'better-sqlite3';
 import { type BenchResult, result } from './harness.js';
@@ -18,18 +18,8 @@ interface RegistryProcess {
 
 async function startRegistryProcess(dataDir: string): Promise<RegistryProcess> {
   const script = fileURLToPath(new URL('./registry-process.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`registry exited with ${code}`)));
-  });
-  return { ...(JSON.parse(line) as { url: string; pid: number }), child };
-}
-
-async function stop(registry: RegistryProcess): Promise<void> {
-  const exited = new Promise((resolve) => registry.child.once('exit', resolve));
-  registry.child.kill('SIGTERM');
-  await exited;
+  const part = await spawnScript<{ url: string; pid: number }>('registry', script, [dataDir], { stderr: 'inherit' });
+  return { ...part.ready, child: part.child };
 }
 
 function residentMb(pid: number): number {

@@ -1,41 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { claimNamespace, type LocalSwarm, provision, provisionAuth, registerApp, userToken } from '@swarm/client';
+import { claimNamespace, provision, provisionAuth, registerApp, userToken } from '@swarm/client';
+import { type NetworkSummary, type Part, spawnScript, stop } from '@swarm/dev-env';
 import { generateSigningKey, type SigningKey } from '@swarm/protocol';
 
-export interface SwarmUnderTest {
-  urls: LocalSwarm['urls'];
-  registry: LocalSwarm['registry'];
-  child: ChildProcess;
+export interface SwarmUnderTest extends NetworkSummary {
+  part: Part<NetworkSummary>;
   stop(): Promise<void>;
 }
 
-/** Starts a local swarm in a child process on free ports under a temp folder. */
+/** Starts a network in a child process on free ports under a temp folder it removes on close. */
 export async function startSwarmProcess(): Promise<SwarmUnderTest> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'swarm-bench-'));
-  const script = fileURLToPath(new URL('./swarm-process.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`swarm process exited with ${code}`)));
+  const part = await spawnScript<NetworkSummary>('swarm', new URL('./swarm-process.ts', import.meta.url).pathname, [], {
+    stderr: 'inherit',
   });
-  const { urls, registry } = JSON.parse(line) as Pick<SwarmUnderTest, 'urls' | 'registry'>;
-  return {
-    urls,
-    registry,
-    child,
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  return { ...part.ready, part, stop: () => stop(part) };
 }
 
 export interface DeveloperApp {

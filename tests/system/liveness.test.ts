@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { provision } from '@swarm/client';
+import { crash, eventually, freePort, type Part, stop, tempDir } from '@swarm/dev-env';
 import { startRegistry } from '@swarm/registry';
 import { dnsView } from './dns.js';
-import { crash, eventually, freePort, type Part, spawnFixture, stop, tempDir } from './processes.js';
-import { newDeveloper, serviceRecords, writeProviderKey } from './swarm.js';
+import { newDeveloper, serviceRecords, spawnFixture, writeProviderKey } from './swarm.js';
 
 /*
  * SPEC §9.2 liveness, black-box: a provider killed with SIGKILL stops beating, goes

@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { eventually, exited, freePort } from './processes.js';
+import { eventually, exited, freePort } from '@swarm/dev-env';
 
 export interface PrivatePostgres {
   url: string;

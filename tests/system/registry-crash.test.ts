@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { crash, eventually, freePort, type Part, stop, tempDir } from '@swarm/dev-env';
 import Database from 'better-sqlite3';
 import { dnsView } from './dns.js';
-import { crash, eventually, freePort, type Part, stop, tempDir } from './processes.js';
 import {
   type Answer,
   adminTokenOf,

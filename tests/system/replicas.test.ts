@@ -3,11 +3,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createTestDeveloper, type Part, stop, tempDir } from '@swarm/dev-env';
 import { newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
-import { createTestDeveloper } from '@swarm/service-kit/testing';
 import { dnsView } from './dns.js';
 import { freshSchema } from './postgres.js';
-import { type Part, stop, tempDir } from './processes.js';
 import {
   bindingRequest,
   errorCode,

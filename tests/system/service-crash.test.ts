@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { provision, provisionAuth, usage, userToken } from '@swarm/client';
+import { crash, freePort, freePortRun, type Part, spawnSwarm, stop, tempDir } from '@swarm/dev-env';
 import type { CmsServiceConfig } from './fixtures/cms-service.js';
-import { crash, freePort, freePortRun, type Part, spawnSwarm, stop, tempDir } from './processes.js';
 import {
   adminTokenOf,
   type Developer,

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createTestDeveloper, eventually, type Part, stop, type TestDeveloper, tempDir } from '@swarm/dev-env';
 import { appDnsZone, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
 import { ensurePostgresSchema } from '@swarm/runtime';
-import { createTestDeveloper, type TestDeveloper } from '@swarm/service-kit/testing';
 import pg from 'pg';
 import { queryDns } from './dns.js';
 import {
@@ -16,7 +16,6 @@ import {
   startPrivatePostgres,
   startPrivateRedis,
 } from './private-stores.js';
-import { eventually, type Part, stop, tempDir } from './processes.js';
 import {
   type Answer,
   CMS_PROVIDER,

@@ -1,21 +1,22 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { claimNamespace, registerApp } from '@swarm/client';
+import {
+  createTestDeveloper,
+  type Part,
+  bindingRequest as signedBinding,
+  spawnScript,
+  spawnSwarm,
+  type TestDeveloper,
+} from '@swarm/dev-env';
 import {
   type Envelope,
   generateSigningKey,
-  newNonce,
-  nowSeconds,
   type ProvisionData,
   privateKeyToPem,
   type SigningKey,
-  sign,
-  signEnvelope,
   type TrustedRegistry,
 } from '@swarm/protocol';
 import type { CmsServiceConfig } from './fixtures/cms-service.js';
-import { type Part, spawnFixture, spawnSwarm } from './processes.js';
 
 export const CMS_PROVIDER = 'article.cms.local';
 
@@ -71,6 +72,11 @@ export function startBackbone(name: string, options: { registry: RegistrySummary
   ]);
 }
 
+/** `node --import tsx tests/system/fixtures/<script>` with one JSON argument. */
+export function spawnFixture<T = Record<string, unknown>>(name: string, script: string, config: object) {
+  return spawnScript<T>(name, join(import.meta.dirname, 'fixtures', script), [JSON.stringify(config)]);
+}
+
 /** The cms-article fixture (tests/system/fixtures/cms-service.ts): the CLI's service with more knobs. */
 export function startFixtureService(name: string, config: CmsServiceConfig) {
   return spawnFixture<{ url: string; provision_url: string }>(name, 'cms-service.ts', config);
@@ -90,57 +96,25 @@ export function writeProviderKey(dir: string): { file: string; key: SigningKey }
   return { file, key };
 }
 
-export interface Developer {
-  namespace: string;
-  master: SigningKey;
-  appId: string;
-}
+export type Developer = TestDeveloper;
 
-/** A namespace and one app, through the client library. */
-export async function newDeveloper(registryUrl: string, slug = 'site'): Promise<Developer> {
-  const master = generateSigningKey();
-  const namespace = `sys-${randomBytes(5).toString('hex')}`;
-  await claimNamespace({ registry: registryUrl }, { namespace, master, guardianPublicKeys: [generateSigningKey().publicKey] });
-  const { app_id: appId } = await registerApp({ registry: registryUrl }, { namespace, slug, master });
-  return { namespace, master, appId };
+/** A namespace and one app; the app's auth is not delegated. */
+export function newDeveloper(registryUrl: string, slug = 'site'): Promise<Developer> {
+  return createTestDeveloper(registryUrl, { slug, delegate: false });
 }
 
 /** A signed provisioning request for cms-article (SPEC §5.1), fresh nonce each time. */
 export function provisionRequest(developer: Developer, fields: Partial<ProvisionData> = {}): Envelope<ProvisionData> {
-  const data: ProvisionData = {
-    app_id: developer.appId,
-    target_provider: CMS_PROVIDER,
-    service_tier: 'free',
-    region: 'local',
-    timestamp: nowSeconds(),
-    nonce: newNonce(),
-    ...fields,
-  };
-  return signEnvelope('provision', data, developer.master.privateKey);
+  return developer.provisionRequest(CMS_PROVIDER, fields);
 }
 
 /** A binding handshake (SPEC §5.2) the way a provider replica sends it, for a proof we choose. */
 export function bindingRequest(proof: Envelope<ProvisionData>, providerKey: SigningKey, endpointBase: string, serviceId?: string) {
-  const instanceKey = generateSigningKey();
-  const id = serviceId ?? `cms-article-${randomBytes(5).toString('hex')}`;
-  const developerProof = { payload: proof.data, signature: proof.signature };
-  const serviceBinding = {
-    service_id: id,
-    service_type: 'cms-article',
-    public_key: instanceKey.publicKey,
-    endpoint_url: `${endpointBase}/i/${id}/api/v1`,
-    timestamp: nowSeconds(),
-    nonce: newNonce(),
-  };
-  return {
-    serviceId: id,
-    body: {
-      version: '1.0',
-      developer_proof: developerProof,
-      service_binding: serviceBinding,
-      binding_signature: sign('binding', { developer_proof: developerProof, service_binding: serviceBinding }, providerKey.privateKey),
-    },
-  };
+  return signedBinding(
+    { serviceType: 'cms-article', key: providerKey },
+    { payload: proof.data, signature: proof.signature },
+    { endpointBase, ...(serviceId ? { serviceId } : {}) },
+  );
 }
 
 export interface Answer {

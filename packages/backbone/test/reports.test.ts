@@ -324,7 +324,7 @@ describe('billing and logging: reports from bound instances (SPEC §9.3)', () =>
     // The broadcast reaches billing and logging, which write the revocation down.
     for (const file of ['billing.db', 'logging.db']) {
       await eventually(async () => {
-        const db = new SQLite(join(network.dataDir, file), { readonly: true });
+        const db = new SQLite(join(network.dataDir, file.replace('.db', ''), file), { readonly: true });
         try {
           return (
             db.prepare('SELECT 1 FROM revoked_instances WHERE app_id = ? AND service_id = ?').get(developer.appId, instance.serviceId) !==

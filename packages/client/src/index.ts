@@ -5,7 +5,6 @@ export * from './decommission.js';
 export { type ClientOptions, DEFAULT_REGISTRY_URL } from './http.js';
 export * from './identity.js';
 export * from './keys.js';
-export * from './local-swarm.js';
 export * from './provision.js';
 export * from './reports.js';
 export * from './services.js';

@@ -3,19 +3,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LocalSwarm, startLocalSwarm } from '../src/index.js';
+import { TestNetwork } from '@swarm/dev-env';
 
 export interface TestSwarm {
-  swarm: LocalSwarm;
+  swarm: TestNetwork;
   dir: string;
-  restart(): Promise<LocalSwarm>;
+  restart(): Promise<TestNetwork>;
   stop(): Promise<void>;
 }
 
-/** A whole local swarm on free ports with a throwaway data folder. */
+/** A whole network on free ports with a data folder that outlives a restart. */
 export async function startTestSwarm(): Promise<TestSwarm> {
   const dir = await mkdtemp(join(tmpdir(), 'swarm-client-'));
-  const start = () => startLocalSwarm({ dataDir: join(dir, 'data'), ports: 'ephemeral', logLevel: false });
+  const start = () => TestNetwork.create({ dataDir: join(dir, 'data') });
   const handle: TestSwarm = {
     swarm: await start(),
     dir,

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { callApi, createTestDeveloper, type ProvisionedInstance, provisionInstance, type TestDeveloper } from '@swarm/dev-env';
 import { generateSigningKey, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
 import type { RegistryHandle } from '@swarm/registry';
 import { postJson } from '@swarm/runtime';
 import type { ServiceHandle } from '../src/index.js';
-import { callApi, createTestDeveloper, type ProvisionedInstance, provisionInstance, type TestDeveloper } from '../src/testing/index.js';
 import { errorCode, startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
 
 describe('registry events (SPEC §9.4)', () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { trustedRegistryOf } from '@swarm/dev-env';
 import { SwarmError } from '@swarm/protocol';
 import { type RegistryHandle, type RegistryOptions, startRegistry } from '@swarm/registry';
 import { jsonBody } from '@swarm/runtime';
@@ -15,7 +16,6 @@ import {
   type ServiceOptions,
   startService,
 } from '../src/index.js';
-import { trustedRegistryOf } from '../src/testing/index.js';
 
 interface NoteTables {
   notes: { service_id: string; id: string; text: string };

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { callApi, createTestDeveloper, provisionInstance } from '@swarm/dev-env';
 import { generateSigningKey, newNonce, nowSeconds, signEnvelope, verify } from '@swarm/protocol';
 import type { RegistryHandle } from '@swarm/registry';
 import { getJson, postJson, requestJson } from '@swarm/runtime';
 import type { ServiceHandle } from '../src/index.js';
-import { callApi, createTestDeveloper, provisionInstance } from '../src/testing/index.js';
 import { errorCode, PROVIDER, startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
 
 interface ServiceRecord {

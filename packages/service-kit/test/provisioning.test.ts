@@ -4,6 +4,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createTestDeveloper, type TestDeveloper } from '@swarm/dev-env';
 import {
   generateSigningKey,
   newNonce,
@@ -17,7 +18,6 @@ import type { RegistryHandle } from '@swarm/registry';
 import { getJson, postJson } from '@swarm/runtime';
 import fc from 'fast-check';
 import type { ServiceHandle } from '../src/index.js';
-import { createTestDeveloper, type TestDeveloper } from '../src/testing/index.js';
 import { errorCode, PROVIDER, startNotes, startTestRegistry, tempDir } from './helpers.js';
 
 describe('provisioning (SPEC §5.1)', () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createTestDeveloper, type TestDeveloper } from '@swarm/dev-env';
 import { generateSigningKey } from '@swarm/protocol';
 import type { RegistryHandle } from '@swarm/registry';
 import { postJson } from '@swarm/runtime';
 import type { ServiceHandle } from '../src/index.js';
-import { createTestDeveloper, type TestDeveloper } from '../src/testing/index.js';
 import { errorCode, PROVIDER, startNotes, startTestRegistry, tempDir } from './helpers.js';
 
 const redisUrl = process.env.SWARM_TEST_REDIS_URL;

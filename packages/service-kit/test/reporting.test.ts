@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startBilling, startLogging } from '@swarm/backbone';
+import { callApi, createTestDeveloper, freePort, provisionInstance, type TestDeveloper, trustedRegistryOf } from '@swarm/dev-env';
 import { newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
 import { postJson } from '@swarm/runtime';
-import { callApi, createTestDeveloper, provisionInstance, type TestDeveloper, trustedRegistryOf } from '../src/testing/index.js';
 import { startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 function ownerQuery(developer: TestDeveloper, serviceId: string) {
   return signEnvelope(

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { callApi, createTestDeveloper, type ProvisionedInstance, provisionInstance, type TestDeveloper } from '@swarm/dev-env';
 import { generateSigningKey } from '@swarm/protocol';
 import type { RegistryHandle } from '@swarm/registry';
 import fc from 'fast-check';
 import type { ServiceHandle } from '../src/index.js';
-import { callApi, createTestDeveloper, type ProvisionedInstance, provisionInstance, type TestDeveloper } from '../src/testing/index.js';
 import { errorCode, startCountingProxy, startNotes, startTestRegistry, tempDir } from './helpers.js';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

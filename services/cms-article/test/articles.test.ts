@@ -3,9 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { dropPostgresSchema, ensurePostgresSchema, openDatabase } from '@swarm/runtime';
-import type { ServiceHandle } from '@swarm/service-kit';
 import {
   callApi,
   createTestDeveloper,
@@ -13,7 +10,10 @@ import {
   provisionInstance,
   type TestDeveloper,
   trustedRegistryOf,
-} from '@swarm/service-kit/testing';
+} from '@swarm/dev-env';
+import { type RegistryHandle, startRegistry } from '@swarm/registry';
+import { dropPostgresSchema, ensurePostgresSchema, openDatabase } from '@swarm/runtime';
+import type { ServiceHandle } from '@swarm/service-kit';
 import { type CmsArticleOptions, startCmsArticle } from '../src/index.js';
 
 const code = (body: unknown) => (body as { error?: { code?: string } } | null)?.error?.code;

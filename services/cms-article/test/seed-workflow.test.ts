@@ -1,26 +1,17 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startBilling, startLogging } from '@swarm/backbone';
 import { startCrmContact } from '@swarm/crm-contact';
+import { callApi, createTestDeveloper, freePort, type ProvisionedInstance, type TestDeveloper } from '@swarm/dev-env';
 import { generateSigningKey, newNonce, nowSeconds, privateKeyToPem, signEnvelope } from '@swarm/protocol';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
 import { getJson, postJson } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
-import { callApi, createTestDeveloper, type ProvisionedInstance, type TestDeveloper } from '@swarm/service-kit/testing';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { startCmsArticle } from '../src/index.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 /**
  * The seed page end to end: provision → verify → bind → context → active, then token-protected

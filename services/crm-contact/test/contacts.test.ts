@@ -3,8 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import type { ServiceHandle } from '@swarm/service-kit';
 import {
   callApi,
   createTestDeveloper,
@@ -12,7 +10,9 @@ import {
   provisionInstance,
   type TestDeveloper,
   trustedRegistryOf,
-} from '@swarm/service-kit/testing';
+} from '@swarm/dev-env';
+import { type RegistryHandle, startRegistry } from '@swarm/registry';
+import type { ServiceHandle } from '@swarm/service-kit';
 import { startCrmContact } from '../src/index.js';
 
 describe('crm-contact', () => {

@@ -4,9 +4,6 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { requestJson } from '@swarm/runtime';
-import type { ServiceHandle } from '@swarm/service-kit';
 import {
   callApi,
   createTestDeveloper,
@@ -14,7 +11,10 @@ import {
   provisionInstance,
   type TestDeveloper,
   trustedRegistryOf,
-} from '@swarm/service-kit/testing';
+} from '@swarm/dev-env';
+import { type RegistryHandle, startRegistry } from '@swarm/registry';
+import { requestJson } from '@swarm/runtime';
+import type { ServiceHandle } from '@swarm/service-kit';
 import { startStorageBlob } from '../src/index.js';
 
 const code = (body: unknown) => (body as { error?: { code?: string } } | null)?.error?.code;

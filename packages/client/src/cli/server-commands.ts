@@ -1,7 +1,7 @@
 import { join } from 'node:path';
+import { writeAdminToken } from '@swarm/dev-env/admin-token';
+import { LOCAL_AUTHORITY, STANDARD_PORTS } from '@swarm/dev-env/ports';
 import type { Command } from 'commander';
-import { writeAdminToken } from '../admin-token.js';
-import { LOCAL_AUTHORITY, STANDARD_PORTS } from '../ports.js';
 import { action, integer, optional } from './common.js';
 import { table } from './output.js';
 
@@ -14,11 +14,15 @@ export function addServerCommands(program: Command): Command {
     .option('--log-level <level>', 'server log level: trace, debug, info, warn, error or silent', process.env.SWARM_LOG_LEVEL || 'warn')
     .action(
       action(async (ctx) => {
-        const { startLocalSwarm } = await import('../local-swarm.js');
-        const swarm = await startLocalSwarm({ dataDir: optional(ctx, 'data'), ports: 'standard', logLevel: optional(ctx, 'logLevel') });
+        const { TestNetwork } = await import('@swarm/dev-env');
+        const swarm = await TestNetwork.create({
+          dataDir: optional(ctx, 'data') ?? '.swarm',
+          ports: 'standard',
+          logLevel: optional(ctx, 'logLevel') ?? 'warn',
+        });
         const rows = swarm.parts.map((part) => [part.name, part.url, part.dataDir]);
         if (swarm.registry.dnsPort) rows.splice(1, 0, ['dns', `udp+tcp 127.0.0.1:${swarm.registry.dnsPort}`, '']);
-        const summary = { ...swarm.registry, parts: swarm.parts, admin_token_file: swarm.adminTokenFile };
+        const summary = { ...swarm.summary().registry, parts: swarm.parts, admin_token_file: swarm.adminTokenFile };
         print(
           ctx.json,
           summary,

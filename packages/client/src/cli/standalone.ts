@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { startBackbone } from '@swarm/backbone';
 import { startCmsArticle } from '@swarm/cms-article';
 import { startCrmContact } from '@swarm/crm-contact';
+import { LOCAL_AUTHORITY, STANDARD_PORTS } from '@swarm/dev-env/ports';
 import { type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
 import { type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { call } from '../http.js';
 import { loadKey } from '../keys.js';
-import { LOCAL_AUTHORITY, STANDARD_PORTS } from '../ports.js';
 
 type Opts = Record<string, unknown>;
 const str = (opts: Opts, name: string) => (typeof opts[name] === 'string' ? (opts[name] as string) : undefined);

@@ -8,19 +8,26 @@ import {
   type SigningKey,
   signEnvelope,
 } from '@swarm/protocol';
-import { postJson } from '@swarm/runtime';
+import { postJson } from '@swarm/runtime/http-client';
 import { SignJWT } from 'jose';
+import { appManifest, type DeveloperKeys, makeDeveloper, masterSigned, namespaceClaim, provisionData } from './seed.js';
 
 /**
- * A developer for tests and benchmarks: a namespace with its Master key, one app, and an Auth
- * key delegated to it, with which it signs its own user tokens (SPEC §4, §8).
+ * The one test developer of unit, system and acceptance tests and benchmarks: a namespace with
+ * its Master key, one app, and (unless created with `delegate: false`) an Auth key delegated to
+ * it, with which it signs its own user tokens (SPEC §4, §8).
  */
-export interface TestDeveloper {
+export interface TestDeveloper extends DeveloperKeys {
   registryUrl: string;
-  namespace: string;
   /** Replace after a Master key rotation; requests are signed with whatever is here. */
   master: SigningKey;
   appId: string;
+  /** A Master-signed envelope about the app; `data` overrides or adds fields. */
+  masterSigned(
+    purpose: Parameters<typeof signEnvelope>[0],
+    data: Record<string, unknown>,
+    key?: SigningKey,
+  ): Envelope<Record<string, unknown>>;
   authKey: SigningKey;
   authKid: string;
   issuer: string;
@@ -45,68 +52,38 @@ async function expectStatus(url: string, body: unknown, status: number): Promise
   return answer.body as Record<string, unknown>;
 }
 
+/**
+ * Claims a namespace and registers one app at `registryUrl`, then (unless `delegate: false`)
+ * delegates the app's auth to a key of the developer's own, so it can sign user tokens itself.
+ */
 export async function createTestDeveloper(
   registryUrl: string,
-  options: { namespace?: string; slug?: string; master?: SigningKey } = {},
+  options: { namespace?: string; slug?: string; master?: SigningKey; delegate?: boolean } = {},
 ): Promise<TestDeveloper> {
-  const master = options.master ?? generateSigningKey();
-  const guardian = generateSigningKey();
-  const namespace =
+  const keys = makeDeveloper(
     options.namespace ??
-    `dev-${newNonce()
-      .toLowerCase()
-      .replace(/[^a-z0-9]/g, '')
-      .slice(0, 12)}`;
-  await expectStatus(
-    `${registryUrl}/v1/namespaces`,
-    signEnvelope(
-      'namespace',
-      {
-        public_key: master.publicKey,
-        guardian_public_keys: [guardian.publicKey],
-        namespace_claim: namespace,
-        contact_email: `${namespace}@example.com`,
-        timestamp: nowSeconds(),
-        nonce: newNonce(),
-      },
-      master.privateKey,
-    ),
-    201,
+      `dev-${newNonce()
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, '')
+        .slice(0, 12)}`,
   );
-  const app = await expectStatus(
-    `${registryUrl}/v1/apps`,
-    signEnvelope(
-      'app',
-      {
-        owner_namespace: namespace,
-        project_slug: options.slug ?? 'business_app',
-        display_name: 'Business app',
-        timestamp: nowSeconds(),
-        nonce: newNonce(),
-      },
-      master.privateKey,
-    ),
-    201,
-  );
+  const master = options.master ?? keys.master;
+  const namespace = keys.namespace;
+  const guardians = keys.guardians.slice(0, 1);
+  await expectStatus(`${registryUrl}/v1/namespaces`, namespaceClaim({ namespace, master, guardians }), 201);
+  const app = await expectStatus(`${registryUrl}/v1/apps`, appManifest({ namespace, master, guardians }, options.slug), 201);
   const appId = app.app_id as string;
   const issuer = `http://127.0.0.1:9/apps/${appId}`;
 
   const delegate = async (key: SigningKey) => {
     await expectStatus(
       `${registryUrl}/v1/apps/${appId}/auth`,
-      signEnvelope(
-        'delegate_authority',
-        {
-          action: 'DELEGATE_AUTHORITY' as const,
-          app_id: appId,
-          auth_public_key: key.publicKey,
-          auth_provider_url: issuer,
-          retire_previous_after: 0,
-          timestamp: nowSeconds(),
-          nonce: newNonce(),
-        },
-        developer.master.privateKey,
-      ),
+      developer.masterSigned('delegate_authority', {
+        action: 'DELEGATE_AUTHORITY',
+        auth_public_key: key.publicKey,
+        auth_provider_url: issuer,
+        retire_previous_after: 0,
+      }),
       200,
     );
   };
@@ -114,33 +91,20 @@ export async function createTestDeveloper(
     registryUrl,
     namespace,
     master,
+    guardians,
     appId,
     authKey: generateSigningKey(),
     authKid: '',
     issuer,
-    provisionRequest(provider, fields = {}) {
-      const data: ProvisionData = {
-        app_id: appId,
-        target_provider: provider,
-        service_tier: 'free',
-        region: 'local',
-        timestamp: nowSeconds(),
-        nonce: newNonce(),
-        ...fields,
-      };
-      return signEnvelope('provision', data, developer.master.privateKey);
-    },
-    terminationRequest(serviceId, dataHandling) {
-      const data = {
-        app_id: appId,
+    masterSigned: (purpose, data, key = developer.master) => masterSigned(purpose, { master: key }, appId, data),
+    provisionRequest: (provider, fields = {}) =>
+      signEnvelope('provision', provisionData(appId, provider, fields), developer.master.privateKey),
+    terminationRequest: (serviceId, dataHandling) =>
+      developer.masterSigned('permanent_termination', {
         service_id: serviceId,
-        timestamp: nowSeconds(),
-        nonce: newNonce(),
         context: 'permanent_termination',
         data_handling: dataHandling,
-      };
-      return signEnvelope('permanent_termination', data, developer.master.privateKey);
-    },
+      }),
     async token(options = {}) {
       const key = options.key ?? developer.authKey;
       const now = nowSeconds();
@@ -161,7 +125,7 @@ export async function createTestDeveloper(
       return key;
     },
   };
-  await delegate(developer.authKey);
+  if (options.delegate !== false) await delegate(developer.authKey);
   developer.authKid = jwkThumbprint(developer.authKey.publicKey);
   return developer;
 }

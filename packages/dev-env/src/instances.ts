@@ -1,6 +1,6 @@
 import type { TrustedRegistry } from '@swarm/protocol';
-import { postJson } from '@swarm/runtime';
-import type { ServiceHandle } from '../service.js';
+import { postJson } from '@swarm/runtime/http-client';
+import type { ServiceHandle } from '@swarm/service-kit';
 import type { TestDeveloper } from './developer.js';
 
 /** The trust-table entry for a started registry. */

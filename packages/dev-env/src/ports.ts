@@ -17,8 +17,8 @@ export const STANDARD_PORTS = {
 export type PartName = keyof typeof STANDARD_PORTS;
 
 /**
- * A port that is free right now on `host`. Parts of an ephemeral swarm must know each other's
- * URLs before they all listen (the registry names Billing and Logging in every context), so the
+ * A port that is free right now on `host`. Parts of a network must know each other's URLs
+ * before they all listen (the registry names Billing and Logging in every context), so the
  * ports are picked first; the short race with other processes is acceptable for tests.
  */
 export function freePort(host = '127.0.0.1'): Promise<number> {
@@ -32,4 +32,22 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+const canListen = (port: number, host: string) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+
+/** A port with the next `count - 1` free too (`swarm backbone` takes three in a row). */
+export async function freePortRun(count: number, host = '127.0.0.1'): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    let free = true;
+    for (let i = 0; i < count && free; i++) free = await canListen(base + i, host);
+    if (free) return base;
+  }
 }
