@@ -40,6 +40,6 @@ export async function articleInstance(registryUrl: string, app: DeveloperApp): P
     tier: 'free',
     region: 'local',
   });
-  const { access_token } = await userToken(options, { appId: app.appId, sub: 'bench-user', master: app.master, roles: ['user'] });
+  const { access_token } = await userToken(options, { appId: app.appId, sub: 'bench-user', master: app.master, roles: ['editor'] });
   return { endpointUrl: instance.endpoint_url as string, token: access_token };
 }

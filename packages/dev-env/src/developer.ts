@@ -35,7 +35,7 @@ export interface TestDeveloper extends DeveloperKeys {
   terminationRequest(serviceId: string, dataHandling: 'wipe' | 'retain'): Envelope<Record<string, unknown>>;
   token(options?: {
     sub?: string;
-    roles?: string[];
+    roles?: string[] | null;
     expiresIn?: number;
     issuer?: string;
     audience?: string;
@@ -108,7 +108,8 @@ export async function createTestDeveloper(
     async token(options = {}) {
       const key = options.key ?? developer.authKey;
       const now = nowSeconds();
-      return new SignJWT({ roles: options.roles ?? ['user'] })
+      // null leaves the claim out; the default role may read and write (docs/SERVICE-KIT.md).
+      return new SignJWT(options.roles === null ? {} : { roles: options.roles ?? ['editor'] })
         .setProtectedHeader({ alg: 'EdDSA', kid: options.kid ?? jwkThumbprint(key.publicKey) })
         .setIssuer(options.issuer ?? issuer)
         .setAudience(options.audience ?? appId)

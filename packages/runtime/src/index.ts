@@ -7,4 +7,5 @@ export * from './owner-signed.js';
 export * from './prepared.js';
 export * from './registry-client.js';
 export * from './replay-stores.js';
+export * from './roles.js';
 export * from './server.js';

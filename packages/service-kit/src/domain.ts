@@ -1,4 +1,4 @@
-import type { Prepare } from '@swarm/runtime';
+import type { Prepare, StandardRole } from '@swarm/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely, Migration } from 'kysely';
 import type { InstanceInfo } from './instances.js';
@@ -19,6 +19,21 @@ export interface DomainContext<Tables = unknown> {
   dataVersion: (() => number) | null;
   /** A folder of the service's own for files (blobs). */
   dataDir: string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The role a user token needs for this route (docs/SERVICE-KIT.md): every domain route
+     * declares one, `reader` for reads, `editor` for writes, `admin` for what only an admin may do.
+     */
+    role?: StandardRole;
+  }
+}
+
+/** Route options that declare the role a route needs: `scope.get('/x', needs('reader'), handler)`. */
+export function needs(role: StandardRole): { config: { role: StandardRole } } {
+  return { config: { role } };
 }
 
 /**
@@ -85,6 +100,11 @@ export function requestInstance(request: FastifyRequest): InstanceInfo {
   const instance = stateOf(request).swarmInstance;
   if (!instance) throw new Error('requestInstance called outside an instance scope');
   return instance;
+}
+
+/** The user who makes a domain request (the token's `sub`), recorded as an item's author; null if the token has none. */
+export function authorOf(request: FastifyRequest): string | null {
+  return requestClaims(request).sub ?? null;
 }
 
 /** The verified user-token claims of a domain request. */

@@ -1,5 +1,5 @@
 export type { Domain, DomainContext } from './domain.js';
-export { requestClaims, requestInstance } from './domain.js';
+export { authorOf, needs, requestClaims, requestInstance } from './domain.js';
 export { serviceOptionsFromEnv } from './env.js';
 export type { InstanceInfo } from './instances.js';
 export { LOCAL_REGIONS, LOCAL_TIERS, type ServiceOptions } from './options.js';

@@ -1,5 +1,5 @@
 import { SwarmError } from '@swarm/protocol';
-import { requireBearerToken, toSwarmError } from '@swarm/runtime';
+import { isStandardRole, requireBearerToken, requireRole, toSwarmError } from '@swarm/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { attachRequestState, decorateRequestState, instanceOfRequest } from './domain.js';
 import type { Instance } from './instances.js';
@@ -30,8 +30,15 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
     return { instance, claims: await verifyToken(requireBearerToken(request.headers.authorization), instance) };
   }
 
-  /** Counted on disk before it is handled, so a crash after the answer loses no usage. */
+  /**
+   * The route's role is checked once the token is the app's; then the request is counted, on
+   * disk before it is handled, so a crash after the answer loses no usage. A refused token or
+   * role is not counted.
+   */
   function admitted(request: FastifyRequest, instance: Instance, claims: UserClaims): Promise<void> {
+    const role = request.routeOptions.config.role;
+    // No role only where no route matched: the scope's 404 answers, with nothing to open.
+    if (role !== undefined) requireRole(claims.roles, role);
     attachRequestState(request, instance.info, claims);
     return kit.reporter.record(instance.service_id, instance.app_id, 'requests');
   }
@@ -39,6 +46,12 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
   app.register(
     async (scope) => {
       decorateRequestState(scope);
+      // Secure by default: a domain route that does not say which role it needs is a start-up error.
+      scope.addHook('onRoute', (route) => {
+        if (!isStandardRole(route.config?.role)) {
+          throw new Error(`${route.method} ${route.url} must declare the role it needs (needs('reader' | 'editor' | 'admin'))`);
+        }
+      });
       // A callback hook, not an async one: a request whose instance and token are already in
       // memory passes without a promise until its usage count is on disk.
       scope.addHook('onRequest', (request, _reply, done) => {
@@ -51,6 +64,7 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
             instance && claims
               ? admitted(request, instance, claims)
               : admitSlowly(request).then((checked) => admitted(request, checked.instance, checked.claims));
+          // admitted() may throw synchronously on the fast path (a missing role): caught below.
         } catch (error) {
           done(error as Error);
           return;

@@ -10,6 +10,7 @@ import {
   type Domain,
   LOCAL_REGIONS,
   LOCAL_TIERS,
+  needs,
   requestClaims,
   requestInstance,
   type ServiceHandle,
@@ -39,17 +40,21 @@ export const notesDomain: Domain<NoteTables> = {
   },
   routes(scope, context) {
     const { db } = context;
-    scope.post('/notes', async (request, reply) => {
+    scope.post('/notes', needs('editor'), async (request, reply) => {
       const text = jsonBody(request).text;
       if (typeof text !== 'string') throw new SwarmError('invalid_request', 'text is required');
       const row = { service_id: requestInstance(request).service_id, id: randomUUID(), text };
       await db.insertInto('notes').values(row).execute();
       reply.code(201).send({ id: row.id, text, sub: requestClaims(request).sub });
     });
-    scope.get('/notes', async (request) => ({
+    scope.get('/notes', needs('reader'), async (request) => ({
       notes: await db.selectFrom('notes').select(['id', 'text']).where('service_id', '=', requestInstance(request).service_id).execute(),
     }));
-    scope.get('/boom', async () => {
+    scope.delete('/notes', needs('admin'), async (request, reply) => {
+      await db.deleteFrom('notes').where('service_id', '=', requestInstance(request).service_id).execute();
+      reply.code(204).send();
+    });
+    scope.get('/boom', needs('reader'), async () => {
       throw new Error('a domain bug');
     });
   },

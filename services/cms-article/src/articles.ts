@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseMessage, SwarmError } from '@swarm/protocol';
 import { jsonBody } from '@swarm/runtime';
-import { type Domain, type DomainContext, ReadCache, requestInstance } from '@swarm/service-kit';
+import { authorOf, type Domain, type DomainContext, needs, ReadCache, requestInstance } from '@swarm/service-kit';
 import { z } from 'zod';
 
 export const ArticleInput = z.strictObject({
@@ -18,6 +18,8 @@ interface ArticleRow {
   tags: string;
   created_at: number;
   updated_at: number;
+  created_by: string | null;
+  updated_by: string | null;
 }
 
 interface Tables {
@@ -31,6 +33,8 @@ const toArticle = (row: ArticleRow) => ({
   tags: JSON.parse(row.tags) as string[],
   created_at: Number(row.created_at),
   updated_at: Number(row.updated_at),
+  created_by: row.created_by,
+  updated_by: row.updated_by,
 });
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -67,6 +71,13 @@ export const articlesDomain: Domain<Tables> = {
           .execute();
       },
     },
+    // Who wrote what (docs/SERVICE-KIT.md, "Roles"): the token's sub; null for rows from before.
+    '002_authors': {
+      up: async (db) => {
+        await db.schema.alterTable('cms_articles').addColumn('created_by', 'text').execute();
+        await db.schema.alterTable('cms_articles').addColumn('updated_by', 'text').execute();
+      },
+    },
   },
 
   routes(scope, context) {
@@ -81,7 +92,7 @@ export const articlesDomain: Domain<Tables> = {
       return row;
     };
 
-    scope.post('/articles', async (request, reply) => {
+    scope.post('/articles', needs('editor'), async (request, reply) => {
       const input = parseMessage(ArticleInput, jsonBody(request));
       const at = now();
       const row = {
@@ -91,11 +102,13 @@ export const articlesDomain: Domain<Tables> = {
         tags: JSON.stringify(input.tags ?? []),
         created_at: at,
         updated_at: at,
+        created_by: authorOf(request),
+        updated_by: authorOf(request),
       };
       await db.insertInto('cms_articles').values(row).execute();
       reply.code(201).send(toArticle(row));
     });
-    scope.get('/articles', async (request) => {
+    scope.get('/articles', needs('reader'), async (request) => {
       const rows = await db
         .selectFrom('cms_articles')
         .selectAll()
@@ -106,7 +119,7 @@ export const articlesDomain: Domain<Tables> = {
         .execute();
       return { articles: rows.map(toArticle) };
     });
-    scope.get('/articles/:id', async (request, reply) => {
+    scope.get('/articles/:id', needs('reader'), async (request, reply) => {
       const serviceId = requestInstance(request).service_id;
       const { id } = request.params as { id: string };
       const key = cacheKey(serviceId, id);
@@ -118,17 +131,23 @@ export const articlesDomain: Domain<Tables> = {
       }
       return reply.type(JSON_TYPE).send(text);
     });
-    scope.put('/articles/:id', async (request) => {
+    scope.put('/articles/:id', needs('editor'), async (request) => {
       const input = parseMessage(ArticleInput, jsonBody(request));
       const serviceId = requestInstance(request).service_id;
       const { id } = request.params as { id: string };
       const existing = await find(serviceId, id);
-      const changes = { title: input.title, body: input.body, tags: JSON.stringify(input.tags ?? []), updated_at: now() };
+      const changes = {
+        title: input.title,
+        body: input.body,
+        tags: JSON.stringify(input.tags ?? []),
+        updated_at: now(),
+        updated_by: authorOf(request),
+      };
       await db.updateTable('cms_articles').set(changes).where('service_id', '=', serviceId).where('id', '=', id).execute();
       cache.forget(cacheKey(serviceId, id));
       return toArticle({ ...existing, ...changes });
     });
-    scope.delete('/articles/:id', async (request, reply) => {
+    scope.delete('/articles/:id', needs('editor'), async (request, reply) => {
       const serviceId = requestInstance(request).service_id;
       const { id } = request.params as { id: string };
       const result = await db.deleteFrom('cms_articles').where('service_id', '=', serviceId).where('id', '=', id).executeTakeFirst();

@@ -80,7 +80,7 @@ describe('provisioning domain services: the seed workflow', () => {
     };
     assert.deepEqual(dns.records.map((r) => r.service_type).sort(), ['cms-article', 'crm-contact', 'storage-blob']);
 
-    const token = await developer.token({ sub: 'alice', roles: ['user'] });
+    const token = await developer.token({ sub: 'alice', roles: ['editor'] });
     const cms = instances.get('cms-article')?.endpoint_url;
     const crm = instances.get('crm-contact')?.endpoint_url;
     const blob = instances.get('storage-blob')?.endpoint_url;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseMessage, SwarmError } from '@swarm/protocol';
 import { jsonBody } from '@swarm/runtime';
-import { type Domain, requestInstance } from '@swarm/service-kit';
+import { authorOf, type Domain, needs, requestInstance } from '@swarm/service-kit';
 import { sql } from 'kysely';
 import { z } from 'zod';
 
@@ -23,6 +23,8 @@ interface ContactRow {
   notes: string | null;
   created_at: number;
   updated_at: number;
+  created_by: string | null;
+  updated_by: string | null;
 }
 
 interface Tables {
@@ -37,6 +39,8 @@ const toContact = (row: ContactRow) => ({
   ...(row.notes === null ? {} : { notes: row.notes }),
   created_at: Number(row.created_at),
   updated_at: Number(row.updated_at),
+  created_by: row.created_by,
+  updated_by: row.updated_by,
 });
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -63,6 +67,13 @@ export const contactsDomain: Domain<Tables> = {
           .execute();
       },
     },
+    // Who wrote what (docs/SERVICE-KIT.md, "Roles"): the token's sub; null for rows from before.
+    '002_authors': {
+      up: async (db) => {
+        await db.schema.alterTable('crm_contacts').addColumn('created_by', 'text').execute();
+        await db.schema.alterTable('crm_contacts').addColumn('updated_by', 'text').execute();
+      },
+    },
   },
 
   routes(scope, context) {
@@ -83,14 +94,23 @@ export const contactsDomain: Domain<Tables> = {
       notes: input.notes ?? null,
     });
 
-    scope.post('/contacts', async (request, reply) => {
+    scope.post('/contacts', needs('editor'), async (request, reply) => {
       const input = parseMessage(ContactInput, jsonBody(request));
       const at = now();
-      const row = { service_id: requestInstance(request).service_id, id: randomUUID(), ...fields(input), created_at: at, updated_at: at };
+      const author = authorOf(request);
+      const row = {
+        service_id: requestInstance(request).service_id,
+        id: randomUUID(),
+        ...fields(input),
+        created_at: at,
+        updated_at: at,
+        created_by: author,
+        updated_by: author,
+      };
       await db.insertInto('crm_contacts').values(row).execute();
       reply.code(201).send(toContact(row));
     });
-    scope.get('/contacts', async (request) => {
+    scope.get('/contacts', needs('reader'), async (request) => {
       const { q } = parseMessage(SearchQuery, request.query);
       let query = db.selectFrom('crm_contacts').selectAll().where('service_id', '=', requestInstance(request).service_id);
       if (q) {
@@ -106,19 +126,19 @@ export const contactsDomain: Domain<Tables> = {
       const rows = await query.orderBy('name').orderBy('id').limit(1000).execute();
       return { contacts: rows.map(toContact) };
     });
-    scope.get('/contacts/:id', async (request) =>
+    scope.get('/contacts/:id', needs('reader'), async (request) =>
       toContact(await find(requestInstance(request).service_id, (request.params as { id: string }).id)),
     );
-    scope.put('/contacts/:id', async (request) => {
+    scope.put('/contacts/:id', needs('editor'), async (request) => {
       const input = parseMessage(ContactInput, jsonBody(request));
       const serviceId = requestInstance(request).service_id;
       const { id } = request.params as { id: string };
       const existing = await find(serviceId, id);
-      const changes = { ...fields(input), updated_at: now() };
+      const changes = { ...fields(input), updated_at: now(), updated_by: authorOf(request) };
       await db.updateTable('crm_contacts').set(changes).where('service_id', '=', serviceId).where('id', '=', id).execute();
       return toContact({ ...existing, ...changes });
     });
-    scope.delete('/contacts/:id', async (request, reply) => {
+    scope.delete('/contacts/:id', needs('editor'), async (request, reply) => {
       const { id } = request.params as { id: string };
       const result = await db
         .deleteFrom('crm_contacts')

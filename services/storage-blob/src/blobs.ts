@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { open, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseMessage, SwarmError } from '@swarm/protocol';
-import { type Domain, type DomainContext, type InstanceInfo, requestInstance } from '@swarm/service-kit';
+import { type Domain, type DomainContext, type InstanceInfo, needs, requestInstance } from '@swarm/service-kit';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { encodedKeyOf, parseObjectKey } from './object-key.js';
@@ -156,14 +156,14 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
         return row;
       };
 
-      scope.put('/objects/*', async (request, reply) => {
+      scope.put('/objects/*', needs('editor'), async (request, reply) => {
         const instance = requestInstance(request);
         const key = keyOf(request.raw.url ?? '');
         const type = request.headers['content-type'];
         const contentType = typeof type === 'string' && type.length <= 255 ? type : 'application/octet-stream';
         reply.code(201).send(await put(context, instance, key, request.raw, contentType));
       });
-      scope.get('/objects/*', async (request, reply) => {
+      scope.get('/objects/*', needs('reader'), async (request, reply) => {
         const instance = requestInstance(request);
         const row = await find(instance.service_id, keyOf(request.raw.url ?? ''));
         let handle: Awaited<ReturnType<typeof open>>;
@@ -178,7 +178,7 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
           .header('etag', `"${row.sha256}"`)
           .send(handle.createReadStream());
       });
-      scope.delete('/objects/*', async (request, reply) => {
+      scope.delete('/objects/*', needs('editor'), async (request, reply) => {
         const instance = requestInstance(request);
         const key = keyOf(request.raw.url ?? '');
         const row = await find(instance.service_id, key);
@@ -186,7 +186,7 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
         await unlink(join(instanceDir(context, instance.service_id), row.file)).catch(() => {});
         reply.code(204).send();
       });
-      scope.get('/objects', async (request) => {
+      scope.get('/objects', needs('reader'), async (request) => {
         const { prefix } = parseMessage(ListQuery, request.query);
         const rows = await db
           .selectFrom('blob_objects')

@@ -34,7 +34,7 @@ export class AuthKey {
 
   claims(overrides: Claims = {}): Claims {
     const iat = now();
-    return { iss: this.issuer, aud: this.appId, sub: 'user-1', iat, exp: iat + 600, roles: ['user'], ...overrides };
+    return { iss: this.issuer, aud: this.appId, sub: 'user-1', iat, exp: iat + 600, roles: ['editor'], ...overrides };
   }
 
   mint(overrides: Claims = {}, header: { kid?: string } = {}): Promise<string> {

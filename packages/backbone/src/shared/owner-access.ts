@@ -1,5 +1,5 @@
 import { OwnerQuery, type OwnerQueryData, type ReplayStore, SwarmError } from '@swarm/protocol';
-import { type RegistryClient, requireBearerToken, verifyOwnerSigned } from '@swarm/runtime';
+import { type RegistryClient, requireBearerToken, requireRole, verifyOwnerSigned } from '@swarm/runtime';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { AppAuthCache } from './app-records.js';
 
@@ -40,7 +40,7 @@ export class OwnerAccess {
     } catch {
       throw new SwarmError('invalid_token', 'token is not valid for this app');
     }
-    if (!Array.isArray(roles) || !roles.includes('admin')) throw new SwarmError('forbidden', 'reading this needs the admin role');
+    requireRole(roles, 'admin');
   }
 
   /** Checks a Master-signed `owner_query` envelope and answers its filters. */
