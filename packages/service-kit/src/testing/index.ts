@@ -1,2 +1,3 @@
+export type { ProvisionedInstance } from '@swarm/protocol';
 export { createTestDeveloper, type TestDeveloper } from './developer.js';
-export { callApi, type ProvisionedInstance, provisionInstance, trustedRegistryOf } from './swarm.js';
+export { callApi, provisionInstance, trustedRegistryOf } from './swarm.js';
