@@ -1,25 +1,14 @@
-import { type AppManifestData, type BackboneUpdateData, type OperationalContext, type SigningKey, signEnvelope } from '@swarm/protocol';
+import {
+  type AppManifestData,
+  AppRecord,
+  AppRegistration,
+  type BackboneUpdateData,
+  ConfigEpochAnswer,
+  type SigningKey,
+  signEnvelope,
+} from '@swarm/protocol';
 import { appPath, type ClientOptions, call, registryUrl } from './http.js';
 import { freshness } from './keys.js';
-
-export interface AppRegistration {
-  app_id: string;
-  owner_namespace: string;
-  project_slug: string;
-  display_name: string;
-  status: string;
-  created_at: number;
-}
-
-/** The registry's public record of an app (`GET /v1/apps/{app_id}`). */
-export interface AppRecord extends AppRegistration {
-  description?: string | null;
-  config_epoch: number;
-  auth: OperationalContext['auth'];
-  billing_provider_url: string | null;
-  logging_service_url: string | null;
-  services: Record<string, string>;
-}
 
 /**
  * Registers an app in the namespace the Master key owns (SPEC §4.2).
@@ -40,18 +29,18 @@ export async function registerApp(
     ...freshness(),
   };
   const envelope = signEnvelope('app', data, input.master.privateKey);
-  return (await call<AppRegistration>('POST', registryUrl(options, '/v1/apps'), envelope)).body;
+  return (await call('POST', registryUrl(options, '/v1/apps'), AppRegistration, envelope)).body;
 }
 
 export async function getApp(options: ClientOptions, appId: string): Promise<AppRecord> {
-  return (await call<AppRecord>('GET', registryUrl(options, appPath(appId)))).body;
+  return (await call('GET', registryUrl(options, appPath(appId)), AppRecord)).body;
 }
 
 /** Points the app at other Billing / Logging services or named services (SPEC §10.2). */
 export async function backboneUpdate(
   options: ClientOptions,
   input: { appId: string; master: SigningKey; billingUrl?: string; loggingUrl?: string; services?: Record<string, string> },
-): Promise<{ app_id: string; config_epoch: number }> {
+): Promise<ConfigEpochAnswer> {
   const data: BackboneUpdateData = {
     app_id: input.appId,
     operational_context: {
@@ -64,5 +53,5 @@ export async function backboneUpdate(
   };
   const envelope = signEnvelope('backbone_update', data, input.master.privateKey);
   const url = registryUrl(options, `${appPath(input.appId)}/operational-context`);
-  return (await call<{ app_id: string; config_epoch: number }>('PATCH', url, envelope)).body;
+  return (await call('PATCH', url, ConfigEpochAnswer, envelope)).body;
 }

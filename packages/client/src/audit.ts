@@ -1,9 +1,9 @@
-import { type AuditChainResult, type AuditEntry, verifyAuditChain } from '@swarm/protocol';
+import { type AuditChainResult, type AuditEntry, AuditLogAnswer, verifyAuditChain } from '@swarm/protocol';
 import { appPath, type ClientOptions, call, registryUrl } from './http.js';
 
 /** The app's audit log, as the registry keeps it (SPEC §6). */
 export async function auditLog(options: ClientOptions, appId: string): Promise<AuditEntry[]> {
-  return (await call<{ entries: AuditEntry[] }>('GET', registryUrl(options, `${appPath(appId)}/log`))).body.entries ?? [];
+  return (await call('GET', registryUrl(options, `${appPath(appId)}/log`), AuditLogAnswer)).body.entries;
 }
 
 export type AuditVerification = AuditChainResult & { app_id: string; entries: number; head_hash: string | null };

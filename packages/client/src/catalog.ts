@@ -1,10 +1,10 @@
-import { type CatalogEntry, SwarmError } from '@swarm/protocol';
+import { CatalogAnswer, type CatalogEntry, SwarmError } from '@swarm/protocol';
 import { type ClientOptions, call, registryUrl } from './http.js';
 
 /** The Service Registry's offers, all or of one `service_type` (SPEC §6). */
 export async function catalog(options: ClientOptions, serviceType?: string): Promise<CatalogEntry[]> {
   const path = serviceType ? `/v1/catalog/${encodeURIComponent(serviceType)}` : '/v1/catalog';
-  return (await call<{ services: CatalogEntry[] }>('GET', registryUrl(options, path))).body.services ?? [];
+  return (await call('GET', registryUrl(options, path), CatalogAnswer)).body.services;
 }
 
 /** The offer to provision from: the named provider, else the first one of the type. */

@@ -1,18 +1,16 @@
 import {
+  DecommissionAnswer,
   type DecommissionData,
-  type Envelope,
   type PermanentTerminationData,
   type SigningKey,
   SwarmError,
   signEnvelope,
-  type TerminationReceiptData,
+  TerminationReceipt,
 } from '@swarm/protocol';
 import { offerOfProvider } from './catalog.js';
 import { appPath, type ClientOptions, call, registryUrl } from './http.js';
 import { freshness } from './keys.js';
 import { services } from './services.js';
-
-export type TerminationReceipt = Envelope<TerminationReceiptData>;
 
 export interface DecommissionInput {
   appId: string;
@@ -28,7 +26,7 @@ export interface DecommissionResult {
   app_id: string;
   service_id: string;
   receipt: TerminationReceipt | null;
-  revocation: unknown;
+  revocation: DecommissionAnswer;
 }
 
 /**
@@ -50,14 +48,15 @@ export async function terminate(
     data_handling: input.retain ? 'retain' : 'wipe',
   };
   const url = `${offer.provision_url}/${encodeURIComponent(input.serviceId)}`;
-  return (await call<TerminationReceipt>('DELETE', url, signEnvelope('permanent_termination', data, input.master.privateKey))).body;
+  const envelope = signEnvelope('permanent_termination', data, input.master.privateKey);
+  return (await call('DELETE', url, TerminationReceipt, envelope)).body;
 }
 
 /** Revokes the binding at the registry (SPEC §11.2), with the provider's receipt when there is one. */
 export async function revoke(
   options: ClientOptions,
   input: { appId: string; serviceId: string; master: SigningKey; receipt?: TerminationReceipt },
-): Promise<unknown> {
+): Promise<DecommissionAnswer> {
   const data: DecommissionData = {
     app_id: input.appId,
     service_id: input.serviceId,
@@ -66,7 +65,7 @@ export async function revoke(
     ...(input.receipt ? { provider_receipt: input.receipt } : {}),
   };
   const url = registryUrl(options, `${appPath(input.appId)}/services/${encodeURIComponent(input.serviceId)}/decommission`);
-  return (await call('POST', url, signEnvelope('decommission', data, input.master.privateKey))).body;
+  return (await call('POST', url, DecommissionAnswer, signEnvelope('decommission', data, input.master.privateKey))).body;
 }
 
 /**

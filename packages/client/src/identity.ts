@@ -2,20 +2,13 @@ import {
   type IdentityRecoveryData,
   type MasterKeyRotationData,
   type NamespaceClaimData,
+  NamespaceRecord,
   type SigningKey,
   sign,
   signEnvelope,
 } from '@swarm/protocol';
 import { type ClientOptions, call, registryUrl } from './http.js';
 import { freshness } from './keys.js';
-
-export interface NamespaceRecord {
-  namespace: string;
-  public_key: string;
-  guardian_public_keys: string[];
-  status: string;
-  created_at: number;
-}
 
 export interface ClaimNamespaceInput {
   namespace: string;
@@ -46,12 +39,13 @@ export async function claimNamespace(options: ClientOptions, input: ClaimNamespa
   };
   const headers = input.admissionToken ? { authorization: `Bearer ${input.admissionToken}` } : undefined;
   const envelope = signEnvelope('namespace', data, input.master.privateKey);
-  const { body } = await call<NamespaceRecord>('POST', registryUrl(options, '/v1/namespaces'), envelope, headers ? { headers } : {});
+  const url = registryUrl(options, '/v1/namespaces');
+  const { body } = await call('POST', url, NamespaceRecord, envelope, headers ? { headers } : {});
   return body;
 }
 
 export async function getNamespace(options: ClientOptions, namespace: string): Promise<NamespaceRecord> {
-  const { body } = await call<NamespaceRecord>('GET', registryUrl(options, `/v1/namespaces/${encodeURIComponent(namespace)}`));
+  const { body } = await call('GET', registryUrl(options, `/v1/namespaces/${encodeURIComponent(namespace)}`), NamespaceRecord);
   return body;
 }
 
@@ -59,7 +53,7 @@ export async function getNamespace(options: ClientOptions, namespace: string): P
 export async function rotateMasterKey(
   options: ClientOptions,
   input: { namespace: string; oldKey: SigningKey; newKey: SigningKey },
-): Promise<unknown> {
+): Promise<NamespaceRecord> {
   const data: MasterKeyRotationData = {
     namespace: input.namespace,
     new_master_public_key: input.newKey.publicKey,
@@ -71,14 +65,14 @@ export async function rotateMasterKey(
     new_key_signature: sign('master_key_rotation', data, input.newKey.privateKey),
   };
   const path = `/v1/namespaces/${encodeURIComponent(input.namespace)}/master-key`;
-  return (await call('POST', registryUrl(options, path), envelope)).body;
+  return (await call('POST', registryUrl(options, path), NamespaceRecord, envelope)).body;
 }
 
 /** Identity recovery with a Guardian key when the Master key is lost (SPEC §10.3). */
 export async function recover(
   options: ClientOptions,
   input: { namespace: string; guardian: SigningKey; newKey: SigningKey },
-): Promise<unknown> {
+): Promise<NamespaceRecord> {
   const data: IdentityRecoveryData = {
     namespace: input.namespace,
     new_master_public_key: input.newKey.publicKey,
@@ -87,5 +81,5 @@ export async function recover(
   };
   const envelope = signEnvelope('identity_recovery', data, input.guardian.privateKey);
   const path = `/v1/namespaces/${encodeURIComponent(input.namespace)}/recovery`;
-  return (await call('POST', registryUrl(options, path), envelope)).body;
+  return (await call('POST', registryUrl(options, path), NamespaceRecord, envelope)).body;
 }

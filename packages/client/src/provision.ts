@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  type AuthProvisionAnswer,
+  AuthProvisionAnswer,
   type CatalogEntry,
+  ConfigEpochAnswer,
   type DelegateAuthorityData,
-  errorFromBody,
   isErrorCode,
-  type ProvisionAnswer,
+  ProvisionAnswer,
   type ProvisionData,
   type SigningKey,
   SwarmError,
@@ -52,7 +52,7 @@ export async function provision(options: ClientOptions, input: ProvisionInput): 
     ...freshness(),
   };
   const envelope = signEnvelope('provision', data, input.master.privateKey);
-  let { body: answer } = await call<ProvisionAnswer>('POST', offer.provision_url, envelope, { timeoutMs: 60_000 });
+  let { body: answer } = await call('POST', offer.provision_url, ProvisionAnswer, envelope, { timeoutMs: 60_000 });
   input.onProgress?.(answer);
   const statusUrl = answer.status_url ?? `${offer.provision_url}/${encodeURIComponent(answer.service_id)}`;
   const deadline = Date.now() + (input.waitMs ?? 120_000);
@@ -61,20 +61,17 @@ export async function provision(options: ClientOptions, input: ProvisionInput): 
     if (Date.now() > deadline) throw new SwarmError('registry_unavailable', `${answer.service_id} is still binding; check ${statusUrl}`);
     await sleep(delayMs);
     delayMs = Math.min(delayMs * 2, 2_000);
-    answer = (await call<ProvisionAnswer>('GET', statusUrl)).body;
+    answer = (await call('GET', statusUrl, ProvisionAnswer)).body;
     input.onProgress?.(answer);
   }
   if (answer.status !== 'active') throw failure(answer);
   return answer;
 }
 
+/** A `failed` (or `revoked`) instance as the SwarmError its provider reported; `conflict` when it named none we know. */
 function failure(answer: ProvisionAnswer): SwarmError {
-  const extra = answer as ProvisionAnswer & { error?: unknown; error_code?: unknown; message?: unknown };
-  const reported = errorFromBody(extra);
-  if (reported) return reported;
-  const code = isErrorCode(extra.error_code) ? extra.error_code : isErrorCode(extra.error) ? extra.error : 'conflict';
-  const message = typeof extra.message === 'string' ? extra.message : `${answer.service_id} ended ${answer.status}`;
-  return new SwarmError(code, message);
+  const code = isErrorCode(answer.error?.code) ? answer.error.code : 'conflict';
+  return new SwarmError(code, answer.error?.message ?? `${answer.service_id} ended ${answer.status}`);
 }
 
 export interface AuthProvisioning extends AuthProvisionAnswer {
@@ -94,7 +91,7 @@ export async function provisionAuth(
   const offer = await findOffer(options, 'auth', input.provider);
   const request: ProvisionData = { app_id: input.appId, target_provider: offer.provider, ...freshness() };
   const pulse = signEnvelope('provision', request, input.master.privateKey);
-  const { body: anchor } = await call<AuthProvisionAnswer>('POST', offer.provision_url, pulse, { timeoutMs: 60_000 });
+  const { body: anchor } = await call('POST', offer.provision_url, AuthProvisionAnswer, pulse, { timeoutMs: 60_000 });
   const announcement: DelegateAuthorityData = {
     action: 'DELEGATE_AUTHORITY',
     app_id: input.appId,
@@ -105,6 +102,6 @@ export async function provisionAuth(
   };
   const envelope = signEnvelope('delegate_authority', announcement, input.master.privateKey);
   const url = registryUrl(options, `${appPath(input.appId)}/auth`);
-  const { body: delegated } = await call<{ app_id: string; config_epoch: number }>('POST', url, envelope);
+  const { body: delegated } = await call('POST', url, ConfigEpochAnswer, envelope);
   return { ...anchor, provider: offer.provider, config_epoch: delegated.config_epoch };
 }

@@ -1,4 +1,13 @@
-import { type LogEntry, type OwnerQueryData, type SigningKey, SwarmError, signEnvelope } from '@swarm/protocol';
+import {
+  type AnswerSchema,
+  type LogEntry,
+  LogsAnswer,
+  type OwnerQueryData,
+  type SigningKey,
+  SwarmError,
+  signEnvelope,
+  UsageSummary,
+} from '@swarm/protocol';
 import { getApp } from './apps.js';
 import { type ClientOptions, call } from './http.js';
 import { freshness } from './keys.js';
@@ -14,38 +23,21 @@ export interface OwnerQueryInput {
  * The app's usage as its Billing service counted it, read with a Master-signed `owner_query`
  * (SPEC §9.3: readable by the owner only).
  */
-export async function usage(options: ClientOptions, input: OwnerQueryInput): Promise<UsageAnswer> {
+export async function usage(options: ClientOptions, input: OwnerQueryInput): Promise<UsageSummary> {
   const app = await getApp(options, input.appId);
   if (!app.billing_provider_url) throw new SwarmError('not_found', `app ${input.appId} has no Billing service`);
-  return ownerQuery<UsageAnswer>(`${trim(app.billing_provider_url)}/v1/usage/query`, input, {});
+  return ownerQuery(`${trim(app.billing_provider_url)}/v1/usage/query`, UsageSummary, input, {});
 }
 
 /** The app's logs from its Logging service, optionally of one instance and one level. */
 export async function logs(options: ClientOptions, input: OwnerQueryInput & { level?: LogEntry['level'] }): Promise<LogsAnswer> {
   const app = await getApp(options, input.appId);
   if (!app.logging_service_url) throw new SwarmError('not_found', `app ${input.appId} has no Logging service`);
-  return ownerQuery<LogsAnswer>(`${trim(app.logging_service_url)}/v1/logs/query`, input, input.level ? { level: input.level } : {});
+  const filter = input.level ? { level: input.level } : {};
+  return ownerQuery(`${trim(app.logging_service_url)}/v1/logs/query`, LogsAnswer, input, filter);
 }
 
-/** Billing's summary of an app's usage. */
-export interface UsageAnswer {
-  app_id: string;
-  service_id?: string;
-  /** Accepted reports; a repeated nonce counts once. */
-  reports: number;
-  period: { start: number; end: number } | null;
-  /** Per instance and metric. */
-  totals: Array<{ service_id: string; metric: string; value: number }>;
-  /** Per metric over the app (or the one instance asked for). */
-  app_totals: Array<{ metric: string; value: number }>;
-}
-
-export interface LogsAnswer {
-  app_id: string;
-  entries: Array<LogEntry & { service_id?: string }>;
-}
-
-async function ownerQuery<T>(url: string, input: OwnerQueryInput, extra: Partial<OwnerQueryData>): Promise<T> {
+async function ownerQuery<T>(url: string, answer: AnswerSchema<T>, input: OwnerQueryInput, extra: Partial<OwnerQueryData>): Promise<T> {
   const data: OwnerQueryData = {
     app_id: input.appId,
     ...(input.serviceId ? { service_id: input.serviceId } : {}),
@@ -53,7 +45,7 @@ async function ownerQuery<T>(url: string, input: OwnerQueryInput, extra: Partial
     ...(input.since === undefined ? {} : { since: input.since }),
     ...freshness(),
   };
-  return (await call<T>('POST', url, signEnvelope('owner_query', data, input.master.privateKey))).body;
+  return (await call('POST', url, answer, signEnvelope('owner_query', data, input.master.privateKey))).body;
 }
 
 const trim = (url: string) => url.replace(/\/+$/, '');

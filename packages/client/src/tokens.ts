@@ -1,13 +1,7 @@
-import { type SigningKey, SwarmError, signEnvelope, type TokenRequestData } from '@swarm/protocol';
+import { type SigningKey, SwarmError, signEnvelope, TokenAnswer, type TokenRequestData } from '@swarm/protocol';
 import { getApp } from './apps.js';
 import { type ClientOptions, call } from './http.js';
 import { freshness } from './keys.js';
-
-export interface UserToken {
-  access_token: string;
-  token_type: string;
-  expires_in: number;
-}
 
 /**
  * A user JWT for the app from its Auth Provider, requested by the owner with the Master key
@@ -19,7 +13,7 @@ export interface UserToken {
 export async function userToken(
   options: ClientOptions,
   input: { appId: string; sub: string; master: SigningKey; roles?: string[]; ttlSeconds?: number },
-): Promise<UserToken> {
+): Promise<TokenAnswer> {
   const app = await getApp(options, input.appId);
   if (!app.auth) throw new SwarmError('not_found', `app ${input.appId} has no Auth Provider yet`);
   const data: TokenRequestData = {
@@ -31,5 +25,5 @@ export async function userToken(
   };
   const envelope = signEnvelope('token_request', data, input.master.privateKey);
   const url = `${app.auth.auth_provider_url.replace(/\/+$/, '')}/v1/owner-token`;
-  return (await call<UserToken>('POST', url, envelope)).body;
+  return (await call('POST', url, TokenAnswer, envelope)).body;
 }

@@ -1,4 +1,4 @@
-import type { TrustedRegistry } from '@swarm/protocol';
+import { ProvisionedInstance, parseAnswer, type TrustedRegistry } from '@swarm/protocol';
 import { postJson } from '@swarm/runtime/http-client';
 import type { ServiceHandle } from '@swarm/service-kit';
 import type { TestDeveloper } from './developer.js';
@@ -6,18 +6,6 @@ import type { TestDeveloper } from './developer.js';
 /** The trust-table entry for a started registry. */
 export function trustedRegistryOf(registry: { authority: string; url: string; publicKey: string }): TrustedRegistry {
   return { authority: registry.authority, baseUrl: registry.url, publicKey: registry.publicKey };
-}
-
-export interface ProvisionedInstance {
-  service_id: string;
-  status: string;
-  endpoint_url: string;
-  app_id: string;
-  service_tier: string;
-  region: string;
-  storage_limit_gb: number;
-  bound_at?: number;
-  status_url?: string;
 }
 
 /** Provisions an instance of `service` for the developer's app and expects `201 active`. */
@@ -28,7 +16,7 @@ export async function provisionInstance(
 ): Promise<ProvisionedInstance> {
   const { status, body } = await postJson(service.catalogEntry.provision_url, developer.provisionRequest(service.provider, fields));
   if (status !== 201) throw new Error(`provisioning answered ${status}: ${JSON.stringify(body)}`);
-  return body as ProvisionedInstance;
+  return parseAnswer(ProvisionedInstance, body, service.provider);
 }
 
 /** A JSON request with a bearer token; answers `{ status, body }` (body null when empty). */

@@ -1,17 +1,9 @@
 import { createHash } from 'node:crypto';
+import type { AuditEntry } from './answers.js';
 import { canonicalJson } from './canonical.js';
 
 /** The `prev_hash` of an app's first audit entry. */
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
-
-export interface AuditEntry {
-  seq: number;
-  at: number;
-  event: string;
-  prev_hash: string;
-  hash: string;
-  [field: string]: unknown;
-}
 
 /**
  * An audit entry's hash: SHA-256 (lowercase hex) of `swarm/1.0/audit` + "\n" + the JCS form of

@@ -1,3 +1,4 @@
+export * from './answers.js';
 export * from './app-id.js';
 export * from './audit.js';
 export * from './body.js';

@@ -79,27 +79,6 @@ export const ProvisionData = z.strictObject({
 });
 export const ProvisionRequest = signed(ProvisionData);
 
-export const ProvisionAnswer = z.object({
-  service_id: ServiceId,
-  status: z.enum(['active', 'binding', 'failed', 'revoked']),
-  endpoint_url: HttpUrl.optional(),
-  app_id: AppIdString,
-  service_type: ServiceType,
-  service_tier: TierName.optional(),
-  region: RegionName.optional(),
-  storage_limit_gb: StorageGb.optional(),
-  bound_at: Timestamp.optional(),
-  status_url: HttpUrl.optional(),
-});
-
-// §4.3 step 2
-export const AuthProvisionAnswer = z.object({
-  app_id: AppIdString,
-  auth_public_key: PublicKey,
-  service_public_key: PublicKey,
-  auth_provider_url: HttpUrl,
-});
-
 // §4.3 step 3
 export const DelegateAuthorityData = z.strictObject({
   action: z.literal('DELEGATE_AUTHORITY'),
@@ -371,8 +350,6 @@ export const AuthKeyRotation = signed(AuthKeyRotationData);
 export type NamespaceClaimData = z.infer<typeof NamespaceClaimData>;
 export type AppManifestData = z.infer<typeof AppManifestData>;
 export type ProvisionData = z.infer<typeof ProvisionData>;
-export type ProvisionAnswer = z.infer<typeof ProvisionAnswer>;
-export type AuthProvisionAnswer = z.infer<typeof AuthProvisionAnswer>;
 export type DelegateAuthorityData = z.infer<typeof DelegateAuthorityData>;
 export type ServiceBinding = z.infer<typeof ServiceBinding>;
 export type BindingRequest = z.infer<typeof BindingRequest>;
@@ -395,6 +372,7 @@ export type MasterKeyRotationData = z.infer<typeof MasterKeyRotationData>;
 export type IdentityRecoveryData = z.infer<typeof IdentityRecoveryData>;
 export type PermanentTerminationData = z.infer<typeof PermanentTerminationData>;
 export type TerminationReceiptData = z.infer<typeof TerminationReceiptData>;
+export type TerminationReceipt = z.infer<typeof TerminationReceipt>;
 export type DecommissionData = z.infer<typeof DecommissionData>;
 export type OwnerQueryData = z.infer<typeof OwnerQueryData>;
 export type TokenRequestData = z.infer<typeof TokenRequestData>;

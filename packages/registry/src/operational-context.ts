@@ -1,4 +1,4 @@
-import { jwkFromPublicKey, jwkThumbprint, type OperationalContext, type SignedContext, sign } from '@swarm/protocol';
+import { type AppRecord, jwkFromPublicKey, jwkThumbprint, type OperationalContext, type SignedContext, sign } from '@swarm/protocol';
 import type { RegistryContext } from './context.js';
 import type { AppRow } from './storage/apps.js';
 
@@ -35,7 +35,7 @@ export function signedContext(ctx: RegistryContext, app: AppRow, now: number): S
 }
 
 /** GET /v1/apps/{app_id}: what anyone may know about an app (public keys and URLs only). */
-export function appPublicRecord(app: AppRow, now: number) {
+export function appPublicRecord(app: AppRow, now: number): AppRecord {
   return {
     app_id: app.appId,
     owner_namespace: app.ownerNamespace,

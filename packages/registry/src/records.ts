@@ -1,4 +1,4 @@
-import type { BindingRecord } from '@swarm/protocol';
+import type { BindingRecord, ServiceRecord } from '@swarm/protocol';
 import { MISSED_HEARTBEATS, type RegistryContext } from './context.js';
 import type { BindingRow } from './storage/bindings.js';
 
@@ -23,13 +23,15 @@ export function healthySince(ctx: RegistryContext, now: number): number {
 }
 
 /** A Service DNS record over HTTP: the binding, its health, and a rotated key still in its grace period. */
-export function serviceRecord(ctx: RegistryContext, row: BindingRow, now: number) {
-  const inGrace = row.previousPublicKey !== null && row.previousKeyExpiresAt !== null && row.previousKeyExpiresAt > now;
+export function serviceRecord(ctx: RegistryContext, row: BindingRow, now: number): ServiceRecord {
+  const { previousPublicKey: previous, previousKeyExpiresAt: expiresAt } = row;
   return {
     ...bindingRecord(row),
     health: row.lastHeartbeatAt >= healthySince(ctx, now) ? ('healthy' as const) : ('unhealthy' as const),
     last_heartbeat_at: row.lastHeartbeatAt,
-    ...(inGrace ? { previous_public_key: row.previousPublicKey, previous_key_expires_at: row.previousKeyExpiresAt } : {}),
+    ...(previous !== null && expiresAt !== null && expiresAt > now
+      ? { previous_public_key: previous, previous_key_expires_at: expiresAt }
+      : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import {
   type DataOf,
+  type MasterKeyRecord,
   type Purpose,
   type ReplayStore,
   requireAppId,
@@ -9,7 +10,7 @@ import {
   type VerifiedMessage,
   verifySigned,
 } from '@swarm/protocol';
-import type { MasterKeyRecord, RegistryClient } from './registry-client.js';
+import type { RegistryClient } from './registry-client.js';
 
 export type OwnerEnvelopeSchema = SignedEnvelopeSchema<SignedData & { app_id: string }>;
 

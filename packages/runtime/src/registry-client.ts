@@ -1,31 +1,24 @@
 import {
-  type BindingRecord,
   Broadcast,
   type BroadcastData,
   checkFreshness,
   errorFromBody,
+  MasterKeyRecord,
   nonceExpiresAt,
   nonceScopes,
   type Purpose,
+  parseAnswer,
   parseMessage,
   type ReplayStore,
   requireAppId,
+  type ServiceRecord,
+  ServicesAnswer,
   SwarmError,
   type TrustedRegistries,
   type TrustedRegistry,
   verify,
 } from '@swarm/protocol';
 import { getJson } from './http-client.js';
-
-export interface MasterKeyRecord {
-  app_id: string;
-  namespace: string;
-  public_key: string;
-  status: string;
-}
-
-/** A Service DNS record over HTTP: the binding plus its health (SPEC §6). */
-export type ServiceRecord = BindingRecord & { health?: string };
 
 export interface RegistryClientOptions {
   /** SPEC §5.1: Master keys are cached at most 60 s. */
@@ -78,8 +71,7 @@ export class RegistryClient {
       if (error && status < 500) throw error;
       throw new SwarmError('registry_unavailable', `registry ${registry.authority} answered ${status}`);
     }
-    const record = body as MasterKeyRecord;
-    if (typeof record?.public_key !== 'string') throw new SwarmError('registry_unavailable', 'registry answered without a key');
+    const record = parseAnswer(MasterKeyRecord, body, `registry ${registry.authority}`);
     if (record.status === 'suspended') throw new SwarmError('app_suspended', `app ${appId} is suspended`);
     this.#masterKeys.set(appId, { value: record, expiresAt: Date.now() + this.#masterKeyTtlMs });
     return record;
@@ -120,7 +112,7 @@ export class RegistryClient {
       if (error && status < 500) throw error;
       throw new SwarmError('registry_unavailable', `registry ${registry.authority} answered ${status}`);
     }
-    const records = ((body as { records?: ServiceRecord[] })?.records ?? []).filter((r) => r.status !== 'revoked');
+    const records = parseAnswer(ServicesAnswer, body, `registry ${registry.authority}`).records.filter((r) => r.status !== 'revoked');
     this.#services.set(appId, { value: records, expiresAt: Date.now() + this.#servicesTtlMs });
     return records;
   }

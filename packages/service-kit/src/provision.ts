@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import {
   generateSigningKey,
   nowSeconds,
+  type ProvisionAnswer,
   ProvisionData,
   ProvisionRequest,
   privateKeyToPem,
@@ -31,7 +32,7 @@ export function newServiceId(serviceType: string): string {
  * provider, tier, region and storage against the offer come before the timestamp. Then the
  * instance is created and bound.
  */
-export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 | 202; body: Record<string, unknown> }> {
+export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 | 202; body: ProvisionAnswer }> {
   const {
     data,
     signature,
@@ -90,10 +91,10 @@ export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 
 export function answer(
   kit: Kit,
   instance: InstanceInfo & Pick<Instance, 'status' | 'bound_at' | 'error_code' | 'error_message' | 'terminated'>,
-) {
+): ProvisionAnswer {
   // A terminated instance serves nothing any more, whether or not the registry revoked it yet.
   const status = instance.terminated && instance.status === 'active' ? 'revoked' : instance.status;
-  const base = {
+  const base: ProvisionAnswer = {
     service_id: instance.service_id,
     status,
     endpoint_url: endpointUrl(kit, instance.service_id),
@@ -103,9 +104,8 @@ export function answer(
     region: instance.region,
     storage_limit_gb: instance.storage_limit_gb,
   };
-  if (status === 'active' || (status === 'revoked' && instance.bound_at !== null)) {
-    return { ...base, bound_at: instance.bound_at };
-  }
+  // An active instance always has its binding time; a revoked one has it when it was ever bound.
+  if ((status === 'active' || status === 'revoked') && instance.bound_at !== null) return { ...base, bound_at: instance.bound_at };
   if (status === 'binding') return { ...base, status_url: statusUrl(kit, instance.service_id) };
   if (status === 'failed') {
     return { ...base, error: { code: instance.error_code ?? 'internal_error', message: instance.error_message ?? 'binding failed' } };

@@ -1,12 +1,6 @@
-import { SwarmError } from '@swarm/protocol';
+import { SwarmError, type TokenAnswer } from '@swarm/protocol';
 import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import type { SigningAuthKey, VerificationAuthKey } from './auth-store.js';
-
-export interface TokenAnswer {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-}
 
 export interface TokenClaims {
   issuer: string;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { UsageData } from '@swarm/protocol';
+import type { UsageData, UsageSummary } from '@swarm/protocol';
 import { isUniqueViolation, migrate, withTables } from '@swarm/runtime';
 import { type Kysely, sql } from 'kysely';
 import { type RevocationTables, revocationsMigration } from '../shared/revocations.js';
@@ -16,19 +16,6 @@ interface UsageTables extends RevocationTables {
     received_at: number;
   };
   usage_metrics: { report_id: string; app_id: string; service_id: string; metric: string; value: number };
-}
-
-export interface UsageSummary {
-  app_id: string;
-  service_id?: string;
-  /** Accepted reports (a repeated nonce counts once). */
-  reports: number;
-  /** The span the reports cover, or null before the first one. */
-  period: { start: number; end: number } | null;
-  /** Per instance and metric. */
-  totals: Array<{ service_id: string; metric: string; value: number }>;
-  /** Per metric over the whole app (or the one instance asked for). */
-  app_totals: Array<{ metric: string; value: number }>;
 }
 
 export async function migrateUsage(db: Kysely<unknown>): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { LogsData } from '@swarm/protocol';
+import type { LogsData, StoredLogEntry } from '@swarm/protocol';
 import { isUniqueViolation, migrate, withTables } from '@swarm/runtime';
 import type { Kysely } from 'kysely';
 import { LOG_LEVELS, type LogLevel } from '../shared/query-params.js';
@@ -12,22 +12,13 @@ interface LogTables extends RevocationTables {
     seq: number;
     app_id: string;
     service_id: string;
-    level: string;
+    level: LogLevel;
     severity: number;
     message: string;
     at: number;
     fields: string | null;
     received_at: number;
   };
-}
-
-export interface StoredLogEntry {
-  service_id: string;
-  level: string;
-  message: string;
-  at: number;
-  fields?: Record<string, unknown>;
-  received_at: number;
 }
 
 export interface LogQuery {

@@ -1,4 +1,4 @@
-import { LogsReport, nowSeconds, parseMessage } from '@swarm/protocol';
+import { type LogsAnswer, LogsReport, nowSeconds, parseMessage } from '@swarm/protocol';
 import { jsonBody } from '@swarm/runtime';
 import { readFilters } from '../shared/query-params.js';
 import { type ReceiverContext, startReportReceiver, verifyReport } from '../shared/report-receiver.js';
@@ -27,13 +27,13 @@ function loggingRoutes(context: ReceiverContext): void {
     reply.code(202).send({ accepted: true });
   });
 
-  app.get('/v1/logs', async (request) => {
+  app.get('/v1/logs', async (request): Promise<LogsAnswer> => {
     const filters = readFilters(request.query, ['app_id', 'service_id', 'level', 'since', 'limit']);
     await owners.requireAdminToken(filters.app_id, request.headers.authorization);
     return { app_id: filters.app_id, entries: await logs.entries(filters) };
   });
 
-  app.post('/v1/logs/query', async (request) => {
+  app.post('/v1/logs/query', async (request): Promise<LogsAnswer> => {
     const query = await owners.verifySignedQuery(jsonBody(request));
     return { app_id: query.app_id, entries: await logs.entries(query) };
   });

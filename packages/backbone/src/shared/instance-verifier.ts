@@ -1,9 +1,6 @@
-import { nowSeconds, SwarmError, verify } from '@swarm/protocol';
-import type { RegistryClient, ServiceRecord } from '@swarm/runtime';
+import { nowSeconds, type ServiceRecord, SwarmError, verify } from '@swarm/protocol';
+import type { RegistryClient } from '@swarm/runtime';
 import type { Revocations } from './revocations.js';
-
-/** A Service DNS record may carry the key a rotation replaced, valid until its grace period ends. */
-type RecordWithPrevious = ServiceRecord & { previous_public_key?: unknown; previous_key_expires_at?: unknown };
 
 const REFETCH_INTERVAL_MS = 1000;
 
@@ -44,7 +41,7 @@ export class InstanceVerifier {
    * A fresh Service DNS answer, at most once per second per app: a flood of bogus reports must
    * not turn into a flood of registry requests. Within the second the cached answer stands.
    */
-  async #refetch(appId: string, serviceId: string): Promise<RecordWithPrevious | null> {
+  async #refetch(appId: string, serviceId: string): Promise<ServiceRecord | null> {
     const now = Date.now();
     const fresh = now - (this.#refreshedAt.get(appId) ?? 0) >= REFETCH_INTERVAL_MS;
     if (fresh) {
@@ -54,7 +51,7 @@ export class InstanceVerifier {
     return this.#lookup(appId, serviceId, fresh);
   }
 
-  async #lookup(appId: string, serviceId: string, fresh = false): Promise<RecordWithPrevious | null> {
+  async #lookup(appId: string, serviceId: string, fresh = false): Promise<ServiceRecord | null> {
     try {
       return await this.#registry.instance(appId, serviceId, { fresh });
     } catch (error) {
@@ -65,7 +62,7 @@ export class InstanceVerifier {
   }
 }
 
-function signingKey(record: RecordWithPrevious, data: unknown, signature: string): string | null {
+function signingKey(record: ServiceRecord, data: unknown, signature: string): string | null {
   if (record.status !== 'active') return null;
   if (verify('service_call', data, signature, record.public_key)) return record.public_key;
   const previous = record.previous_public_key;

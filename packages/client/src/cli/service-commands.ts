@@ -1,10 +1,10 @@
-import type { LogEntry } from '@swarm/protocol';
+import type { LogEntry, LogsAnswer, UsageSummary } from '@swarm/protocol';
 import type { Command } from 'commander';
 import { catalog } from '../catalog.js';
 import { decommission } from '../decommission.js';
 import { loadKey } from '../keys.js';
 import { provision } from '../provision.js';
-import { type LogsAnswer, logs, type UsageAnswer, usage } from '../reports.js';
+import { logs, usage } from '../reports.js';
 import { services } from '../services.js';
 import { action, integer, option, optional } from './common.js';
 import { fields, table } from './output.js';
@@ -147,7 +147,7 @@ export function addServiceCommands(program: Command): void {
     );
 }
 
-function renderUsage(answer: UsageAnswer): string {
+function renderUsage(answer: UsageSummary): string {
   if (answer.reports === 0) return `no usage reported for ${answer.app_id} yet (services report at least every 10 s)`;
   const span = answer.period
     ? `${new Date(answer.period.start * 1000).toISOString()} – ${new Date(answer.period.end * 1000).toISOString()}`

@@ -4,7 +4,7 @@ import { startBackbone } from '@swarm/backbone';
 import { startCmsArticle } from '@swarm/cms-article';
 import { startCrmContact } from '@swarm/crm-contact';
 import { LOCAL_AUTHORITY, STANDARD_PORTS } from '@swarm/dev-env/ports';
-import { type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
+import { RegistryInfo, type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
 import { type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { call } from '../http.js';
@@ -62,7 +62,7 @@ export async function trustedRegistries(opts: Opts, registryUrl: string): Promis
     return new TrustedRegistries(entries).list();
   }
   const baseUrl = registryUrl.replace(/\/+$/, '');
-  const { body } = await call<{ authority: string; public_key: string }>('GET', `${baseUrl}/.well-known/swarm-registry`);
+  const { body } = await call('GET', `${baseUrl}/.well-known/swarm-registry`, RegistryInfo);
   const entry = { authority: body.authority, baseUrl, publicKey: body.public_key };
   process.stderr.write(`trusting registry ${entry.authority} at ${baseUrl}, key ${entry.publicKey}\n`);
   return [entry];

@@ -1,10 +1,14 @@
 import { randomInt } from 'node:crypto';
 import {
   AppManifest,
+  type AppRegistration,
   AUDIT_GENESIS_HASH,
+  type AuditLogAnswer,
   appDnsZone,
   BackboneUpdate,
+  type ConfigEpochAnswer,
   DelegateAuthority,
+  type MasterKeyRecord,
   nowSeconds,
   parseMessage,
   requireSignature,
@@ -79,7 +83,7 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
         throw error;
       }
       reply.code(201);
-      return {
+      const registered: AppRegistration = {
         app_id: appId,
         owner_namespace: row.ownerNamespace,
         project_slug: row.projectSlug,
@@ -87,6 +91,7 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
         status: row.status,
         created_at: row.createdAt,
       };
+      return registered;
     }
   });
 
@@ -95,19 +100,19 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
     return appPublicRecord(row, nowSeconds());
   });
 
-  app.get<{ Params: { app_id: string } }>('/v1/apps/:app_id/master-key', async (request) => {
+  app.get<{ Params: { app_id: string } }>('/v1/apps/:app_id/master-key', async (request): Promise<MasterKeyRecord> => {
     const row = requireActive(await requireApp(ctx, pathAppId(request.params.app_id)));
     const namespace = await findNamespace(ctx.db, row.ownerNamespace);
     if (!namespace) throw new SwarmError('unknown_app', `app ${row.appId} has no namespace`);
     return { app_id: row.appId, namespace: namespace.namespace, public_key: namespace.publicKey, status: row.status };
   });
 
-  app.get<{ Params: { app_id: string } }>('/v1/apps/:app_id/log', async (request) => {
+  app.get<{ Params: { app_id: string } }>('/v1/apps/:app_id/log', async (request): Promise<AuditLogAnswer> => {
     const row = await requireApp(ctx, pathAppId(request.params.app_id));
     return { entries: await listAudit(ctx.db, row.appId) };
   });
 
-  app.post<{ Params: { app_id: string } }>('/v1/apps/:app_id/auth', async (request) => {
+  app.post<{ Params: { app_id: string } }>('/v1/apps/:app_id/auth', async (request): Promise<ConfigEpochAnswer> => {
     const appId = pathAppId(request.params.app_id);
     const delegation = parseMessage(DelegateAuthority, jsonBody(request));
     const data = delegation.data;
@@ -146,7 +151,7 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
     return { app_id: appId, config_epoch: epoch };
   });
 
-  app.patch<{ Params: { app_id: string } }>('/v1/apps/:app_id/operational-context', async (request) => {
+  app.patch<{ Params: { app_id: string } }>('/v1/apps/:app_id/operational-context', async (request): Promise<ConfigEpochAnswer> => {
     const appId = pathAppId(request.params.app_id);
     const update = parseMessage(BackboneUpdate, jsonBody(request));
     const data = update.data;

@@ -1,4 +1,5 @@
 import {
+  type CatalogAnswer,
   type CatalogEntry,
   nowSeconds,
   Offer,
@@ -27,9 +28,9 @@ function checkTiers(entry: CatalogEntry): void {
 }
 
 export function catalogRoutes(app: FastifyInstance, ctx: RegistryContext): void {
-  app.get('/v1/catalog', async () => ({ services: await listCatalog(ctx.db) }));
+  app.get('/v1/catalog', async (): Promise<CatalogAnswer> => ({ services: await listCatalog(ctx.db) }));
 
-  app.get<{ Params: { service_type: string } }>('/v1/catalog/:service_type', async (request) => {
+  app.get<{ Params: { service_type: string } }>('/v1/catalog/:service_type', async (request): Promise<CatalogAnswer> => {
     const type = ServiceType.safeParse(request.params.service_type);
     if (!type.success) throw new SwarmError('invalid_request', 'service_type must match [a-z][a-z0-9-]{1,62}');
     return { services: await listCatalog(ctx.db, type.data) };

@@ -1,12 +1,16 @@
 import {
   Decommission,
+  type DecommissionAnswer,
   Heartbeat,
+  type HeartbeatAnswer,
   KeyRotation,
+  type KeyRotationAnswer,
   nowSeconds,
   parseMessage,
   requireSignature,
   ServiceCall,
   ServiceId,
+  type ServicesAnswer,
   ServiceType,
   SwarmError,
   verify,
@@ -74,7 +78,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
     const answer = await ctx.lookups.http.get(`${appId}\n${type ?? ''}`, now, async () => {
       const row = await requireApp(ctx, appId);
       const records = (await ctx.reads.bindings.active(row.appId, type)).map((binding) => serviceRecord(ctx, binding, now));
-      return JSON.stringify({ app_id: row.appId, records });
+      return JSON.stringify({ app_id: row.appId, records } satisfies ServicesAnswer);
     });
     return reply.type('application/json; charset=utf-8').send(answer);
   });
@@ -85,7 +89,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
     return signedContext(ctx, row, nowSeconds());
   });
 
-  app.post<InstanceParams>('/v1/apps/:app_id/services/:service_id/heartbeat', async (request) => {
+  app.post<InstanceParams>('/v1/apps/:app_id/services/:service_id/heartbeat', async (request): Promise<HeartbeatAnswer> => {
     const { appId, serviceId, data } = await verifyServiceCall(ctx, request.params, jsonBody(request), Heartbeat);
     if (!(await recordHeartbeat(ctx.db, appId, serviceId, nowSeconds(), data.status ?? 'ok'))) {
       throw new SwarmError('forbidden', `${serviceId} is not an active instance of ${appId}`);
@@ -94,7 +98,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
     return { config_epoch: row.configEpoch };
   });
 
-  app.post<InstanceParams>('/v1/apps/:app_id/services/:service_id/key', async (request) => {
+  app.post<InstanceParams>('/v1/apps/:app_id/services/:service_id/key', async (request): Promise<KeyRotationAnswer> => {
     const appId = pathAppId(request.params.app_id);
     const serviceId = pathServiceId(request.params.service_id);
     const rotation = parseMessage(KeyRotation, jsonBody(request));
@@ -143,7 +147,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
     };
   });
 
-  app.post<InstanceParams>('/v1/apps/:app_id/services/:service_id/decommission', async (request) => {
+  app.post<InstanceParams>('/v1/apps/:app_id/services/:service_id/decommission', async (request): Promise<DecommissionAnswer> => {
     const appId = pathAppId(request.params.app_id);
     const serviceId = pathServiceId(request.params.service_id);
     const decommission = parseMessage(Decommission, jsonBody(request));

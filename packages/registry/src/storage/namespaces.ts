@@ -1,3 +1,4 @@
+import type { NamespaceRecord } from '@swarm/protocol';
 import type { Executor, NamespacesTable } from './schema.js';
 
 export interface NamespaceRow {
@@ -61,7 +62,7 @@ export async function replaceMasterKey(db: Executor, namespace: NamespaceRow, ne
   return Number(result.numUpdatedRows) === 1;
 }
 
-export function namespaceRecord(row: NamespaceRow) {
+export function namespaceRecord(row: NamespaceRow): NamespaceRecord {
   return {
     namespace: row.namespace,
     public_key: row.publicKey,
