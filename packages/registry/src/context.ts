@@ -23,6 +23,8 @@ export interface RegistryContext {
   replay: ReplayStore;
   freshnessSeconds: number;
   heartbeatIntervalSeconds: number;
+  /** SPEC §10.1: how long a rotated-out instance key still verifies (default KEY_GRACE_SECONDS). */
+  instanceKeyGraceSeconds: number;
   defaultBillingUrl: string | null;
   defaultLoggingUrl: string | null;
   /** Filled in once the DNS server listens. */

@@ -13,7 +13,7 @@ import { createHttpApp, type Database, listenApp, migrate, openDatabase, Shutdow
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { BroadcastDelivery, queuedBroadcasts } from './broadcasts.js';
-import type { RegistryContext } from './context.js';
+import { KEY_GRACE_SECONDS, type RegistryContext } from './context.js';
 import { type DnsInstance, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
 import { LookupCache } from './lookup-cache.js';
@@ -46,6 +46,8 @@ export interface RegistryOptions {
   freshnessSeconds?: number;
   /** Default 10; an instance is unhealthy after missing 3. */
   heartbeatIntervalSeconds?: number;
+  /** How long a rotated-out instance key still verifies; default 300 (SPEC §10.1). */
+  instanceKeyGraceSeconds?: number;
   defaultBillingUrl?: string;
   defaultLoggingUrl?: string;
   /** 0 (default) = a free port, false = no Service DNS. */
@@ -137,6 +139,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       replay,
       freshnessSeconds: options.freshnessSeconds ?? DEFAULT_FRESHNESS_SECONDS,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
+      instanceKeyGraceSeconds: options.instanceKeyGraceSeconds ?? KEY_GRACE_SECONDS,
       defaultBillingUrl: options.defaultBillingUrl ?? null,
       defaultLoggingUrl: options.defaultLoggingUrl ?? null,
       dnsPort: null,

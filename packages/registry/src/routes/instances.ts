@@ -20,7 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import { changeApp, requireActive, requireApp } from '../app-change.js';
 import { queueBroadcast } from '../broadcasts.js';
 import { consumeNonce, pathAppId, requireFresh, requireSame } from '../checks.js';
-import { KEY_GRACE_SECONDS, type RegistryContext } from '../context.js';
+import type { RegistryContext } from '../context.js';
 import { requireMasterSigned } from '../master-key.js';
 import { signedContext } from '../operational-context.js';
 import { bindingRecord, instanceKeys, serviceRecord } from '../records.js';
@@ -119,7 +119,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
     await consumeNonce(ctx, binding.publicKey, { nonce: data.nonce, timestamp: data.rotation_timestamp });
     if (data.new_public_key === binding.publicKey) throw new SwarmError('invalid_request', 'the new key is the current key');
     const now = nowSeconds();
-    const graceUntil = now + KEY_GRACE_SECONDS;
+    const graceUntil = now + ctx.instanceKeyGraceSeconds;
     await changeApp(ctx, appId, async (trx, row) => {
       if (!(await rotateBindingKey(trx, binding, data.new_public_key, graceUntil))) {
         throw new SwarmError('conflict', 'the instance key changed meanwhile');
