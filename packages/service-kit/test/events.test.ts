@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { callApi, createTestDeveloper, type ProvisionedInstance, provisionInstance, type TestDeveloper } from '@swarm/dev-env';
-import { generateSigningKey, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
+import { generateSigningKey, newNonce, nowSeconds, privateKeyToPem, signEnvelope } from '@swarm/protocol';
 import type { RegistryHandle } from '@swarm/registry';
 import { postJson } from '@swarm/runtime';
 import type { ServiceHandle } from '../src/index.js';
-import { errorCode, startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
+import { errorCode, startCountingProxy, startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
 
 describe('registry events (SPEC §9.4)', () => {
   const dir = tempDir('kit-events');
@@ -99,6 +100,52 @@ describe('registry events (SPEC §9.4)', () => {
       await waitFor('the heartbeat-driven refresh', async () => (await callApi(url, token)).status === 200);
     } finally {
       await quiet.close();
+    }
+  });
+
+  it('acts on a repeated broadcast once (SPEC §9.4)', async () => {
+    // A registry whose key the test holds, so it can send one broadcast twice.
+    const registryKey = generateSigningKey();
+    const keyFile = join(dir.path, 'registry-key.pem');
+    writeFileSync(keyFile, privateKeyToPem(registryKey.privateKey), { mode: 0o600 });
+    const own = await startTestRegistry(join(dir.path, 'own-registry'), { registryKeyFile: keyFile });
+    const proxy = await startCountingProxy(own.url);
+    const proxied = await startNotes({ ...own, url: proxy.url }, join(dir.path, 'once'), {
+      heartbeatIntervalSeconds: 60,
+      provider: 'once.kit.local',
+    });
+    try {
+      await proxied.registerOffer(own.url, own.adminToken);
+      const owner = await createTestDeveloper(own.url);
+      await provisionInstance(proxied, owner);
+      const refreshes = () => proxy.hits(/\/context$/);
+      // An epoch far ahead of the registry's: every time it is acted on, the instance refreshes.
+      const update = () =>
+        signEnvelope(
+          'broadcast',
+          {
+            origin: own.authority,
+            event: 'BACKBONE_UPDATE',
+            app_id: owner.appId,
+            config_epoch: 1000,
+            timestamp: nowSeconds(),
+            nonce: newNonce(),
+          },
+          registryKey.privateKey,
+        );
+      const events = proxied.catalogEntry.events_url;
+      const first = update();
+      const before = refreshes();
+      assert.equal((await postJson(events, first)).status, 202);
+      assert.equal(refreshes(), before + 1, 'acted on');
+      assert.equal((await postJson(events, first)).status, 202, 'a repeat is acknowledged');
+      assert.equal(refreshes(), before + 1, 'and not acted on again');
+      assert.equal((await postJson(events, update())).status, 202);
+      assert.equal(refreshes(), before + 2, 'a new broadcast is acted on');
+    } finally {
+      await proxied.close();
+      await proxy.close();
+      await own.close();
     }
   });
 
