@@ -93,4 +93,34 @@ describe('usage and logs (SPEC §9.3)', () => {
     await service.flushReports();
     assert.equal((await usage()).reports, 1, 'a delivered batch is not sent again');
   });
+
+  it('sends what was counted when it stops, without waiting for the next flush (SPEC §9.3)', async () => {
+    const billingPort = await freePort();
+    const registry = await startTestRegistry(join(dir.path, 'registry-stop'), { defaultBillingUrl: `http://127.0.0.1:${billingPort}` });
+    running.push(registry);
+    const billing = await startBilling({
+      port: billingPort,
+      dataDir: join(dir.path, 'billing-stop'),
+      trustedRegistries: [trustedRegistryOf(registry)],
+      logLevel: false,
+    });
+    running.push(billing);
+    // No periodic flush during the test: only the shutdown can send the report.
+    const service = await startNotes(registry, join(dir.path, 'notes-stop'), { reportFlushSeconds: 3600, provider: 'stop.kit.local' });
+    await service.registerOffer(registry.url, registry.adminToken);
+    const developer = await createTestDeveloper(registry.url);
+    const instance = await provisionInstance(service, developer);
+    const token = await developer.token();
+    for (let i = 0; i < 2; i++) assert.equal((await callApi(`${instance.endpoint_url}/notes`, token)).status, 200);
+    const usage = async () =>
+      (await postJson(`${billing.url}/v1/usage/query`, ownerQuery(developer, instance.service_id))).body as {
+        reports: number;
+        totals: Array<{ metric: string; value: number }>;
+      };
+    assert.equal((await usage()).reports, 0, 'nothing sent before the stop');
+    await service.close();
+    const summary = await usage();
+    assert.ok(summary.reports >= 1, 'the last report went out as the service stopped');
+    assert.equal(summary.totals.find((t) => t.metric === 'requests')?.value, 2);
+  });
 });
