@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { nowSeconds } from '@swarm/protocol';
 import { dropPostgresSchema, ensurePostgresSchema } from '@swarm/runtime';
 import { startAuthProvider, startBilling, startLogging } from '../src/index.js';
+import { setSignup } from './auth-admin.js';
 import {
   bindInstance,
   type Developer,
@@ -65,6 +66,7 @@ describe('backbone on PostgreSQL', { skip: url ? false : 'SWARM_TEST_POSTGRES_UR
       assert.equal(again.status, 200);
       assert.equal(again.body.auth_public_key, provisioned.body.auth_public_key);
       const issuer = provisioned.body.auth_provider_url;
+      await setSignup(issuer, developer, 'open');
       assert.equal((await post(`${issuer}/v1/users`, { username: 'pg-user', password: 'a long password' })).status, 201);
       assert.equal((await post(`${issuer}/v1/login`, { username: 'pg-user', password: 'a long password' })).status, 200);
 
@@ -76,14 +78,14 @@ describe('backbone on PostgreSQL', { skip: url ? false : 'SWARM_TEST_POSTGRES_UR
         answers.every((answer) => answer.status === 202),
         JSON.stringify(answers.map((a) => a.body)),
       );
-      const usage = await post(`${billing.url}/v1/usage/query`, masterSigned('owner_query', developer, {}));
+      const usage = await post(`${billing.url}/v1/usage/query`, masterSigned('owner_query', developer, { audience: billing.url }));
       assert.equal(usage.body.reports, 1);
       assert.deepEqual(usage.body.app_totals, [{ metric: 'requests', value: 4 }]);
 
       const batch = logsReport(instance, [{ level: 'error', message: 'on postgres\u0000', at: nowSeconds(), fields: { nul: '\u0000' } }]);
       assert.equal((await post(`${logging.url}/v1/logs`, batch)).status, 202);
       assert.equal((await post(`${logging.url}/v1/logs`, batch)).status, 202);
-      const logs = await post(`${logging.url}/v1/logs/query`, masterSigned('owner_query', developer, {}));
+      const logs = await post(`${logging.url}/v1/logs/query`, masterSigned('owner_query', developer, { audience: logging.url }));
       assert.equal(logs.status, 200);
       assert.equal(logs.body.entries.length, 1);
       assert.equal(typeof logs.body.entries[0].at, 'number');

@@ -1,4 +1,4 @@
-import { type LogEntry, type OwnerQueryData, type SigningKey, SwarmError, signEnvelope } from '@swarm/protocol';
+import { type AddressedOwnerQueryData, type LogEntry, type SigningKey, SwarmError, signEnvelope } from '@swarm/protocol';
 import { getApp } from './apps.js';
 import { type ClientOptions, call } from './http.js';
 import { freshness } from './keys.js';
@@ -17,14 +17,14 @@ export interface OwnerQueryInput {
 export async function usage(options: ClientOptions, input: OwnerQueryInput): Promise<UsageAnswer> {
   const app = await getApp(options, input.appId);
   if (!app.billing_provider_url) throw new SwarmError('not_found', `app ${input.appId} has no Billing service`);
-  return ownerQuery<UsageAnswer>(`${trim(app.billing_provider_url)}/v1/usage/query`, input, {});
+  return ownerQuery<UsageAnswer>(app.billing_provider_url, '/v1/usage/query', input, {});
 }
 
 /** The app's logs from its Logging service, optionally of one instance and one level. */
 export async function logs(options: ClientOptions, input: OwnerQueryInput & { level?: LogEntry['level'] }): Promise<LogsAnswer> {
   const app = await getApp(options, input.appId);
   if (!app.logging_service_url) throw new SwarmError('not_found', `app ${input.appId} has no Logging service`);
-  return ownerQuery<LogsAnswer>(`${trim(app.logging_service_url)}/v1/logs/query`, input, input.level ? { level: input.level } : {});
+  return ownerQuery<LogsAnswer>(app.logging_service_url, '/v1/logs/query', input, input.level ? { level: input.level } : {});
 }
 
 /** Billing's summary of an app's usage. */
@@ -45,15 +45,17 @@ export interface LogsAnswer {
   entries: Array<LogEntry & { service_id?: string }>;
 }
 
-async function ownerQuery<T>(url: string, input: OwnerQueryInput, extra: Partial<OwnerQueryData>): Promise<T> {
-  const data: OwnerQueryData = {
+/** A Master-signed `owner_query` addressed to the receiver at `baseUrl` (its `audience`), so no other receiver takes it. */
+async function ownerQuery<T>(baseUrl: string, path: string, input: OwnerQueryInput, extra: Partial<AddressedOwnerQueryData>): Promise<T> {
+  const data: AddressedOwnerQueryData = {
     app_id: input.appId,
+    audience: trim(baseUrl),
     ...(input.serviceId ? { service_id: input.serviceId } : {}),
     ...extra,
     ...(input.since === undefined ? {} : { since: input.since }),
     ...freshness(),
   };
-  return (await call<T>('POST', url, signEnvelope('owner_query', data, input.master.privateKey))).body;
+  return (await call<T>('POST', `${trim(baseUrl)}${path}`, signEnvelope('owner_query', data, input.master.privateKey))).body;
 }
 
 const trim = (url: string) => url.replace(/\/+$/, '');

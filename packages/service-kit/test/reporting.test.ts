@@ -16,10 +16,10 @@ async function freePort(): Promise<number> {
   return typeof address === 'object' && address ? address.port : 0;
 }
 
-function ownerQuery(developer: TestDeveloper, serviceId: string) {
+function ownerQuery(developer: TestDeveloper, serviceId: string, audience: string) {
   return signEnvelope(
     'owner_query',
-    { app_id: developer.appId, service_id: serviceId, timestamp: nowSeconds(), nonce: newNonce() },
+    { app_id: developer.appId, service_id: serviceId, audience, timestamp: nowSeconds(), nonce: newNonce() },
     developer.master.privateKey,
   );
 }
@@ -71,7 +71,7 @@ describe('usage and logs (SPEC §9.3)', () => {
     // The new URLs arrive by broadcast or heartbeat; until then reports wait in the outbox.
     const logs = await waitFor('the error log to arrive', async () => {
       await service.flushReports();
-      const answer = await postJson(`${logging.url}/v1/logs/query`, ownerQuery(developer, instance.service_id));
+      const answer = await postJson(`${logging.url}/v1/logs/query`, ownerQuery(developer, instance.service_id, logging.url));
       const entries = (answer.body as { entries?: Array<{ message: string; level: string }> }).entries ?? [];
       return entries.length > 0 ? entries : null;
     });
@@ -86,7 +86,7 @@ describe('usage and logs (SPEC §9.3)', () => {
     });
     running.push(billing);
     const usage = async () =>
-      (await postJson(`${billing.url}/v1/usage/query`, ownerQuery(developer, instance.service_id))).body as {
+      (await postJson(`${billing.url}/v1/usage/query`, ownerQuery(developer, instance.service_id, billing.url))).body as {
         reports: number;
         totals: Array<{ metric: string; value: number }>;
       };

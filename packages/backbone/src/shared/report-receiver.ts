@@ -27,6 +27,8 @@ export interface ReceiverContext {
   registry: RegistryClient;
   instances: InstanceVerifier;
   owners: OwnerAccess;
+  /** Where this part listens or is published (known once it listens). */
+  url(): string;
 }
 
 interface SignedReport {
@@ -51,6 +53,7 @@ export async function startReportReceiver(
     const revocations = new Revocations(database.db);
     const appAuth = new AppAuthCache(registry);
     const app = createHttpApp({ name: part.name, logLevel: options.logLevel, ready: databaseReady(database.db) });
+    let url = '';
     const context: ReceiverContext = {
       app,
       db: database.db,
@@ -59,6 +62,7 @@ export async function startReportReceiver(
       registry,
       instances: new InstanceVerifier(registry, revocations),
       owners: new OwnerAccess(registry, appAuth, replay, resolved.freshnessSeconds),
+      url: () => url,
     };
     registerBroadcastReceiver(app, {
       trusted: resolved.trusted,
@@ -77,7 +81,7 @@ export async function startReportReceiver(
       },
     });
     part.routes(context);
-    const url = await listen(app, options, resolved);
+    url = await listen(app, options, resolved);
     return {
       url,
       app,
