@@ -6,10 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { nowSeconds } from '@swarm/protocol';
 import { dropPostgresSchema, ensurePostgresSchema } from '@swarm/runtime';
 import { startAuthProvider, startBilling, startLogging } from '../src/index.js';
-import { setSignup } from './auth-admin.js';
+import { adminRequest, setSignup } from './auth-admin.js';
 import {
   bindInstance,
   type Developer,
+  get,
   logsReport,
   masterSigned,
   post,
@@ -69,6 +70,18 @@ describe('backbone on PostgreSQL', { skip: url ? false : 'SWARM_TEST_POSTGRES_UR
       await setSignup(issuer, developer, 'open');
       assert.equal((await post(`${issuer}/v1/users`, { username: 'pg-user', password: 'a long password' })).status, 201);
       assert.equal((await post(`${issuer}/v1/login`, { username: 'pg-user', password: 'a long password' })).status, 200);
+      // One invite, two sign-ups at once: the row lock lets exactly one use it.
+      await setSignup(issuer, developer, 'invite');
+      for (let round = 0; round < 3; round++) {
+        const invite = (await adminRequest(issuer, developer, '/v1/admin/invites', 'invite_create')).body.invite;
+        const both = await Promise.all(
+          ['a', 'b'].map((side) => post(`${issuer}/v1/users`, { username: `pg-${round}-${side}`, password: 'a long password', invite })),
+        );
+        assert.deepEqual(both.map((answer) => answer.status).sort(), [201, 403], JSON.stringify(both.map((answer) => answer.body)));
+      }
+      const removed = await adminRequest(issuer, developer, '/v1/admin/users/remove', 'user_remove', { username: 'pg-user' });
+      assert.equal(removed.status, 200, JSON.stringify(removed.body));
+      assert.equal((await get(`${issuer}/v1/revoked-subjects`)).body.subjects.length, 1);
 
       const provider = await registerTestProvider(network, 'pg.meter.test.local');
       const instance = await bindInstance(network, developer, provider);

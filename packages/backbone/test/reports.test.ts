@@ -297,6 +297,22 @@ describe('billing and logging: reports from bound instances (SPEC §9.3)', () =>
     assert.equal((await post(`${network.billing.url}/v1/usage/query`, replayed)).body.error.code, 'nonce_reused');
   });
 
+  it('takes an owner query only where its audience points: replayed to the other backbone service it is 403 forbidden', async () => {
+    const forBilling = masterSigned('owner_query', alice, { audience: network.billing.url });
+    const atLogging = await post(`${network.logging.url}/v1/logs/query`, forBilling);
+    assert.equal(atLogging.status, 403, JSON.stringify(atLogging.body));
+    assert.equal(atLogging.body.error.code, 'forbidden');
+    // Refused before its nonce was looked at: the query still works where it was meant to go.
+    assert.equal((await post(`${network.billing.url}/v1/usage/query`, forBilling)).status, 200);
+    const forLogging = masterSigned('owner_query', alice, { audience: `${network.logging.url}/` });
+    assert.equal((await post(`${network.billing.url}/v1/usage/query`, forLogging)).body.error.code, 'forbidden');
+    assert.equal((await post(`${network.logging.url}/v1/logs/query`, forLogging)).status, 200, 'a trailing / names the same service');
+    const unaddressed = masterSigned('owner_query', alice, {});
+    assert.equal((await post(`${network.billing.url}/v1/usage/query`, unaddressed)).body.error.code, 'invalid_request');
+    const elsewhere = masterSigned('owner_query', alice, { audience: 'https://billing.example.org' });
+    assert.equal((await post(`${network.billing.url}/v1/usage/query`, elsewhere)).body.error.code, 'forbidden');
+  });
+
   it('accepts a rotated instance key and, during the grace period, the previous one', async () => {
     const developer = await registerDeveloperApp(network.registry.url);
     const instance = await bindInstance(network, developer, provider);
