@@ -1,6 +1,8 @@
 import { isIPv6 } from 'node:net';
 import { SwarmError } from '@swarm/protocol';
-import { createClient, type RedisClientType } from 'redis';
+import { openRedisClient } from '@swarm/runtime';
+
+type RedisClientType = Awaited<ReturnType<typeof openRedisClient>>;
 
 /** A token bucket: `capacity` requests at once, refilled at `perSecond`. */
 export interface BucketRule {
@@ -95,21 +97,7 @@ export class RedisBucketStore implements BucketStore {
   }
 
   static async open(url: string, prefix = 'swarm:auth:bucket'): Promise<RedisBucketStore> {
-    let connectedOnce = false;
-    const client = createClient({
-      url,
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: 5000,
-        reconnectStrategy: (retries: number) =>
-          connectedOnce ? Math.min(retries * 100, 2000) : retries >= 3 ? new Error(`Redis at ${url} is unreachable`) : 200,
-      },
-    }) as RedisClientType;
-    client.on('error', () => {});
-    client.on('ready', () => {
-      connectedOnce = true;
-    });
-    await client.connect();
+    const client = await openRedisClient(url);
     return new RedisBucketStore(client, prefix);
   }
 

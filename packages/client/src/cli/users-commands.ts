@@ -30,23 +30,21 @@ export function addUsersCommands(program: Command): void {
     );
 
   const users = program.command('users').description("the app's users at its Auth Provider (signed with the Master key)");
-  users
+  const add = users
     .command('add <username>')
     .description('add a user; without --password one is made up and printed')
     .requiredOption('--app <app_id>', 'the app')
     .requiredOption('--key <file>', 'Master private key')
-    .option('--roles <roles>', 'comma-separated roles, e.g. reader,editor (default none)')
-    .option('--password <password>', 'the password (visible to other local users; prefer --password-stdin)')
-    .option('--password-stdin', 'read the password from standard input')
-    .action(
-      action(async (ctx, username: string) => {
-        const { password, madeUp } = await passwordOf(ctx);
-        const roles = rolesOf(optional(ctx, 'roles'));
-        const answer = await addUser(ctx.client, { ...(await owner(ctx)), username, password, ...(roles ? { roles } : {}) });
-        const json = madeUp ? { ...answer, password } : answer;
-        return { json, human: `added ${answer.username}\n${fields({ ...json })}` };
-      }),
-    );
+    .option('--roles <roles>', 'comma-separated roles, e.g. reader,editor (default none)');
+  withPasswordOptions(add).action(
+    action(async (ctx, username: string) => {
+      const { password, madeUp } = await passwordOf(ctx);
+      const roles = rolesOf(optional(ctx, 'roles'));
+      const answer = await addUser(ctx.client, { ...(await owner(ctx)), username, password, ...(roles ? { roles } : {}) });
+      const json = madeUp ? { ...answer, password } : answer;
+      return { json, human: `added ${answer.username}\n${fields({ ...json })}` };
+    }),
+  );
 
   users
     .command('list')
@@ -88,21 +86,19 @@ export function addUsersCommands(program: Command): void {
       }),
     );
 
-  users
+  const reset = users
     .command('reset <username>')
     .description('set a new password (made up and printed without --password); their current tokens stop working')
     .requiredOption('--app <app_id>', 'the app')
-    .requiredOption('--key <file>', 'Master private key')
-    .option('--password <password>', 'the new password (prefer --password-stdin)')
-    .option('--password-stdin', 'read the new password from standard input')
-    .action(
-      action(async (ctx, username: string) => {
-        const { password, madeUp } = await passwordOf(ctx);
-        const answer = await resetPassword(ctx.client, { ...(await owner(ctx)), username, password });
-        const json = madeUp ? { ...answer, password } : answer;
-        return { json, human: `reset the password of ${answer.username}\n${fields({ ...json })}` };
-      }),
-    );
+    .requiredOption('--key <file>', 'Master private key');
+  withPasswordOptions(reset).action(
+    action(async (ctx, username: string) => {
+      const { password, madeUp } = await passwordOf(ctx);
+      const answer = await resetPassword(ctx.client, { ...(await owner(ctx)), username, password });
+      const json = madeUp ? { ...answer, password } : answer;
+      return { json, human: `reset the password of ${answer.username}\n${fields({ ...json })}` };
+    }),
+  );
 
   users
     .command('remove <username>')
@@ -135,6 +131,13 @@ export function addUsersCommands(program: Command): void {
         return { json: answer, human: `invite ${answer.invite}\n${fields({ ...answer })}` };
       }),
     );
+}
+
+/** --password or --password-stdin; neither makes one up. */
+function withPasswordOptions(command: Command): Command {
+  return command
+    .option('--password <password>', 'the password (visible to other local users; prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from standard input');
 }
 
 async function owner(ctx: CommandContext) {
