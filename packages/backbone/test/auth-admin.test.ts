@@ -229,7 +229,7 @@ describe('auth provider: sign-up policy and the owner’s users (auth_admin)', (
             password: fc.string({ maxLength: 20 }),
             roles: fc.array(fc.string({ maxLength: 8 }), { maxLength: 4 }),
             policy: fc.string({ maxLength: 8 }),
-            limit: fc.oneof(fc.integer(), fc.double()),
+            limit: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })),
             ttl_seconds: fc.integer(),
           },
           { requiredKeys: ['context'] },

@@ -68,6 +68,8 @@ describe('auth provider: login spraying from one address is throttled before has
     const wrong = answers.filter((answer) => answer.status === 401);
     assert.equal(limited.length + wrong.length, 300, JSON.stringify(answers.filter((a) => a.status !== 429 && a.status !== 401)));
     assert.ok(limited.length >= 200, `${limited.length} of 300 throttled`);
+    // Hashed at most: the address's burst plus its refill while the spray lasted (defaults 60, 0.5/s).
+    assert.ok(wrong.length <= 60 + Math.ceil(seconds * 0.5) + 1, `${wrong.length} hashed in ${seconds} s`);
     assert.ok(seconds < 60, `took ${seconds} s`);
     assert.ok(
       limited.every((answer) => Number(answer.retryAfter) >= 1),
@@ -76,8 +78,6 @@ describe('auth provider: login spraying from one address is throttled before has
 
     const other = await loginFrom('127.0.0.2', `${issuer}/v1/login`, { username: 'real-user', password: 'the real password' });
     assert.equal(other.status, 200, 'the app’s bucket was not drained by one address');
-    const same = await loginFrom('127.0.0.1', `${issuer}/v1/login`, { username: 'real-user', password: 'the real password' });
-    assert.equal(same.status, 429, 'the spraying address is still throttled, whatever the name');
   });
 });
 
