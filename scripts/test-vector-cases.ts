@@ -261,7 +261,13 @@ export const VECTOR_CASES: VectorCase[] = [
     name: 'owner query (extension)',
     purpose: 'owner_query',
     seedLabel: 'master',
-    object: { app_id: appId, service_id: 'cms-article-77', timestamp: 1705413000, nonce: 'q1u2e3r4' },
+    object: {
+      app_id: appId,
+      service_id: 'cms-article-77',
+      audience: 'https://billing.example.org',
+      timestamp: 1705413000,
+      nonce: 'q1u2e3r4',
+    },
   },
   {
     name: 'token request (extension)',
@@ -274,5 +280,18 @@ export const VECTOR_CASES: VectorCase[] = [
     purpose: 'auth_key_rotation',
     seedLabel: 'master',
     object: { app_id: appId, timestamp: 1705413000, nonce: 'r0t4t3k3', context: 'auth_key_rotation' },
+  },
+  {
+    name: 'auth admin: sign-up policy (extension)',
+    purpose: 'auth_admin',
+    seedLabel: 'master',
+    object: {
+      app_id: appId,
+      timestamp: 1705413000,
+      nonce: 's1gnup0p',
+      context: 'signup_policy',
+      policy: 'open',
+      default_roles: ['reader'],
+    },
   },
 ];

@@ -4,9 +4,10 @@ import { catalogEntry, developerWithApps, type OwnedApp } from './fixtures/apps.
 import type { Ctx } from './fixtures/context.js';
 import { newInstance, serviceCall } from './spec-client/binding.js';
 import type { Developer } from './spec-client/developer.js';
-import { envelope, fresh, now } from './spec-client/envelope.js';
+import { now } from './spec-client/envelope.js';
 import { call, get, outcome, post } from './spec-client/http.js';
 import { generateSigningKey } from './spec-client/keys.js';
+import { ownerQuery as addressedQuery } from './spec-client/owner-query.js';
 import { provisionFor } from './spec-client/provisioning.js';
 
 export function ownerReadCases(ctx: Ctx): void {
@@ -16,7 +17,7 @@ export function ownerReadCases(ctx: Ctx): void {
     let other: OwnedApp;
     let serviceId: string;
     const billing = () => ctx().swarm.urls.billing;
-    const ownerQuery = (key = dev.master) => envelope('owner_query', fresh({ app_id: app.appId }), key);
+    const ownerQuery = (key = dev.master) => addressedQuery(app.appId, billing(), key);
 
     before(async () => {
       const owned = await developerWithApps(ctx(), ['owned', 'other']);
@@ -39,6 +40,8 @@ export function ownerReadCases(ctx: Ctx): void {
       assert.ok(answer.body.reports >= 1, answer.text);
       assert.equal(outcome(await post(`${billing()}/v1/usage/query`, query)), '409 nonce_reused');
       assert.equal(outcome(await post(`${billing()}/v1/usage/query`, ownerQuery(generateSigningKey()))), '401 invalid_signature');
+      // Addressed to Billing: Logging refuses it, whoever signed it.
+      assert.equal(outcome(await post(`${ctx().swarm.urls.logging}/v1/logs/query`, ownerQuery())), '403 forbidden');
     });
 
     test('a token of the app with the admin role reads; without it → 403; another app’s → 401', async () => {

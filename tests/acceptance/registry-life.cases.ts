@@ -7,6 +7,7 @@ import { type Instance, serviceCall } from './spec-client/binding.js';
 import { type Data, envelope, fresh, newNonce, now } from './spec-client/envelope.js';
 import { type Answer, get, type Json, outcome, post } from './spec-client/http.js';
 import { generateSigningKey, type SigningKey, signObject, verifyObject } from './spec-client/keys.js';
+import { ownerQuery } from './spec-client/owner-query.js';
 import { Receiver } from './spec-client/receiver.js';
 
 export function instanceLifeCases(ctx: Ctx): void {
@@ -36,7 +37,7 @@ export function instanceLifeCases(ctx: Ctx): void {
       const report = usage();
       assert.equal((await post(`${billing()}/v1/usage`, report)).status, 202);
       assert.equal((await post(`${billing()}/v1/usage`, report)).status, 202);
-      const summary = await post(`${billing()}/v1/usage/query`, envelope('owner_query', fresh({ app_id: own.appId }), own.dev.master));
+      const summary = await post(`${billing()}/v1/usage/query`, ownerQuery(own.appId, billing(), own.dev.master));
       assert.equal(summary.status, 200, summary.text);
       assert.equal(summary.body.reports, 1, summary.text);
       assert.equal(outcome(await post(`${billing()}/v1/usage`, { ...usage(), extra: 1 })), '400 invalid_request');
@@ -49,13 +50,13 @@ export function instanceLifeCases(ctx: Ctx): void {
         entries: [{ level: 'error', message: 'disk – voll ✓', at: now(), fields: { path: '/x' } }],
       });
       assert.equal((await post(`${logging()}/v1/logs`, batch)).status, 202);
-      const read = await post(`${logging()}/v1/logs/query`, envelope('owner_query', fresh({ app_id: own.appId }), own.dev.master));
+      const read = await post(`${logging()}/v1/logs/query`, ownerQuery(own.appId, logging(), own.dev.master));
       assert.equal(read.status, 200, read.text);
       assert.ok(
         read.body.entries.some((entry: Json) => entry.message === 'disk – voll ✓'),
         read.text,
       );
-      const stranger = envelope('owner_query', fresh({ app_id: own.appId }), generateSigningKey());
+      const stranger = ownerQuery(own.appId, logging(), generateSigningKey());
       assert.equal(outcome(await post(`${logging()}/v1/logs/query`, stranger)), '401 invalid_signature');
       const token = await own.auth.mint({ roles: ['user'] });
       assert.equal(outcome(await get(`${logging()}/v1/logs?app_id=${own.appId}`, { authorization: `Bearer ${token}` })), '403 forbidden');

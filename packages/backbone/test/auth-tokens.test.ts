@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, jwkThumbprint, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { setSignup } from './auth-admin.js';
 import {
   bearer,
   call,
@@ -30,6 +31,9 @@ describe('auth provider: users, tokens and key rotation (SPEC §8)', () => {
     bob = await registerDeveloperApp(network.registry.url);
     issuer = (await provisionAndDelegate(network, alice)).authProviderUrl;
     bobIssuer = (await provisionAndDelegate(network, bob)).authProviderUrl;
+    // These apps let anyone sign up, as role `user` (the default is closed: auth-admin.test.ts).
+    await setSignup(issuer, alice, 'open', ['user']);
+    await setSignup(bobIssuer, bob, 'open', ['user']);
   });
   after(() => network.close());
 
@@ -40,7 +44,7 @@ describe('auth provider: users, tokens and key rotation (SPEC §8)', () => {
       algorithms: ['EdDSA'],
     });
 
-  it('signs up a user with role user and logs them in with a JWT that verifies against the JWKS', async () => {
+  it('signs up a user of an open app with its default roles and logs them in with a JWT that verifies against the JWKS', async () => {
     const created = await post(`${issuer}/v1/users`, { username: 'carol', password: 'correct horse battery' });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.deepEqual(created.body, { app_id: alice.appId, username: 'carol', roles: ['user'] });

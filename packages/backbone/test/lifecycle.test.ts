@@ -73,7 +73,7 @@ describe('backbone across restarts and Master key changes', () => {
     });
     try {
       assert.equal((await post(`${second.url}/v1/usage`, report)).status, 202);
-      const usage = await post(`${second.url}/v1/usage/query`, masterSigned('owner_query', developer, {}));
+      const usage = await post(`${second.url}/v1/usage/query`, masterSigned('owner_query', developer, { audience: second.url }));
       assert.equal(usage.body.reports, 1);
       assert.deepEqual(usage.body.app_totals, [{ metric: 'requests', value: 9 }]);
     } finally {

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, jwkThumbprint, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
 import SQLite from 'better-sqlite3';
 import fc from 'fast-check';
+import { setSignup } from './auth-admin.js';
 import {
   type BoundInstance,
   bearer,
@@ -52,7 +53,7 @@ describe('billing and logging: reports from bound instances (SPEC §9.3)', () =>
   const usageUrl = () => `${network.billing.url}/v1/usage`;
   const logsUrl = () => `${network.logging.url}/v1/logs`;
   const readUsage = async (developer: Developer) =>
-    (await post(`${network.billing.url}/v1/usage/query`, masterSigned('owner_query', developer, {}))).body;
+    (await post(`${network.billing.url}/v1/usage/query`, masterSigned('owner_query', developer, { audience: network.billing.url }))).body;
 
   it('binds real instances whose signed context names this backbone and the app’s Auth key', async () => {
     const context = meter.context;
@@ -89,7 +90,9 @@ describe('billing and logging: reports from bound instances (SPEC §9.3)', () =>
     const report = usageReport(instance, { requests: 7 });
     const answers = await Promise.all(Array.from({ length: 8 }, () => post(usageUrl(), report)));
     assert.ok(answers.every((answer) => answer.status === 202));
-    const usage = (await post(`${network.billing.url}/v1/usage/query`, masterSigned('owner_query', developer, {}))).body;
+    const usage = (
+      await post(`${network.billing.url}/v1/usage/query`, masterSigned('owner_query', developer, { audience: network.billing.url }))
+    ).body;
     assert.equal(usage.reports, 1);
     assert.deepEqual(usage.app_totals, [{ metric: 'requests', value: 7 }]);
   });
@@ -215,7 +218,10 @@ describe('billing and logging: reports from bound instances (SPEC §9.3)', () =>
     );
     const other = await get(`${network.logging.url}/v1/logs?app_id=${alice.appId}&service_id=test-meter-other00001`, bearer(token));
     assert.deepEqual(other.body.entries, []);
-    const signed = await post(`${network.logging.url}/v1/logs/query`, masterSigned('owner_query', alice, { level: 'error' }));
+    const signed = await post(
+      `${network.logging.url}/v1/logs/query`,
+      masterSigned('owner_query', alice, { level: 'error', audience: network.logging.url }),
+    );
     assert.equal(signed.status, 200);
     assert.deepEqual(
       signed.body.entries.map((entry: { message: string }) => entry.message),
@@ -241,6 +247,7 @@ describe('billing and logging: reports from bound instances (SPEC §9.3)', () =>
     assert.equal(perInstance.body.service_id, meter.serviceId);
     assert.equal(perInstance.body.reports, 2);
 
+    await setSignup(aliceIssuer, alice, 'open', ['user']);
     await post(`${aliceIssuer}/v1/users`, { username: 'viewer', password: 'a long password' });
     const userToken = (await post(`${aliceIssuer}/v1/login`, { username: 'viewer', password: 'a long password' })).body.access_token;
     const bobAdmin = await ownerToken(bobIssuer, bob);
@@ -277,14 +284,33 @@ describe('billing and logging: reports from bound instances (SPEC §9.3)', () =>
       assert.equal(answer.status, 400, bad);
     }
 
-    const bySignature = await post(`${network.billing.url}/v1/usage/query`, masterSigned('owner_query', alice, {}));
+    const bySignature = await post(
+      `${network.billing.url}/v1/usage/query`,
+      masterSigned('owner_query', alice, { audience: network.billing.url }),
+    );
     assert.equal(bySignature.status, 200);
     assert.equal(bySignature.body.reports, 2);
-    const byBob = masterSigned('owner_query', alice, {}, bob.master);
+    const byBob = masterSigned('owner_query', alice, { audience: network.billing.url }, bob.master);
     assert.equal((await post(`${network.billing.url}/v1/usage/query`, byBob)).body.error.code, 'invalid_signature');
-    const replayed = masterSigned('owner_query', alice, {});
+    const replayed = masterSigned('owner_query', alice, { audience: network.billing.url });
     assert.equal((await post(`${network.billing.url}/v1/usage/query`, replayed)).status, 200);
     assert.equal((await post(`${network.billing.url}/v1/usage/query`, replayed)).body.error.code, 'nonce_reused');
+  });
+
+  it('takes an owner query only where its audience points: replayed to the other backbone service it is 403 forbidden', async () => {
+    const forBilling = masterSigned('owner_query', alice, { audience: network.billing.url });
+    const atLogging = await post(`${network.logging.url}/v1/logs/query`, forBilling);
+    assert.equal(atLogging.status, 403, JSON.stringify(atLogging.body));
+    assert.equal(atLogging.body.error.code, 'forbidden');
+    // Refused before its nonce was looked at: the query still works where it was meant to go.
+    assert.equal((await post(`${network.billing.url}/v1/usage/query`, forBilling)).status, 200);
+    const forLogging = masterSigned('owner_query', alice, { audience: `${network.logging.url}/` });
+    assert.equal((await post(`${network.billing.url}/v1/usage/query`, forLogging)).body.error.code, 'forbidden');
+    assert.equal((await post(`${network.logging.url}/v1/logs/query`, forLogging)).status, 200, 'a trailing / names the same service');
+    const unaddressed = masterSigned('owner_query', alice, {});
+    assert.equal((await post(`${network.billing.url}/v1/usage/query`, unaddressed)).body.error.code, 'invalid_request');
+    const elsewhere = masterSigned('owner_query', alice, { audience: 'https://billing.example.org' });
+    assert.equal((await post(`${network.billing.url}/v1/usage/query`, elsewhere)).body.error.code, 'forbidden');
   });
 
   it('accepts a rotated instance key and, during the grace period, the previous one', async () => {

@@ -9,3 +9,4 @@ export * from './provision.js';
 export * from './reports.js';
 export * from './services.js';
 export * from './tokens.js';
+export * from './users.js';

@@ -1,8 +1,8 @@
 import {
+  type AddressedOwnerQueryData,
   type AnswerSchema,
   type LogEntry,
   LogsAnswer,
-  type OwnerQueryData,
   type SigningKey,
   SwarmError,
   signEnvelope,
@@ -26,26 +26,33 @@ export interface OwnerQueryInput {
 export async function usage(options: ClientOptions, input: OwnerQueryInput): Promise<UsageSummary> {
   const app = await getApp(options, input.appId);
   if (!app.billing_provider_url) throw new SwarmError('not_found', `app ${input.appId} has no Billing service`);
-  return ownerQuery(`${trim(app.billing_provider_url)}/v1/usage/query`, UsageSummary, input, {});
+  return ownerQuery(app.billing_provider_url, '/v1/usage/query', UsageSummary, input, {});
 }
 
 /** The app's logs from its Logging service, optionally of one instance and one level. */
 export async function logs(options: ClientOptions, input: OwnerQueryInput & { level?: LogEntry['level'] }): Promise<LogsAnswer> {
   const app = await getApp(options, input.appId);
   if (!app.logging_service_url) throw new SwarmError('not_found', `app ${input.appId} has no Logging service`);
-  const filter = input.level ? { level: input.level } : {};
-  return ownerQuery(`${trim(app.logging_service_url)}/v1/logs/query`, LogsAnswer, input, filter);
+  return ownerQuery(app.logging_service_url, '/v1/logs/query', LogsAnswer, input, input.level ? { level: input.level } : {});
 }
 
-async function ownerQuery<T>(url: string, answer: AnswerSchema<T>, input: OwnerQueryInput, extra: Partial<OwnerQueryData>): Promise<T> {
-  const data: OwnerQueryData = {
+/** A Master-signed `owner_query` addressed to the receiver at `baseUrl` (its `audience`), so no other receiver takes it. */
+async function ownerQuery<T>(
+  baseUrl: string,
+  path: string,
+  answer: AnswerSchema<T>,
+  input: OwnerQueryInput,
+  extra: Partial<AddressedOwnerQueryData>,
+): Promise<T> {
+  const data: AddressedOwnerQueryData = {
     app_id: input.appId,
+    audience: trim(baseUrl),
     ...(input.serviceId ? { service_id: input.serviceId } : {}),
     ...extra,
     ...(input.since === undefined ? {} : { since: input.since }),
     ...freshness(),
   };
-  return (await call('POST', url, answer, signEnvelope('owner_query', data, input.master.privateKey))).body;
+  return (await call('POST', `${trim(baseUrl)}${path}`, answer, signEnvelope('owner_query', data, input.master.privateKey))).body;
 }
 
 const trim = (url: string) => url.replace(/\/+$/, '');

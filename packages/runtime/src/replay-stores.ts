@@ -67,6 +67,30 @@ export class SqlReplayStore implements ReplayStore {
   }
 }
 
+/**
+ * A connected Redis client as every part uses it: a request fails at once while Redis is away
+ * instead of queueing without bound; after the first connection it reconnects for as long as
+ * it takes, while at start a wrong URL is reported after three tries.
+ */
+export async function openRedisClient(url: string): Promise<RedisClientType> {
+  let connectedOnce = false;
+  const client = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: 5000,
+      reconnectStrategy: (retries: number) =>
+        connectedOnce ? Math.min(retries * 100, 2000) : retries >= 3 ? new Error(`Redis at ${url} is unreachable`) : 200,
+    },
+  }) as RedisClientType;
+  client.on('error', () => {});
+  client.on('ready', () => {
+    connectedOnce = true;
+  });
+  await client.connect();
+  return client;
+}
+
 /** Nonces shared by every replica through Redis: `SET key NX EXAT` is the whole check. */
 export class RedisReplayStore implements ReplayStore {
   readonly #client: RedisClientType;
@@ -78,23 +102,7 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   static async open(url: string, prefix = 'swarm:nonce'): Promise<RedisReplayStore> {
-    let connectedOnce = false;
-    const client = createClient({
-      url,
-      // Fail a request at once while Redis is away instead of queueing it without bound.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: 5000,
-        // Reconnect for as long as it takes once we were up; give up at start so a wrong URL is reported.
-        reconnectStrategy: (retries: number) =>
-          connectedOnce ? Math.min(retries * 100, 2000) : retries >= 3 ? new Error(`Redis at ${url} is unreachable`) : 200,
-      },
-    }) as RedisClientType;
-    client.on('error', () => {});
-    client.on('ready', () => {
-      connectedOnce = true;
-    });
-    await client.connect();
+    const client = await openRedisClient(url);
     return new RedisReplayStore(client, prefix);
   }
 

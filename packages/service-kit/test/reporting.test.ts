@@ -7,10 +7,10 @@ import { newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
 import { postJson } from '@swarm/runtime';
 import { startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
 
-function ownerQuery(developer: TestDeveloper, serviceId: string) {
+function ownerQuery(developer: TestDeveloper, serviceId: string, audience: string) {
   return signEnvelope(
     'owner_query',
-    { app_id: developer.appId, service_id: serviceId, timestamp: nowSeconds(), nonce: newNonce() },
+    { app_id: developer.appId, service_id: serviceId, audience, timestamp: nowSeconds(), nonce: newNonce() },
     developer.master.privateKey,
   );
 }
@@ -62,7 +62,7 @@ describe('usage and logs (SPEC §9.3)', () => {
     // The new URLs arrive by broadcast or heartbeat; until then reports wait in the outbox.
     const logs = await waitFor('the error log to arrive', async () => {
       await service.flushReports();
-      const answer = await postJson(`${logging.url}/v1/logs/query`, ownerQuery(developer, instance.service_id));
+      const answer = await postJson(`${logging.url}/v1/logs/query`, ownerQuery(developer, instance.service_id, logging.url));
       const entries = (answer.body as { entries?: Array<{ message: string; level: string }> }).entries ?? [];
       return entries.length > 0 ? entries : null;
     });
@@ -77,7 +77,7 @@ describe('usage and logs (SPEC §9.3)', () => {
     });
     running.push(billing);
     const usage = async () =>
-      (await postJson(`${billing.url}/v1/usage/query`, ownerQuery(developer, instance.service_id))).body as {
+      (await postJson(`${billing.url}/v1/usage/query`, ownerQuery(developer, instance.service_id, billing.url))).body as {
         reports: number;
         totals: Array<{ metric: string; value: number }>;
       };
@@ -113,7 +113,7 @@ describe('usage and logs (SPEC §9.3)', () => {
     const token = await developer.token();
     for (let i = 0; i < 2; i++) assert.equal((await callApi(`${instance.endpoint_url}/notes`, token)).status, 200);
     const usage = async () =>
-      (await postJson(`${billing.url}/v1/usage/query`, ownerQuery(developer, instance.service_id))).body as {
+      (await postJson(`${billing.url}/v1/usage/query`, ownerQuery(developer, instance.service_id, billing.url))).body as {
         reports: number;
         totals: Array<{ metric: string; value: number }>;
       };

@@ -98,7 +98,7 @@ describe('provisioning domain services: the seed workflow', () => {
     for (const service of services) await service.flushReports();
     const query = signEnvelope(
       'owner_query',
-      { app_id: developer.appId, timestamp: nowSeconds(), nonce: newNonce() },
+      { app_id: developer.appId, audience: billingUrl, timestamp: nowSeconds(), nonce: newNonce() },
       developer.master.privateKey,
     );
     const usage = (await postJson(`${billingUrl}/v1/usage/query`, query)).body as {

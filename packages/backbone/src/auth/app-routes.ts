@@ -1,20 +1,18 @@
-import { AuthKeyRotation, nowSeconds, type Purpose, parseMessage, requireAppId, SwarmError, TokenRequest } from '@swarm/protocol';
-import { jsonBody, type OwnerEnvelopeSchema, requireBearerToken, verifyBroadcast, verifyOwnerSigned } from '@swarm/runtime';
-import type { FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import { type AuthContext, actOnBroadcast, issuerOf } from './auth-context.js';
+import { AuthKeyRotation, LoginBody, nowSeconds, parseMessage, requireAppId, SignUpBody, SwarmError, TokenRequest } from '@swarm/protocol';
+import { jsonBody, requireBearerToken, requireRole, verifyBroadcast } from '@swarm/runtime';
+import {
+  type AuthContext,
+  actOnBroadcast,
+  issuerOf,
+  longestTokenSeconds,
+  ownerSigned,
+  provisionedApp as provisioned,
+  signedToken,
+  subjectHash,
+} from './auth-context.js';
 import { authJwk } from './auth-store.js';
 import { hashPassword, unknownUserHash, verifyPassword } from './passwords.js';
-import { issueToken, verifyOwnToken } from './tokens.js';
-
-const Username = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$/, 'username must be 1–128 of [A-Za-z0-9_.@+-]');
-const Role = z.string().regex(/^[a-z][a-z0-9_:-]{0,62}$/, 'a role is 1–63 of [a-z0-9_:-]');
-const SignUp = z.strictObject({
-  username: Username,
-  password: z.string().min(8).max(1024),
-  roles: z.array(Role).min(1).max(32).optional(),
-});
-const Login = z.strictObject({ username: Username, password: z.string().min(1).max(1024) });
+import { verifyOwnToken } from './tokens.js';
 
 interface AppParams {
   appId: string;
@@ -23,12 +21,7 @@ interface AppParams {
 /** Everything under `<publicUrl>/apps/<app_id>`: the app's issuer, users and tokens. */
 export function registerAppRoutes(context: AuthContext): void {
   const { app, store } = context;
-
-  const provisionedApp = async (params: unknown): Promise<string> => {
-    const appId = requireAppId((params as AppParams).appId);
-    if (!(await store.hasApp(appId))) throw new SwarmError('unknown_app', `app ${appId} is not provisioned here`);
-    return appId;
-  };
+  const provisionedApp = (params: unknown) => provisioned(context, params);
 
   app.get('/apps/:appId/.well-known/jwks.json', async (request, reply) => {
     const appId = await provisionedApp(request.params);
@@ -52,27 +45,62 @@ export function registerAppRoutes(context: AuthContext): void {
       token_endpoint_auth_methods_supported: ['none'],
       id_token_signing_alg_values_supported: ['EdDSA'],
       claims_supported: ['iss', 'aud', 'sub', 'iat', 'exp', 'roles'],
+      revoked_subjects_endpoint: `${issuer}/v1/revoked-subjects`,
     };
+  });
+
+  // Services poll this instead of asking per request: a token whose `sub` hashes to an entry
+  // and whose `iat` is at or before its `revoked_at` is void. Older entries can match no
+  // unexpired token and are left out, so the list stays short.
+  app.get('/apps/:appId/v1/revoked-subjects', async (request, reply) => {
+    const appId = await provisionedApp(request.params);
+    const revoked = await store.revokedSince(appId, nowSeconds() - longestTokenSeconds(context));
+    reply.header('cache-control', 'public, max-age=10');
+    return { subjects: revoked.map((entry) => ({ sub_hash: subjectHash(entry.username), revoked_at: entry.revokedAt })) };
   });
 
   app.post('/apps/:appId/v1/users', async (request, reply) => {
     const appId = await provisionedApp(request.params);
-    const body = parseMessage(SignUp, jsonBody(request));
-    let roles = ['user'];
-    if (body.roles) {
-      // Only the app's owner (an admin token of this app) hands out roles.
-      const token = requireBearerToken(request.headers.authorization, 'forbidden', 'setting roles needs an admin token of this app');
-      const callerRoles = await verifyOwnToken(token, await store.verificationKeys(appId, nowSeconds()), issuerOf(context, appId), appId);
-      if (!callerRoles.includes('admin')) throw new SwarmError('forbidden', 'setting roles needs the admin role');
-      roles = body.roles;
+    const body = parseMessage(SignUpBody, jsonBody(request));
+    const now = nowSeconds();
+    if (request.headers.authorization !== undefined) {
+      // An admin token of the app is its owner acting: any policy, any roles.
+      await requireAdminToken(context, appId, request.headers.authorization);
+      if (body.invite !== undefined) throw new SwarmError('invalid_request', 'an admin creates users without an invite');
+      const roles = body.roles ?? (await store.signupSettings(appId)).defaultRoles;
+      const passwordHash = await context.hashQueue.run(() => hashPassword(body.password));
+      await store.createUser(appId, { username: body.username, passwordHash, roles }, now);
+      reply.code(201).send({ app_id: appId, username: body.username, roles });
+      return;
     }
-    await store.createUser(appId, { username: body.username, passwordHash: await hashPassword(body.password), roles }, nowSeconds());
+    if (body.roles) throw new SwarmError('forbidden', 'setting roles needs an admin token of this app');
+    const settings = await store.signupSettings(appId);
+    if (settings.policy === 'closed') throw new SwarmError('forbidden', 'sign-up at this app is closed: its owner adds users');
+    let roles = settings.defaultRoles;
+    if (body.invite !== undefined) {
+      // Checked before hashing so a made-up code costs no CPU; used up atomically below.
+      const inviteRoles = await store.usableInvite(appId, body.invite, now);
+      if (!inviteRoles) throw new SwarmError('forbidden', 'the invite is unknown, used or expired');
+      roles = inviteRoles;
+    } else if (settings.policy === 'invite') {
+      throw new SwarmError('forbidden', 'sign-up at this app needs an invite from its owner');
+    }
+    await context.rateLimits.admit('signup', appId, request.ip);
+    const passwordHash = await context.hashQueue.run(() => hashPassword(body.password));
+    await store.createUser(
+      appId,
+      { username: body.username, passwordHash, roles },
+      nowSeconds(),
+      body.invite === undefined ? undefined : { code: body.invite },
+    );
     reply.code(201).send({ app_id: appId, username: body.username, roles });
   });
 
   app.post('/apps/:appId/v1/login', async (request, reply) => {
     const appId = await provisionedApp(request.params);
-    const body = parseMessage(Login, jsonBody(request));
+    const body = parseMessage(LoginBody, jsonBody(request));
+    // Per address first: one address spraying many names empties its own bucket, not the app's.
+    await context.rateLimits.admit('login', appId, request.ip);
     const { loginThrottle } = context;
     // Reserved before any hashing: a locked name, or one with as many guesses in flight as it
     // has failures left, costs us no CPU.
@@ -85,8 +113,9 @@ export function registerAppRoutes(context: AuthContext): void {
     let matches: boolean;
     try {
       user = await store.findUser(appId, body.username);
+      const hash = user?.passwordHash ?? (await unknownUserHash());
       // Unknown user and wrong password cost the same and fail the same way.
-      matches = await verifyPassword(body.password, user?.passwordHash ?? (await unknownUserHash()));
+      matches = await context.hashQueue.run(() => verifyPassword(body.password, hash));
     } catch (error) {
       loginThrottle.abandoned(appId, body.username);
       throw error;
@@ -99,28 +128,13 @@ export function registerAppRoutes(context: AuthContext): void {
     return signedToken(context, appId, user.username, user.roles, context.tokenTtlSeconds);
   });
 
-  /** An owner request to an app's own path: Master-signed, for the app the path names. */
-  const ownerSigned = <S extends OwnerEnvelopeSchema>(schema: S, purpose: Purpose, request: FastifyRequest) => {
-    const appId = requireAppId((request.params as AppParams).appId);
-    return verifyOwnerSigned(schema, jsonBody(request), {
-      purpose,
-      registry: context.registry,
-      replay: context.replay,
-      freshnessSeconds: context.freshnessSeconds,
-      expect: async (data) => {
-        if (data.app_id !== appId) throw new SwarmError('invalid_request', 'data.app_id must be the app in the path');
-        await provisionedApp(request.params);
-      },
-    });
-  };
-
   app.post('/apps/:appId/v1/owner-token', async (request) => {
-    const { data } = await ownerSigned(TokenRequest, 'token_request', request);
+    const { data } = await ownerSigned(context, TokenRequest, 'token_request', request);
     return signedToken(context, data.app_id, data.sub, data.roles ?? ['admin'], data.ttl_seconds ?? context.tokenTtlSeconds);
   });
 
   app.post('/apps/:appId/v1/rotate-key', async (request) => {
-    const { data } = await ownerSigned(AuthKeyRotation, 'auth_key_rotation', request);
+    const { data } = await ownerSigned(context, AuthKeyRotation, 'auth_key_rotation', request);
     const key = await store.rotate(data.app_id, nowSeconds(), context.overlapSeconds);
     return { app_id: data.app_id, auth_public_key: key.publicKey, auth_provider_url: issuerOf(context, data.app_id) };
   });
@@ -134,8 +148,15 @@ export function registerAppRoutes(context: AuthContext): void {
   });
 }
 
-async function signedToken(context: AuthContext, appId: string, sub: string, roles: string[], ttlSeconds: number) {
-  const key = await context.store.signingKey(appId);
-  if (!key) throw new SwarmError('unknown_app', `app ${appId} is not provisioned here`);
-  return issueToken(key, { issuer: issuerOf(context, appId), appId, sub, roles, ttlSeconds }, nowSeconds());
+/**
+ * `Authorization: Bearer <token>` of the app with the `admin` role, not voided since it was
+ * issued; `invalid_token` (401) or `forbidden` (403) otherwise.
+ */
+export async function requireAdminToken(context: AuthContext, appId: string, authorization: string | undefined): Promise<void> {
+  const token = requireBearerToken(authorization, 'forbidden', 'setting roles needs an admin token of this app');
+  const claims = await verifyOwnToken(token, await context.store.verificationKeys(appId, nowSeconds()), issuerOf(context, appId), appId);
+  const revokedAt = await context.store.revokedAt(appId, claims.sub);
+  if (revokedAt !== null && claims.iat <= revokedAt)
+    throw new SwarmError('invalid_token', 'this token was revoked: its user was removed or changed');
+  requireRole(claims.roles, 'admin');
 }

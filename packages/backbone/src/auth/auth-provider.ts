@@ -8,6 +8,7 @@ import {
   resolveOptions,
   type ServerHandle,
 } from '../shared/server-options.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { registerAppRoutes } from './app-routes.js';
 import { type AuthContext, actOnBroadcast } from './auth-context.js';
 import { AuthStore, migrateAuth } from './auth-store.js';
@@ -16,6 +17,15 @@ import { authOffer } from './offer.js';
 import { unknownUserHash } from './passwords.js';
 import { loadOrCreateProviderKey } from './provider-key.js';
 import { registerProvision } from './provision.js';
+import {
+  type BucketStore,
+  HashQueue,
+  MemoryBucketStore,
+  RateLimited,
+  type RateLimitRules,
+  RateLimits,
+  RedisBucketStore,
+} from './rate-limits.js';
 
 export interface AuthProviderOptions extends BackboneServerOptions {
   /** The provider's name in the catalog; default `auth.swarm.local`. */
@@ -28,6 +38,14 @@ export interface AuthProviderOptions extends BackboneServerOptions {
   tokenTtlSeconds?: number;
   /** Wrong passwords a username may send in a row before it is locked (1 s, doubling, ≤ 15 min); default 5. */
   loginFreeFailures?: number;
+  /** Login and sign-up buckets per client address and per app (docs/OPERATIONS.md has the defaults). */
+  rateLimits?: Partial<RateLimitRules>;
+  /** Password hashes at once; default the libuv pool size (UV_THREADPOOL_SIZE, else 4). */
+  hashConcurrency?: number;
+  /** Password hashes waiting for a slot before new ones are shed with 429; default 8 × concurrency. */
+  hashQueueLength?: number;
+  /** `redis://…`: the rate-limit buckets are shared by every replica through it. */
+  redisUrl?: string;
 }
 
 export interface AuthProviderHandle extends ServerHandle, ProviderOffer {
@@ -56,6 +74,8 @@ export async function startAuthProvider(options: AuthProviderOptions): Promise<A
   return shutdown.start(async () => {
     const database = openPartDatabase(options, 'auth.db');
     shutdown.onRelease(() => database.close());
+    const buckets: BucketStore = options.redisUrl ? await RedisBucketStore.open(options.redisUrl) : new MemoryBucketStore();
+    shutdown.onRelease(async () => buckets.close?.());
     await migrateAuth(database.db);
     // The first login of an unknown user should not be the one that pays for the dummy hash.
     unknownUserHash().catch(() => {});
@@ -75,10 +95,19 @@ export async function startAuthProvider(options: AuthProviderOptions): Promise<A
       overlapSeconds,
       tokenTtlSeconds,
       loginThrottle: new LoginThrottle({ freeFailures: options.loginFreeFailures ?? 5 }),
+      rateLimits: new RateLimits(buckets, options.rateLimits),
+      hashQueue: new HashQueue({
+        ...(options.hashConcurrency === undefined ? {} : { concurrency: options.hashConcurrency }),
+        ...(options.hashQueueLength === undefined ? {} : { maxWaiting: options.hashQueueLength }),
+      }),
       baseUrl: () => url,
     };
+    app.addHook('onError', async (_request, reply, error) => {
+      if (error instanceof RateLimited) reply.header('retry-after', String(error.retryAfterSeconds));
+    });
     registerProvision(context);
     registerAppRoutes(context);
+    registerAdminRoutes(context);
     app.post('/v1/events', async (request, reply) => {
       actOnBroadcast(context, await verifyBroadcast(resolved.trusted, jsonBody(request), replay));
       reply.code(202).send({ accepted: true });

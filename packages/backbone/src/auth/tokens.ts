@@ -23,8 +23,16 @@ export async function issueToken(key: SigningAuthKey, claims: TokenClaims, now: 
   return { access_token: token, token_type: 'Bearer', expires_in: claims.ttlSeconds };
 }
 
-/** The roles of a token this provider issued for the app; `invalid_token` otherwise. */
-export async function verifyOwnToken(token: string, keys: VerificationAuthKey[], issuer: string, appId: string): Promise<string[]> {
+/** What a verified token says about its holder. */
+export interface OwnTokenClaims {
+  sub: string;
+  roles: string[];
+  /** Unix seconds; compared with the subject's last voiding. */
+  iat: number;
+}
+
+/** The claims of a token this provider issued for the app; `invalid_token` otherwise. */
+export async function verifyOwnToken(token: string, keys: VerificationAuthKey[], issuer: string, appId: string): Promise<OwnTokenClaims> {
   try {
     const { kid } = decodeProtectedHeader(token);
     const key = keys.find((candidate) => candidate.kid === kid);
@@ -34,9 +42,10 @@ export async function verifyOwnToken(token: string, keys: VerificationAuthKey[],
       audience: appId,
       algorithms: ['EdDSA'],
       clockTolerance: 60,
-      requiredClaims: ['exp', 'sub'],
+      requiredClaims: ['exp', 'sub', 'iat'],
     });
-    return Array.isArray(payload.roles) ? payload.roles.filter((role): role is string => typeof role === 'string') : [];
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((role): role is string => typeof role === 'string') : [];
+    return { sub: payload.sub as string, roles, iat: payload.iat as number };
   } catch {
     throw new SwarmError('invalid_token', 'token is not valid for this app');
   }

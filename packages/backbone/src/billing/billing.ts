@@ -35,7 +35,7 @@ function billingRoutes(context: ReceiverContext): void {
   });
 
   app.post('/v1/usage/query', async (request) => {
-    const query = await owners.verifySignedQuery(jsonBody(request));
+    const query = await owners.verifySignedQuery(jsonBody(request), { kind: 'billing', ownUrls: () => [context.url()] });
     return usage.summary(query.app_id, query.service_id);
   });
 }

@@ -34,7 +34,7 @@ function loggingRoutes(context: ReceiverContext): void {
   });
 
   app.post('/v1/logs/query', async (request): Promise<LogsAnswer> => {
-    const query = await owners.verifySignedQuery(jsonBody(request));
+    const query = await owners.verifySignedQuery(jsonBody(request), { kind: 'logging', ownUrls: () => [context.url()] });
     return { app_id: query.app_id, entries: await logs.entries(query) };
   });
 }

@@ -12,6 +12,8 @@ export interface AppAuth {
 
 interface CachedAuth {
   auth: AppAuth | null;
+  /** The app's Billing and Logging URLs from the same record. */
+  receivers: { billing?: string; logging?: string };
   fetchedAt: number;
 }
 
@@ -35,16 +37,27 @@ export class AppAuthCache {
     const cached = this.#cache.get(appId);
     const age = cached ? Date.now() - cached.fetchedAt : Number.POSITIVE_INFINITY;
     if (cached && age < TTL_MS && (cached.auth?.kids.has(kid) || age < REFRESH_MS)) return cached.auth;
-    const auth = await this.#fetch(appId);
-    this.#cache.set(appId, { auth, fetchedAt: Date.now() });
-    return auth;
+    return (await this.#refresh(appId)).auth;
+  }
+
+  /** The app's `billing_provider_url` or `logging_service_url` as its registry lists it. */
+  async receiverUrl(appId: string, kind: 'billing' | 'logging'): Promise<string | undefined> {
+    const cached = this.#cache.get(appId);
+    const record = cached && Date.now() - cached.fetchedAt < TTL_MS ? cached : await this.#refresh(appId);
+    return record.receivers[kind];
+  }
+
+  async #refresh(appId: string): Promise<CachedAuth> {
+    const record = { ...(await this.#fetch(appId)), fetchedAt: Date.now() };
+    this.#cache.set(appId, record);
+    return record;
   }
 
   drop(appId: string): void {
     this.#cache.delete(appId);
   }
 
-  async #fetch(appId: string): Promise<AppAuth | null> {
+  async #fetch(appId: string): Promise<Omit<CachedAuth, 'fetchedAt'>> {
     const registry = this.#registry.registryFor(appId);
     const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}`, { timeoutMs: 5000 });
     if (status !== 200) {
@@ -52,14 +65,22 @@ export class AppAuthCache {
       if (error && status < 500) throw error;
       throw new SwarmError('registry_unavailable', `registry ${registry.authority} answered ${status}`);
     }
-    const auth = (body as { auth?: unknown } | null)?.auth as { issuer?: unknown; audience?: unknown; jwks?: { keys?: unknown } } | null;
-    if (!auth || typeof auth.issuer !== 'string' || !Array.isArray(auth.jwks?.keys)) return null;
+    const record = (body ?? {}) as { auth?: unknown; billing_provider_url?: unknown; logging_service_url?: unknown };
+    const receivers = {
+      ...(typeof record.billing_provider_url === 'string' ? { billing: record.billing_provider_url } : {}),
+      ...(typeof record.logging_service_url === 'string' ? { logging: record.logging_service_url } : {}),
+    };
+    const auth = record.auth as { issuer?: unknown; audience?: unknown; jwks?: { keys?: unknown } } | null | undefined;
+    if (!auth || typeof auth.issuer !== 'string' || !Array.isArray(auth.jwks?.keys)) return { auth: null, receivers };
     const jwks = auth.jwks as JSONWebKeySet;
     return {
-      issuer: auth.issuer,
-      audience: typeof auth.audience === 'string' ? auth.audience : appId,
-      keys: createLocalJWKSet(jwks),
-      kids: new Set(jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string')),
+      auth: {
+        issuer: auth.issuer,
+        audience: typeof auth.audience === 'string' ? auth.audience : appId,
+        keys: createLocalJWKSet(jwks),
+        kids: new Set(jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string')),
+      },
+      receivers,
     };
   }
 }

@@ -1,4 +1,4 @@
-import { OwnerQuery, type OwnerQueryData, type ReplayStore, SwarmError } from '@swarm/protocol';
+import { AddressedOwnerQuery, type AddressedOwnerQueryData, audienceOf, type ReplayStore, SwarmError } from '@swarm/protocol';
 import { type RegistryClient, requireBearerToken, requireRole, verifyOwnerSigned } from '@swarm/runtime';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { AppAuthCache } from './app-records.js';
@@ -43,13 +43,28 @@ export class OwnerAccess {
     requireRole(roles, 'admin');
   }
 
-  /** Checks a Master-signed `owner_query` envelope and answers its filters. */
-  async verifySignedQuery(body: unknown): Promise<OwnerQueryData> {
-    const { data } = await verifyOwnerSigned(OwnerQuery, body, {
+  /**
+   * Checks a Master-signed `owner_query` envelope and answers its filters. Its `audience` must
+   * name this receiver (`forbidden` otherwise, before the signature is looked at): one of
+   * `ownUrls` (where it listens or is published), or the URL the app's own record at its registry
+   * lists for this `receiver` (a receiver behind a proxy knows only the former).
+   */
+  async verifySignedQuery(
+    body: unknown,
+    receiver: { kind: 'billing' | 'logging'; ownUrls: () => string[] },
+  ): Promise<AddressedOwnerQueryData> {
+    const { data } = await verifyOwnerSigned(AddressedOwnerQuery, body, {
       purpose: 'owner_query',
       registry: this.#registry,
       replay: this.#replay,
       freshnessSeconds: this.#freshnessSeconds,
+      expect: async (data) => {
+        const audience = audienceOf(data.audience);
+        if (receiver.ownUrls().some((url) => audienceOf(url) === audience)) return;
+        const listed = await this.#appAuth.receiverUrl(data.app_id, receiver.kind);
+        if (listed && audienceOf(listed) === audience) return;
+        throw new SwarmError('forbidden', `this query is for ${data.audience}, not this ${receiver.kind} service`);
+      },
     });
     return data;
   }

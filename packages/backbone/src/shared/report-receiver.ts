@@ -26,6 +26,8 @@ export interface ReceiverContext {
   registry: RegistryClient;
   instances: InstanceVerifier;
   owners: OwnerAccess;
+  /** Where this part listens or is published (known once it listens). */
+  url(): string;
 }
 
 interface SignedReport {
@@ -53,6 +55,7 @@ export async function startReportReceiver(
     const appAuth = new AppAuthCache(registry);
     const app = createHttpApp({ name: part.name, logLevel: options.logLevel, ready: databaseReady(database.db) });
     shutdown.onStop(() => app.close());
+    let url = '';
     const context: ReceiverContext = {
       app,
       db: database.db,
@@ -61,6 +64,7 @@ export async function startReportReceiver(
       registry,
       instances: new InstanceVerifier(registry, revocations),
       owners: new OwnerAccess(registry, appAuth, replay, resolved.freshnessSeconds),
+      url: () => url,
     };
     registerBroadcastReceiver(app, {
       trusted: resolved.trusted,
@@ -79,7 +83,7 @@ export async function startReportReceiver(
       },
     });
     part.routes(context);
-    const { publicUrl: url } = await listenApp(app, { host: resolved.host, port: resolved.port, publicUrl: options.publicUrl });
+    url = (await listenApp(app, { host: resolved.host, port: resolved.port, publicUrl: options.publicUrl })).publicUrl;
     return { url, app, close: () => shutdown.close() };
   });
 }

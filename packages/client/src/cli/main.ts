@@ -5,6 +5,7 @@ import { addIdentityCommands } from './identity-commands.js';
 import { hintFor, toCliError } from './output.js';
 import { addServerCommands } from './server-commands.js';
 import { addServiceCommands } from './service-commands.js';
+import { addUsersCommands } from './users-commands.js';
 
 export function buildProgram(): Command {
   const program = new Command('swarm')
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)');
   addIdentityCommands(program);
   addAppCommands(program);
+  addUsersCommands(program);
   addServiceCommands(program);
   addAuditCommands(program);
   const backbone = addServerCommands(program);

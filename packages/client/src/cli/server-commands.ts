@@ -110,6 +110,7 @@ export function addServerCommands(program: Command): Command {
     .option('--port <n>', 'auth provider port; billing and logging take the next two', integer, STANDARD_PORTS.auth)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--database-url <url>', 'postgres://… shared by replicas; default SQLite under --data (env SWARM_DATABASE_URL)')
+    .option('--redis-url <url>', 'redis://… for login and sign-up limits shared by replicas (env SWARM_REDIS_URL)')
     .option('--trust <file>', 'JSON [{ authority, baseUrl, publicKey }] of trusted registries (default: the --registry one)')
     .option('--public-url <url>', "the auth provider's URL for peers")
     .option('--admin-token-file <file>', "registry admin token, to put the auth provider's offer in the catalog (env SWARM_ADMIN_TOKEN)")

@@ -119,6 +119,7 @@ export async function startStandaloneService(serviceType: string, opts: Opts, re
 export async function startStandaloneBackbone(opts: Opts, registryUrl: string) {
   const trusted = await trustedRegistries(opts, registryUrl);
   const databaseUrl = str(opts, 'databaseUrl') ?? process.env.SWARM_DATABASE_URL;
+  const redisUrl = str(opts, 'redisUrl') ?? process.env.SWARM_REDIS_URL;
   const providerKey = await providerKeyOf(opts);
   const publicUrl = str(opts, 'publicUrl');
   const dataDir = str(opts, 'data') ?? join('.swarm', 'backbone');
@@ -130,6 +131,7 @@ export async function startStandaloneBackbone(opts: Opts, registryUrl: string) {
     host: str(opts, 'host') ?? '127.0.0.1',
     dataDir,
     ...(databaseUrl ? { databaseUrl } : {}),
+    ...(redisUrl ? { redisUrl } : {}),
     trustedRegistries: trusted,
     logLevel: logLevelOf(opts),
   });
