@@ -103,7 +103,7 @@ describe('auth provider: sign-up policy and the owner’s users (auth_admin)', (
     assert.equal((await signUp({ username: 'crosser', password: 'longpassword', invite: bobInvite })).status, 403);
 
     // An expired invite, written straight into the provider's database.
-    const database = openDatabase<unknown>({ file: join(network.dataDir, 'auth.db') });
+    const database = openDatabase<unknown>({ file: join(network.dataDir, 'auth', 'auth.db') });
     try {
       const now = nowSeconds();
       await new AuthStore(database.db).createInvite(alice.appId, 'expired-invite-code-0001', [], now - 120, now - 1);

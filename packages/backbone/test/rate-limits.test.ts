@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { AddressedOwnerQuery, SignUpBody, Username, UserRoles } from '@swarm/protocol';
+import { OwnerQuery, SignUpBody, Username, UserRoles } from '@swarm/protocol';
 import fc from 'fast-check';
 import { clientKey, HashQueue, MemoryBucketStore, RateLimited, RateLimits, RedisBucketStore } from '../src/auth/rate-limits.js';
 import { adminRequest, setSignup } from './auth-admin.js';
@@ -203,8 +203,8 @@ describe('rate limits: buckets, client addresses, the hashing queue', () => {
       fc.property(fc.webUrl(), fc.string(), (audience, junk) => {
         const data = { app_id: 'a', audience, timestamp: 1, nonce: 'abcdefgh' };
         const envelope = { version: '1.0', data, signature: 'a'.repeat(128) };
-        assert.equal(AddressedOwnerQuery.safeParse(envelope).success, audience.length <= 2048 && !new URL(audience).username);
-        assert.ok(!AddressedOwnerQuery.safeParse({ ...envelope, data: { ...data, [`x${junk}`]: 1 } }).success);
+        assert.equal(OwnerQuery.safeParse(envelope).success, audience.length <= 2048 && !new URL(audience).username);
+        assert.ok(!OwnerQuery.safeParse({ ...envelope, data: { ...data, [`x${junk}`]: 1 } }).success);
       }),
     );
   });

@@ -1,8 +1,8 @@
 import {
-  type AddressedOwnerQueryData,
   type AnswerSchema,
   type LogEntry,
   LogsAnswer,
+  type OwnerQueryData,
   type SigningKey,
   SwarmError,
   signEnvelope,
@@ -42,9 +42,9 @@ async function ownerQuery<T>(
   path: string,
   answer: AnswerSchema<T>,
   input: OwnerQueryInput,
-  extra: Partial<AddressedOwnerQueryData>,
+  extra: Partial<OwnerQueryData>,
 ): Promise<T> {
-  const data: AddressedOwnerQueryData = {
+  const data: OwnerQueryData = {
     app_id: input.appId,
     audience: trim(baseUrl),
     ...(input.serviceId ? { service_id: input.serviceId } : {}),

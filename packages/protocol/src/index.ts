@@ -7,7 +7,6 @@ export * from './canonical.js';
 export * from './errors.js';
 export * from './freshness.js';
 export * from './keys.js';
-export * from './owner-query.js';
 export * from './replay.js';
 export * from './schemas.js';
 export * from './signature.js';

@@ -320,6 +320,11 @@ export const Decommission = signed(DecommissionData);
 // Extensions (docs/PROTOCOL.md): owner reads and owner token requests, Master-signed.
 export const OwnerQueryData = z.strictObject({
   app_id: AppIdString,
+  /**
+   * The service the query is meant for: the receiver's base URL as the app's operational context
+   * lists it, so a query made for Billing is refused by Logging and the other way round.
+   */
+  audience: HttpUrl,
   service_id: ServiceId.optional(),
   level: z.enum(['debug', 'info', 'warn', 'error', 'fatal']).optional(),
   since: Timestamp.optional(),
@@ -327,6 +332,11 @@ export const OwnerQueryData = z.strictObject({
   nonce: Nonce,
 });
 export const OwnerQuery = signed(OwnerQueryData);
+
+/** One spelling of a base URL for comparing audiences: what `URL` normalises, no trailing `/`. */
+export function audienceOf(url: string): string {
+  return new URL(url).href.replace(/\/+$/, '');
+}
 export const TokenRequestData = z.strictObject({
   app_id: AppIdString,
   sub: z.string().min(1).max(255),

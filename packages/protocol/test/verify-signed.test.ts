@@ -31,7 +31,11 @@ function signerOf(publicKey: string, seen: string[] = []) {
 }
 
 function query(fields: Partial<OwnerQueryData> = {}, key = owner) {
-  return signEnvelope('owner_query', { app_id: APP, timestamp: nowSeconds(), nonce: newNonce(), ...fields }, key.privateKey);
+  return signEnvelope(
+    'owner_query',
+    { app_id: APP, audience: 'https://billing.example', timestamp: nowSeconds(), nonce: newNonce(), ...fields },
+    key.privateKey,
+  );
 }
 
 function check(replay = new MemoryReplayStore(), seen: string[] = []): SignedCheck<typeof OwnerQuery, { publicKey: string }> {

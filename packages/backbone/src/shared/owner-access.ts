@@ -1,4 +1,4 @@
-import { AddressedOwnerQuery, type AddressedOwnerQueryData, audienceOf, type ReplayStore, SwarmError } from '@swarm/protocol';
+import { audienceOf, OwnerQuery, type OwnerQueryData, type ReplayStore, SwarmError } from '@swarm/protocol';
 import { type RegistryClient, requireBearerToken, requireRole, verifyOwnerSigned } from '@swarm/runtime';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { AppAuthCache } from './app-records.js';
@@ -49,11 +49,8 @@ export class OwnerAccess {
    * `ownUrls` (where it listens or is published), or the URL the app's own record at its registry
    * lists for this `receiver` (a receiver behind a proxy knows only the former).
    */
-  async verifySignedQuery(
-    body: unknown,
-    receiver: { kind: 'billing' | 'logging'; ownUrls: () => string[] },
-  ): Promise<AddressedOwnerQueryData> {
-    const { data } = await verifyOwnerSigned(AddressedOwnerQuery, body, {
+  async verifySignedQuery(body: unknown, receiver: { kind: 'billing' | 'logging'; ownUrls: () => string[] }): Promise<OwnerQueryData> {
+    const { data } = await verifyOwnerSigned(OwnerQuery, body, {
       purpose: 'owner_query',
       registry: this.#registry,
       replay: this.#replay,
