@@ -8,3 +8,4 @@ export * from './prepared.js';
 export * from './registry-client.js';
 export * from './replay-stores.js';
 export * from './server.js';
+export * from './ttl-cache.js';

@@ -1,5 +1,5 @@
 import { errorFromBody, SwarmError } from '@swarm/protocol';
-import { getJson, type RegistryClient } from '@swarm/runtime';
+import { DEFAULT_MAX_CACHED_APPS, DEFAULT_NEGATIVE_TTL_MS, getJson, type RegistryClient, SingleFlight, TtlCache } from '@swarm/runtime';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 
 export interface AppAuth {
@@ -10,10 +10,7 @@ export interface AppAuth {
   kids: Set<string>;
 }
 
-interface CachedAuth {
-  auth: AppAuth | null;
-  fetchedAt: number;
-}
+type CachedAuth = { auth: AppAuth | null; fetchedAt: number } | { error: SwarmError };
 
 const TTL_MS = 60_000;
 /** SPEC §8: an unknown kid refreshes an app's keys at most once per 30 s. */
@@ -21,23 +18,36 @@ const REFRESH_MS = 30_000;
 
 /**
  * The `auth` block of apps' public records at the registry (`GET /v1/apps/{app_id}`): who
- * issues their user tokens and with which keys. Cached; an unknown kid refetches sparingly.
+ * issues their user tokens and with which keys. Cached for a bounded number of apps (least
+ * recently used first out); an error the registry gave (an unknown app) is kept a few seconds,
+ * so a flood of unknown app ids is not a flood of registry requests; an unknown kid refetches
+ * sparingly.
  */
 export class AppAuthCache {
   readonly #registry: RegistryClient;
-  readonly #cache = new Map<string, CachedAuth>();
+  readonly #cache: TtlCache<string, CachedAuth>;
+  readonly #loads = new SingleFlight<string, AppAuth | null>();
 
-  constructor(registry: RegistryClient) {
+  constructor(registry: RegistryClient, options: { maxApps?: number } = {}) {
     this.#registry = registry;
+    this.#cache = new TtlCache(options.maxApps ?? DEFAULT_MAX_CACHED_APPS);
   }
 
   async forKid(appId: string, kid: string): Promise<AppAuth | null> {
     const cached = this.#cache.get(appId);
+    if (cached && 'error' in cached) throw new SwarmError(cached.error.code, cached.error.message);
     const age = cached ? Date.now() - cached.fetchedAt : Number.POSITIVE_INFINITY;
-    if (cached && age < TTL_MS && (cached.auth?.kids.has(kid) || age < REFRESH_MS)) return cached.auth;
-    const auth = await this.#fetch(appId);
-    this.#cache.set(appId, { auth, fetchedAt: Date.now() });
-    return auth;
+    if (cached && (cached.auth?.kids.has(kid) || age < REFRESH_MS)) return cached.auth;
+    return this.#loads.run(appId, async () => {
+      try {
+        const auth = await this.#fetch(appId);
+        this.#cache.set(appId, { auth, fetchedAt: Date.now() }, TTL_MS);
+        return auth;
+      } catch (error) {
+        if (error instanceof SwarmError && error.status < 500) this.#cache.set(appId, { error }, DEFAULT_NEGATIVE_TTL_MS);
+        throw error;
+      }
+    });
   }
 
   drop(appId: string): void {
