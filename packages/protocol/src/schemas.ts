@@ -113,7 +113,14 @@ export const BindingRequest = z.strictObject({
 });
 
 // §5.3
-export const Jwk = z.strictObject({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().max(64), kid: z.string().max(64) });
+/** `exp` (an extension, docs/PROTOCOL.md): when a retiring Auth key stops being valid, Unix seconds. */
+export const Jwk = z.strictObject({
+  kty: z.literal('OKP'),
+  crv: z.literal('Ed25519'),
+  x: z.string().max(64),
+  kid: z.string().max(64),
+  exp: Timestamp.optional(),
+});
 export const OperationalContext = z.strictObject({
   app_id: AppIdString,
   config_epoch: z.int().min(0),

@@ -7,6 +7,13 @@ function port(value: string | undefined, name: string): number | undefined {
   return parsed;
 }
 
+function count(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`${name} must be a whole number ≥ 0, not ${value}`);
+  return parsed;
+}
+
 const text = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
 
 /**
@@ -22,6 +29,15 @@ export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Re
     const dnsPort = port(env.SWARM_DNS_PORT, 'SWARM_DNS_PORT');
     if (dnsPort !== undefined) options.dnsPort = dnsPort;
   }
+  const dnsLimits = {
+    responsesPerSecond: count(env.SWARM_DNS_RATE_LIMIT, 'SWARM_DNS_RATE_LIMIT'),
+    slip: count(env.SWARM_DNS_SLIP, 'SWARM_DNS_SLIP'),
+    tcpLifetimeMs: count(env.SWARM_DNS_TCP_LIFETIME_MS, 'SWARM_DNS_TCP_LIFETIME_MS'),
+    tcpIdleMs: count(env.SWARM_DNS_TCP_IDLE_MS, 'SWARM_DNS_TCP_IDLE_MS'),
+    tcpPerAddress: count(env.SWARM_DNS_TCP_PER_ADDRESS, 'SWARM_DNS_TCP_PER_ADDRESS'),
+  };
+  const givenLimits = Object.entries(dnsLimits).filter(([, value]) => value !== undefined);
+  if (givenLimits.length > 0) options.dnsLimits = Object.fromEntries(givenLimits);
   const fields = {
     databaseUrl: text(env.SWARM_DATABASE_URL),
     dataDir: text(env.SWARM_DATA_DIR),

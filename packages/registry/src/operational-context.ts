@@ -6,12 +6,16 @@ function jwk(publicKey: string) {
   return { ...jwkFromPublicKey(publicKey), kid: jwkThumbprint(publicKey) };
 }
 
-/** The app's auth section: the current Auth key, and the previous one while it is retiring. */
+/**
+ * The app's auth section: the current Auth key, and the previous one while it is retiring. The
+ * retiring key carries its end as `exp`, signed with the rest, so a service stops taking it on
+ * time even when it cannot reach the registry for a newer context.
+ */
 export function authSection(app: AppRow, now: number): OperationalContext['auth'] {
   if (app.authProviderUrl === null || app.authPublicKey === null) return null;
-  const keys = [jwk(app.authPublicKey)];
+  const keys: NonNullable<OperationalContext['auth']>['jwks']['keys'] = [jwk(app.authPublicKey)];
   if (app.authPreviousPublicKey !== null && app.authPreviousExpiresAt !== null && app.authPreviousExpiresAt > now) {
-    keys.push(jwk(app.authPreviousPublicKey));
+    keys.push({ ...jwk(app.authPreviousPublicKey), exp: app.authPreviousExpiresAt });
   }
   return { auth_provider_url: app.authProviderUrl, issuer: app.authProviderUrl, audience: app.appId, jwks: { keys } };
 }

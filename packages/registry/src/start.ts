@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { BroadcastDelivery, queuedBroadcasts } from './broadcasts.js';
 import { KEY_GRACE_SECONDS, type RegistryContext } from './context.js';
-import { type DnsInstance, startDnsServer } from './dns/index.js';
+import { type DnsInstance, type DnsLimits, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
 import { LookupCache } from './lookup-cache.js';
 import { registerRoutes } from './routes/index.js';
@@ -52,6 +52,8 @@ export interface RegistryOptions {
   defaultLoggingUrl?: string;
   /** 0 (default) = a free port, false = no Service DNS. */
   dnsPort?: number | false;
+  /** Service DNS rate limiting and TCP bounds (docs/OPERATIONS.md); each left out takes its default. */
+  dnsLimits?: Partial<DnsLimits>;
   /** Service DNS answers kept for the rest of their second (SQLite only); 0 turns it off. Default 10 000. */
   lookupCacheEntries?: number;
   /**
@@ -160,7 +162,14 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     shutdown.onStop(() => app.close());
 
     if (options.dnsPort !== false) {
-      const dns = await startDnsServer({ host, port: options.dnsPort ?? 0, authority, source: storageZoneSource(ctx), logger: app.log });
+      const dns = await startDnsServer({
+        host,
+        port: options.dnsPort ?? 0,
+        authority,
+        source: storageZoneSource(ctx),
+        logger: app.log,
+        ...(options.dnsLimits ? { limits: options.dnsLimits } : {}),
+      });
       ctx.dnsPort = dns.port;
       shutdown.onStop(() => dns.close());
     }

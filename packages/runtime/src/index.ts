@@ -9,3 +9,4 @@ export * from './registry-client.js';
 export * from './replay-stores.js';
 export * from './roles.js';
 export * from './server.js';
+export * from './ttl-cache.js';

@@ -19,37 +19,58 @@ import {
   verify,
 } from '@swarm/protocol';
 import { getJson } from './http-client.js';
+import { SingleFlight, TtlCache } from './ttl-cache.js';
 
 export interface RegistryClientOptions {
   /** SPEC §5.1: Master keys are cached at most 60 s. */
   masterKeyTtlMs?: number;
   /** How long a Service DNS answer is reused by billing/logging checks. */
   servicesTtlMs?: number;
+  /** How long the registry's "no such app" (any 4xx error) is remembered. Default 5 s. */
+  negativeTtlMs?: number;
+  /** Apps whose answers are kept at once, per kind; the least recently used go first. Default 10 000. */
+  maxApps?: number;
   timeoutMs?: number;
 }
 
-interface Cached<T> {
-  value: T;
-  expiresAt: number;
-}
+/** What the registry said about an app: an answer, or an error it gave (kept briefly). */
+type Known<T> = { value: T } | { error: SwarmError };
+
+const known = <T>(entry: Known<T>): T => {
+  if ('error' in entry) throw new SwarmError(entry.error.code, entry.error.message);
+  return entry.value;
+};
+
+/** Resolvers keep NXDOMAIN briefly (RFC 2308) for the same reason: unknown names are the cheap flood. */
+export const DEFAULT_NEGATIVE_TTL_MS = 5_000;
+export const DEFAULT_MAX_CACHED_APPS = 10_000;
 
 /**
  * What a service or backbone asks of the registries it trusts. Only registries in the trusted
  * table are contacted; everything else is `unknown_registry` before any network request.
+ * Answers are kept per app in bounded caches, errors the registry gave about an app (unknown,
+ * suspended) for a few seconds, and concurrent lookups of one app share one request.
  */
 export class RegistryClient {
   readonly trusted: TrustedRegistries;
-  readonly #masterKeys = new Map<string, Cached<MasterKeyRecord>>();
-  readonly #services = new Map<string, Cached<ServiceRecord[]>>();
+  readonly #masterKeys: TtlCache<string, Known<MasterKeyRecord>>;
+  readonly #services: TtlCache<string, Known<ServiceRecord[]>>;
+  readonly #masterKeyLoads = new SingleFlight<string, MasterKeyRecord>();
+  readonly #serviceLoads = new SingleFlight<string, ServiceRecord[]>();
   readonly #masterKeyTtlMs: number;
   readonly #servicesTtlMs: number;
+  readonly #negativeTtlMs: number;
   readonly #timeoutMs: number;
 
   constructor(trusted: TrustedRegistries, options: RegistryClientOptions = {}) {
     this.trusted = trusted;
     this.#masterKeyTtlMs = Math.min(options.masterKeyTtlMs ?? 60_000, 60_000);
     this.#servicesTtlMs = options.servicesTtlMs ?? 2_000;
+    this.#negativeTtlMs = options.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
+    const maxApps = options.maxApps ?? DEFAULT_MAX_CACHED_APPS;
+    this.#masterKeys = new TtlCache(maxApps);
+    this.#services = new TtlCache(maxApps);
   }
 
   /** The registry an app_id names, from the trusted table (`invalid_app_id`, `unknown_registry`). */
@@ -60,21 +81,31 @@ export class RegistryClient {
   /** The app's Master public key; `unknown_app`, `app_suspended` or `registry_unavailable` otherwise. */
   async masterKey(appId: string, options: { fresh?: boolean } = {}): Promise<MasterKeyRecord> {
     const registry = this.registryFor(appId);
-    const cached = this.#masterKeys.get(appId);
-    if (!options.fresh && cached && cached.expiresAt > Date.now()) return cached.value;
-    const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}/master-key`, {
-      timeoutMs: this.#timeoutMs,
+    const cached = options.fresh ? undefined : this.#masterKeys.get(appId);
+    if (cached) return known(cached);
+    return this.#masterKeyLoads.run(appId, async () => {
+      const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}/master-key`, {
+        timeoutMs: this.#timeoutMs,
+      });
+      if (status !== 200) {
+        const error = errorFromBody(body);
+        this.#masterKeys.delete(appId);
+        if (error && status < 500) throw this.#remember(this.#masterKeys, appId, error);
+        throw new SwarmError('registry_unavailable', `registry ${registry.authority} answered ${status}`);
+      }
+      const record = parseAnswer(MasterKeyRecord, body, `registry ${registry.authority}`);
+      if (record.status === 'suspended') {
+        throw this.#remember(this.#masterKeys, appId, new SwarmError('app_suspended', `app ${appId} is suspended`));
+      }
+      this.#masterKeys.set(appId, { value: record }, this.#masterKeyTtlMs);
+      return record;
     });
-    if (status !== 200) {
-      const error = errorFromBody(body);
-      this.#masterKeys.delete(appId);
-      if (error && status < 500) throw error;
-      throw new SwarmError('registry_unavailable', `registry ${registry.authority} answered ${status}`);
-    }
-    const record = parseAnswer(MasterKeyRecord, body, `registry ${registry.authority}`);
-    if (record.status === 'suspended') throw new SwarmError('app_suspended', `app ${appId} is suspended`);
-    this.#masterKeys.set(appId, { value: record, expiresAt: Date.now() + this.#masterKeyTtlMs });
-    return record;
+  }
+
+  /** Keeps an error the registry gave about an app for a few seconds, and returns it to throw. */
+  #remember<T>(cache: TtlCache<string, Known<T>>, appId: string, error: SwarmError): SwarmError {
+    if (this.#negativeTtlMs > 0) cache.set(appId, { error }, this.#negativeTtlMs);
+    return error;
   }
 
   /**
@@ -83,7 +114,7 @@ export class RegistryClient {
    */
   async verifyMasterSigned(appId: string, purpose: Purpose, data: unknown, signature: string): Promise<MasterKeyRecord> {
     const cached = this.#masterKeys.get(appId);
-    const wasCached = !!cached && cached.expiresAt > Date.now();
+    const wasCached = !!cached && 'value' in cached;
     let record = await this.masterKey(appId);
     if (verify(purpose, data, signature, record.public_key)) return record;
     if (wasCached) {
@@ -102,19 +133,21 @@ export class RegistryClient {
   /** The app's Service DNS records over HTTP (revoked ones are left out by the registry). */
   async services(appId: string, options: { fresh?: boolean } = {}): Promise<ServiceRecord[]> {
     const registry = this.registryFor(appId);
-    const cached = this.#services.get(appId);
-    if (!options.fresh && cached && cached.expiresAt > Date.now()) return cached.value;
-    const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}/services`, {
-      timeoutMs: this.#timeoutMs,
+    const cached = options.fresh ? undefined : this.#services.get(appId);
+    if (cached) return known(cached);
+    return this.#serviceLoads.run(appId, async () => {
+      const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}/services`, {
+        timeoutMs: this.#timeoutMs,
+      });
+      if (status !== 200) {
+        const error = errorFromBody(body);
+        if (error && status < 500) throw this.#remember(this.#services, appId, error);
+        throw new SwarmError('registry_unavailable', `registry ${registry.authority} answered ${status}`);
+      }
+      const records = parseAnswer(ServicesAnswer, body, `registry ${registry.authority}`).records.filter((r) => r.status !== 'revoked');
+      this.#services.set(appId, { value: records }, this.#servicesTtlMs);
+      return records;
     });
-    if (status !== 200) {
-      const error = errorFromBody(body);
-      if (error && status < 500) throw error;
-      throw new SwarmError('registry_unavailable', `registry ${registry.authority} answered ${status}`);
-    }
-    const records = parseAnswer(ServicesAnswer, body, `registry ${registry.authority}`).records.filter((r) => r.status !== 'revoked');
-    this.#services.set(appId, { value: records, expiresAt: Date.now() + this.#servicesTtlMs });
-    return records;
   }
 
   dropServices(appId?: string): void {

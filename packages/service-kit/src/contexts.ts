@@ -24,6 +24,21 @@ export interface CachedContext {
   context: OperationalContext;
   signature: string;
   authKeys: Map<string, KeyObject>;
+  /** Unix seconds after which a retiring key is no longer taken (its JWK's `exp`). */
+  authKeyExpiry: Map<string, number>;
+}
+
+/** The context's Auth key named `kid`, unless it is unknown or retired by `now` (Unix seconds). */
+export function authKeyOf(cached: CachedContext, kid: string, now = Date.now() / 1000): KeyObject | undefined {
+  const expiresAt = cached.authKeyExpiry.get(kid);
+  if (expiresAt !== undefined && expiresAt <= now) return undefined;
+  return cached.authKeys.get(kid);
+}
+
+/** Whether `candidate` was issued after `current`: a later epoch, or the same epoch signed later. */
+export function isNewerContext(candidate: OperationalContext, current: OperationalContext): boolean {
+  if (candidate.config_epoch !== current.config_epoch) return candidate.config_epoch > current.config_epoch;
+  return candidate.issued_at >= current.issued_at;
 }
 
 const UNKNOWN_KID_REFRESH_MS = 30_000;
@@ -77,11 +92,14 @@ export class ContextCache {
     }
   }
 
-  /** Verifies a signed context for the instance's app and keeps it, unless an older epoch. */
+  /**
+   * Verifies a signed context for the instance's app and keeps it, unless it is older than the
+   * one kept (epoch, then issued_at): a delayed answer must not bring back a retired key.
+   */
   async accept(instance: Pick<Instance, 'service_id' | 'app_id'>, signed: unknown): Promise<CachedContext> {
     const cached = this.#verified(instance.app_id, signed);
-    const current = this.#byService.get(instance.service_id);
-    if (current && current.context.config_epoch > cached.context.config_epoch) return current;
+    const current = this.#byService.get(instance.service_id) ?? (await this.load(instance.service_id));
+    if (current && !isNewerContext(cached.context, current.context)) return current;
     const row = {
       service_id: instance.service_id,
       app_id: instance.app_id,
@@ -93,7 +111,8 @@ export class ContextCache {
     await this.#db
       .insertInto('kit_contexts')
       .values(row)
-      .onConflict((oc) => oc.column('service_id').doUpdateSet(row))
+      // A replica sharing the database may have stored a later epoch meanwhile.
+      .onConflict((oc) => oc.column('service_id').doUpdateSet(row).where('kit_contexts.config_epoch', '<=', row.config_epoch))
       .execute();
     this.#byService.set(instance.service_id, cached);
     return cached;
@@ -135,14 +154,17 @@ export class ContextCache {
     }
     if (context.app_id !== appId) throw new SwarmError('invalid_request', 'operational context is for another app');
     const authKeys = new Map<string, KeyObject>();
+    const authKeyExpiry = new Map<string, number>();
     for (const jwk of context.auth?.jwks.keys ?? []) {
       try {
         const wire = publicKeyFromJwk(jwk);
-        if (jwkThumbprint(wire) === jwk.kid) authKeys.set(jwk.kid, publicKeyObject(wire));
+        if (jwkThumbprint(wire) !== jwk.kid) continue;
+        authKeys.set(jwk.kid, publicKeyObject(wire));
+        if (jwk.exp !== undefined) authKeyExpiry.set(jwk.kid, jwk.exp);
       } catch {
         // A malformed key is left out; tokens naming it are refused.
       }
     }
-    return { context, signature, authKeys };
+    return { context, signature, authKeys, authKeyExpiry };
   }
 }

@@ -1,6 +1,6 @@
 import { SwarmError } from '@swarm/protocol';
 import { isStandardRole, requireBearerToken, requireRole, toSwarmError } from '@swarm/runtime';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { attachRequestState, decorateRequestState, instanceOfRequest } from './domain.js';
 import type { Instance } from './instances.js';
 import type { Kit } from './kit.js';
@@ -14,6 +14,94 @@ function requireServing(instance: Instance | null): asserts instance is Instance
 }
 
 const serviceIdOf = (request: FastifyRequest) => (request.params as { service_id?: string }).service_id ?? '';
+
+/**
+ * The requests each instance is serving, so a termination can let them finish before it wipes:
+ * a PUT still running would otherwise write its object after the wipe. A request is in flight
+ * from its first hook until both its handler has settled and its response has closed.
+ */
+export class InFlightRequests {
+  readonly #open = new Map<string, Set<FastifyRequest>>();
+  readonly #idle = new Map<string, Set<() => void>>();
+
+  enter(serviceId: string, request: FastifyRequest, reply: FastifyReply): void {
+    let open = this.#open.get(serviceId);
+    if (!open) {
+      open = new Set();
+      this.#open.set(serviceId, open);
+    }
+    open.add(request);
+    const state = { handlerStarted: false, handlerDone: false, closed: false };
+    const settle = () => {
+      if (state.closed && (state.handlerDone || !state.handlerStarted)) this.#leave(serviceId, request);
+    };
+    handlerStates.set(request, {
+      start: () => {
+        state.handlerStarted = true;
+      },
+      done: () => {
+        state.handlerDone = true;
+        settle();
+      },
+    });
+    reply.raw.once('close', () => {
+      state.closed = true;
+      settle();
+    });
+  }
+
+  count(serviceId: string): number {
+    return this.#open.get(serviceId)?.size ?? 0;
+  }
+
+  /** Resolves true once the instance has no request in flight, false when `timeoutMs` passed first. */
+  drained(serviceId: string, timeoutMs: number): Promise<boolean> {
+    if (this.count(serviceId) === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let waiters = this.#idle.get(serviceId);
+      if (!waiters) {
+        waiters = new Set();
+        this.#idle.set(serviceId, waiters);
+      }
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(done);
+        resolve(false);
+      }, timeoutMs);
+      waiters.add(done);
+    });
+  }
+
+  /** Cuts the connections of the instance's requests still in flight (a stalled upload, say). */
+  abort(serviceId: string): void {
+    for (const request of this.#open.get(serviceId) ?? []) request.raw.destroy();
+  }
+
+  #leave(serviceId: string, request: FastifyRequest): void {
+    const open = this.#open.get(serviceId);
+    if (!open?.delete(request) || open.size > 0) return;
+    this.#open.delete(serviceId);
+    for (const done of [...(this.#idle.get(serviceId) ?? [])]) done();
+    this.#idle.delete(serviceId);
+  }
+}
+
+const handlerStates = new WeakMap<FastifyRequest, { start(): void; done(): void }>();
+const inFlightByKit = new WeakMap<Kit, InFlightRequests>();
+
+/** The kit's in-flight request counts (one per kit). */
+export function inFlightRequests(kit: Kit): InFlightRequests {
+  let inFlight = inFlightByKit.get(kit);
+  if (!inFlight) {
+    inFlight = new InFlightRequests();
+    inFlightByKit.set(kit, inFlight);
+  }
+  return inFlight;
+}
 
 /**
  * The domain's routes under `/i/:service_id/api/v1`. Before any body is read, the instance must
@@ -46,15 +134,30 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
   app.register(
     async (scope) => {
       decorateRequestState(scope);
-      // Secure by default: a domain route that does not say which role it needs is a start-up error.
+      const inFlight = inFlightRequests(kit);
       scope.addHook('onRoute', (route) => {
+        // Secure by default: a domain route that does not say which role it needs is a start-up error.
         if (!isStandardRole(route.config?.role)) {
           throw new Error(`${route.method} ${route.url} must declare the role it needs (needs('reader' | 'editor' | 'admin'))`);
         }
+        // Every domain handler says when it has settled: its response may be sent before it is done.
+        const handler = route.handler as (this: FastifyInstance, ...args: Parameters<RouteHandlerMethod>) => unknown;
+        route.handler = async function (this: FastifyInstance, request, reply) {
+          const state = handlerStates.get(request);
+          state?.start();
+          try {
+            return await handler.call(this, request, reply);
+          } finally {
+            state?.done();
+          }
+        };
       });
       // A callback hook, not an async one: a request whose instance and token are already in
       // memory passes without a promise until its usage count is on disk.
-      scope.addHook('onRequest', (request, _reply, done) => {
+      scope.addHook('onRequest', (request, reply, done) => {
+        // Counted before the instance is checked: a termination that starts after this check
+        // still waits for the request.
+        inFlight.enter(serviceIdOf(request), request, reply);
         let counted: Promise<void>;
         try {
           const instance = kit.instances.cached(serviceIdOf(request));

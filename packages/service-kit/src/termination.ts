@@ -3,6 +3,13 @@ import { nowSeconds, PermanentTermination, SwarmError, signEnvelope } from '@swa
 import { verifyOwnerSigned } from '@swarm/runtime';
 import { instanceInfo } from './instances.js';
 import type { Kit } from './kit.js';
+import { inFlightRequests } from './scope.js';
+
+/**
+ * How long a termination waits for the instance's requests in flight before it cuts them and
+ * wipes: about what a reverse proxy gives a request to finish on a graceful stop.
+ */
+export const TERMINATION_DRAIN_MS = 10_000;
 
 /**
  * Provider cleanup (SPEC §11 step 1), Master-signed: the instance stops serving, `wipe` deletes
@@ -23,9 +30,16 @@ export async function terminate(kit: Kit, serviceId: string, body: unknown) {
     },
   });
   const wipe = data.data_handling === 'wipe';
+  // Terminated first, so no new request is admitted; then the ones already admitted finish (or
+  // are cut) before the wipe, so none of them writes after it.
   await kit.instances.update(serviceId, { terminated: 1 });
   kit.reporter.forget(serviceId);
   if (wipe && !instance.wiped) {
+    const inFlight = inFlightRequests(kit);
+    if (!(await inFlight.drained(serviceId, TERMINATION_DRAIN_MS))) {
+      inFlight.abort(serviceId);
+      await inFlight.drained(serviceId, TERMINATION_DRAIN_MS);
+    }
     await kit.domain.wipe(instanceInfo(instance));
     await kit.instances.update(serviceId, { wiped: 1 });
   }

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { SwarmError } from '@swarm/protocol';
 import { MAX_BEARER_TOKEN_LENGTH } from '@swarm/runtime';
 import { decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
-import type { CachedContext } from './contexts.js';
+import { authKeyOf, type CachedContext } from './contexts.js';
 
 /** The claims of a verified user token (SPEC §8). */
 export interface UserClaims extends JWTPayload {
@@ -57,7 +57,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       cache.delete(token);
       return null;
     }
-    if (hit.appId !== appId || hit.issuer !== context.context.auth?.issuer || !context.authKeys.has(hit.kid)) return null;
+    if (hit.appId !== appId || hit.issuer !== context.context.auth?.issuer || !authKeyOf(context, hit.kid, now)) return null;
     return hit.claims;
   }
 
@@ -76,10 +76,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     if (header.alg !== 'EdDSA') throw invalid('token alg must be EdDSA');
     if (typeof header.kid !== 'string') throw invalid('token has no kid');
-    let key: KeyObject | undefined = context.authKeys.get(header.kid);
+    // A retired key (past its `exp`) counts as unknown: a newer context may say more.
+    let key: KeyObject | undefined = authKeyOf(context, header.kid);
     if (!key) {
       context = (await options.onUnknownKid(instance.service_id, instance.app_id)) ?? context;
-      key = context.authKeys.get(header.kid);
+      key = authKeyOf(context, header.kid);
       if (!key) throw invalid('token kid is not a key of this app');
     }
     const issuer = context.context.auth?.issuer ?? auth.issuer;

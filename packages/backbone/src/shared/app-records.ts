@@ -1,5 +1,5 @@
 import { errorFromBody, SwarmError } from '@swarm/protocol';
-import { getJson, type RegistryClient } from '@swarm/runtime';
+import { DEFAULT_MAX_CACHED_APPS, DEFAULT_NEGATIVE_TTL_MS, getJson, type RegistryClient, SingleFlight, TtlCache } from '@swarm/runtime';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 
 export interface AppAuth {
@@ -10,12 +10,12 @@ export interface AppAuth {
   kids: Set<string>;
 }
 
-interface CachedAuth {
+type AppRecord = {
   auth: AppAuth | null;
   /** The app's Billing and Logging URLs from the same record. */
   receivers: { billing?: string; logging?: string };
-  fetchedAt: number;
-}
+};
+type CachedAuth = (AppRecord & { fetchedAt: number }) | { error: SwarmError };
 
 const TTL_MS = 60_000;
 /** SPEC §8: an unknown kid refreshes an app's keys at most once per 30 s. */
@@ -23,41 +23,55 @@ const REFRESH_MS = 30_000;
 
 /**
  * The `auth` block of apps' public records at the registry (`GET /v1/apps/{app_id}`): who
- * issues their user tokens and with which keys. Cached; an unknown kid refetches sparingly.
+ * issues their user tokens and with which keys. Cached for a bounded number of apps (least
+ * recently used first out); an error the registry gave (an unknown app) is kept a few seconds,
+ * so a flood of unknown app ids is not a flood of registry requests; an unknown kid refetches
+ * sparingly.
  */
 export class AppAuthCache {
   readonly #registry: RegistryClient;
-  readonly #cache = new Map<string, CachedAuth>();
+  readonly #cache: TtlCache<string, CachedAuth>;
+  readonly #loads = new SingleFlight<string, AppRecord>();
 
-  constructor(registry: RegistryClient) {
+  constructor(registry: RegistryClient, options: { maxApps?: number } = {}) {
     this.#registry = registry;
+    this.#cache = new TtlCache(options.maxApps ?? DEFAULT_MAX_CACHED_APPS);
   }
 
   async forKid(appId: string, kid: string): Promise<AppAuth | null> {
     const cached = this.#cache.get(appId);
+    if (cached && 'error' in cached) throw new SwarmError(cached.error.code, cached.error.message);
     const age = cached ? Date.now() - cached.fetchedAt : Number.POSITIVE_INFINITY;
-    if (cached && age < TTL_MS && (cached.auth?.kids.has(kid) || age < REFRESH_MS)) return cached.auth;
+    if (cached && (cached.auth?.kids.has(kid) || age < REFRESH_MS)) return cached.auth;
     return (await this.#refresh(appId)).auth;
   }
 
   /** The app's `billing_provider_url` or `logging_service_url` as its registry lists it. */
   async receiverUrl(appId: string, kind: 'billing' | 'logging'): Promise<string | undefined> {
     const cached = this.#cache.get(appId);
-    const record = cached && Date.now() - cached.fetchedAt < TTL_MS ? cached : await this.#refresh(appId);
-    return record.receivers[kind];
+    if (cached && 'error' in cached) throw new SwarmError(cached.error.code, cached.error.message);
+    return (cached ?? (await this.#refresh(appId))).receivers[kind];
   }
 
-  async #refresh(appId: string): Promise<CachedAuth> {
-    const record = { ...(await this.#fetch(appId)), fetchedAt: Date.now() };
-    this.#cache.set(appId, record);
-    return record;
+  /** One registry request per app at a time; an error the registry gave is kept a few seconds. */
+  #refresh(appId: string): Promise<AppRecord> {
+    return this.#loads.run(appId, async () => {
+      try {
+        const record = await this.#fetch(appId);
+        this.#cache.set(appId, { ...record, fetchedAt: Date.now() }, TTL_MS);
+        return record;
+      } catch (error) {
+        if (error instanceof SwarmError && error.status < 500) this.#cache.set(appId, { error }, DEFAULT_NEGATIVE_TTL_MS);
+        throw error;
+      }
+    });
   }
 
   drop(appId: string): void {
     this.#cache.delete(appId);
   }
 
-  async #fetch(appId: string): Promise<Omit<CachedAuth, 'fetchedAt'>> {
+  async #fetch(appId: string): Promise<AppRecord> {
     const registry = this.#registry.registryFor(appId);
     const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}`, { timeoutMs: 5000 });
     if (status !== 200) {

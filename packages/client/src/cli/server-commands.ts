@@ -44,6 +44,18 @@ export function addServerCommands(program: Command): Command {
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--public-url <url>', 'the URL peers use to reach it (env SWARM_PUBLIC_URL)')
     .option('--dns-port <n>', `Service DNS port, or off (default ${STANDARD_PORTS.dns}; env SWARM_DNS_PORT)`)
+    .option(
+      '--dns-rate-limit <n>',
+      'UDP answers per second per client /24 or /56, 0 = off (default 200; env SWARM_DNS_RATE_LIMIT)',
+      integer,
+    )
+    .option('--dns-slip <n>', 'every Nth answer over the limit goes out truncated, 0 = none (default 2; env SWARM_DNS_SLIP)', integer)
+    .option(
+      '--dns-tcp-lifetime <ms>',
+      'a DNS TCP connection is closed after this long (default 30000; env SWARM_DNS_TCP_LIFETIME_MS)',
+      integer,
+    )
+    .option('--dns-tcp-per-address <n>', 'open DNS TCP connections per client address (default 16; env SWARM_DNS_TCP_PER_ADDRESS)', integer)
     .option('--authority <name>', `registry authority <registry>.<tld> (default ${LOCAL_AUTHORITY}; env SWARM_AUTHORITY)`)
     .option('--database-url <url>', 'postgres://… shared by replicas; default SQLite under --data (env SWARM_DATABASE_URL)')
     .option('--registry-key <file>', 'signing key, PKCS#8 PEM; default: created once, kept in the database (env SWARM_REGISTRY_KEY_FILE)')

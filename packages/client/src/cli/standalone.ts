@@ -28,6 +28,14 @@ export async function startStandaloneRegistry(opts: Opts) {
   set('publicUrl', str(opts, 'publicUrl'));
   set('dnsPort', opts.dnsPort === 'off' ? false : opts.dnsPort === undefined ? undefined : Number(opts.dnsPort));
   set('authority', str(opts, 'authority'));
+  // Flags win over SWARM_DNS_* one limit at a time.
+  const dnsLimitFlags = Object.entries({
+    responsesPerSecond: opts.dnsRateLimit,
+    slip: opts.dnsSlip,
+    tcpLifetimeMs: opts.dnsTcpLifetime,
+    tcpPerAddress: opts.dnsTcpPerAddress,
+  }).filter((entry): entry is [string, number] => typeof entry[1] === 'number');
+  if (dnsLimitFlags.length > 0) set('dnsLimits', { ...registryOptionsFromEnv().dnsLimits, ...Object.fromEntries(dnsLimitFlags) });
   set('databaseUrl', str(opts, 'databaseUrl'));
   set('registryKeyFile', str(opts, 'registryKey'));
   set('admissionToken', str(opts, 'admissionToken'));

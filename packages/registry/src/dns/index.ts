@@ -1,2 +1,3 @@
+export { DEFAULT_DNS_LIMITS, type DnsLimits } from './limits.js';
 export { startDnsServer } from './server.js';
 export type { DnsInstance, DnsZoneSource } from './zone-source.js';

@@ -102,6 +102,17 @@ function answerer(zone: Zone, logger: DnsLogger): Responder & { failed: WeakSet<
   return Object.assign(respond, { failed });
 }
 
+/**
+ * What a client over its rate limit gets when its answer slips: the question, no records, TC set,
+ * so a real client retries over TCP (where no source can be forged). Null for anything that is
+ * not a plain query: a flooder gets no error replies either.
+ */
+export function truncatedReply(message: Buffer): Buffer | null {
+  const query = parseQuery(message);
+  if (query.kind !== 'query') return null;
+  return encode({ header: query.header, question: query.question, rcode: RCODE.NOERROR, edns: query.edns }, true);
+}
+
 /** The client's advertised EDNS0 payload size, never below 512 (RFC 6891 §6.2.5) nor above 1232. */
 function udpPayloadLimit(edns: Edns | null): number {
   if (!edns) return CLASSIC_UDP_PAYLOAD;

@@ -1,5 +1,6 @@
 import { parseAuthority } from '@swarm/protocol';
 import { type InstanceRecords, instanceRecords } from './instance-records.js';
+import { type DnsLimits, dnsLimits, ResponseRateLimiter } from './limits.js';
 import { createResponder, type Responder } from './responder.js';
 import { listenTcp } from './tcp-transport.js';
 import { type Listening, listenUdp } from './udp-transport.js';
@@ -15,6 +16,8 @@ export interface DnsServerOptions {
   /** Seconds; also the negative-caching TTL. Default 30. */
   ttl?: number;
   logger?: DnsLogger;
+  /** Rate limiting and TCP connection bounds; each left out takes its default (DEFAULT_DNS_LIMITS). */
+  limits?: Partial<DnsLimits>;
 }
 
 export interface DnsServer {
@@ -40,8 +43,9 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const ttl = options.ttl ?? DEFAULT_DNS_TTL;
   if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0x7fffffff) throw new RangeError('ttl must be an integer number of seconds');
   const logger = options.logger ?? silent;
+  const limits = dnsLimits(options.limits);
   const respond = createResponder({ authority, source: options.source, ttl, describe: publishable(logger) }, logger);
-  const [udp, tcp] = await listenOnOnePort(options.host, options.port, respond, logger);
+  const [udp, tcp] = await listenOnOnePort(options.host, options.port, respond, logger, limits);
   return {
     port: udp.port,
     close: async () => {
@@ -50,11 +54,17 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   };
 }
 
-async function listenOnOnePort(host: string, port: number, respond: Responder, logger: DnsLogger): Promise<[Listening, Listening]> {
+async function listenOnOnePort(
+  host: string,
+  port: number,
+  respond: Responder,
+  logger: DnsLogger,
+  limits: DnsLimits,
+): Promise<[Listening, Listening]> {
   for (let attempt = 1; ; attempt++) {
-    const udp = await listenUdp(host, port, respond, logger);
+    const udp = await listenUdp(host, port, respond, logger, new ResponseRateLimiter(limits));
     try {
-      return [udp, await listenTcp(host, udp.port, respond, logger)];
+      return [udp, await listenTcp(host, udp.port, respond, logger, limits)];
     } catch (error) {
       await udp.close();
       // A free UDP port may be taken for TCP; with port 0 another free one will do.

@@ -1,21 +1,37 @@
 import { createServer, type Socket } from 'node:net';
+import type { DnsLimits } from './limits.js';
 import type { Responder } from './responder.js';
 import { FrameReader } from './tcp-frames.js';
 import type { Listening } from './udp-transport.js';
 import type { DnsLogger } from './zone-source.js';
 
-/** RFC 7766 §6.2.3: idle connections are closed after a few seconds. */
-const TCP_IDLE_TIMEOUT_MS = 10_000;
 const MAX_CONNECTIONS = 1024;
 /** Queries read ahead on one connection before reading pauses. */
 const MAX_QUEUED_QUERIES = 16;
 
-export function listenTcp(host: string, port: number, respond: Responder, logger: DnsLogger): Promise<Listening> {
+type TcpLimits = Pick<DnsLimits, 'tcpLifetimeMs' | 'tcpIdleMs' | 'tcpPerAddress'>;
+
+export function listenTcp(host: string, port: number, respond: Responder, logger: DnsLogger, limits: TcpLimits): Promise<Listening> {
   const connections = new Set<Socket>();
+  const perAddress = new Map<string, number>();
   const server = createServer((socket) => {
+    const address = socket.remoteAddress ?? '';
+    const open = perAddress.get(address) ?? 0;
+    // One address holding every slot would shut everyone else out of TCP, the fallback of truncation.
+    if (open >= limits.tcpPerAddress) {
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, open + 1);
     connections.add(socket);
-    socket.once('close', () => connections.delete(socket));
-    serveConnection(socket, respond);
+    socket.once('close', () => {
+      connections.delete(socket);
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    });
+    serveConnection(socket, respond, limits);
   });
   server.maxConnections = MAX_CONNECTIONS;
 
@@ -38,16 +54,28 @@ export function listenTcp(host: string, port: number, respond: Responder, logger
 }
 
 /** Reads 2-byte length-prefixed messages (RFC 1035 §4.2.2) and answers them in order. */
-function serveConnection(socket: Socket, respond: Responder): void {
+function serveConnection(socket: Socket, respond: Responder, limits: TcpLimits): void {
   const frames = new FrameReader();
   const queue: Buffer[] = [];
   let answering = false;
 
   socket.setNoDelay(true);
-  socket.setTimeout(TCP_IDLE_TIMEOUT_MS, () => socket.destroy());
+  // Two timers, neither reset by a byte alone: a client trickling one byte at a time would
+  // otherwise hold its connection for ever. Idle counts from the last whole query or reply.
+  const lifetime = setTimeout(() => socket.destroy(), limits.tcpLifetimeMs);
+  const idle = setTimeout(() => socket.destroy(), limits.tcpIdleMs);
+  lifetime.unref();
+  idle.unref();
+  socket.once('close', () => {
+    clearTimeout(lifetime);
+    clearTimeout(idle);
+  });
   socket.on('error', () => socket.destroy());
   socket.on('data', (chunk) => {
-    for (const message of frames.push(chunk)) queue.push(message);
+    const messages = frames.push(chunk);
+    if (messages.length === 0) return;
+    idle.refresh();
+    for (const message of messages) queue.push(message);
     if (queue.length >= MAX_QUEUED_QUERIES) socket.pause();
     void answerQueue();
   });
@@ -62,6 +90,7 @@ function serveConnection(socket: Socket, respond: Responder): void {
         frame.writeUInt16BE(reply.length, 0);
         reply.copy(frame, 2);
         if (!socket.write(frame)) await drained(socket);
+        idle.refresh();
       }
       if (socket.isPaused() && queue.length < MAX_QUEUED_QUERIES / 2) socket.resume();
     }

@@ -1,6 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { Responder } from './responder.js';
+import type { ResponseRateLimiter } from './limits.js';
+import { type Responder, truncatedReply } from './responder.js';
 import type { DnsLogger } from './zone-source.js';
 
 export interface Listening {
@@ -11,13 +12,30 @@ export interface Listening {
 /** Queries answered at once; past this, datagrams are dropped and the client retries. */
 const MAX_IN_FLIGHT = 512;
 
-export function listenUdp(host: string, port: number, respond: Responder, logger: DnsLogger): Promise<Listening> {
+export function listenUdp(
+  host: string,
+  port: number,
+  respond: Responder,
+  logger: DnsLogger,
+  limiter: ResponseRateLimiter,
+): Promise<Listening> {
   const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
   let inFlight = 0;
   let closed = false;
 
   socket.on('message', (message, peer) => {
     if (inFlight >= MAX_IN_FLIGHT) return;
+    // Decided before any work, so a flood costs the server little as well as its victim.
+    const decision = limiter.decide(peer.address);
+    if (decision !== 'answer') {
+      const slipped = decision === 'slip' ? truncatedReply(message) : null;
+      try {
+        if (slipped && !closed) socket.send(slipped, peer.port, peer.address, () => {});
+      } catch {
+        // A forged source (port 0, say) makes send throw; such a peer gets nothing.
+      }
+      return;
+    }
     inFlight++;
     void respond(message, 'udp')
       .then((reply) => {

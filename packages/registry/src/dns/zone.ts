@@ -65,7 +65,8 @@ function resolveInAppZone(below: string[], type: number, appZone: string, record
   const addresses = addressRecords(matching, ttl);
   if (type === QTYPE.SRV) return answered(srv, [...txt, ...addresses]);
   if (type === QTYPE.TXT) return answered(txt);
-  if (type === QTYPE.ANY) return answered([...srv, ...txt], addresses);
+  // RFC 8482: ANY gets one RRset, not everything, so it is no better a reflector than SRV.
+  if (type === QTYPE.ANY) return answered(srv);
   return answered([]);
 }
 
