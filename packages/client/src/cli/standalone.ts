@@ -4,7 +4,7 @@ import { startBackbone } from '@swarm/backbone';
 import { startCmsArticle } from '@swarm/cms-article';
 import { startCrmContact } from '@swarm/crm-contact';
 import { type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
-import { type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
+import { parseInstanceQuotas, type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { call } from '../http.js';
 import { loadKey } from '../keys.js';
@@ -31,6 +31,8 @@ export async function startStandaloneRegistry(opts: Opts) {
   set('databaseUrl', str(opts, 'databaseUrl'));
   set('registryKeyFile', str(opts, 'registryKey'));
   set('admissionToken', str(opts, 'admissionToken'));
+  const quotas = str(opts, 'instanceQuotas');
+  set('instanceQuotas', quotas === undefined ? undefined : parseInstanceQuotas(quotas));
   set('defaultBillingUrl', str(opts, 'billingUrl'));
   set('defaultLoggingUrl', str(opts, 'loggingUrl'));
   set('dataDir', str(opts, 'data'));
