@@ -46,7 +46,7 @@ export function addServerCommands(program: Command): Command {
     .option('--admission-token <token>', 'require it to claim a namespace (env SWARM_ADMISSION_TOKEN); default: open')
     .option(
       '--instance-quotas <list>',
-      'active instances per app/per namespace by tier, e.g. free=10/50,*=100/1000 (env SWARM_INSTANCE_QUOTAS)',
+      'active instances per app/per namespace by tier, default free=100/1000,*=1000/10000 (env SWARM_INSTANCE_QUOTAS)',
     )
     .option('--billing-url <url>', `default Billing of new apps (default http://127.0.0.1:${STANDARD_PORTS.billing})`)
     .option('--logging-url <url>', `default Logging of new apps (default http://127.0.0.1:${STANDARD_PORTS.logging})`)

@@ -34,15 +34,16 @@ export interface InstanceQuota {
 export type InstanceQuotas = Record<string, InstanceQuota>;
 
 /**
- * Free tiers get a handful, like the default service quotas of public clouds (raised on
- * request): enough to try every service, too few for one tenant to crowd Service DNS.
+ * A free account gets 100 of a kind, like Cloudflare Workers' free plan (100 Workers per
+ * account); paid tiers ten times that. Enough for any app, too few for one tenant to crowd
+ * Service DNS or a provider's heartbeats.
  */
 export const DEFAULT_INSTANCE_QUOTAS: Readonly<InstanceQuotas> = Object.freeze({
-  free: { perApp: 10, perNamespace: 50 },
-  '*': { perApp: 100, perNamespace: 1000 },
+  free: { perApp: 100, perNamespace: 1000 },
+  '*': { perApp: 1000, perNamespace: 10_000 },
 });
 
-/** `free=10/50,*=100/1000`: per tier, instances per app / per namespace (SWARM_INSTANCE_QUOTAS, `--instance-quotas`). */
+/** `free=100/1000,*=1000/10000`: per tier, instances per app / per namespace (SWARM_INSTANCE_QUOTAS, `--instance-quotas`). */
 export function parseInstanceQuotas(text: string): InstanceQuotas {
   const quotas: InstanceQuotas = { ...DEFAULT_INSTANCE_QUOTAS };
   for (const part of text
