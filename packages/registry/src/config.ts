@@ -1,3 +1,4 @@
+import { parseInstanceQuotas } from './routes/bindings.js';
 import type { RegistryOptions } from './start.js';
 
 function port(value: string | undefined, name: string): number | undefined {
@@ -47,6 +48,8 @@ export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Re
     registryKeyFile: text(env.SWARM_REGISTRY_KEY_FILE),
     publicUrl: text(env.SWARM_PUBLIC_URL),
   };
+  const quotas = text(env.SWARM_INSTANCE_QUOTAS);
+  if (quotas !== undefined) options.instanceQuotas = parseInstanceQuotas(quotas);
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) (options as Record<string, unknown>)[key] = value;
   return options;
 }

@@ -2,6 +2,7 @@ import type { ReplayStore, SigningKey } from '@swarm/protocol';
 import type { Dialect } from '@swarm/runtime';
 import type { DnsInstance } from './dns/index.js';
 import type { LookupCache } from './lookup-cache.js';
+import type { InstanceQuotas } from './routes/bindings.js';
 import type { AppReads } from './storage/apps.js';
 import type { BindingReads } from './storage/bindings.js';
 import type { Executor, RegistryDb } from './storage/schema.js';
@@ -25,6 +26,8 @@ export interface RegistryContext {
   heartbeatIntervalSeconds: number;
   /** SPEC §10.1: how long a rotated-out instance key still verifies (default KEY_GRACE_SECONDS). */
   instanceKeyGraceSeconds: number;
+  /** Active instances per app and per namespace, by tier (routes/bindings.ts). */
+  instanceQuotas: InstanceQuotas;
   defaultBillingUrl: string | null;
   defaultLoggingUrl: string | null;
   /** Filled in once the DNS server listens. */

@@ -17,6 +17,7 @@ import { KEY_GRACE_SECONDS, type RegistryContext } from './context.js';
 import { type DnsInstance, type DnsLimits, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
 import { LookupCache } from './lookup-cache.js';
+import { DEFAULT_INSTANCE_QUOTAS, type InstanceQuotas } from './routes/bindings.js';
 import { registerRoutes } from './routes/index.js';
 import { prepareAppReads } from './storage/apps.js';
 import { prepareBindingReads } from './storage/bindings.js';
@@ -44,6 +45,8 @@ export interface RegistryOptions {
   /** When set, namespace claims need `Authorization: Bearer <admissionToken>`. */
   admissionToken?: string;
   freshnessSeconds?: number;
+  /** Active instances per app and per namespace, by tier; merged over DEFAULT_INSTANCE_QUOTAS. */
+  instanceQuotas?: InstanceQuotas;
   /** Default 10; an instance is unhealthy after missing 3. */
   heartbeatIntervalSeconds?: number;
   /** How long a rotated-out instance key still verifies; default 300 (SPEC §10.1). */
@@ -142,6 +145,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       freshnessSeconds: options.freshnessSeconds ?? DEFAULT_FRESHNESS_SECONDS,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
       instanceKeyGraceSeconds: options.instanceKeyGraceSeconds ?? KEY_GRACE_SECONDS,
+      instanceQuotas: { ...DEFAULT_INSTANCE_QUOTAS, ...options.instanceQuotas },
       defaultBillingUrl: options.defaultBillingUrl ?? null,
       defaultLoggingUrl: options.defaultLoggingUrl ?? null,
       dnsPort: null,

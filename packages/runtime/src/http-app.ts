@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { MAX_BODY_BYTES, readJsonBody, SwarmError } from '@swarm/protocol';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 
@@ -9,6 +10,65 @@ export interface HttpAppOptions {
   /** Readiness probe for `/readyz`; throws or returns false when not ready. */
   ready?: () => Promise<boolean>;
   bodyLimit?: number;
+  /** Timeouts and connection caps; each unset one comes from the environment, else its default. */
+  limits?: Partial<ServerLimits>;
+}
+
+/**
+ * What one client may hold of a server. Every server of the swarm is built here, so these
+ * apply to the registry, the backbone and every domain service alike.
+ */
+export interface ServerLimits {
+  /** All request headers must arrive within this (Apache's mod_reqtimeout allows 20 s). */
+  headersTimeoutMs: number;
+  /** The whole request, headers and body, must arrive within this (Node's own default, 5 min). */
+  requestTimeoutMs: number;
+  /** Silence allowed while a request is read or answered (nginx's client_body_timeout, 60 s). */
+  bodyTimeoutMs: number;
+  /** A keep-alive connection with no request open is closed after this (Node's default, 5 s). */
+  idleTimeoutMs: number;
+  /** From the first byte to the last byte of the answer; past it the request is cut off. */
+  totalTimeoutMs: number;
+  /** Open connections from one client address (an IPv6 /64 counts as one address); more are closed at once. */
+  maxConnectionsPerAddress: number;
+  /** Open connections in all; more are closed at once. */
+  maxConnections: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = Object.freeze({
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 300_000,
+  bodyTimeoutMs: 60_000,
+  idleTimeoutMs: 5_000,
+  totalTimeoutMs: 330_000,
+  maxConnectionsPerAddress: 256,
+  maxConnections: 10_000,
+});
+
+/** The environment variable that sets each limit (a positive integer). */
+export const SERVER_LIMIT_ENV: Readonly<Record<keyof ServerLimits, string>> = Object.freeze({
+  headersTimeoutMs: 'SWARM_HTTP_HEADERS_TIMEOUT_MS',
+  requestTimeoutMs: 'SWARM_HTTP_REQUEST_TIMEOUT_MS',
+  bodyTimeoutMs: 'SWARM_HTTP_BODY_TIMEOUT_MS',
+  idleTimeoutMs: 'SWARM_HTTP_IDLE_TIMEOUT_MS',
+  totalTimeoutMs: 'SWARM_HTTP_TOTAL_TIMEOUT_MS',
+  maxConnectionsPerAddress: 'SWARM_HTTP_MAX_CONNECTIONS_PER_ADDRESS',
+  maxConnections: 'SWARM_HTTP_MAX_CONNECTIONS',
+});
+
+/** The limits a server runs with: `given`, else the SWARM_HTTP_* variables, else the defaults. */
+export function serverLimits(given: Partial<ServerLimits> = {}, env: NodeJS.ProcessEnv = process.env): ServerLimits {
+  const limits = { ...DEFAULT_SERVER_LIMITS };
+  for (const name of Object.keys(limits) as Array<keyof ServerLimits>) {
+    const raw = env[SERVER_LIMIT_ENV[name]];
+    const value = given[name] ?? (raw === undefined || raw === '' ? undefined : Number(raw));
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`${SERVER_LIMIT_ENV[name]} must be a positive integer, not ${value}`);
+    limits[name] = value;
+  }
+  // Node refuses a headers timeout longer than the request timeout.
+  limits.headersTimeoutMs = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
+  return limits;
 }
 
 /**
@@ -18,7 +78,17 @@ export interface HttpAppOptions {
  */
 export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   const level = options.logLevel ?? process.env.SWARM_LOG_LEVEL ?? 'info';
+  const limits = serverLimits(options.limits);
   const app = Fastify({
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      // Node checks the headers and request timeouts on this tick (30 s by default, longer
+      // than the bounds themselves); a tenth of the shorter bound keeps the overshoot small.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 10))),
+    },
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.bodyTimeoutMs,
+    keepAliveTimeout: limits.idleTimeoutMs,
     logger: level === false ? false : { level, name: options.name },
     bodyLimit: options.bodyLimit ?? MAX_BODY_BYTES,
     // Request bodies are parsed by readJsonBody, which refuses what JSON.parse would let by.
@@ -33,6 +103,14 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
       const swarmError = toSwarmError(error);
       (reply as FastifyReply).code(swarmError.status).send(swarmError.toBody());
     },
+  });
+
+  limitConnections(app, limits);
+  app.addHook('onRequest', (request, reply, done) => {
+    const timer = setTimeout(() => cutOff(request, reply), limits.totalTimeoutMs);
+    timer.unref();
+    reply.raw.once('close', () => clearTimeout(timer));
+    done();
   });
 
   app.removeAllContentTypeParsers();
@@ -53,6 +131,55 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready' });
   });
   return app;
+}
+
+/** Past the total request time: a 503 when nothing was answered yet, else the connection is cut. */
+function cutOff(request: FastifyRequest, reply: FastifyReply): void {
+  if (reply.raw.headersSent) {
+    request.raw.socket.destroy();
+    return;
+  }
+  request.log.warn({ url: request.url }, 'request cut off after the total request time');
+  reply.header('connection', 'close');
+  reply.code(503).send(new SwarmError('registry_unavailable', 'the request took too long').toBody());
+}
+
+/**
+ * Counts open connections per client address and closes, at once, each one past the cap, so one
+ * address holding idle sockets cannot take the server's connections from the others.
+ */
+function limitConnections(app: FastifyInstance, limits: ServerLimits): void {
+  const open = new Map<string, number>();
+  app.server.maxConnections = limits.maxConnections;
+  app.server.on('connection', (socket: Socket) => {
+    const address = clientAddress(socket.remoteAddress);
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > limits.maxConnectionsPerAddress) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+}
+
+/** IPv4 addresses count one by one; IPv6 by /64, the smallest block a client is usually given. */
+export function clientAddress(remote: string | undefined): string {
+  if (!remote) return '';
+  if (remote.startsWith('::ffff:') && remote.includes('.')) return remote.slice(7);
+  if (!remote.includes(':')) return remote;
+  const [head = '', tail = ''] = remote.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = remote.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g || '0', 16).toString(16))
+    .join(':')}::/64`;
 }
 
 /** The request body as a JSON object, checked by the protocol's untrusted-body rules. */

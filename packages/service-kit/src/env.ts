@@ -45,6 +45,7 @@ export function serviceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Par
     redisUrl: text(env.SWARM_REDIS_URL),
     trustedRegistries: trustedRegistries(text(env.SWARM_TRUSTED_REGISTRIES)),
     heartbeatIntervalSeconds: number(env, 'SWARM_HEARTBEAT_SECONDS', isPositive),
+    heartbeatConcurrency: number(env, 'SWARM_HEARTBEAT_CONCURRENCY', isPositive),
     reportFlushSeconds: number(env, 'SWARM_REPORT_FLUSH_SECONDS', isPositive),
     contextRefreshSeconds: number(env, 'SWARM_CONTEXT_REFRESH_SECONDS', isPositive),
     freshnessSeconds: number(env, 'SWARM_FRESHNESS_SECONDS', (n) => Number.isInteger(n) && n > 0),

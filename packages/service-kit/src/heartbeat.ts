@@ -31,6 +31,44 @@ export async function beat(kit: Kit, instance: Instance): Promise<void> {
   }
 }
 
+/** Heartbeats in flight at once per provider: a browser's 6 connections per host, with room for replicas of the registry. */
+export const DEFAULT_HEARTBEAT_CONCURRENCY = 8;
+
+/**
+ * One interval's beats: each instance at its own offset in the first 80 % of the interval
+ * (fixed by its service_id, so an instance beats at the same moment each round and the
+ * registry sees an even stream), at most `concurrency` in flight. A provider with 20 000
+ * instances then sends a steady trickle instead of 20 000 requests at once.
+ */
+export async function beatAll(
+  kit: Kit,
+  instances: Instance[],
+  intervalMs: number,
+  concurrency = DEFAULT_HEARTBEAT_CONCURRENCY,
+): Promise<void> {
+  const window = intervalMs * 0.8;
+  const started = Date.now();
+  const planned = instances.map((instance) => ({ instance, at: offsetOf(instance.service_id) * window })).sort((a, b) => a.at - b.at);
+  let next = 0;
+  const lane = async () => {
+    for (;;) {
+      const item = planned[next++];
+      if (!item) return;
+      const wait = started + item.at - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
+      await beat(kit, item.instance).catch(() => {});
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, planned.length) }, lane));
+}
+
+/** A fraction in [0, 1) from a string: FNV-1a, enough to scatter ids evenly. */
+function offsetOf(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) / 2 ** 32;
+}
+
 /** Runs `task` every `ms`, never overlapping itself; errors are the task's own business. */
 export function every(ms: number, task: () => Promise<void>): { stop(): Promise<void> } {
   let running: Promise<void> | null = null;

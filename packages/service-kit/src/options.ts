@@ -1,4 +1,5 @@
 import type { SigningKey, Tier, TrustedRegistry } from '@swarm/protocol';
+import { DEFAULT_HEARTBEAT_CONCURRENCY } from './heartbeat.js';
 
 export interface ServiceOptions {
   port?: number;
@@ -20,6 +21,8 @@ export interface ServiceOptions {
   /** Nonces shared by every replica through Redis. */
   redisUrl?: string;
   heartbeatIntervalSeconds?: number;
+  /** Heartbeats in flight at once (default DEFAULT_HEARTBEAT_CONCURRENCY, 8); they are spread over the interval. */
+  heartbeatConcurrency?: number;
   reportFlushSeconds?: number;
   contextRefreshSeconds?: number;
   bindingRetry?: { initialMs?: number; maxMs?: number };
@@ -41,6 +44,7 @@ export interface ServiceConfig {
   databaseSchema: string | undefined;
   redisUrl: string | undefined;
   heartbeatMs: number;
+  heartbeatConcurrency: number;
   reportFlushMs: number;
   contextRefreshMs: number;
   bindingRetryInitialMs: number;
@@ -56,6 +60,8 @@ export function resolveConfig(options: ServiceOptions): ServiceConfig {
   for (const tier of options.tiers) {
     if (tier.storage_limit_gb_default > tier.storage_limit_gb_max) throw new Error(`tier ${tier.name}: default storage is over its max`);
   }
+  if (options.heartbeatConcurrency !== undefined && !(Number.isInteger(options.heartbeatConcurrency) && options.heartbeatConcurrency > 0))
+    throw new Error('heartbeatConcurrency must be a positive integer');
   if (options.trustedRegistries.length === 0) throw new Error('a service trusts at least one registry');
   const seconds = (value: number | undefined, fallback: number) => {
     const chosen = value ?? fallback;
@@ -76,6 +82,7 @@ export function resolveConfig(options: ServiceOptions): ServiceConfig {
     databaseSchema: options.databaseSchema,
     redisUrl: options.redisUrl,
     heartbeatMs: seconds(options.heartbeatIntervalSeconds, 10),
+    heartbeatConcurrency: options.heartbeatConcurrency ?? DEFAULT_HEARTBEAT_CONCURRENCY,
     reportFlushMs: seconds(options.reportFlushSeconds, 10),
     contextRefreshMs: seconds(options.contextRefreshSeconds, 300),
     bindingRetryInitialMs: options.bindingRetry?.initialMs ?? 1000,

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { createKit } from './create-kit.js';
 import type { Domain } from './domain.js';
 import { handleBroadcast } from './events.js';
-import { beat, every } from './heartbeat.js';
+import { beatAll, every } from './heartbeat.js';
 import type { ServiceOptions } from './options.js';
 import { answer, provision } from './provision.js';
 import { rotateInstanceKey } from './rotation.js';
@@ -79,7 +79,7 @@ export async function startService<Tables>(options: ServiceOptions, domain: Doma
   const activeInstances = () => instances.list({ status: 'active' });
   const loops = [
     every(config.heartbeatMs, async () => {
-      await Promise.allSettled((await activeInstances()).map((instance) => beat(kit, instance)));
+      await beatAll(kit, await activeInstances(), config.heartbeatMs, config.heartbeatConcurrency);
     }),
     every(config.contextRefreshMs, async () => {
       await Promise.allSettled((await activeInstances()).filter((i) => !i.terminated).map((instance) => contexts.refresh(instance)));

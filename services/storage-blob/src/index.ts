@@ -7,7 +7,7 @@ export type StorageBlobOptions = Omit<ServiceOptions, 'provider' | 'serviceType'
 
 /** Starts the `storage-blob` service (provider `blob.storage.local` unless told otherwise). */
 export function startStorageBlob(options: StorageBlobOptions): Promise<ServiceHandle> {
-  const { bytesPerGb, ...rest } = options;
+  const { bytesPerGb, maxParallelUploads, ...rest } = options;
   return startService(
     {
       provider: 'blob.storage.local',
@@ -17,9 +17,12 @@ export function startStorageBlob(options: StorageBlobOptions): Promise<ServiceHa
       ...rest,
       serviceType: 'storage-blob',
     },
-    createBlobDomain(bytesPerGb === undefined ? {} : { bytesPerGb }),
+    createBlobDomain({
+      ...(bytesPerGb === undefined ? {} : { bytesPerGb }),
+      ...(maxParallelUploads === undefined ? {} : { maxParallelUploads }),
+    }),
   );
 }
 
-export { type BlobDomainOptions, createBlobDomain } from './blobs.js';
+export { type BlobDomainOptions, createBlobDomain, DEFAULT_MAX_PARALLEL_UPLOADS } from './blobs.js';
 export { parseObjectKey } from './object-key.js';

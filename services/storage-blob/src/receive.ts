@@ -8,22 +8,24 @@ export interface Received {
 }
 
 /**
- * Streams a request body into `path`, never holding more than one chunk. Past `maxBytes` the
- * file is removed and the rest of the body is read and dropped, so the client still gets an
- * answer; the result is then null.
+ * Streams a request body into `path`, never holding more than one chunk. `admit(total)` is
+ * asked before each chunk is kept; when it says no, the file is removed and the rest of the
+ * body is left unread (the caller answers and closes the connection), and the result is null.
  */
-export async function receiveToFile(body: Readable, path: string, maxBytes: number): Promise<Received | null> {
+export async function receiveToFile(body: Readable, path: string, admit: (total: number) => boolean): Promise<Received | null> {
   const file = await open(path, 'wx', 0o600);
   const hash = createHash('sha256');
+  // Pulled by hand: leaving a for-await loop would destroy the request, and the answer with it.
+  const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   let size = 0;
   let over = false;
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      const chunk = next.value;
       size += chunk.byteLength;
-      if (over) continue;
-      if (size > maxBytes) {
+      if (!admit(size)) {
         over = true;
-        continue;
+        break;
       }
       hash.update(chunk);
       await file.write(chunk);

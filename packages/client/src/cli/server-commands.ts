@@ -60,6 +60,10 @@ export function addServerCommands(program: Command): Command {
     .option('--database-url <url>', 'postgres://… shared by replicas; default SQLite under --data (env SWARM_DATABASE_URL)')
     .option('--registry-key <file>', 'signing key, PKCS#8 PEM; default: created once, kept in the database (env SWARM_REGISTRY_KEY_FILE)')
     .option('--admission-token <token>', 'require it to claim a namespace (env SWARM_ADMISSION_TOKEN); default: open')
+    .option(
+      '--instance-quotas <list>',
+      'active instances per app/per namespace by tier, default free=100/1000,*=1000/10000 (env SWARM_INSTANCE_QUOTAS)',
+    )
     .option('--billing-url <url>', `default Billing of new apps (default http://127.0.0.1:${STANDARD_PORTS.billing})`)
     .option('--logging-url <url>', `default Logging of new apps (default http://127.0.0.1:${STANDARD_PORTS.logging})`)
     .option('--data <dir>', 'state folder (default .swarm/registry; env SWARM_DATA_DIR)')

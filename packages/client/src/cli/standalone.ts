@@ -5,7 +5,7 @@ import { startCmsArticle } from '@swarm/cms-article';
 import { startCrmContact } from '@swarm/crm-contact';
 import { LOCAL_AUTHORITY, STANDARD_PORTS } from '@swarm/dev-env/ports';
 import { RegistryInfo, type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
-import { type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
+import { parseInstanceQuotas, type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { call } from '../http.js';
 import { loadKey } from '../keys.js';
@@ -39,6 +39,8 @@ export async function startStandaloneRegistry(opts: Opts) {
   set('databaseUrl', str(opts, 'databaseUrl'));
   set('registryKeyFile', str(opts, 'registryKey'));
   set('admissionToken', str(opts, 'admissionToken'));
+  const quotas = str(opts, 'instanceQuotas');
+  set('instanceQuotas', quotas === undefined ? undefined : parseInstanceQuotas(quotas));
   set('defaultBillingUrl', str(opts, 'billingUrl'));
   set('defaultLoggingUrl', str(opts, 'loggingUrl'));
   set('dataDir', str(opts, 'data'));

@@ -24,6 +24,71 @@ import type { CatalogRow } from '../storage/catalog.js';
 import { findProvider } from '../storage/catalog.js';
 import { findNamespace } from '../storage/namespaces.js';
 
+/** Active instances one app, and all apps of one namespace, may hold of one tier. */
+export interface InstanceQuota {
+  perApp: number;
+  perNamespace: number;
+}
+
+/** Quotas by tier name; `*` stands for every tier not named. */
+export type InstanceQuotas = Record<string, InstanceQuota>;
+
+/**
+ * A free account gets 100 of a kind, like Cloudflare Workers' free plan (100 Workers per
+ * account); paid tiers ten times that. Enough for any app, too few for one tenant to crowd
+ * Service DNS or a provider's heartbeats.
+ */
+export const DEFAULT_INSTANCE_QUOTAS: Readonly<InstanceQuotas> = Object.freeze({
+  free: { perApp: 100, perNamespace: 1000 },
+  '*': { perApp: 1000, perNamespace: 10_000 },
+});
+
+/** `free=100/1000,*=1000/10000`: per tier, instances per app / per namespace (SWARM_INSTANCE_QUOTAS, `--instance-quotas`). */
+export function parseInstanceQuotas(text: string): InstanceQuotas {
+  const quotas: InstanceQuotas = { ...DEFAULT_INSTANCE_QUOTAS };
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const match = /^([A-Za-z0-9_*-]+)=(\d+)\/(\d+)$/.exec(part);
+    if (!match) throw new Error(`instance quota "${part}" is not <tier>=<per app>/<per namespace>`);
+    quotas[match[1] as string] = { perApp: Number(match[2]), perNamespace: Number(match[3]) };
+  }
+  return quotas;
+}
+
+/**
+ * Refuses the binding that would take the app or its namespace past the tier's quota (`422
+ * quota_exceeded`). Runs inside the app's locked change, so one app's bindings count in turn.
+ */
+async function requireQuota(
+  trx: Parameters<Parameters<typeof changeApp>[2]>[0],
+  quotas: InstanceQuotas,
+  app: AppRow,
+  tier: string | null,
+): Promise<void> {
+  const quota = (tier !== null ? quotas[tier] : undefined) ?? quotas['*'];
+  if (!quota) return;
+  const sameTier = tier === null ? null : tier;
+  const count = async (namespaceWide: boolean) => {
+    let query = trx
+      .selectFrom('bindings')
+      .innerJoin('apps', 'apps.app_id', 'bindings.app_id')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('bindings.status', '=', 'active');
+    query = sameTier === null ? query.where('bindings.service_tier', 'is', null) : query.where('bindings.service_tier', '=', sameTier);
+    query = namespaceWide ? query.where('apps.owner_namespace', '=', app.ownerNamespace) : query.where('bindings.app_id', '=', app.appId);
+    return Number((await query.executeTakeFirst())?.n ?? 0);
+  };
+  const label = tier ?? 'default';
+  if ((await count(false)) >= quota.perApp) {
+    throw new SwarmError('quota_exceeded', `the app already has ${quota.perApp} active instances of tier ${label}, its quota`);
+  }
+  if ((await count(true)) >= quota.perNamespace) {
+    throw new SwarmError('quota_exceeded', `the namespace already has ${quota.perNamespace} active instances of tier ${label}, its quota`);
+  }
+}
+
 /** A developer proof is identified by its payload: it carries the developer's own nonce and timestamp. */
 function proofHash(payload: ProvisionData): string {
   return createHash('sha256').update(canonicalJson(payload)).digest('hex');
@@ -84,6 +149,7 @@ export function bindingRoutes(app: FastifyInstance, ctx: RegistryContext): void 
         ) {
           throw new SwarmError('conflict', `service_id ${service.service_id} is already bound`);
         }
+        await requireQuota(trx, ctx.instanceQuotas, row, payload.service_tier ?? null);
         const binding: BindingRow = {
           appId: row.appId,
           serviceId: service.service_id,
