@@ -1,0 +1,54 @@
+import { type BroadcastRetryData, type SigningKey, signEnvelope } from '@swarm/protocol';
+import { appPath, type ClientOptions, call, registryUrl } from './http.js';
+import { freshness } from './keys.js';
+
+export type BroadcastState = 'pending' | 'dead' | 'delivered';
+
+/** One row of the registry's broadcast outbox for an app (`GET /v1/apps/{app_id}/broadcasts`). */
+export interface BroadcastRow {
+  id: string;
+  url: string;
+  event: string | null;
+  state: BroadcastState;
+  attempts: number;
+  created_at: number;
+  next_attempt_at: number | null;
+  delivered_at: number | null;
+  dead_at: number | null;
+  last_error: string | null;
+}
+
+export interface BroadcastPage {
+  app_id: string;
+  state: BroadcastState;
+  broadcasts: BroadcastRow[];
+  next: string | null;
+}
+
+/** A page of the app's broadcasts in one state (dead letters by default). */
+export async function listBroadcasts(
+  options: ClientOptions,
+  appId: string,
+  query: { state?: BroadcastState; after?: string; limit?: number } = {},
+): Promise<BroadcastPage> {
+  const params = new URLSearchParams({ state: query.state ?? 'dead' });
+  if (query.after) params.set('after', query.after);
+  if (query.limit) params.set('limit', String(query.limit));
+  return (await call<BroadcastPage>('GET', registryUrl(options, `${appPath(appId)}/broadcasts?${params}`))).body;
+}
+
+/** Puts the app's dead-letter broadcasts (all, or `ids`) back in the queue; signed by the Master key. */
+export async function retryBroadcasts(
+  options: ClientOptions,
+  input: { appId: string; master: SigningKey; ids?: string[] },
+): Promise<{ app_id: string; retried: number }> {
+  const data: BroadcastRetryData = {
+    app_id: input.appId,
+    action: 'retry_broadcasts',
+    ...(input.ids && input.ids.length > 0 ? { ids: input.ids } : {}),
+    ...freshness(),
+  };
+  const body = signEnvelope('owner_query', data, input.master.privateKey);
+  return (await call<{ app_id: string; retried: number }>('POST', registryUrl(options, `${appPath(input.appId)}/broadcasts/retry`), body))
+    .body;
+}
