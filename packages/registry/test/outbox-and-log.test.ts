@@ -100,7 +100,11 @@ describe('broadcast outbox: lanes per receiver, dead letters, cap', () => {
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     const epoch = answer.body.config_epoch;
     await receiver.waitFor(
-      (list) => list.some((d) => d.path === `/good-${round}/v1/events` && d.data.app_id === appId && d.data.config_epoch === epoch),
+      (list) =>
+        list.some(
+          (d) =>
+            d.path === `/good-${round}/v1/events` && d.data.app_id === appId && 'config_epoch' in d.data && d.data.config_epoch === epoch,
+        ),
       20_000,
     );
     return performance.now() - started;

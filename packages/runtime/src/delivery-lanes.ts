@@ -77,6 +77,11 @@ export class ReceiverLanes {
     return 'probe';
   }
 
+  /** Whether the receiver's last attempt failed (its lane is suspect, open or not). */
+  failing(receiver: string): boolean {
+    return this.#lanes.has(receiver);
+  }
+
   /** Marks the start of a half-open lane's single probe. */
   startProbe(receiver: string): void {
     const lane = this.#lanes.get(receiver);

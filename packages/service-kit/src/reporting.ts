@@ -102,6 +102,8 @@ export class Reporter {
   readonly #addToCounter: PreparedQuery<CounterIncrement, unknown>;
   readonly #limits: ReportOutboxLimits;
   readonly #lanes: ReceiverLanes;
+  /** Lanes of failing receivers still sending, by receiver. */
+  readonly #background = new Map<string, Promise<void>>();
   #flushes = 0;
 
   constructor(options: ReporterOptions) {
@@ -309,9 +311,25 @@ export class Reporter {
       lane.push({ row, url: base.replace(/\/+$/, '') + path });
       lanes.set(receiver, lane);
     }
-    // Receivers that failed lately go last, so healthy ones are never queued behind them.
-    const order = [...lanes].sort(([a], [b]) => Number(this.#lanes.openUntil(a) > 0) - Number(this.#lanes.openUntil(b) > 0));
-    await forEachLimited(order, this.#limits.lanesAtOnce, ([receiver, items]) => this.#sendLane(receiver, items));
+    // A flush waits for healthy receivers only. A receiver that failed lately is sent to in the
+    // background, one lane at a time, so its timeouts never hold up the next flush of the others.
+    const healthy: Array<[string, Array<{ row: OutboxRow; url: string }>]> = [];
+    for (const [receiver, items] of lanes) {
+      if (this.#background.has(receiver)) continue;
+      if (!this.#lanes.failing(receiver)) healthy.push([receiver, items]);
+      else if (this.#background.size < this.#limits.lanesAtOnce) {
+        const run = this.#sendLane(receiver, items)
+          .catch(() => {})
+          .finally(() => this.#background.delete(receiver));
+        this.#background.set(receiver, run);
+      }
+    }
+    await forEachLimited(healthy, this.#limits.lanesAtOnce, ([receiver, items]) => this.#sendLane(receiver, items));
+  }
+
+  /** Waits for the background lanes (at shutdown, before the store closes). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.#background.values()]);
   }
 
   /** One receiver's rows, one at a time; the lane stops at its first failure of this flush. */
