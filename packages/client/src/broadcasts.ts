@@ -1,27 +1,15 @@
 import { type BroadcastRetryData, type SigningKey, signEnvelope } from '@swarm/protocol';
+import type { BroadcastState, BroadcastView } from '@swarm/registry';
 import { appPath, type ClientOptions, call, registryUrl } from './http.js';
 import { freshness } from './keys.js';
 
-export type BroadcastState = 'pending' | 'dead' | 'delivered';
-
-/** One row of the registry's broadcast outbox for an app (`GET /v1/apps/{app_id}/broadcasts`). */
-export interface BroadcastRow {
-  id: string;
-  url: string;
-  event: string | null;
-  state: BroadcastState;
-  attempts: number;
-  created_at: number;
-  next_attempt_at: number | null;
-  delivered_at: number | null;
-  dead_at: number | null;
-  last_error: string | null;
-}
+// The registry's own answer shape, imported as a type only: the CLI does not load the registry.
+export type { BroadcastState, BroadcastView as BroadcastRow } from '@swarm/registry';
 
 export interface BroadcastPage {
   app_id: string;
   state: BroadcastState;
-  broadcasts: BroadcastRow[];
+  broadcasts: BroadcastView[];
   next: string | null;
 }
 

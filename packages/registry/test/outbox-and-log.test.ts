@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { newNonce, nowSeconds, signEnvelope, verifyAuditChain } from '@swarm/protocol';
+import { blackHole, statusReceiver } from '@swarm/runtime/testing';
 import type { RegistryHandle } from '../src/index.js';
-import { type Developer, developerWithApp, get, post, sqliteBackend } from './helpers.js';
+import { call, type Developer, developerWithApp, get, post, sqliteBackend } from './helpers.js';
 import { BroadcastReceiver } from './receiver.js';
-
-const call = async (method: string, url: string, body: unknown) => {
-  const response = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-};
 
 function backboneUpdate(dev: Developer, appId: string, operational: Record<string, unknown>) {
   return signEnvelope(
@@ -19,41 +13,6 @@ function backboneUpdate(dev: Developer, appId: string, operational: Record<strin
     { app_id: appId, operational_context: operational, timestamp: nowSeconds(), nonce: newNonce(), context: 'backbone_update' },
     dev.master.privateKey,
   );
-}
-
-/** A listener that accepts connections and never answers: the worst receiver there is. */
-async function blackHole(): Promise<{ origin: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
-/** A receiver answering `status` to everything, switchable, counting what it was sent. */
-async function fixedReceiver(status: number): Promise<{ origin: string; status: number; hits: number; close(): Promise<void> }> {
-  const state = { origin: '', status, hits: 0, close: async () => {} };
-  const server: Server = createHttpServer((request, response) => {
-    request.resume();
-    request.on('end', () => {
-      state.hits += 1;
-      response.writeHead(state.status, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  state.close = () => new Promise((resolve) => server.close(() => resolve()));
-  return state;
 }
 
 async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
@@ -120,8 +79,8 @@ describe('broadcast outbox: lanes per receiver, dead letters, cap', () => {
     const bad = await developerWithApp(registry);
     for (let i = 0; i < 125; i++) {
       const update = backboneUpdate(bad.dev, bad.appId, {
-        billing_provider_url: `${hole.origin}/b${i}`,
-        logging_service_url: `${hole.origin}/l${i}`,
+        billing_provider_url: `${hole.url}/b${i}`,
+        logging_service_url: `${hole.url}/l${i}`,
       });
       assert.equal((await call('PATCH', `${registry.url}/v1/apps/${bad.appId}/operational-context`, update)).status, 200);
     }
@@ -141,14 +100,14 @@ describe('broadcast outbox: lanes per receiver, dead letters, cap', () => {
   });
 
   it('rows a receiver refuses for good (404) go dead, are listed, and a Master-signed retry sends them again', async () => {
-    const refusing = await fixedReceiver(404);
+    const refusing = await statusReceiver(404);
     try {
       const { dev, appId } = await developerWithApp(registry);
       const url = `${registry.url}/v1/apps/${appId}/broadcasts`;
       const patched = await call(
         'PATCH',
         `${registry.url}/v1/apps/${appId}/operational-context`,
-        backboneUpdate(dev, appId, { billing_provider_url: refusing.origin }),
+        backboneUpdate(dev, appId, { billing_provider_url: refusing.url }),
       );
       assert.equal(patched.status, 200);
       const dead = await until('the row to go dead', async () => {
@@ -157,7 +116,7 @@ describe('broadcast outbox: lanes per receiver, dead letters, cap', () => {
       });
       assert.equal(dead.broadcasts.length, 1);
       const [row] = dead.broadcasts;
-      assert.equal(row.url, `${refusing.origin}/v1/events`);
+      assert.equal(row.url, `${refusing.url}/v1/events`);
       assert.equal(row.event, 'BACKBONE_UPDATE');
       assert.equal(row.state, 'dead');
       assert.match(row.last_error, /404/);
@@ -201,13 +160,13 @@ describe('broadcast outbox: lanes per receiver, dead letters, cap', () => {
         call(
           'PATCH',
           `${capped.url}/v1/apps/${appId}/operational-context`,
-          backboneUpdate(dev, appId, { billing_provider_url: `${hole.origin}/c${i}` }),
+          backboneUpdate(dev, appId, { billing_provider_url: `${hole.url}/c${i}` }),
         );
       assert.equal((await update(0)).status, 200);
       assert.equal((await update(1)).status, 200);
       const refused = await update(2);
       assert.equal(refused.status, 429, JSON.stringify(refused.body));
-      assert.equal((refused.body.error as { code: string }).code, 'rate_limited');
+      assert.equal(refused.body.error.code, 'rate_limited');
       const pending = await get(`${capped.url}/v1/apps/${appId}/broadcasts?state=pending`);
       assert.equal(pending.body.broadcasts.length, 3, 'the first change’s row, then two for the second (new and replaced URL)');
     } finally {
@@ -290,7 +249,7 @@ describe('audit log pages (SPEC §15)', () => {
     for (let s = 0; s < 200; s++) services[`s${s}`] = `https://service-${s}.example/${'q'.repeat(200)}`;
     const answer = await call('PATCH', `${registry.url}/v1/apps/${appId}/operational-context`, backboneUpdate(dev, appId, { services }));
     assert.equal(answer.status, 413, JSON.stringify(answer.body));
-    assert.equal((answer.body.error as { code: string }).code, 'payload_too_large');
+    assert.equal(answer.body.error.code, 'payload_too_large');
     const last = await get(`${registry.url}/v1/apps/${appId}/log?after=${UPDATES}`);
     assert.equal(last.body.entries.length, 1);
     assert.equal(last.body.next, null);

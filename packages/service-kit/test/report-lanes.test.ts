@@ -1,45 +1,13 @@
 import assert from 'node:assert/strict';
-import { createServer as createHttpServer } from 'node:http';
-import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startBilling, startLogging } from '@swarm/backbone';
 import { newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
 import { postJson } from '@swarm/runtime';
+import { blackHole, statusReceiver } from '@swarm/runtime/testing';
 import { openReportOutbox } from '../src/index.js';
 import { callApi, createTestDeveloper, provisionInstance, type TestDeveloper, trustedRegistryOf } from '../src/testing/index.js';
 import { startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
-
-/** Accepts connections and never answers. */
-async function blackHole(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
-/** Answers 404 to everything (a receiver that will never take the reports). */
-async function notFound(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createHttpServer((request, response) => {
-    request.resume();
-    request.on('end', () => response.writeHead(404, { 'content-type': 'application/json' }).end('{}'));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 async function moveBackbone(registryUrl: string, developer: TestDeveloper, context: Record<string, string>): Promise<void> {
   const update = signEnvelope(
@@ -73,7 +41,7 @@ describe('report outbox: one lane per receiver, dead letters', () => {
     running.push(logging);
     const hole = await blackHole();
     running.push(hole);
-    const refusing = await notFound();
+    const refusing = await statusReceiver(404);
     running.push(refusing);
     const notesDir = join(dir.path, 'notes');
     // The flush timer runs every second: delivery delay is what the test measures.
