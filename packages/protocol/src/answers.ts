@@ -126,7 +126,35 @@ export const AuditEntry = z.looseObject({
   prev_hash: z.string(),
   hash: z.string(),
 });
-export const AuditLogAnswer = z.object({ entries: z.array(AuditEntry) });
+/** One page of the log: `next` is the seq to ask after (a string), null at the head. */
+export const AuditLogAnswer = z.object({ entries: z.array(AuditEntry), next: z.string().nullable().optional() });
+
+// The registry's broadcast outbox as an app's owner sees it (docs/REGISTRY.md).
+export const BroadcastState = z.enum(['pending', 'dead', 'delivered']);
+export const BroadcastView = z.object({
+  id: z.string(),
+  url: z.string(),
+  event: z.unknown(),
+  state: BroadcastState,
+  attempts: z.int(),
+  created_at: z.int(),
+  /** Unix seconds of the next attempt (pending rows). */
+  next_attempt_at: z.int().nullable(),
+  delivered_at: z.int().nullable(),
+  dead_at: z.int().nullable(),
+  last_error: z.string().nullable(),
+});
+export const BroadcastPage = z.object({
+  app_id: z.string(),
+  state: BroadcastState,
+  broadcasts: z.array(BroadcastView),
+  next: z.string().nullable(),
+});
+export const BroadcastRetryAnswer = z.object({ app_id: z.string(), retried: z.int().min(0) });
+export type BroadcastState = z.infer<typeof BroadcastState>;
+export type BroadcastView = z.infer<typeof BroadcastView>;
+export type BroadcastPage = z.infer<typeof BroadcastPage>;
+export type BroadcastRetryAnswer = z.infer<typeof BroadcastRetryAnswer>;
 
 // §9.2
 export const HeartbeatAnswer = z.object({ config_epoch: z.int().min(0) });

@@ -23,12 +23,16 @@ export type AuditChainResult = { ok: true } | { ok: false; seq: number; reason: 
  * Checks an app's whole log: seq runs 1, 2, 3… without gaps, every `prev_hash` is the hash of
  * the entry before (the genesis hash for the first), and every `hash` matches its entry.
  * A log cut short at its end still verifies: compare the head hash with one seen before.
+ * `after` continues a check across pages: the seq and hash of the last entry already verified.
  */
-export function verifyAuditChain(entries: readonly unknown[]): AuditChainResult {
-  let prev = AUDIT_GENESIS_HASH;
+export function verifyAuditChain(
+  entries: readonly unknown[],
+  after: { seq: number; hash: string } = { seq: 0, hash: AUDIT_GENESIS_HASH },
+): AuditChainResult {
+  let prev = after.hash;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i] as Partial<AuditEntry> | null;
-    const expectedSeq = i + 1;
+    const expectedSeq = after.seq + i + 1;
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
       return { ok: false, seq: expectedSeq, reason: 'entry is not an object' };
     }

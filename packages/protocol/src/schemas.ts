@@ -344,6 +344,16 @@ export const OwnerQuery = signed(OwnerQueryData);
 export function audienceOf(url: string): string {
   return new URL(url).href.replace(/\/+$/, '');
 }
+
+/** An owner puts the app's dead-letter broadcasts (all, or `ids`) back in the registry's queue; signed `owner_query`. */
+export const BroadcastRetryData = z.strictObject({
+  app_id: AppIdString,
+  action: z.literal('retry_broadcasts'),
+  ids: z.array(z.string().min(1).max(64)).max(1000).optional(),
+  timestamp: Timestamp,
+  nonce: Nonce,
+});
+export const BroadcastRetry = signed(BroadcastRetryData);
 export const TokenRequestData = z.strictObject({
   app_id: AppIdString,
   sub: z.string().min(1).max(255),
@@ -392,6 +402,7 @@ export type TerminationReceiptData = z.infer<typeof TerminationReceiptData>;
 export type TerminationReceipt = z.infer<typeof TerminationReceipt>;
 export type DecommissionData = z.infer<typeof DecommissionData>;
 export type OwnerQueryData = z.infer<typeof OwnerQueryData>;
+export type BroadcastRetryData = z.infer<typeof BroadcastRetryData>;
 export type TokenRequestData = z.infer<typeof TokenRequestData>;
 export type AuthKeyRotationData = z.infer<typeof AuthKeyRotationData>;
 

@@ -1,9 +1,29 @@
-import { type BroadcastData, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
-import { requestJson } from '@swarm/runtime';
+import { type BroadcastData, newNonce, nowSeconds, SwarmError, signEnvelope } from '@swarm/protocol';
+import {
+  type DeliveryOutcome,
+  deliveryOutcome,
+  forEachLimited,
+  ReceiverLanes,
+  receiverOf,
+  requestJson,
+  retryDelayMs,
+} from '@swarm/runtime';
 import type { RegistryContext } from './context.js';
 import type { AppRow } from './storage/apps.js';
 import { eventsUrlsOfApp } from './storage/catalog.js';
-import { claimBroadcast, dueBroadcasts, enqueueBroadcast, markDelivered, markFailed, purgeDelivered } from './storage/outbox.js';
+import {
+  claimBroadcast,
+  dueBroadcastsOf,
+  dueReceivers,
+  enqueueBroadcast,
+  expireUndelivered,
+  markDead,
+  markDelivered,
+  markFailed,
+  pendingBroadcastsOfApp,
+  purgeDead,
+  purgeDelivered,
+} from './storage/outbox.js';
 import type { Executor } from './storage/schema.js';
 
 type Event = BroadcastData extends infer D
@@ -14,21 +34,25 @@ type Event = BroadcastData extends infer D
 
 /** Delivered rows are kept this long for inspection. */
 const DELIVERED_KEPT_SECONDS = 7 * 86400;
+/** Dead letters nobody retried are kept this long (longer than SQS's 14-day maximum retention). */
+const DEAD_KEPT_SECONDS = 30 * 86400;
 
 const eventsUrl = (base: string) => `${base.replace(/\/+$/, '')}/v1/events`;
 
-/** Transactions that queued at least one broadcast row: only their commit needs a delivery pass. */
-const queuedIn = new WeakSet<Executor>();
+/** Transactions that queued broadcast rows, with the receivers they queued for: only their commit needs a delivery pass. */
+const queuedIn = new WeakMap<Executor, Set<string>>();
 
-/** Whether `trx` queued a broadcast (read after it committed). */
-export function queuedBroadcasts(trx: Executor): boolean {
-  return queuedIn.has(trx);
+/** The receivers `trx` queued broadcasts for (read after it committed); null when none. */
+export function queuedBroadcasts(trx: Executor): ReadonlySet<string> | null {
+  return queuedIn.get(trx) ?? null;
 }
 
 /**
  * Queues a broadcast (SPEC §9.4) in the caller's transaction: to the app's Auth Provider,
  * Billing and Logging, and to the events_url of each provider with an active instance of the
  * app (and `alsoServiceId`, just revoked). `extraBackbone` adds URLs the change replaced.
+ * An app with `ctx.broadcastQueueCap` rows still waiting is refused (`429 rate_limited`): the
+ * change is not made rather than its broadcast dropped.
  */
 export async function queueBroadcast(
   db: Executor,
@@ -39,13 +63,24 @@ export async function queueBroadcast(
 ): Promise<void> {
   const backbone = [app.authProviderUrl, app.billingProviderUrl, app.loggingServiceUrl, ...(options.extraBackbone ?? [])];
   const urls = [
-    ...backbone.filter((url): url is string => url !== null).map(eventsUrl),
-    ...(await eventsUrlsOfApp(db, app.appId, options.alsoServiceId)),
+    ...new Set([
+      ...backbone.filter((url): url is string => url !== null).map(eventsUrl),
+      ...(await eventsUrlsOfApp(db, app.appId, options.alsoServiceId)),
+    ]),
   ];
   const data = { origin: ctx.authority, app_id: app.appId, ...event, nonce: newNonce() };
   if (urls.length === 0) return;
+  const waiting = await pendingBroadcastsOfApp(db, app.appId);
+  if (waiting + urls.length > ctx.broadcastQueueCap) {
+    throw new SwarmError(
+      'rate_limited',
+      `app ${app.appId} has ${waiting} broadcasts waiting for delivery (at most ${ctx.broadcastQueueCap}); retry once they are delivered or dead`,
+    );
+  }
   await enqueueBroadcast(db, app.appId, urls, data, nowSeconds());
-  queuedIn.add(db);
+  const receivers = queuedIn.get(db) ?? new Set<string>();
+  for (const url of urls) receivers.add(receiverOf(url) ?? '');
+  queuedIn.set(db, receivers);
 }
 
 export interface DeliveryOptions {
@@ -53,20 +88,33 @@ export interface DeliveryOptions {
   maxMs: number;
   pollMs: number;
   timeoutMs: number;
-  /** A broadcast still undelivered after this long stops being retried (its row stays, with last_error). */
+  /** A broadcast still undelivered after this long becomes a dead letter (kept, listed, retryable). */
   giveUpAfterSeconds: number;
+  /** Requests in flight to one receiver. */
+  laneConcurrency: number;
+  /** Receivers served at once; half of them at most may be probes of receivers that failed. */
+  maxLanes: number;
+  /** Consecutive failures that open a receiver's circuit breaker. */
+  failuresToOpen: number;
   logger?: { warn(obj: unknown, msg?: string): void };
 }
 
 /**
- * The outbox delivery loop: at least once, exponential backoff up to maxMs, 2xx = delivered.
- * Rows are leased before sending, so replicas on one database rarely send twice; receivers drop
- * repeats by nonce anyway. Each attempt is signed afresh (same nonce, new timestamp), so a
- * delivery that lands after a long outage is still fresh.
+ * The outbox delivery loop: at least once, 2xx = delivered, one lane per receiver (the
+ * destination origin). Each lane has its own workers, backoff and circuit breaker
+ * (runtime's ReceiverLanes), so a receiver that never answers holds at most its own
+ * `laneConcurrency` requests and delays only its own rows. A permanent answer (4xx other than
+ * 408/429) or a row undelivered for `giveUpAfterSeconds` becomes a dead letter the owner can
+ * list and retry. Rows are leased before sending, so replicas on one database rarely send
+ * twice; receivers drop repeats by nonce anyway. Each attempt is signed afresh (same nonce,
+ * new timestamp), so a delivery that lands after a long outage is still fresh.
  */
 export class BroadcastDelivery {
   readonly #ctx: RegistryContext;
   readonly #options: DeliveryOptions;
+  readonly #lanes: ReceiverLanes;
+  /** Running lane workers by receiver; `probe` marks a half-open lane's single test. */
+  readonly #workers = new Map<string, { done: Promise<void>; probe: boolean }>();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
   #again = false;
@@ -76,6 +124,7 @@ export class BroadcastDelivery {
   constructor(ctx: RegistryContext, options: DeliveryOptions) {
     this.#ctx = ctx;
     this.#options = options;
+    this.#lanes = new ReceiverLanes({ initialMs: options.initialMs, maxMs: options.maxMs, failuresToOpen: options.failuresToOpen });
   }
 
   start(): void {
@@ -107,17 +156,24 @@ export class BroadcastDelivery {
   }
 
   /**
-   * Runs a pass now and waits for it (at most `maxWaitMs`): a change's broadcasts get their first
-   * attempt before the change is answered, so reachable receivers hear of it first.
+   * Runs a pass now and waits (at most `maxWaitMs`) for the lanes of `receivers` (all lanes
+   * when null): a change's broadcasts get their first attempt before the change is answered,
+   * so reachable receivers hear of it first, and a dead receiver of another app costs nothing.
    */
-  async settle(maxWaitMs: number): Promise<void> {
-    this.kick();
+  async settle(maxWaitMs: number, receivers: ReadonlySet<string> | null = null): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, maxWaitMs);
     });
     const drained = (async () => {
+      // A pass already running may have listed lanes before this change committed: kick asks for another.
+      this.kick();
       while (this.#running) await this.#running;
+      for (;;) {
+        const busy = [...this.#workers].filter(([receiver]) => receivers === null || receivers.has(receiver));
+        if (busy.length === 0) return;
+        await Promise.all(busy.map(([, worker]) => worker.done));
+      }
     })();
     await Promise.race([drained, timeout]);
     clearTimeout(timer);
@@ -127,41 +183,85 @@ export class BroadcastDelivery {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     await this.#running;
+    await Promise.all([...this.#workers.values()].map((worker) => worker.done));
+  }
+
+  /** Receivers whose breaker is open: what an operator looks at when broadcasts lag. */
+  openLanes(): ReturnType<ReceiverLanes['open']> {
+    return this.#lanes.open();
   }
 
   async #pass(): Promise<void> {
     const db = this.#ctx.db;
-    if (++this.#passes % 1000 === 1) await purgeDelivered(db, nowSeconds() - DELIVERED_KEPT_SECONDS);
-    for (;;) {
-      const now = Date.now();
-      const due = await dueBroadcasts(db, now, nowSeconds() - this.#options.giveUpAfterSeconds, 50);
-      if (due.length === 0 || this.#stopped) return;
-      await Promise.all(
-        due.map(async (row) => {
-          if (!(await claimBroadcast(db, row, now + this.#options.timeoutMs * 3))) return;
-          const error = await this.#deliver(row.url, row.data);
-          if (error === null) await markDelivered(db, row.id, nowSeconds());
-          else await markFailed(db, row.id, Date.now() + this.#backoff(row.attempts), error);
-        }),
-      );
-      if (due.length < 50) return;
+    const passes = ++this.#passes;
+    if (passes % 1000 === 1) {
+      await purgeDelivered(db, nowSeconds() - DELIVERED_KEPT_SECONDS);
+      await purgeDead(db, nowSeconds() - DEAD_KEPT_SECONDS);
+    }
+    if (passes % 60 === 1) await expireUndelivered(db, nowSeconds() - this.#options.giveUpAfterSeconds, nowSeconds());
+    const { maxLanes } = this.#options;
+    const now = Date.now();
+    // More receivers than lanes: the ones whose breaker is open are passed over cheaply.
+    for (const receiver of await dueReceivers(db, now, maxLanes * 4)) {
+      if (this.#stopped || this.#workers.size >= maxLanes) return;
+      if (this.#workers.has(receiver)) continue;
+      const admission = this.#lanes.admit(receiver, now);
+      if (admission === 'wait') continue;
+      const probes = [...this.#workers.values()].filter((worker) => worker.probe).length;
+      if (admission === 'probe' && probes >= Math.max(1, Math.floor(maxLanes / 2))) continue;
+      const worker = { probe: admission === 'probe', done: Promise.resolve() };
+      worker.done = this.#lane(receiver)
+        .catch((error) => this.#options.logger?.warn({ err: error, receiver }, 'broadcast lane failed'))
+        .finally(() => {
+          this.#workers.delete(receiver);
+        });
+      this.#workers.set(receiver, worker);
     }
   }
 
-  #backoff(attempts: number): number {
-    const { initialMs, maxMs } = this.#options;
-    const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempts, 30));
-    return Math.round(base / 2 + (Math.random() * base) / 2);
+  /** Delivers one receiver's due rows until none is left or its breaker opens. */
+  async #lane(receiver: string): Promise<void> {
+    const db = this.#ctx.db;
+    while (!this.#stopped) {
+      const admission = this.#lanes.admit(receiver, Date.now());
+      if (admission === 'wait') return;
+      const probe = admission === 'probe';
+      const concurrency = probe ? 1 : this.#options.laneConcurrency;
+      const now = Date.now();
+      const due = await dueBroadcastsOf(db, receiver, now, probe ? 1 : concurrency * 4);
+      if (due.length === 0) return;
+      if (probe) this.#lanes.startProbe(receiver);
+      let sent = false;
+      try {
+        await forEachLimited(due, concurrency, async (row) => {
+          if (this.#stopped || (!probe && this.#lanes.admit(receiver, Date.now()) !== 'go')) return;
+          if (!(await claimBroadcast(db, row, Date.now() + this.#options.timeoutMs * 3))) return;
+          sent = true;
+          const { outcome, error } = await this.#deliver(row.url, row.data);
+          this.#lanes.record(receiver, outcome, Date.now(), error);
+          if (outcome === 'delivered') await markDelivered(db, row.id, nowSeconds());
+          else if (outcome === 'dead') await markDead(db, row.id, nowSeconds(), error ?? 'refused');
+          else {
+            const next = Date.now() + retryDelayMs(row.attempts, this.#options.initialMs, this.#options.maxMs);
+            await markFailed(db, row.id, next, error ?? 'failed');
+          }
+        });
+      } finally {
+        if (probe && !sent) this.#lanes.cancelProbe(receiver);
+      }
+    }
   }
 
-  async #deliver(url: string, data: Record<string, unknown>): Promise<string | null> {
+  async #deliver(url: string, data: Record<string, unknown>): Promise<{ outcome: DeliveryOutcome; error: string | null }> {
+    if (receiverOf(url) === null) return { outcome: 'dead', error: 'the receiver URL is not an http(s) URL' };
     const envelope = signEnvelope('broadcast', { ...data, timestamp: nowSeconds() }, this.#ctx.registryKey.privateKey);
     try {
       // Only the status counts: a receiver may answer 2xx with any body, or none.
       const { status } = await requestJson('POST', url, envelope, { timeoutMs: this.#options.timeoutMs, read: 'status' });
-      return status >= 200 && status < 300 ? null : `receiver answered ${status}`;
+      const outcome = deliveryOutcome(status);
+      return { outcome, error: outcome === 'delivered' ? null : `receiver answered ${status}` };
     } catch (error) {
-      return error instanceof Error ? error.message : String(error);
+      return { outcome: 'retry', error: error instanceof Error ? error.message : String(error) };
     }
   }
 }

@@ -37,6 +37,10 @@ export interface RegistryContext {
    * nothing to do, and no outbox scan, when it queued none.
    */
   settleBroadcasts(trx: Executor): Promise<void>;
+  /** Rows an app may have waiting for delivery; a change that would queue more is `429 rate_limited`. */
+  broadcastQueueCap: number;
+  /** Starts a delivery pass now (after dead letters were put back in the queue). */
+  kickBroadcasts(): void;
 }
 
 /** SPEC §10.1: the old instance key stays valid this long after a rotation. */

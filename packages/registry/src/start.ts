@@ -68,8 +68,17 @@ export interface RegistryOptions {
     maxMs?: number;
     pollMs?: number;
     timeoutMs?: number;
+    /** Undelivered this long, a broadcast becomes a dead letter. Default 3 days. */
     giveUpAfterSeconds?: number;
     settleMs?: number;
+    /** Requests in flight to one receiver (origin). Default 4. */
+    laneConcurrency?: number;
+    /** Receivers served at once. Default 64. */
+    maxLanes?: number;
+    /** Consecutive failures that open a receiver's circuit breaker. Default 5. */
+    failuresToOpen?: number;
+    /** Broadcast rows an app may have waiting. Default 10 000. */
+    queueCapPerApp?: number;
   };
   logLevel?: string | false;
 }
@@ -150,8 +159,11 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       defaultLoggingUrl: options.defaultLoggingUrl ?? null,
       dnsPort: null,
       settleBroadcasts: async (trx) => {
-        if (queuedBroadcasts(trx)) await delivery?.settle(retry.settleMs ?? 1000);
+        const receivers = queuedBroadcasts(trx);
+        if (receivers) await delivery?.settle(retry.settleMs ?? 1000, receivers);
       },
+      broadcastQueueCap: retry.queueCapPerApp ?? 10_000,
+      kickBroadcasts: () => delivery?.kick(),
     };
 
     const app = createHttpApp({
@@ -185,7 +197,10 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       maxMs: retry.maxMs ?? 60_000,
       pollMs: retry.pollMs ?? 1000,
       timeoutMs: retry.timeoutMs ?? 5000,
-      giveUpAfterSeconds: retry.giveUpAfterSeconds ?? 7 * 86400,
+      giveUpAfterSeconds: retry.giveUpAfterSeconds ?? 3 * 86400,
+      laneConcurrency: retry.laneConcurrency ?? 4,
+      maxLanes: retry.maxLanes ?? 64,
+      failuresToOpen: retry.failuresToOpen ?? 5,
       logger: app.log,
     });
     delivery = loop;

@@ -20,3 +20,42 @@ export async function call(method: string, url: string, body?: unknown, headers:
 export const post = (url: string, body: unknown, headers?: Record<string, string>) => call('POST', url, body, headers);
 export const get = (url: string, headers?: Record<string, string>) => call('GET', url, undefined, headers);
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/**
+ * A receiver that accepts connections and never answers (the worst peer there is): `url` is its
+ * origin. Closing destroys the connections it holds.
+ */
+export async function blackHole(): Promise<{ url: string; close(): Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A receiver answering `status` (changeable) with `{}` to every request, counting them in `hits`. */
+export async function statusReceiver(status: number): Promise<{ url: string; status: number; hits: number; close(): Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const state = { url: '', status, hits: 0, close: async () => {} };
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      state.hits += 1;
+      response.writeHead(state.status, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  state.close = () => new Promise((resolve) => server.close(() => resolve()));
+  return state;
+}

@@ -10,7 +10,7 @@ import type { Kit } from './kit.js';
 import { resolveConfig, type ServiceOptions } from './options.js';
 import { loadOrCreateProviderKey } from './provider-key.js';
 import { Reporter } from './reporting.js';
-import { type KitTables, migrateKit } from './store.js';
+import { type KitTables, kitDatabaseFile, migrateKit } from './store.js';
 
 /**
  * Builds everything a service runs on before it listens: configuration, provider key, the
@@ -24,7 +24,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
   const trusted = new TrustedRegistries(options.trustedRegistries);
   const database = openDatabase<unknown>({
     url: config.databaseUrl,
-    file: join(config.dataDir, `${config.serviceType}.db`),
+    file: kitDatabaseFile(config.dataDir, config.serviceType),
     schema: config.databaseSchema,
   });
   let replay: ReplayStore | undefined;

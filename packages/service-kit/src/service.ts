@@ -89,7 +89,12 @@ export async function startService<Tables>(options: ServiceOptions, domain: Doma
   shutdown.onStop(() => Promise.all(loops.map((loop) => loop.stop())));
   shutdown.onStop(() => kit.binder.close());
   // What was counted while the last requests ran still goes out before the store closes.
-  shutdown.onFlush(() => reporter.flush().catch(() => {}));
+  shutdown.onFlush(() =>
+    reporter
+      .flush()
+      .catch(() => {})
+      .then(() => reporter.drain()),
+  );
 
   const terms = {
     service_type: config.serviceType,

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { migrate } from '@swarm/runtime';
 import type { Kysely, Migration } from 'kysely';
 
@@ -41,6 +42,13 @@ export interface OutboxRow {
   /** The report's data without `timestamp`, which is set when it is signed and sent. */
   data: string;
   created_at: number;
+  /** Failed attempts so far. */
+  attempts: number;
+  /** Milliseconds: the row is not sent before (backoff, or its receiver's breaker is open). */
+  next_attempt_at: number;
+  last_error: string | null;
+  /** Set when the receiver refused the row for good or it stayed unsent too long: the operator may retry it. */
+  dead_at: number | null;
 }
 
 /** Usage counted since the last flush, kept on disk so a crash loses none of it. */
@@ -121,7 +129,30 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '003_outbox_lanes': {
+    // Rows back off on their own and may be dead-lettered, instead of being retried at every
+    // flush forever (or deleted unseen when a receiver refused them).
+    up: async (db) => {
+      await db.schema
+        .alterTable('kit_outbox')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('kit_outbox')
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable('kit_outbox').addColumn('last_error', 'text').execute();
+      await db.schema.alterTable('kit_outbox').addColumn('dead_at', 'bigint').execute();
+      await db.schema.createIndex('kit_outbox_due').ifNotExists().on('kit_outbox').columns(['dead_at', 'next_attempt_at']).execute();
+      await db.schema.createIndex('kit_outbox_app').ifNotExists().on('kit_outbox').columns(['app_id', 'dead_at']).execute();
+    },
+  },
 };
+
+/** Where a service keeps its SQLite database (kit and domain tables) under its data folder. */
+export function kitDatabaseFile(dataDir: string, serviceType: string): string {
+  return join(dataDir, `${serviceType}.db`);
+}
 
 export async function migrateKit(db: Kysely<KitTables>): Promise<void> {
   await migrate(db, 'kit', migrations);

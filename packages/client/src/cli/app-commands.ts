@@ -110,10 +110,11 @@ export function addAuditCommands(program: Command): void {
     .command('audit')
     .description("the app's audit log")
     .command('verify <app_id>')
-    .description("fetch the app's audit log and check its hash chain")
+    .description("stream the app's audit log page by page and check its hash chain across pages")
+    .option('--limit <n>', 'entries per page (the registry applies its default and maximum)', integer)
     .action(
       action(async (ctx, appId: string) => {
-        const result = await verifyAuditLog(ctx.client, appId);
+        const result = await verifyAuditLog(ctx.client, appId, ctx.opts.limit as number | undefined);
         if (!result.ok) {
           process.exitCode = 1;
           return { json: result, human: `audit log of ${appId} is BROKEN at seq ${result.seq}: ${result.reason}` };

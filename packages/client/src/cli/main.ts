@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { addAppCommands, addAuditCommands, addBackboneUpdateCommand } from './app-commands.js';
 import { defaultRegistryUrl } from './common.js';
 import { addIdentityCommands } from './identity-commands.js';
+import { addBroadcastCommands, addOutboxCommands } from './outbox-commands.js';
 import { hintFor, toCliError } from './output.js';
 import { addServerCommands } from './server-commands.js';
 import { addServiceCommands } from './service-commands.js';
@@ -19,6 +20,8 @@ export function buildProgram(): Command {
   addUsersCommands(program);
   addServiceCommands(program);
   addAuditCommands(program);
+  addBroadcastCommands(program);
+  addOutboxCommands(program);
   const backbone = addServerCommands(program);
   addBackboneUpdateCommand(backbone);
   return program;

@@ -3,7 +3,6 @@ import {
   AppManifest,
   type AppRegistration,
   AUDIT_GENESIS_HASH,
-  type AuditLogAnswer,
   appDnsZone,
   BackboneUpdate,
   type ConfigEpochAnswer,
@@ -22,9 +21,10 @@ import { consumeNonce, pathAppId, requireFresh, requireSame } from '../checks.js
 import { DEFAULT_RETIRE_PREVIOUS_AFTER, type RegistryContext } from '../context.js';
 import { requireMasterSigned } from '../master-key.js';
 import { appPublicRecord } from '../operational-context.js';
+import { pageAfterSeq, pageLimit } from '../pages.js';
 import type { AppRow } from '../storage/apps.js';
 import { insertApp } from '../storage/apps.js';
-import { appendAudit, listAudit } from '../storage/audit.js';
+import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, AUDIT_PAGE_MAX_CHARS, appendAudit, auditPage } from '../storage/audit.js';
 import { findNamespace } from '../storage/namespaces.js';
 
 const HASH_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -107,10 +107,19 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
     return { app_id: row.appId, namespace: namespace.namespace, public_key: namespace.publicKey, status: row.status };
   });
 
-  app.get<{ Params: { app_id: string } }>('/v1/apps/:app_id/log', async (request): Promise<AuditLogAnswer> => {
-    const row = await requireApp(ctx, pathAppId(request.params.app_id));
-    return { entries: await listAudit(ctx.db, row.appId) };
-  });
+  // Paged (SPEC §15): entries go out as stored, never parsed, so a page costs the loop little.
+  app.get<{ Params: { app_id: string }; Querystring: { after?: unknown; limit?: unknown } }>(
+    '/v1/apps/:app_id/log',
+    async (request, reply) => {
+      const appId = pathAppId(request.params.app_id);
+      const after = pageAfterSeq(request.query.after);
+      const limit = pageLimit(request.query.limit, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX);
+      const row = await requireApp(ctx, appId);
+      const page = await auditPage(ctx.db, row.appId, after, limit, AUDIT_PAGE_MAX_CHARS);
+      const next = page.next === null ? 'null' : JSON.stringify(String(page.next));
+      return reply.type('application/json; charset=utf-8').send(`{"entries":[${page.entries.join(',')}],"next":${next}}`);
+    },
+  );
 
   app.post<{ Params: { app_id: string } }>('/v1/apps/:app_id/auth', async (request): Promise<ConfigEpochAnswer> => {
     const appId = pathAppId(request.params.app_id);

@@ -3,6 +3,7 @@ import type { RegistryContext } from '../context.js';
 import { adminRoutes } from './admin.js';
 import { appRoutes } from './apps.js';
 import { bindingRoutes } from './bindings.js';
+import { broadcastRoutes } from './broadcasts.js';
 import { catalogRoutes } from './catalog.js';
 import { instanceRoutes } from './instances.js';
 import { namespaceRoutes } from './namespaces.js';
@@ -13,6 +14,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void
   wellKnownRoutes(app, ctx);
   namespaceRoutes(app, ctx);
   appRoutes(app, ctx);
+  broadcastRoutes(app, ctx);
   catalogRoutes(app, ctx);
   bindingRoutes(app, ctx);
   instanceRoutes(app, ctx);

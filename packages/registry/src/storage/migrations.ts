@@ -1,4 +1,5 @@
-import type { Kysely, Migration } from 'kysely';
+import { receiverOf } from '@swarm/runtime';
+import { type Kysely, type Migration, sql } from 'kysely';
 
 /** Numbered migrations; each runs once per database (runtime's migrate keeps the table). */
 export const migrations: Record<string, Migration> = {
@@ -121,6 +122,37 @@ export const migrations: Record<string, Migration> = {
     },
     async down(db: Kysely<unknown>) {
       await db.schema.alterTable('namespaces').dropColumn('former_public_keys').execute();
+    },
+  },
+  '003_broadcast_lanes': {
+    // Each row names its receiver (the destination origin) so delivery runs one lane per
+    // receiver, and may be dead-lettered (dead_at) instead of lingering forever.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('broadcast_outbox')
+        .addColumn('receiver', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+      await db.schema.alterTable('broadcast_outbox').addColumn('dead_at', 'bigint').execute();
+      const rows = await sql<{ id: string; url: string }>`select id, url from broadcast_outbox`.execute(db);
+      for (const row of rows.rows) {
+        await sql`update broadcast_outbox set receiver = ${receiverOf(row.url) ?? ''} where id = ${row.id}`.execute(db);
+      }
+      await db.schema
+        .createIndex('broadcast_outbox_lane_due')
+        .on('broadcast_outbox')
+        .columns(['receiver', 'delivered_at', 'dead_at', 'next_attempt_at'])
+        .execute();
+      await db.schema
+        .createIndex('broadcast_outbox_app_state')
+        .on('broadcast_outbox')
+        .columns(['app_id', 'delivered_at', 'dead_at', 'created_at'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('broadcast_outbox_app_state').ifExists().execute();
+      await db.schema.dropIndex('broadcast_outbox_lane_due').ifExists().execute();
+      await db.schema.alterTable('broadcast_outbox').dropColumn('dead_at').execute();
+      await db.schema.alterTable('broadcast_outbox').dropColumn('receiver').execute();
     },
   },
 };

@@ -100,6 +100,10 @@ export interface OutboxTable {
   next_attempt_at: Seconds;
   delivered_at: Seconds | null;
   last_error: string | null;
+  /** The destination origin: rows are delivered one lane per receiver. */
+  receiver: string;
+  /** Set when the row failed for good (a permanent answer, or undelivered too long): the owner may retry it. */
+  dead_at: Seconds | null;
 }
 
 export interface RegistryTables {
