@@ -8,7 +8,7 @@ import { startCrmContact } from '@swarm/crm-contact';
 import type { TrustedRegistry } from '@swarm/protocol';
 import { type RegistryHandle, type RegistryOptions, startRegistry } from '@swarm/registry';
 import { dropPostgresSchema, ensurePostgresSchema } from '@swarm/runtime';
-import type { ServiceHandle } from '@swarm/service-kit';
+import type { ServiceHandle, ServiceOptions } from '@swarm/service-kit';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { writeAdminToken } from './admin-token.js';
 import { trustedRegistryOf } from './instances.js';
@@ -32,6 +32,8 @@ export interface TestNetworkOptions {
   postgresUrl?: string;
   /** Registry options over the network's own (e.g. a faster `broadcastRetry`, `dnsPort: false`). */
   registry?: Partial<RegistryOptions>;
+  /** Domain-service intervals over their defaults (e.g. a fast `revocationPollSeconds` in a test). */
+  services?: Partial<Pick<ServiceOptions, 'revocationPollSeconds' | 'reportFlushSeconds' | 'contextRefreshSeconds'>>;
 }
 
 /** What a process hosting a network prints for its parent: plain JSON, no handles. */
@@ -133,7 +135,7 @@ export class TestNetwork {
       if (options.parts !== 'backbone') {
         const starters = { 'cms-article': startCmsArticle, 'crm-contact': startCrmContact, 'storage-blob': startStorageBlob };
         for (const [name, start] of Object.entries(starters) as Array<[DomainPart, typeof startCmsArticle]>) {
-          const service = await start({ ...(await common(name)), ...heartbeat });
+          const service = await start({ ...(await common(name)), ...heartbeat, ...options.services });
           started.push(service);
           services[name] = service;
         }

@@ -25,6 +25,8 @@ export interface ServiceOptions {
   heartbeatConcurrency?: number;
   reportFlushSeconds?: number;
   contextRefreshSeconds?: number;
+  /** How often the Auth Providers' lists of voided users are read; default 10 (their max-age). */
+  revocationPollSeconds?: number;
   bindingRetry?: { initialMs?: number; maxMs?: number };
   freshnessSeconds?: number;
   logLevel?: string | false;
@@ -47,6 +49,8 @@ export interface ServiceConfig {
   heartbeatConcurrency: number;
   reportFlushMs: number;
   contextRefreshMs: number;
+  /** How often the Auth Providers' lists of voided users are read (default 10 s). */
+  revocationPollMs: number;
   bindingRetryInitialMs: number;
   bindingRetryMaxMs: number;
   freshnessSeconds: number;
@@ -85,6 +89,7 @@ export function resolveConfig(options: ServiceOptions): ServiceConfig {
     heartbeatConcurrency: options.heartbeatConcurrency ?? DEFAULT_HEARTBEAT_CONCURRENCY,
     reportFlushMs: seconds(options.reportFlushSeconds, 10),
     contextRefreshMs: seconds(options.contextRefreshSeconds, 300),
+    revocationPollMs: seconds(options.revocationPollSeconds, 10),
     bindingRetryInitialMs: options.bindingRetry?.initialMs ?? 1000,
     bindingRetryMaxMs: options.bindingRetry?.maxMs ?? 60_000,
     freshnessSeconds: options.freshnessSeconds ?? 300,

@@ -9,6 +9,7 @@ import type { ServiceOptions } from './options.js';
 import { answer, provision } from './provision.js';
 import { rotateInstanceKey } from './rotation.js';
 import { registerInstanceScope } from './scope.js';
+import { SubjectRevocations } from './subject-revocations.js';
 import { terminate } from './termination.js';
 import { createTokenVerifier } from './tokens.js';
 
@@ -39,7 +40,9 @@ export async function startService<Tables>(options: ServiceOptions, domain: Doma
   const kit = await createKit(options, domain);
   const { config, database, providerKey, trusted, replay, instances, contexts, reporter } = kit;
 
+  const revocations = new SubjectRevocations();
   const verifyToken = createTokenVerifier({
+    revocations,
     contextOf: (serviceId) => contexts.get(serviceId),
     onUnknownKid: async (serviceId, appId) => {
       if (!contexts.mayRefreshForKid(appId)) return undefined;
@@ -85,6 +88,10 @@ export async function startService<Tables>(options: ServiceOptions, domain: Doma
       await Promise.allSettled((await activeInstances()).filter((i) => !i.terminated).map((instance) => contexts.refresh(instance)));
     }),
     every(config.reportFlushMs, () => reporter.flush()),
+    every(config.revocationPollMs, async () => {
+      const issuers = (await activeInstances()).map((i) => contexts.get(i.service_id)?.context.auth?.issuer);
+      await revocations.refresh(issuers.filter((issuer): issuer is string => typeof issuer === 'string'));
+    }),
   ];
   shutdown.onStop(() => Promise.all(loops.map((loop) => loop.stop())));
   shutdown.onStop(() => kit.binder.close());

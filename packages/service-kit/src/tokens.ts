@@ -3,6 +3,7 @@ import { SwarmError } from '@swarm/protocol';
 import { MAX_BEARER_TOKEN_LENGTH } from '@swarm/runtime';
 import { decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import { authKeyOf, type CachedContext } from './contexts.js';
+import { type SubjectRevocations, subjectHash } from './subject-revocations.js';
 
 /** The claims of a verified user token (SPEC §8). */
 export interface UserClaims extends JWTPayload {
@@ -17,6 +18,8 @@ export interface TokenVerifierOptions {
   onUnknownKid: (serviceId: string, appId: string) => Promise<CachedContext | undefined>;
   clockSkewSeconds?: number;
   cacheSize?: number;
+  /** Users whose earlier tokens their Auth Provider voided; checked on every use, cached or not. */
+  revocations?: SubjectRevocations;
 }
 
 interface VerifiedToken {
@@ -25,6 +28,8 @@ interface VerifiedToken {
   kid: string;
   exp: number;
   claims: UserClaims;
+  /** sha256 of `sub`, computed once, for the revocation check. */
+  subHash: string | null;
 }
 
 type TokenAudience = { service_id: string; app_id: string };
@@ -36,6 +41,7 @@ export type TokenVerifier = ((token: string, instance: TokenAudience) => Promise
 };
 
 const invalid = (message: string) => new SwarmError('invalid_token', message);
+const revoked = () => invalid('this token was voided by its Auth Provider: its user was removed or changed');
 
 /**
  * Builds the user-token check: EdDSA only, `kid` from the cached context's JWKS, `iss` and
@@ -58,6 +64,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       return null;
     }
     if (hit.appId !== appId || hit.issuer !== context.context.auth?.issuer || !authKeyOf(context, hit.kid, now)) return null;
+    if (options.revocations?.isRevoked(hit.issuer, hit.subHash, hit.claims.iat)) throw revoked();
     return hit.claims;
   }
 
@@ -96,7 +103,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     } catch {
       throw invalid('token does not verify for this app');
     }
-    const entry: VerifiedToken = { appId: instance.app_id, issuer, kid: header.kid, exp: payload.exp as number, claims: payload };
+    const subHash = typeof payload.sub === 'string' ? subjectHash(payload.sub) : null;
+    if (options.revocations?.isRevoked(issuer, subHash, payload.iat)) throw revoked();
+    const entry: VerifiedToken = { appId: instance.app_id, issuer, kid: header.kid, exp: payload.exp as number, claims: payload, subHash };
     if (cache.size >= cacheSize) {
       const oldest = cache.keys().next().value;
       if (oldest !== undefined) cache.delete(oldest);
