@@ -91,4 +91,21 @@ describe('a removed user, end to end through a domain service', () => {
     await eventually(after, 200);
     assert.equal((await articles(endpoint, after, { method: 'POST', body: { title: 't', body: 'b' } })).status, 403);
   });
+
+  it("an admin's token no longer reads usage at Billing once the admin is removed", async () => {
+    await addUser(client, { appId, master, username: 'ada', password: 'a long password', roles: ['admin'] });
+    const token = await login('ada', 'a long password');
+    const read = async () =>
+      (await fetch(`${swarm.urls.billing}/v1/usage?app_id=${appId}`, { headers: { authorization: `Bearer ${token}` } })).status;
+    assert.equal(await read(), 200);
+    await removeUser(client, { appId, master, username: 'ada' });
+    // Billing reads the issuer's list when the one it holds is over 10 s old.
+    const deadline = Date.now() + 20_000;
+    let status = await read();
+    while (status !== 401 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      status = await read();
+    }
+    assert.equal(status, 401);
+  });
 });

@@ -10,4 +10,5 @@ export * from './registry-client.js';
 export * from './replay-stores.js';
 export * from './roles.js';
 export * from './server.js';
+export * from './subject-revocations.js';
 export * from './ttl-cache.js';

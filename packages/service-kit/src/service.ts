@@ -1,5 +1,14 @@
 import { SwarmError } from '@swarm/protocol';
-import { createHttpApp, jsonBody, listenApp, type ProviderOffer, providerOffer, Shutdown, verifyBroadcast } from '@swarm/runtime';
+import {
+  createHttpApp,
+  jsonBody,
+  listenApp,
+  type ProviderOffer,
+  providerOffer,
+  Shutdown,
+  SubjectRevocations,
+  verifyBroadcast,
+} from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { createKit } from './create-kit.js';
 import type { Domain } from './domain.js';
@@ -9,7 +18,6 @@ import type { ServiceOptions } from './options.js';
 import { answer, provision } from './provision.js';
 import { rotateInstanceKey } from './rotation.js';
 import { registerInstanceScope } from './scope.js';
-import { SubjectRevocations } from './subject-revocations.js';
 import { terminate } from './termination.js';
 import { createTokenVerifier } from './tokens.js';
 

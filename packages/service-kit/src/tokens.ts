@@ -1,9 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { SwarmError } from '@swarm/protocol';
-import { MAX_BEARER_TOKEN_LENGTH } from '@swarm/runtime';
+import { MAX_BEARER_TOKEN_LENGTH, type SubjectRevocations, subjectHash } from '@swarm/runtime';
 import { decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import { authKeyOf, type CachedContext } from './contexts.js';
-import { type SubjectRevocations, subjectHash } from './subject-revocations.js';
 
 /** The claims of a verified user token (SPEC §8). */
 export interface UserClaims extends JWTPayload {

@@ -1,5 +1,5 @@
 import { audienceOf, OwnerQuery, type OwnerQueryData, type ReplayStore, SwarmError } from '@swarm/protocol';
-import { type RegistryClient, requireBearerToken, requireRole, verifyOwnerSigned } from '@swarm/runtime';
+import { type RegistryClient, requireBearerToken, requireRole, SubjectRevocations, verifyOwnerSigned } from '@swarm/runtime';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { AppAuthCache } from './app-records.js';
 
@@ -12,6 +12,8 @@ export class OwnerAccess {
   readonly #appAuth: AppAuthCache;
   readonly #replay: ReplayStore;
   readonly #freshnessSeconds: number;
+
+  readonly #revocations = new SubjectRevocations();
 
   constructor(registry: RegistryClient, appAuth: AppAuthCache, replay: ReplayStore, freshnessSeconds: number) {
     this.#registry = registry;
@@ -28,6 +30,7 @@ export class OwnerAccess {
     const auth = await this.#appAuth.forKid(appId, kid);
     if (!auth) throw new SwarmError('invalid_token', 'the app has no auth provider');
     let roles: unknown;
+    let claims: { sub?: string; iat?: number };
     try {
       const { payload } = await jwtVerify(token, auth.keys, {
         issuer: auth.issuer,
@@ -37,8 +40,13 @@ export class OwnerAccess {
         requiredClaims: ['exp', 'sub'],
       });
       roles = payload.roles;
+      claims = payload;
     } catch {
       throw new SwarmError('invalid_token', 'token is not valid for this app');
+    }
+    // Owner reads are rare: the issuer's list of voided users is read when older than 10 s.
+    if (await this.#revocations.isRevokedNow(auth.issuer, claims.sub, claims.iat)) {
+      throw new SwarmError('invalid_token', 'this token was voided by its Auth Provider: its user was removed or changed');
     }
     requireRole(roles, 'admin');
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseAnswer, RevokedSubjects } from '@swarm/protocol';
-import { requestJson } from '@swarm/runtime';
+import { requestJson } from './http-client.js';
 
 /** The hash an Auth Provider publishes for a removed or changed user (docs/BACKBONE.md). */
 export function subjectHash(sub: string): string {
@@ -19,6 +19,7 @@ const MAX_LIST_BYTES = 8 * 1024 * 1024;
  */
 export class SubjectRevocations {
   readonly #byIssuer = new Map<string, Map<string, number>>();
+  readonly #fetchedAt = new Map<string, number>();
 
   /** Whether a token of `sub` issued at `iat` was voided. A token without `iat` of a listed user is. */
   isRevoked(issuer: string, subHash: string | null, iat: number | undefined): boolean {
@@ -32,6 +33,23 @@ export class SubjectRevocations {
     const wanted = new Set(issuers);
     for (const issuer of this.#byIssuer.keys()) if (!wanted.has(issuer)) this.#byIssuer.delete(issuer);
     await Promise.allSettled([...wanted].map((issuer) => this.#fetch(issuer)));
+  }
+
+  /**
+   * For parts that check tokens rarely (Billing's and Logging's owner reads): reads one issuer's
+   * list when the one held is older than `maxAgeMs`, then answers like `isRevoked`.
+   */
+  async isRevokedNow(issuer: string, sub: string | undefined, iat: number | undefined, maxAgeMs = 10_000): Promise<boolean> {
+    if ((this.#fetchedAt.get(issuer) ?? 0) + maxAgeMs <= Date.now()) {
+      // Bounded: one entry per issuer asked about; a part that meets too many starts over.
+      if (this.#fetchedAt.size >= 10_000) {
+        this.#fetchedAt.clear();
+        this.#byIssuer.clear();
+      }
+      this.#fetchedAt.set(issuer, Date.now());
+      await this.#fetch(issuer).catch(() => {});
+    }
+    return this.isRevoked(issuer, typeof sub === 'string' ? subjectHash(sub) : null, iat);
   }
 
   async #fetch(issuer: string): Promise<void> {
