@@ -58,7 +58,7 @@ describe('report outbox: one lane per receiver, dead letters', () => {
     const reports = async () => {
       const query = signEnvelope(
         'owner_query',
-        { app_id: good.appId, service_id: goodInstance.service_id, timestamp: nowSeconds(), nonce: newNonce() },
+        { app_id: good.appId, audience: billing.url, service_id: goodInstance.service_id, timestamp: nowSeconds(), nonce: newNonce() },
         good.master.privateKey,
       );
       return ((await postJson(`${billing.url}/v1/usage/query`, query)).body as { reports: number }).reports;
