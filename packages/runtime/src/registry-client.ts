@@ -174,10 +174,14 @@ export async function verifyBroadcast(
   trusted: TrustedRegistries,
   body: unknown,
   replay: ReplayStore,
-  options: { windowSeconds?: number } = {},
+  options: {
+    windowSeconds?: number /** A receiver for one app (a path's app): another app's broadcast is refused before its nonce is spent. */;
+    appId?: string;
+  } = {},
 ): Promise<BroadcastData | null> {
   const envelope = parseMessage(Broadcast, body);
   const data = envelope.data;
+  if (options.appId !== undefined && data.app_id !== options.appId) throw new SwarmError('forbidden', 'the broadcast is for another app');
   const registry = trusted.byAuthority(data.origin);
   if (registry.authority !== trusted.forApp(requireAppId(data.app_id)).authority) {
     throw new SwarmError('forbidden', 'a registry speaks only for its own apps');

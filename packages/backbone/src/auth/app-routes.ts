@@ -141,8 +141,9 @@ export function registerAppRoutes(context: AuthContext): void {
 
   app.post('/apps/:appId/v1/events', async (request, reply) => {
     const appId = requireAppId((request.params as AppParams).appId);
-    const event = await verifyBroadcast(context.registry.trusted, jsonBody(request), context.replay);
-    if (event && event.app_id !== appId) throw new SwarmError('forbidden', 'the broadcast is for another app');
+    // The app is checked before the nonce is spent: a broadcast sent to the wrong app's path
+    // must still be taken at its own.
+    const event = await verifyBroadcast(context.registry.trusted, jsonBody(request), context.replay, { appId });
     actOnBroadcast(context, event);
     reply.code(202).send({ accepted: true });
   });
