@@ -134,6 +134,7 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
   app.register(
     async (scope) => {
       decorateRequestState(scope);
+      const refusals = new RefusalLog((serviceId, appId, entry) => kit.reporter.log(serviceId, appId, entry));
       const inFlight = inFlightRequests(kit);
       scope.addHook('onRoute', (route) => {
         // Secure by default: a domain route that does not say which role it needs is a start-up error.
@@ -188,6 +189,11 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
               message: `${request.method} ${request.routeOptions.url ?? ''} answered ${swarmError.status}`,
             });
           }
+        } else if (swarmError.code === 'invalid_token' || swarmError.code === 'forbidden') {
+          // The app's owner sees refused tokens in its logs (a stolen or stale token, a missing role).
+          const refused = instance ?? kit.instances.cached(serviceIdOf(request));
+          if (refused)
+            refusals.note(refused.service_id, refused.app_id, swarmError.code, `${request.method} ${request.routeOptions.url ?? ''}`);
         }
         reply.code(swarmError.status).send(swarmError.toBody());
       });
@@ -195,4 +201,37 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
     },
     { prefix: '/i/:service_id/api/v1' },
   );
+}
+
+/**
+ * Refused requests as `warn` log entries, at most one per instance and code per window with the
+ * number refused since: a flood of bad tokens costs one entry per window, never the batch that
+ * error logs travel in. Bounded by instances seen (cleared past `maxKeys`).
+ */
+export class RefusalLog {
+  readonly #windows = new Map<string, { startedAt: number; refused: number }>();
+
+  constructor(
+    private readonly write: (
+      serviceId: string,
+      appId: string,
+      entry: { level: 'warn'; message: string; fields?: Record<string, string> },
+    ) => void,
+    private readonly windowMs = 10_000,
+    private readonly maxKeys = 10_000,
+  ) {}
+
+  note(serviceId: string, appId: string, code: string, route: string): void {
+    const key = `${serviceId} ${code}`;
+    const now = Date.now();
+    const window = this.#windows.get(key);
+    if (window && now - window.startedAt < this.windowMs) {
+      window.refused += 1;
+      return;
+    }
+    if (this.#windows.size >= this.maxKeys) this.#windows.clear();
+    this.#windows.set(key, { startedAt: now, refused: 1 });
+    const earlier = window && window.refused > 1 ? ` (${window.refused - 1} more refused in the window before)` : '';
+    this.write(serviceId, appId, { level: 'warn', message: `${route} refused: ${code}${earlier}`, fields: { code } });
+  }
 }
