@@ -4,7 +4,7 @@ import { after, describe, it } from 'node:test';
 import { startBilling, startLogging } from '@swarm/backbone';
 import { callApi, createTestDeveloper, freePort, provisionInstance, type TestDeveloper, trustedRegistryOf } from '@swarm/dev-env';
 import { newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
-import { postJson } from '@swarm/runtime';
+import { postJson, requestJson } from '@swarm/runtime';
 import { startNotes, startTestRegistry, tempDir, waitFor } from './helpers.js';
 
 function ownerQuery(developer: TestDeveloper, serviceId: string, audience: string) {
@@ -122,5 +122,42 @@ describe('usage and logs (SPEC §9.3)', () => {
     const summary = await usage();
     assert.ok(summary.reports >= 1, 'the last report went out as the service stopped');
     assert.equal(summary.totals.find((t) => t.metric === 'requests')?.value, 2);
+  });
+
+  it('stops counting and reporting for a terminated instance (SPEC §11.1)', async () => {
+    const billingPort = await freePort();
+    const registry = await startTestRegistry(join(dir.path, 'registry-term'), { defaultBillingUrl: `http://127.0.0.1:${billingPort}` });
+    running.push(registry);
+    const billing = await startBilling({
+      port: billingPort,
+      dataDir: join(dir.path, 'billing-term'),
+      trustedRegistries: [trustedRegistryOf(registry)],
+      logLevel: false,
+    });
+    running.push(billing);
+    const service = await startNotes(registry, join(dir.path, 'notes-term'), { reportFlushSeconds: 3600, provider: 'term.kit.local' });
+    running.push(service);
+    await service.registerOffer(registry.url, registry.adminToken);
+    const developer = await createTestDeveloper(registry.url);
+    const instance = await provisionInstance(service, developer);
+    const token = await developer.token();
+    const requests = async () => {
+      const answer = await postJson(`${billing.url}/v1/usage/query`, ownerQuery(developer, instance.service_id, billing.url));
+      const body = answer.body as { totals: Array<{ metric: string; value: number }> };
+      return body.totals.find((t) => t.metric === 'requests')?.value ?? 0;
+    };
+    for (let i = 0; i < 3; i++) assert.equal((await callApi(`${instance.endpoint_url}/notes`, token)).status, 200);
+    await service.flushReports();
+    assert.equal(await requests(), 3);
+    const terminated = await requestJson(
+      'DELETE',
+      `${service.catalogEntry.provision_url}/${instance.service_id}`,
+      developer.terminationRequest(instance.service_id, 'retain'),
+    );
+    assert.equal(terminated.status, 200);
+    for (let i = 0; i < 3; i++) assert.equal((await callApi(`${instance.endpoint_url}/notes`, token)).status, 410);
+    await service.flushReports();
+    await service.flushReports();
+    assert.equal(await requests(), 3, 'nothing counted after the termination');
   });
 });
