@@ -13,6 +13,7 @@ import {
   type TrustedRegistry,
 } from '@swarm/protocol';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
+import { LOOPBACK_CIDRS } from '@swarm/runtime';
 import { bearer, call, get, post } from '@swarm/runtime/testing';
 import { type AuthProviderHandle, type ServerHandle, startAuthProvider, startBilling, startLogging } from '../src/index.js';
 
@@ -54,9 +55,10 @@ export async function startTestNetwork(options: { databaseUrl?: string; database
     defaultBillingUrl: `http://127.0.0.1:${billingPort}`,
     defaultLoggingUrl: `http://127.0.0.1:${loggingPort}`,
     broadcastRetry: { initialMs: 50, maxMs: 500, pollMs: 50 },
+    egress: { allow: LOOPBACK_CIDRS },
   });
   const trusted = { authority: registry.authority, baseUrl: registry.url, publicKey: registry.publicKey };
-  const common = { dataDir, trustedRegistries: [trusted], logLevel: false as const, ...options };
+  const common = { dataDir, trustedRegistries: [trusted], logLevel: false as const, egress: { allow: LOOPBACK_CIDRS }, ...options };
   const billing = await startBilling({ ...common, port: billingPort });
   const logging = await startLogging({ ...common, port: loggingPort });
   const auth = await startAuthProvider({ ...common, port: 0 });

@@ -5,6 +5,7 @@ import { startCmsArticle } from '@swarm/cms-article';
 import { startCrmContact } from '@swarm/crm-contact';
 import type { TrustedRegistry } from '@swarm/protocol';
 import { startRegistry } from '@swarm/registry';
+import { LOOPBACK_CIDRS } from '@swarm/runtime';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { writeAdminToken } from './admin-token.js';
 import { freePort, LOCAL_AUTHORITY, type PartName, STANDARD_PORTS } from './ports.js';
@@ -39,6 +40,9 @@ export interface LocalSwarm {
   /** Closes the domain services (they flush their reports), then the backbone, then the registry. */
   close(): Promise<void>;
 }
+
+/** Every part of a local swarm runs on loopback, so loopback is where tenants' URLs point. */
+const LOCAL_EGRESS = { allow: LOOPBACK_CIDRS };
 
 interface Closable {
   close(): Promise<void>;
@@ -82,6 +86,7 @@ export async function startLocalSwarm(options: LocalSwarmOptions = {}): Promise<
       defaultLoggingUrl: urlOf('logging'),
       ...(options.heartbeatIntervalSeconds ? { heartbeatIntervalSeconds: options.heartbeatIntervalSeconds } : {}),
       logLevel,
+      egress: LOCAL_EGRESS,
     });
     started.push(registry);
     const trustedRegistries: TrustedRegistry[] = [{ authority: registry.authority, baseUrl: registry.url, publicKey: registry.publicKey }];
@@ -91,6 +96,7 @@ export async function startLocalSwarm(options: LocalSwarmOptions = {}): Promise<
       dataDir: await dirOf(name),
       trustedRegistries,
       logLevel,
+      egress: LOCAL_EGRESS,
     });
 
     const billing = await startBilling(await common('billing'));

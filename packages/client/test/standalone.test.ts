@@ -80,6 +80,9 @@ describe('each part run alone: swarm registry, swarm backbone, swarm service', (
         `http://127.0.0.1:${base + 1}`,
         '--logging-url',
         `http://127.0.0.1:${base + 2}`,
+        // The auth provider an app delegates to, and the providers' events URLs, are on loopback too.
+        '--allow-egress',
+        '127.0.0.0/8',
       ],
       dir,
     );
@@ -94,7 +97,10 @@ describe('each part run alone: swarm registry, swarm backbone, swarm service', (
     const pinned = [{ authority: registry.summary.authority, baseUrl: registryUrl, publicKey: registry.summary.public_key }];
     await writeFile(trustFile, JSON.stringify(pinned));
     service = await startServer(
-      ['service', 'cms-article', '--port', '0', '--trust', trustFile, '--admin-token-file', tokenFile, '--data', 'cms'],
+      [
+        ...['service', 'cms-article', '--port', '0', '--trust', trustFile, '--admin-token-file', tokenFile, '--data', 'cms'],
+        ...['--allow-egress', '127.0.0.0/8'],
+      ],
       dir,
     );
   });

@@ -1,3 +1,4 @@
+import { parseAllowList } from '@swarm/runtime';
 import type { RegistryOptions } from './start.js';
 
 function port(value: string | undefined, name: string): number | undefined {
@@ -11,7 +12,7 @@ const text = (value: string | undefined) => (value === undefined || value === ''
 
 /**
  * Registry options from SWARM_* environment variables; explicit options win over them.
- * SWARM_DNS_PORT=off turns Service DNS off.
+ * SWARM_DNS_PORT=off turns Service DNS off; SWARM_ALLOW_EGRESS lists CIDRs broadcasts may reach.
  */
 export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RegistryOptions {
   const options: RegistryOptions = {};
@@ -22,6 +23,8 @@ export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Re
     const dnsPort = port(env.SWARM_DNS_PORT, 'SWARM_DNS_PORT');
     if (dnsPort !== undefined) options.dnsPort = dnsPort;
   }
+  const allow = text(env.SWARM_ALLOW_EGRESS);
+  if (allow !== undefined) options.egress = { allow: parseAllowList(allow) };
   const fields = {
     databaseUrl: text(env.SWARM_DATABASE_URL),
     dataDir: text(env.SWARM_DATA_DIR),

@@ -1,5 +1,5 @@
 import type { ReplayStore, SigningKey } from '@swarm/protocol';
-import type { Dialect } from '@swarm/runtime';
+import type { Dialect, EgressPolicy } from '@swarm/runtime';
 import type { DnsInstance } from './dns/index.js';
 import type { LookupCache } from './lookup-cache.js';
 import type { AppReads } from './storage/apps.js';
@@ -25,6 +25,8 @@ export interface RegistryContext {
   heartbeatIntervalSeconds: number;
   defaultBillingUrl: string | null;
   defaultLoggingUrl: string | null;
+  /** Which URLs owners may set (backbone, auth provider); broadcasts are sent under it too. */
+  egress: EgressPolicy;
   /** Filled in once the DNS server listens. */
   dnsPort: number | null;
   /**

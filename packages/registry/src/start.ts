@@ -9,7 +9,18 @@ import {
   type SigningKey,
   signingKeyFromPem,
 } from '@swarm/protocol';
-import { createHttpApp, type Database, listenApp, migrate, openDatabase, Shutdown, SqlReplayStore } from '@swarm/runtime';
+import {
+  createHttpApp,
+  type Database,
+  type EgressOptions,
+  EgressPolicy,
+  listenApp,
+  migrate,
+  openDatabase,
+  Shutdown,
+  SqlReplayStore,
+  startWithEgress,
+} from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { BroadcastDelivery, queuedBroadcasts } from './broadcasts.js';
@@ -64,6 +75,12 @@ export interface RegistryOptions {
     giveUpAfterSeconds?: number;
     settleMs?: number;
   };
+  /**
+   * Where broadcasts may go and which URLs owners may set: internal addresses are refused unless
+   * `allow` lists them (docs/OPERATIONS.md). The default billing and logging URLs are the
+   * operator's and always pass.
+   */
+  egress?: EgressOptions;
   logLevel?: string | false;
 }
 
@@ -108,7 +125,12 @@ async function registryKey(db: RegistryDb, keyFile: string | undefined): Promise
  * const info = await (await fetch(`${registry.url}/.well-known/swarm-registry`)).json();
  * await registry.close();
  */
-export async function startRegistry(options: RegistryOptions = {}): Promise<RegistryHandle> {
+export function startRegistry(options: RegistryOptions = {}): Promise<RegistryHandle> {
+  const egress = new EgressPolicy(options.egress, [options.defaultBillingUrl, options.defaultLoggingUrl]);
+  return startWithEgress(egress, () => openRegistry(options, egress));
+}
+
+async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Promise<RegistryHandle> {
   const authority = options.authority ?? 'swarm.local';
   const { registry, tld } = parseAuthority(authority);
   const host = options.host ?? '127.0.0.1';
@@ -139,6 +161,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
       defaultBillingUrl: options.defaultBillingUrl ?? null,
       defaultLoggingUrl: options.defaultLoggingUrl ?? null,
+      egress,
       dnsPort: null,
       settleBroadcasts: async (trx) => {
         if (queuedBroadcasts(trx)) await delivery?.settle(retry.settleMs ?? 1000);

@@ -13,7 +13,7 @@ import {
   sign,
   signEnvelope,
 } from '@swarm/protocol';
-import { dropPostgresSchema, ensurePostgresSchema } from '@swarm/runtime';
+import { dropPostgresSchema, ensurePostgresSchema, LOOPBACK_CIDRS } from '@swarm/runtime';
 import { bearer, call, get, post } from '@swarm/runtime/testing';
 import { type RegistryHandle, type RegistryOptions, startRegistry } from '../src/index.js';
 
@@ -155,7 +155,8 @@ export function sqliteBackend(): Backend {
   return {
     name: 'sqlite',
     skip: false,
-    start: (options = {}) => startRegistry({ dataDir: dir, logLevel: false, dnsPort: false, ...options }),
+    start: (options = {}) =>
+      startRegistry({ dataDir: dir, logLevel: false, dnsPort: false, egress: { allow: LOOPBACK_CIDRS }, ...options }),
     shared: () => ({ dataDir: dir }),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
@@ -172,7 +173,14 @@ export function postgresBackend(): Backend {
       if (!url) throw new Error('no PostgreSQL');
       created ??= ensurePostgresSchema(url, schema);
       await created;
-      return startRegistry({ databaseUrl: url, databaseSchema: schema, logLevel: false, dnsPort: false, ...options });
+      return startRegistry({
+        databaseUrl: url,
+        databaseSchema: schema,
+        logLevel: false,
+        dnsPort: false,
+        egress: { allow: LOOPBACK_CIDRS },
+        ...options,
+      });
     },
     shared: () => ({ databaseUrl: url ?? '', databaseSchema: schema }),
     cleanup: async () => {

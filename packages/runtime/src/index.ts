@@ -1,5 +1,6 @@
 export * from './bearer.js';
 export * from './database.js';
+export * from './egress.js';
 export * from './http-app.js';
 export * from './http-client.js';
 export * from './offer.js';

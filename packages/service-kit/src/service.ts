@@ -1,11 +1,20 @@
 import { SwarmError } from '@swarm/protocol';
-import { createHttpApp, jsonBody, listenApp, type ProviderOffer, providerOffer, Shutdown, verifyBroadcast } from '@swarm/runtime';
+import {
+  createHttpApp,
+  jsonBody,
+  listenApp,
+  type ProviderOffer,
+  providerOffer,
+  Shutdown,
+  startWithEgress,
+  verifyBroadcast,
+} from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { createKit } from './create-kit.js';
 import type { Domain } from './domain.js';
 import { handleBroadcast } from './events.js';
 import { beat, every } from './heartbeat.js';
-import type { ServiceOptions } from './options.js';
+import { egressPolicyOf, type ServiceOptions } from './options.js';
 import { answer, provision } from './provision.js';
 import { rotateInstanceKey } from './rotation.js';
 import { registerInstanceScope } from './scope.js';
@@ -35,7 +44,11 @@ export interface ServiceHandle extends ProviderOffer {
  *   tiers, regions, trustedRegistries: [{ authority, baseUrl, publicKey }], dataDir }, articles);
  * await service.registerOffer(registryUrl, adminToken);
  */
-export async function startService<Tables>(options: ServiceOptions, domain: Domain<Tables>): Promise<ServiceHandle> {
+export function startService<Tables>(options: ServiceOptions, domain: Domain<Tables>): Promise<ServiceHandle> {
+  return startWithEgress(egressPolicyOf(options), () => openService(options, domain));
+}
+
+async function openService<Tables>(options: ServiceOptions, domain: Domain<Tables>): Promise<ServiceHandle> {
   const kit = await createKit(options, domain);
   const { config, database, providerKey, trusted, replay, instances, contexts, reporter } = kit;
 

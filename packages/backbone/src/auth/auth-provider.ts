@@ -1,9 +1,19 @@
 import type { SigningKey } from '@swarm/protocol';
-import { createHttpApp, jsonBody, listenApp, type ProviderOffer, RegistryClient, Shutdown, verifyBroadcast } from '@swarm/runtime';
+import {
+  createHttpApp,
+  jsonBody,
+  listenApp,
+  type ProviderOffer,
+  RegistryClient,
+  Shutdown,
+  startWithEgress,
+  verifyBroadcast,
+} from '@swarm/runtime';
 import { openPartReplayStore } from '../shared/scoped-replay.js';
 import {
   type BackboneServerOptions,
   databaseReady,
+  egressPolicyOf,
   openPartDatabase,
   resolveOptions,
   type ServerHandle,
@@ -44,7 +54,11 @@ export interface AuthProviderHandle extends ServerHandle, ProviderOffer {
  * const auth = await startAuthProvider({ port: 0, dataDir, trustedRegistries: [registry] });
  * await auth.registerOffer(registry.url, registry.adminToken);
  */
-export async function startAuthProvider(options: AuthProviderOptions): Promise<AuthProviderHandle> {
+export function startAuthProvider(options: AuthProviderOptions): Promise<AuthProviderHandle> {
+  return startWithEgress(egressPolicyOf(options), () => openAuthProvider(options));
+}
+
+async function openAuthProvider(options: AuthProviderOptions): Promise<AuthProviderHandle> {
   const resolved = resolveOptions(options);
   const provider = options.provider ?? 'auth.swarm.local';
   const overlapSeconds = options.authKeyOverlapSeconds ?? 300;
