@@ -173,16 +173,25 @@ export class EgressPolicy {
     const target = new URL(url);
     if (target.protocol !== 'http:' && target.protocol !== 'https:') return `it must be http(s), not ${target.protocol}`;
     if (this.isOperatorOrigin(target)) return null;
-    const host = target.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host)) {
-      const rule = this.refusal(host);
-      return rule && `its address is ${rule}; the egress policy refuses it`;
-    }
+    const literal = this.literalRefusal(target);
+    if (literal) return literal;
+    const host = target.hostname;
     if (LOCALHOST.test(host)) {
       const rule = this.refusal('127.0.0.1');
       return rule && `localhost is ${rule}; the egress policy refuses it`;
     }
     return null;
+  }
+
+  /**
+   * Why the address written in `url` may not be connected to, or null (also for a host name:
+   * names are judged on what they resolve to, when connecting).
+   */
+  literalRefusal(url: URL): string | null {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (!isIP(host)) return null;
+    const rule = this.refusal(host);
+    return rule && `its address is ${rule}; the egress policy refuses it`;
   }
 
   /** Refuses a URL an owner sets as `400 invalid_request` naming the field and the rule. */

@@ -52,7 +52,7 @@ export async function requestJson(method: string, url: string, body?: unknown, o
   const egress = options.egress ?? currentEgress();
   const tenantChosen = egress !== undefined && !egress.policy.isOperatorOrigin(target);
   if (tenantChosen) {
-    const refusal = egress.policy.urlRefusal(target.href);
+    const refusal = egress.policy.literalRefusal(target);
     if (refusal) throw new SwarmError('registry_unavailable', `${target.origin} is not sent to: ${refusal}`);
   }
   const dispatcher = egress?.dispatcherFor(target);
