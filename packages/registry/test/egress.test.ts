@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
 import { newNonce, nowSeconds, type SigningKey, signEnvelope } from '@swarm/protocol';
 import { LOOPBACK_CIDRS } from '@swarm/runtime';
+import { answerGzipBomb, type CountingServer, peakArrayBuffers, startCountingServer } from '@swarm/runtime/testing';
 import type { RegistryHandle } from '../src/index.js';
 import {
   boundInstance,
@@ -17,48 +15,6 @@ import {
   post,
   sqliteBackend,
 } from './helpers.js';
-
-/** A listener that counts connections and requests and answers with `answer`. */
-class Listener {
-  connections = 0;
-  requests: string[] = [];
-  url = '';
-  readonly #server: Server;
-
-  constructor(answer: (request: IncomingMessage, response: ServerResponse) => void = (_q, r) => r.writeHead(202).end('{}')) {
-    this.#server = createServer((request, response) => {
-      this.requests.push(`${request.method} ${request.url}`);
-      request.resume();
-      request.on('end', () => answer(request, response));
-    });
-    this.#server.on('connection', () => this.connections++);
-  }
-
-  async start(host = '127.0.0.1'): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, host, resolve));
-    this.url = `http://${host}:${(this.#server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  close(): Promise<void> {
-    this.#server.closeAllConnections();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
-  }
-}
-
-/** The highest `arrayBuffers` (where response bodies live) while `work` runs, sampled every few ms. */
-async function peakBuffers(work: () => Promise<void>): Promise<number> {
-  let peak = process.memoryUsage().arrayBuffers;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
-  }, 2);
-  try {
-    await work();
-  } finally {
-    clearInterval(sampler);
-  }
-  return peak;
-}
 
 const retry = { initialMs: 20, maxMs: 100, pollMs: 20 };
 
@@ -106,10 +62,10 @@ async function until(what: string, probe: () => boolean, timeoutMs = 15_000): Pr
 describe('egress policy of the registry (tenant-chosen URLs)', () => {
   // One database each: registries on one database would deliver each other's broadcasts.
   const backends = [sqliteBackend(), sqliteBackend()];
-  const listeners: Listener[] = [];
+  const listeners: CountingServer[] = [];
   const registries: RegistryHandle[] = [];
-  const listen = async (answer?: ConstructorParameters<typeof Listener>[0]) => {
-    const listener = await new Listener(answer).start();
+  const listen = async (answer?: Parameters<typeof startCountingServer>[0]) => {
+    const listener = await startCountingServer(answer);
     listeners.push(listener);
     return listener;
   };
@@ -121,7 +77,7 @@ describe('egress policy of the registry (tenant-chosen URLs)', () => {
 
   describe('a registry that refuses internal addresses (the default)', () => {
     let registry: RegistryHandle;
-    let operator: Listener;
+    let operator: CountingServer;
     before(async () => {
       operator = await listen();
       // The default Billing is the operator's own choice: it is sent to although it is on loopback.
@@ -209,13 +165,8 @@ describe('egress policy of the registry (tenant-chosen URLs)', () => {
     });
 
     it('keeps its memory and keeps answering while a receiver answers a gzip bomb', async () => {
-      // 256 members of 1 MiB of zeros: ~260 KB on the wire, 256 MiB inflated.
-      const member = gzipSync(Buffer.alloc(1024 * 1024));
-      const bomb = Buffer.concat(Array.from({ length: 256 }, () => member));
-      const bomber = await listen((_request, response) => {
-        response.writeHead(500, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': bomb.length });
-        response.end(bomb);
-      });
+      // ~260 KB on the wire, 256 MiB inflated.
+      const bomber = await listen(answerGzipBomb(256));
       const { dev, appId } = await developerWithApp(registry);
       const patched = await call(
         'PATCH',
@@ -224,7 +175,7 @@ describe('egress policy of the registry (tenant-chosen URLs)', () => {
       );
       assert.equal(patched.status, 200);
       const before = process.memoryUsage();
-      const peak = await peakBuffers(() => until('several bombs to be answered', () => bomber.requests.length >= 6));
+      const peak = await peakArrayBuffers(() => until('several bombs to be answered', () => bomber.requests.length >= 6));
       const during = process.memoryUsage().rss;
       const answered = await get(`${registry.url}/.well-known/swarm-registry`);
       assert.equal(answered.status, 200);

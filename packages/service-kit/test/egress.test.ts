@@ -1,45 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { answerGzipBomb, peakArrayBuffers, startCountingServer } from '@swarm/runtime/testing';
 import { callApi, createTestDeveloper, provisionInstance } from '../src/testing/index.js';
 import { startNotes, startTestRegistry, tempDir } from './helpers.js';
-
-/** A report receiver that counts connections and requests and answers with `answer`. */
-async function startReceiver(answer: (request: IncomingMessage, response: ServerResponse) => void) {
-  const seen = { connections: 0, requests: [] as string[] };
-  const server: Server = createServer((request, response) => {
-    seen.requests.push(`${request.method} ${request.url}`);
-    request.resume();
-    request.on('end', () => answer(request, response));
-  });
-  server.on('connection', () => seen.connections++);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    seen,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-/** The highest `arrayBuffers` (where response bodies live) while `work` runs, sampled every few ms. */
-async function peakBuffers(work: () => Promise<void>): Promise<number> {
-  let peak = process.memoryUsage().arrayBuffers;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
-  }, 2);
-  try {
-    await work();
-  } finally {
-    clearInterval(sampler);
-  }
-  return peak;
-}
 
 describe('egress policy of the service kit (report delivery)', () => {
   const dir = tempDir('kit-egress');
@@ -50,7 +14,7 @@ describe('egress policy of the service kit (report delivery)', () => {
   });
 
   it('sends no report to a loopback Billing or Logging when its policy refuses loopback', async () => {
-    const receiver = await startReceiver((_request, response) => response.writeHead(202).end('{}'));
+    const receiver = await startCountingServer();
     running.push(receiver);
     const registry = await startTestRegistry(join(dir.path, 'registry-a'), {
       defaultBillingUrl: receiver.url,
@@ -71,21 +35,16 @@ describe('egress policy of the service kit (report delivery)', () => {
     }
 
     await open.flushReports();
-    assert.ok(receiver.seen.requests.length > 0, 'the allowed service reports to the same receiver');
-    const before = receiver.seen.connections;
+    assert.ok(receiver.requests.length > 0, 'the allowed service reports to the same receiver');
+    const before = receiver.connections;
     await strict.flushReports();
     await strict.flushReports();
-    assert.equal(receiver.seen.connections, before);
+    assert.equal(receiver.connections, before);
   });
 
   it('keeps its memory and keeps answering while Billing answers a gzip bomb', async () => {
-    // 256 members of 1 MiB of zeros: ~260 KB on the wire, 256 MiB inflated.
-    const member = gzipSync(Buffer.alloc(1024 * 1024));
-    const bomb = Buffer.concat(Array.from({ length: 256 }, () => member));
-    const bomber = await startReceiver((_request, response) => {
-      response.writeHead(500, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': bomb.length });
-      response.end(bomb);
-    });
+    // ~260 KB on the wire, 256 MiB inflated.
+    const bomber = await startCountingServer(answerGzipBomb(256));
     running.push(bomber);
     const registry = await startTestRegistry(join(dir.path, 'registry-b'), {
       defaultBillingUrl: bomber.url,
@@ -100,14 +59,14 @@ describe('egress policy of the service kit (report delivery)', () => {
     const token = await developer.token();
 
     const before = process.memoryUsage();
-    const peak = await peakBuffers(async () => {
+    const peak = await peakArrayBuffers(async () => {
       for (let i = 0; i < 4; i++) {
         assert.equal((await callApi(`${instance.endpoint_url}/notes`, token)).status, 200);
         await service.flushReports();
       }
     });
     const during = process.memoryUsage().rss;
-    assert.ok(bomber.seen.requests.length >= 4, `the bomb was answered ${bomber.seen.requests.length} times`);
+    assert.ok(bomber.requests.length >= 4, `the bomb was answered ${bomber.requests.length} times`);
     assert.equal((await callApi(`${instance.endpoint_url}/notes`, token)).status, 200);
     // One inflated answer alone would be 256 MiB.
     assert.ok(during - before.rss < 96 * 1024 * 1024, `rss grew by ${Math.round((during - before.rss) / 1048576)} MiB`);
