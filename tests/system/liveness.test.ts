@@ -3,8 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import { provision } from '@swarm/client';
 import { crash, eventually, freePort, type Part, stop, tempDir } from '@swarm/dev-env';
 import { startRegistry } from '@swarm/registry';
+import { LOOPBACK_CIDRS } from '@swarm/runtime';
 import { dnsView } from './dns.js';
 import { newDeveloper, serviceRecords, spawnFixture, writeProviderKey } from './swarm.js';
+
+/** Every part of this test runs on loopback, which a part refuses to send to by default. */
+const LOCAL_EGRESS = { allow: LOOPBACK_CIDRS };
 
 /*
  * SPEC §9.2 liveness, black-box: a provider killed with SIGKILL stops beating, goes
@@ -19,7 +23,7 @@ describe('a killed provider leaves Service DNS and returns when restarted', () =
   let config: object;
 
   before(async () => {
-    registry = await startRegistry({ dataDir: registryDir.path, heartbeatIntervalSeconds: 1, logLevel: false });
+    registry = await startRegistry({ dataDir: registryDir.path, heartbeatIntervalSeconds: 1, logLevel: false, egress: LOCAL_EGRESS });
     const providerKey = writeProviderKey(serviceDir.path);
     config = {
       port: await freePort(),

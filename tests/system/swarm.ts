@@ -37,11 +37,15 @@ export interface RegistryOptions {
   loggingUrl?: string;
 }
 
+/** Every part of these tests runs on loopback, which a standalone part refuses to send to by default. */
+const ALLOW_LOOPBACK = ['--allow-egress', '127.0.0.0/8,::1/128'];
+
 /** `swarm registry`, Service DNS on. */
 export function startRegistry(name: string, options: RegistryOptions): Promise<Part<RegistrySummary>> {
   return spawnSwarm<RegistrySummary>(name, [
     'registry',
     ...['--port', String(options.port ?? 0), '--dns-port', String(options.dnsPort ?? 0), '--data', options.dataDir],
+    ...ALLOW_LOOPBACK,
     ...(options.databaseUrl ? ['--database-url', options.databaseUrl] : []),
     ...(options.billingUrl ? ['--billing-url', options.billingUrl] : []),
     ...(options.loggingUrl ? ['--logging-url', options.loggingUrl] : []),
@@ -58,6 +62,7 @@ export function startCliService(
     'cms-article',
     ...['--registry', options.registry.url, '--admin-token-file', options.registry.admin_token_file],
     ...['--port', String(options.port ?? 0), '--data', options.dataDir, '--provider-key', options.providerKeyFile],
+    ...ALLOW_LOOPBACK,
     ...(options.databaseUrl ? ['--database-url', options.databaseUrl] : []),
     ...(options.redisUrl ? ['--redis-url', options.redisUrl] : []),
   ]);
@@ -69,6 +74,7 @@ export function startBackbone(name: string, options: { registry: RegistrySummary
     'backbone',
     ...['--registry', options.registry.url, '--admin-token-file', options.registry.admin_token_file],
     ...['--port', String(options.port), '--data', options.dataDir],
+    ...ALLOW_LOOPBACK,
   ]);
 }
 

@@ -6,14 +6,19 @@ import { after, before, describe, it } from 'node:test';
 import { startCmsArticle } from '@swarm/cms-article';
 import { generateSigningKey } from '@swarm/protocol';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
+import { LOOPBACK_CIDRS } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
 import { catalog, claimNamespace, provision, registerApp, services } from '../src/index.js';
+
+/** Every part of this test runs on loopback, which a part refuses to send to by default. */
+const LOCAL_EGRESS = { allow: LOOPBACK_CIDRS };
 
 describe('provision follows a 202 while the registry is away', () => {
   let dir: string;
   let registry: RegistryHandle;
   let cms: ServiceHandle;
-  const startAt = (port: number) => startRegistry({ port, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false });
+  const startAt = (port: number) =>
+    startRegistry({ port, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false, egress: LOCAL_EGRESS });
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'swarm-binding-'));

@@ -80,6 +80,9 @@ describe('each part run alone: swarm registry, swarm backbone, swarm service', (
         `http://127.0.0.1:${base + 1}`,
         '--logging-url',
         `http://127.0.0.1:${base + 2}`,
+        // The auth provider an app delegates to, and the providers' events URLs, are on loopback too.
+        '--allow-egress',
+        '127.0.0.0/8',
       ],
       dir,
     );
@@ -94,7 +97,10 @@ describe('each part run alone: swarm registry, swarm backbone, swarm service', (
     const pinned = [{ authority: registry.summary.authority, baseUrl: registryUrl, publicKey: registry.summary.public_key }];
     await writeFile(trustFile, JSON.stringify(pinned));
     service = await startServer(
-      ['service', 'cms-article', '--port', '0', '--trust', trustFile, '--admin-token-file', tokenFile, '--data', 'cms'],
+      [
+        ...['service', 'cms-article', '--port', '0', '--trust', trustFile, '--admin-token-file', tokenFile, '--data', 'cms'],
+        ...['--allow-egress', '127.0.0.0/8'],
+      ],
       dir,
     );
   });
@@ -133,5 +139,80 @@ describe('each part run alone: swarm registry, swarm backbone, swarm service', (
   it('stops on SIGTERM', async () => {
     await stop(service);
     assert.equal(service.child.exitCode, 0);
+  });
+});
+
+describe('a standalone part pins the registry it trusts', () => {
+  let dir: string;
+  let registry: Server;
+  let other: Server;
+  const running: Server[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'swarm-pin-'));
+    const registryArgs = (data: string) => ['registry', '--port', '0', '--dns-port', 'off', '--data', data];
+    registry = await startServer(registryArgs('registry'), dir);
+    // Another registry with its own key, as an attacker on the path (or a rebuilt registry) would present.
+    other = await startServer(registryArgs('other'), dir);
+  });
+  after(async () => {
+    for (const server of running) await stop(server);
+    await stop(other);
+    await stop(registry);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs `swarm service cms-article` against `registryUrl` until it listens or exits; stops it if it listened. */
+  async function serviceStart(registryUrl: string, extra: string[] = []): Promise<{ started: boolean; error: string }> {
+    const args = ['service', 'cms-article', '--port', '0', '--registry', registryUrl, '--data', 'cms', ...extra];
+    try {
+      const server = await startServer(args, dir);
+      running.push(server);
+      await stop(server);
+      // With --json a refusal is printed as a JSON error before the process exits.
+      const error = server.summary.error as { code: string; message: string } | undefined;
+      return error ? { started: false, error: `${error.code}: ${error.message}` } : { started: true, error: '' };
+    } catch (error) {
+      return { started: false, error: (error as Error).message };
+    }
+  }
+
+  it('pins the key at the first start and refuses another key later unless --registry-key names it', async () => {
+    const url = registry.summary.url as string;
+    assert.equal((await serviceStart(url)).started, true);
+    const pin = JSON.parse(await readFile(join(dir, 'cms', 'registry-trust.json'), 'utf8'));
+    assert.deepEqual(pin, [{ authority: registry.summary.authority, baseUrl: url, publicKey: registry.summary.public_key }]);
+    assert.equal((await stat(join(dir, 'cms', 'registry-trust.json'))).mode & 0o777, 0o600);
+    assert.equal((await serviceStart(url)).started, true, 'the same key starts again');
+
+    // The same data folder pointed at a registry with another key: refused, and the pin is kept.
+    const otherUrl = other.summary.url as string;
+    const refused = await serviceStart(otherUrl);
+    assert.equal(refused.started, false);
+    assert.match(refused.error, /unknown_registry|pins/);
+    assert.match(refused.error, new RegExp(String(other.summary.public_key).replace(/[+/]/g, '\\$&')));
+    assert.equal(JSON.parse(await readFile(join(dir, 'cms', 'registry-trust.json'), 'utf8'))[0].publicKey, registry.summary.public_key);
+
+    // A --registry-key that is not the key presented is refused too.
+    const wrong = await serviceStart(otherUrl, ['--registry-key', registry.summary.public_key as string]);
+    assert.equal(wrong.started, false);
+
+    // The operator checked the new key and says so: it starts and the pin follows.
+    assert.equal((await serviceStart(otherUrl, ['--registry-key', other.summary.public_key as string])).started, true);
+    assert.equal(JSON.parse(await readFile(join(dir, 'cms', 'registry-trust.json'), 'utf8'))[0].publicKey, other.summary.public_key);
+  });
+
+  it('refuses a plain-http registry that is not on this machine unless --insecure is given', async () => {
+    // 192.0.2.1 (TEST-NET-1) is never reached: the refusal comes before any request.
+    const refused = await serviceStart('http://192.0.2.1:7400', ['--data', 'remote']);
+    assert.equal(refused.started, false);
+    assert.match(refused.error, /not https and not on this machine/);
+    const trustFile = join(dir, 'remote-trust.json');
+    const entry = { authority: registry.summary.authority, baseUrl: 'http://192.0.2.1:7400', publicKey: registry.summary.public_key };
+    await writeFile(trustFile, JSON.stringify([entry]));
+    const viaTrust = await serviceStart('http://127.0.0.1:1', ['--trust', trustFile, '--data', 'remote']);
+    assert.match(viaTrust.error, /not https and not on this machine/);
+    // With --insecure the check is skipped and the part starts (the registry itself is not reached at start with --trust).
+    assert.equal((await serviceStart('http://127.0.0.1:1', ['--trust', trustFile, '--data', 'remote', '--insecure'])).started, true);
   });
 });

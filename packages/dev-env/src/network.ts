@@ -7,7 +7,7 @@ import { startCmsArticle } from '@swarm/cms-article';
 import { startCrmContact } from '@swarm/crm-contact';
 import type { TrustedRegistry } from '@swarm/protocol';
 import { type RegistryHandle, type RegistryOptions, startRegistry } from '@swarm/registry';
-import { dropPostgresSchema, ensurePostgresSchema } from '@swarm/runtime';
+import { dropPostgresSchema, ensurePostgresSchema, LOOPBACK_CIDRS } from '@swarm/runtime';
 import type { ServiceHandle, ServiceOptions } from '@swarm/service-kit';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { writeAdminToken } from './admin-token.js';
@@ -41,6 +41,9 @@ export interface NetworkSummary {
   urls: Record<ServerPart, string>;
   registry: { url: string; authority: string; publicKey: string; adminToken: string; dnsPort: number | null };
 }
+
+/** Every part of a test network or a local swarm runs on loopback, so loopback is where tenants' URLs point. */
+const LOCAL_EGRESS = { allow: LOOPBACK_CIDRS };
 
 interface Closable {
   close(): Promise<void>;
@@ -111,6 +114,7 @@ export class TestNetwork {
         defaultBillingUrl: urlOf('billing'),
         defaultLoggingUrl: urlOf('logging'),
         logLevel,
+        egress: LOCAL_EGRESS,
         ...(await databaseOf('registry')),
         ...heartbeat,
         ...options.registry,
@@ -123,6 +127,7 @@ export class TestNetwork {
         dataDir: await dirOf(name),
         trustedRegistries,
         logLevel,
+        egress: LOCAL_EGRESS,
         ...(await databaseOf(name)),
       });
       const billing = await startBilling(await common('billing'));

@@ -2,6 +2,7 @@ import { type BroadcastData, newNonce, nowSeconds, SwarmError, signEnvelope } fr
 import {
   type DeliveryOutcome,
   deliveryOutcome,
+  type Egress,
   forEachLimited,
   ReceiverLanes,
   receiverOf,
@@ -96,6 +97,8 @@ export interface DeliveryOptions {
   maxLanes: number;
   /** Consecutive failures that open a receiver's circuit breaker. */
   failuresToOpen: number;
+  /** Receivers are URLs tenants chose: sent through the registry's egress policy. */
+  egress?: Egress;
   logger?: { warn(obj: unknown, msg?: string): void };
 }
 
@@ -257,7 +260,11 @@ export class BroadcastDelivery {
     const envelope = signEnvelope('broadcast', { ...data, timestamp: nowSeconds() }, this.#ctx.registryKey.privateKey);
     try {
       // Only the status counts: a receiver may answer 2xx with any body, or none.
-      const { status } = await requestJson('POST', url, envelope, { timeoutMs: this.#options.timeoutMs, read: 'status' });
+      const { status } = await requestJson('POST', url, envelope, {
+        timeoutMs: this.#options.timeoutMs,
+        read: 'status',
+        ...(this.#options.egress ? { egress: this.#options.egress } : {}),
+      });
       const outcome = deliveryOutcome(status);
       return { outcome, error: outcome === 'delivered' ? null : `receiver answered ${status}` };
     } catch (error) {

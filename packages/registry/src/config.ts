@@ -1,3 +1,4 @@
+import { parseAllowList } from '@swarm/runtime';
 import { parseInstanceQuotas } from './routes/bindings.js';
 import type { RegistryOptions } from './start.js';
 
@@ -19,7 +20,7 @@ const text = (value: string | undefined) => (value === undefined || value === ''
 
 /**
  * Registry options from SWARM_* environment variables; explicit options win over them.
- * SWARM_DNS_PORT=off turns Service DNS off.
+ * SWARM_DNS_PORT=off turns Service DNS off; SWARM_ALLOW_EGRESS lists CIDRs broadcasts may reach.
  */
 export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RegistryOptions {
   const options: RegistryOptions = {};
@@ -39,6 +40,8 @@ export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Re
   };
   const givenLimits = Object.entries(dnsLimits).filter(([, value]) => value !== undefined);
   if (givenLimits.length > 0) options.dnsLimits = Object.fromEntries(givenLimits);
+  const allow = text(env.SWARM_ALLOW_EGRESS);
+  if (allow !== undefined) options.egress = { allow: parseAllowList(allow) };
   const fields = {
     databaseUrl: text(env.SWARM_DATABASE_URL),
     dataDir: text(env.SWARM_DATA_DIR),

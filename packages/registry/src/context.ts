@@ -1,5 +1,5 @@
 import type { ReplayStore, SigningKey } from '@swarm/protocol';
-import type { Dialect } from '@swarm/runtime';
+import type { Dialect, EgressPolicy } from '@swarm/runtime';
 import type { DnsInstance } from './dns/index.js';
 import type { LookupCache } from './lookup-cache.js';
 import type { InstanceQuotas } from './routes/bindings.js';
@@ -30,6 +30,8 @@ export interface RegistryContext {
   instanceQuotas: InstanceQuotas;
   defaultBillingUrl: string | null;
   defaultLoggingUrl: string | null;
+  /** Which URLs owners may set (backbone, auth provider); broadcasts are sent under it too. */
+  egress: EgressPolicy;
   /** Filled in once the DNS server listens. */
   dnsPort: number | null;
   /**

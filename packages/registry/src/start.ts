@@ -9,7 +9,18 @@ import {
   type SigningKey,
   signingKeyFromPem,
 } from '@swarm/protocol';
-import { createHttpApp, type Database, listenApp, migrate, openDatabase, Shutdown, SqlReplayStore } from '@swarm/runtime';
+import {
+  createHttpApp,
+  type Database,
+  Egress,
+  type EgressOptions,
+  EgressPolicy,
+  listenApp,
+  migrate,
+  openDatabase,
+  Shutdown,
+  SqlReplayStore,
+} from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { BroadcastDelivery, queuedBroadcasts } from './broadcasts.js';
@@ -80,6 +91,12 @@ export interface RegistryOptions {
     /** Broadcast rows an app may have waiting. Default 10 000. */
     queueCapPerApp?: number;
   };
+  /**
+   * Where broadcasts may go and which URLs owners may set: internal addresses are refused unless
+   * `allow` lists them (docs/OPERATIONS.md). The default billing and logging URLs are the
+   * operator's and always pass.
+   */
+  egress?: EgressOptions;
   logLevel?: string | false;
 }
 
@@ -124,7 +141,11 @@ async function registryKey(db: RegistryDb, keyFile: string | undefined): Promise
  * const info = await (await fetch(`${registry.url}/.well-known/swarm-registry`)).json();
  * await registry.close();
  */
-export async function startRegistry(options: RegistryOptions = {}): Promise<RegistryHandle> {
+export function startRegistry(options: RegistryOptions = {}): Promise<RegistryHandle> {
+  return openRegistry(options, new EgressPolicy(options.egress, [options.defaultBillingUrl, options.defaultLoggingUrl]));
+}
+
+async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Promise<RegistryHandle> {
   const authority = options.authority ?? 'swarm.local';
   const { registry, tld } = parseAuthority(authority);
   const host = options.host ?? '127.0.0.1';
@@ -132,6 +153,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
   return shutdown.start(async () => {
     const database = openRegistryDatabase(options);
     shutdown.onRelease(() => database.close());
+    // Broadcasts go to receivers tenants named: through this part's egress pool and policy.
+    const outbound = new Egress(egress);
+    shutdown.onRelease(() => outbound.close());
     await migrate(database.db, 'registry', migrations);
     const replay = await SqlReplayStore.open(database.db as unknown as Kysely<unknown>);
     const key = await registryKey(database.db, options.registryKeyFile);
@@ -157,6 +181,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       instanceQuotas: { ...DEFAULT_INSTANCE_QUOTAS, ...options.instanceQuotas },
       defaultBillingUrl: options.defaultBillingUrl ?? null,
       defaultLoggingUrl: options.defaultLoggingUrl ?? null,
+      egress,
       dnsPort: null,
       settleBroadcasts: async (trx) => {
         const receivers = queuedBroadcasts(trx);
@@ -202,6 +227,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       maxLanes: retry.maxLanes ?? 64,
       failuresToOpen: retry.failuresToOpen ?? 5,
       logger: app.log,
+      egress: outbound,
     });
     delivery = loop;
     loop.start();

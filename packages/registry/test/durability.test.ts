@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { generateSigningKey, newNonce, nowSeconds, privateKeyToPem, signEnvelope, verify } from '@swarm/protocol';
+import { LOOPBACK_CIDRS } from '@swarm/runtime';
 import { startRegistry } from '../src/index.js';
 import { boundInstance, developerWithApp, get, listedProvider, makeProvider, post } from './helpers.js';
 import { BroadcastReceiver } from './receiver.js';
@@ -20,6 +21,7 @@ describe('durability (SQLite file)', () => {
       dnsPort: false as const,
       logLevel: false as const,
       broadcastRetry: { initialMs: 20, maxMs: 50, pollMs: 30 },
+      egress: { allow: LOOPBACK_CIDRS },
     };
     const first = await startRegistry({ ...options, defaultBillingUrl: `${receiver.url}/billing` });
     receiver.trust(first.authority, first.url, first.publicKey);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Envelope } from '@swarm/protocol';
-import { dropPostgresSchema, ensurePostgresSchema } from '@swarm/runtime';
+import { dropPostgresSchema, ensurePostgresSchema, LOOPBACK_CIDRS } from '@swarm/runtime';
 
 // The signed requests of developers, providers and instances come from the one seeding module.
 export {
@@ -43,7 +43,8 @@ export function sqliteBackend(): Backend {
   return {
     name: 'sqlite',
     skip: false,
-    start: (options = {}) => startRegistry({ dataDir: dir, logLevel: false, dnsPort: false, ...options }),
+    start: (options = {}) =>
+      startRegistry({ dataDir: dir, logLevel: false, dnsPort: false, egress: { allow: LOOPBACK_CIDRS }, ...options }),
     shared: () => ({ dataDir: dir }),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
@@ -60,7 +61,14 @@ export function postgresBackend(): Backend {
       if (!url) throw new Error('no PostgreSQL');
       created ??= ensurePostgresSchema(url, schema);
       await created;
-      return startRegistry({ databaseUrl: url, databaseSchema: schema, logLevel: false, dnsPort: false, ...options });
+      return startRegistry({
+        databaseUrl: url,
+        databaseSchema: schema,
+        logLevel: false,
+        dnsPort: false,
+        egress: { allow: LOOPBACK_CIDRS },
+        ...options,
+      });
     },
     shared: () => ({ databaseUrl: url ?? '', databaseSchema: schema }),
     cleanup: async () => {

@@ -1,4 +1,6 @@
 import { SwarmError } from '@swarm/protocol';
+import { type Dispatcher, request } from 'undici';
+import { EGRESS_REFUSED, type Egress } from './egress.js';
 
 export interface JsonResponse {
   status: number;
@@ -9,18 +11,33 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** The whole exchange, connect to last body byte. Default 10 s. */
   timeoutMs?: number;
-  /** The largest answer body read; a bigger one is `registry_unavailable`. Default 16 MiB. */
+  /**
+   * The largest answer body read; a bigger one is `registry_unavailable`. Default 16 MiB, and
+   * `ACK_MAX_BYTES` for a URL a tenant chose (its answer is only ever an acknowledgement).
+   */
   maxResponseBytes?: number;
   /**
-   * `json` (default): the answer is JSON or empty. `status`: only the status counts and the body
-   * is dropped unread, for receivers that may answer anything (broadcast delivery).
+   * `json` (default): the answer is JSON or empty. `status`: only the status counts; at most
+   * `ACK_MAX_BYTES` of the body are read and dropped, for receivers that may answer anything
+   * (broadcast delivery).
    */
   read?: 'json' | 'status';
+  /**
+   * The part's egress (egress.ts) for a URL a tenant chose: passed explicitly at each such call
+   * (an implicit async context would enable async hooks and slow every promise of the process).
+   * Without it the URL is the operator's own (a trusted registry, the CLI's own target).
+   */
+  egress?: Egress;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** Far above any answer a peer sends today; it only stops a peer from filling our memory. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/**
+ * What is read of an acknowledgement: a status with a short JSON note or error. Webhook senders
+ * keep about this much of a receiver's answer too.
+ */
+export const ACK_MAX_BYTES = 16 * 1024;
 
 /**
  * The one way a Swarm part sends HTTP to a peer. A peer that cannot be reached, redirects,
@@ -28,15 +45,25 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
  * `registry_unavailable`: the caller decides whether to retry.
  *
  * Redirects are never followed: a peer is named by its registry record, and following a
- * `Location` would let it send our signed body anywhere. Answers are asked for uncompressed so
- * the size cap counts what the peer actually sent.
+ * `Location` would let it send our signed body anywhere (or to an internal address). Answers are
+ * asked for uncompressed and never inflated, so the size cap counts what the peer actually sent
+ * and a compressed bomb stays a few bytes. Inside a part, a URL a tenant chose goes through the
+ * part's egress pool (egress.ts): internal addresses are refused on the address connected to,
+ * and connections per host are bounded.
  */
 export async function requestJson(method: string, url: string, body?: unknown, options: RequestOptions = {}): Promise<JsonResponse> {
   const target = outboundUrl(url);
-  let response: Response;
+  const egress = options.egress;
+  const tenantChosen = egress !== undefined && !egress.policy.isOperatorOrigin(target);
+  if (tenantChosen) {
+    const refusal = egress.policy.literalRefusal(target);
+    if (refusal) throw new SwarmError('registry_unavailable', `${target.origin} is not sent to: ${refusal}`);
+  }
+  const dispatcher = egress?.dispatcherFor(target);
+  let response: Dispatcher.ResponseData;
   try {
-    response = await fetch(target, {
-      method,
+    response = await request(target, {
+      method: method as Dispatcher.HttpMethod,
       headers: {
         accept: 'application/json',
         'accept-encoding': 'identity',
@@ -44,26 +71,36 @@ export async function requestJson(method: string, url: string, body?: unknown, o
         ...options.headers,
       },
       body: body === undefined ? null : JSON.stringify(body),
-      redirect: 'manual',
       signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+      ...(dispatcher ? { dispatcher } : {}),
     });
   } catch (cause) {
-    throw new SwarmError('registry_unavailable', `${target.origin} cannot be reached`, { cause });
+    const refused = egressRefusalOf(cause);
+    const reason = refused ? `is not sent to: ${refused}` : 'cannot be reached';
+    throw new SwarmError('registry_unavailable', `${target.origin} ${reason}`, { cause });
   }
-  if (response.status >= 300 && response.status < 400) {
-    await response.body?.cancel().catch(() => {});
-    throw new SwarmError('registry_unavailable', `${target.origin} answered ${response.status}: redirects are not followed`);
+  const status = response.statusCode;
+  if (status >= 300 && status < 400) {
+    discard(response);
+    throw new SwarmError('registry_unavailable', `${target.origin} answered ${status}: redirects are not followed`);
   }
   if (options.read === 'status') {
-    await response.body?.cancel().catch(() => {});
-    return { status: response.status, body: null };
+    // A short answer is drained so the connection can be reused; a longer one closes it.
+    await response.body.dump({ limit: ACK_MAX_BYTES }).catch(() => {});
+    return { status, body: null };
   }
-  const text = await readText(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, target.origin);
-  if (text === '') return { status: response.status, body: null };
+  const encoding = String(response.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (encoding !== 'identity') {
+    discard(response);
+    throw new SwarmError('registry_unavailable', `${target.origin} answered ${status} with content-encoding ${encoding}, not identity`);
+  }
+  const limit = options.maxResponseBytes ?? (tenantChosen ? ACK_MAX_BYTES : DEFAULT_MAX_RESPONSE_BYTES);
+  const text = await readText(response, limit, target.origin);
+  if (text === '') return { status, body: null };
   try {
-    return { status: response.status, body: JSON.parse(text) };
+    return { status, body: JSON.parse(text) };
   } catch (cause) {
-    throw new SwarmError('registry_unavailable', `${target.origin} answered ${response.status} with a body that is not JSON`, {
+    throw new SwarmError('registry_unavailable', `${target.origin} answered ${status} with a body that is not JSON`, {
       cause,
     });
   }
@@ -73,7 +110,7 @@ export const postJson = (url: string, body: unknown, options?: RequestOptions) =
 export const getJson = (url: string, options?: RequestOptions) => requestJson('GET', url, undefined, options);
 
 /** Every destination passes here before a connection is made: only http(s) URLs are sent to. */
-function outboundUrl(url: string): URL {
+export function outboundUrl(url: string): URL {
   let target: URL;
   try {
     target = new URL(url);
@@ -86,31 +123,41 @@ function outboundUrl(url: string): URL {
   return target;
 }
 
+/** Drops an unread body and its connection; the abort it raises is expected, not an error. */
+function discard(response: Dispatcher.ResponseData): void {
+  response.body.on('error', () => {});
+  response.body.destroy();
+}
+
+/** The egress rule in a connect error (egress.ts refuses from the pool's lookup), if that is what it is. */
+function egressRefusalOf(error: unknown): string | null {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if ((cause as NodeJS.ErrnoException).code === EGRESS_REFUSED) return cause.message;
+  }
+  return null;
+}
+
 /**
  * The body as UTF-8 text, read up to `limit` bytes. A body cut short (the peer hung up, the
- * timeout fired) reads as empty, as `response.text()` failing did before: the status decides.
+ * timeout fired) reads as empty: the status decides.
  */
-async function readText(response: Response, limit: number, origin: string): Promise<string> {
+async function readText(response: Dispatcher.ResponseData, limit: number, origin: string): Promise<string> {
   const tooLarge = () => new SwarmError('registry_unavailable', `${origin} answered more than ${limit} bytes`);
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  const declared = Number(response.headers['content-length'] ?? Number.NaN);
   if (declared > limit) {
-    await response.body?.cancel().catch(() => {});
+    discard(response);
     throw tooLarge();
   }
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let size = 0;
-  const reader = response.body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      size += chunk.byteLength;
       if (size > limit) {
-        await reader.cancel().catch(() => {});
+        discard(response);
         throw tooLarge();
       }
-      chunks.push(value);
+      chunks.push(chunk);
     }
   } catch (error) {
     if (error instanceof SwarmError) throw error;

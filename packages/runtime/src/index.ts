@@ -1,6 +1,7 @@
 export * from './bearer.js';
 export * from './database.js';
 export * from './delivery-lanes.js';
+export * from './egress.js';
 export * from './http-app.js';
 export * from './http-client.js';
 export * from './offer.js';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseAnswer, RevokedSubjects } from '@swarm/protocol';
+import type { Egress } from './egress.js';
 import { requestJson } from './http-client.js';
 
 /** The hash an Auth Provider publishes for a removed or changed user (docs/BACKBONE.md). */
@@ -20,6 +21,12 @@ const MAX_LIST_BYTES = 8 * 1024 * 1024;
 export class SubjectRevocations {
   readonly #byIssuer = new Map<string, Map<string, number>>();
   readonly #fetchedAt = new Map<string, number>();
+  readonly #egress: Egress | undefined;
+
+  /** `egress`: issuers are URLs tenants chose (their Auth Provider), sent to under the part's policy. */
+  constructor(options: { egress?: Egress } = {}) {
+    this.#egress = options.egress;
+  }
 
   /** Whether a token of `sub` issued at `iat` was voided. A token without `iat` of a listed user is. */
   isRevoked(issuer: string, subHash: string | null, iat: number | undefined): boolean {
@@ -56,6 +63,7 @@ export class SubjectRevocations {
     const { status, body } = await requestJson('GET', `${issuer}/v1/revoked-subjects`, undefined, {
       timeoutMs: 5000,
       maxResponseBytes: MAX_LIST_BYTES,
+      ...(this.#egress ? { egress: this.#egress } : {}),
     });
     if (status === 404) {
       this.#byIssuer.delete(issuer);

@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ReplayStore, TrustedRegistries } from '@swarm/protocol';
-import { migrate, openDatabase, RedisReplayStore, RegistryClient, SqlReplayStore, withTables } from '@swarm/runtime';
+import { Egress, migrate, openDatabase, RedisReplayStore, RegistryClient, SqlReplayStore, withTables } from '@swarm/runtime';
 import { Binder } from './binding.js';
 import { ContextCache } from './contexts.js';
 import { bindDomain, type Domain } from './domain.js';
 import { InstanceStore } from './instances.js';
 import type { Kit } from './kit.js';
-import { resolveConfig, type ServiceOptions } from './options.js';
+import { egressPolicyOf, resolveConfig, type ServiceOptions } from './options.js';
 import { loadOrCreateProviderKey } from './provider-key.js';
 import { Reporter } from './reporting.js';
 import { type KitTables, kitDatabaseFile, migrateKit } from './store.js';
@@ -28,6 +28,8 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
     schema: config.databaseSchema,
   });
   let replay: ReplayStore | undefined;
+  // Reports and voided-user lists go to URLs tenants chose: through this service's egress pool.
+  const egress = new Egress(egressPolicyOf(options));
   try {
     const db = withTables<KitTables>(database.db);
     await migrateKit(db);
@@ -48,6 +50,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
     const contexts = new ContextCache(db, trusted);
     await contexts.loadAll();
     const reporter = new Reporter({
+      egress,
       db,
       prepare: database.prepare,
       runInTransaction: database.runInTransaction,
@@ -69,6 +72,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       contexts,
       reporter,
       domain: bound,
+      egress,
       publicUrl: '',
     };
     // The binder holds the same object, so it sees `publicUrl` once the server listens.
@@ -76,6 +80,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
   } catch (error) {
     await replay?.close?.();
     await database.close();
+    await egress.close();
     throw error;
   }
 }

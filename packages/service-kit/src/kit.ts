@@ -1,5 +1,5 @@
 import type { ReplayStore, SigningKey, TrustedRegistries } from '@swarm/protocol';
-import type { Database, RegistryClient } from '@swarm/runtime';
+import type { Database, Egress, RegistryClient } from '@swarm/runtime';
 import type { Binder } from './binding.js';
 import type { ContextCache } from './contexts.js';
 import type { BoundDomain } from './domain.js';
@@ -22,6 +22,8 @@ export interface Kit {
   binder: Binder;
   /** The domain with its context given. */
   domain: BoundDomain;
+  /** The service's egress pool and policy, for URLs tenants chose (reports, voided-user lists). */
+  egress: Egress;
   /** Set once the server listens. */
   publicUrl: string;
 }

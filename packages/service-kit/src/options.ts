@@ -1,4 +1,5 @@
 import type { SigningKey, Tier, TrustedRegistry } from '@swarm/protocol';
+import { type EgressOptions, EgressPolicy } from '@swarm/runtime';
 import { DEFAULT_HEARTBEAT_CONCURRENCY } from './heartbeat.js';
 
 export interface ServiceOptions {
@@ -29,7 +30,20 @@ export interface ServiceOptions {
   revocationPollSeconds?: number;
   bindingRetry?: { initialMs?: number; maxMs?: number };
   freshnessSeconds?: number;
+  /**
+   * Where reports may go (the Billing and Logging an app's context names): internal addresses
+   * are refused unless `allow` lists them (docs/OPERATIONS.md). Trusted registries always pass.
+   */
+  egress?: EgressOptions;
   logLevel?: string | false;
+}
+
+/** The service's egress policy: its options, with the trusted registries as the operator's own destinations. */
+export function egressPolicyOf(options: ServiceOptions): EgressPolicy {
+  return new EgressPolicy(
+    options.egress,
+    options.trustedRegistries.map((registry) => registry.baseUrl),
+  );
 }
 
 export interface ServiceConfig {

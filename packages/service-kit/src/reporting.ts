@@ -3,6 +3,7 @@ import { type LogEntry, newNonce, nowSeconds, signEnvelope } from '@swarm/protoc
 import {
   type DeliveryOutcome,
   deliveryOutcome,
+  type Egress,
   forEachLimited,
   openDatabase,
   type Prepare,
@@ -28,6 +29,8 @@ interface Pending {
 }
 
 export interface ReporterOptions {
+  /** Billing and Logging are URLs tenants chose: sent through the service's egress policy. */
+  egress?: Egress;
   db: Kysely<KitTables>;
   prepare: Prepare;
   runInTransaction: RunInTransaction;
@@ -361,6 +364,7 @@ export class Reporter {
       try {
         ({ status } = await postJson(url, signEnvelope('service_call', data, instance.key.privateKey), {
           timeoutMs: this.#limits.timeoutMs,
+          ...(this.#options.egress ? { egress: this.#options.egress } : {}),
         }));
       } catch (cause) {
         error = cause instanceof Error ? cause.message : String(cause);

@@ -44,11 +44,15 @@ export interface ServiceHandle extends ProviderOffer {
  *   tiers, regions, trustedRegistries: [{ authority, baseUrl, publicKey }], dataDir }, articles);
  * await service.registerOffer(registryUrl, adminToken);
  */
-export async function startService<Tables>(options: ServiceOptions, domain: Domain<Tables>): Promise<ServiceHandle> {
+export function startService<Tables>(options: ServiceOptions, domain: Domain<Tables>): Promise<ServiceHandle> {
+  return openService(options, domain);
+}
+
+async function openService<Tables>(options: ServiceOptions, domain: Domain<Tables>): Promise<ServiceHandle> {
   const kit = await createKit(options, domain);
   const { config, database, providerKey, trusted, replay, instances, contexts, reporter } = kit;
 
-  const revocations = new SubjectRevocations();
+  const revocations = new SubjectRevocations({ egress: kit.egress });
   const verifyToken = createTokenVerifier({
     revocations,
     contextOf: (serviceId) => contexts.get(serviceId),
@@ -81,6 +85,7 @@ export async function startService<Tables>(options: ServiceOptions, domain: Doma
 
   const shutdown = new Shutdown();
   shutdown.onRelease(() => database.close());
+  shutdown.onRelease(() => kit.egress.close());
   shutdown.onRelease(() => replay.close?.());
   shutdown.onStop(() => app.close());
   const listening = await shutdown.start(() => listenApp(app, { host: config.host, port: config.port, publicUrl: config.publicUrl }));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { trustedRegistryOf } from '@swarm/dev-env';
 import { SwarmError } from '@swarm/protocol';
 import { type RegistryHandle, type RegistryOptions, startRegistry } from '@swarm/registry';
-import { jsonBody } from '@swarm/runtime';
+import { jsonBody, LOOPBACK_CIDRS } from '@swarm/runtime';
 import {
   type Domain,
   LOCAL_REGIONS,
@@ -81,6 +81,7 @@ export function startTestRegistry(dataDir: string, extra: RegistryOptions = {}):
     logLevel: false,
     heartbeatIntervalSeconds: 1,
     broadcastRetry: { initialMs: 100, maxMs: 500, pollMs: 100 },
+    egress: { allow: LOOPBACK_CIDRS },
     ...extra,
   });
 }
@@ -99,6 +100,7 @@ export function startNotes(registry: RegistryHandle, dataDir: string, extra: Par
       reportFlushSeconds: 1,
       bindingRetry: { initialMs: 100, maxMs: 400 },
       logLevel: false,
+      egress: { allow: LOOPBACK_CIDRS },
       ...extra,
     },
     notesDomain,

@@ -12,9 +12,12 @@ import {
   trustedRegistryOf,
 } from '@swarm/dev-env';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { dropPostgresSchema, ensurePostgresSchema, openDatabase } from '@swarm/runtime';
+import { dropPostgresSchema, ensurePostgresSchema, LOOPBACK_CIDRS, openDatabase } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
 import { type CmsArticleOptions, startCmsArticle } from '../src/index.js';
+
+/** Every part of this test runs on loopback, which a part refuses to send to by default. */
+const LOCAL_EGRESS = { allow: LOOPBACK_CIDRS };
 
 const code = (body: unknown) => (body as { error?: { code?: string } } | null)?.error?.code;
 const postgresUrl = process.env.SWARM_TEST_POSTGRES_URL;
@@ -34,7 +37,7 @@ function articleSuite(
 
     before(async () => {
       await setup?.before();
-      registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false });
+      registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false, egress: LOCAL_EGRESS });
       service = await startCmsArticle({
         port: 0,
         dataDir: join(dir, 'cms'),

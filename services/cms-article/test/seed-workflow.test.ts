@@ -8,10 +8,13 @@ import { startCrmContact } from '@swarm/crm-contact';
 import { callApi, createTestDeveloper, freePort, type ProvisionedInstance, type TestDeveloper } from '@swarm/dev-env';
 import { generateSigningKey, newNonce, nowSeconds, privateKeyToPem, signEnvelope } from '@swarm/protocol';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { getJson, postJson } from '@swarm/runtime';
+import { getJson, LOOPBACK_CIDRS, postJson } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { startCmsArticle } from '../src/index.js';
+
+/** Every part of this test runs on loopback, which a part refuses to send to by default. */
+const LOCAL_EGRESS = { allow: LOOPBACK_CIDRS };
 
 /**
  * The seed page end to end: provision → verify → bind → context → active, then token-protected
@@ -40,10 +43,11 @@ describe('provisioning domain services: the seed workflow', () => {
       registryKeyFile: join(dir, 'registry-key.pem'),
       defaultBillingUrl: billing.url,
       defaultLoggingUrl: logging.url,
+      egress: LOCAL_EGRESS,
       dnsPort: false,
       logLevel: false,
     });
-    const common = { port: 0, trustedRegistries: trusted, logLevel: false as const, reportFlushSeconds: 3600 };
+    const common = { port: 0, trustedRegistries: trusted, logLevel: false as const, reportFlushSeconds: 3600, egress: LOCAL_EGRESS };
     services = [
       await startCmsArticle({ ...common, dataDir: join(dir, 'cms') }),
       await startCrmContact({ ...common, dataDir: join(dir, 'crm') }),

@@ -12,8 +12,12 @@ import {
   trustedRegistryOf,
 } from '@swarm/dev-env';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
+import { LOOPBACK_CIDRS } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
 import { startCrmContact } from '../src/index.js';
+
+/** Every part of this test runs on loopback, which a part refuses to send to by default. */
+const LOCAL_EGRESS = { allow: LOOPBACK_CIDRS };
 
 describe('crm-contact', () => {
   const dir = mkdtempSync(join(tmpdir(), 'swarm-crm-'));
@@ -24,7 +28,7 @@ describe('crm-contact', () => {
   let token: string;
 
   before(async () => {
-    registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false });
+    registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false, egress: LOCAL_EGRESS });
     service = await startCrmContact({
       port: 0,
       dataDir: join(dir, 'crm'),

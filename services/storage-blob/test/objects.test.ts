@@ -13,9 +13,12 @@ import {
   trustedRegistryOf,
 } from '@swarm/dev-env';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { requestJson } from '@swarm/runtime';
+import { LOOPBACK_CIDRS, requestJson } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
 import { startStorageBlob } from '../src/index.js';
+
+/** Every part of this test runs on loopback, which a part refuses to send to by default. */
+const LOCAL_EGRESS = { allow: LOOPBACK_CIDRS };
 
 const code = (body: unknown) => (body as { error?: { code?: string } } | null)?.error?.code;
 
@@ -66,7 +69,7 @@ describe('storage-blob', () => {
     });
 
   before(async () => {
-    registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false });
+    registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false, egress: LOCAL_EGRESS });
     // One "GB" is 1 MB here, so the free tier (1 GB) holds 1 MB.
     service = await startStorageBlob({
       port: 0,

@@ -62,7 +62,11 @@ export interface AuthProviderHandle extends ServerHandle, ProviderOffer {
  * const auth = await startAuthProvider({ port: 0, dataDir, trustedRegistries: [registry] });
  * await auth.registerOffer(registry.url, registry.adminToken);
  */
-export async function startAuthProvider(options: AuthProviderOptions): Promise<AuthProviderHandle> {
+export function startAuthProvider(options: AuthProviderOptions): Promise<AuthProviderHandle> {
+  return openAuthProvider(options);
+}
+
+async function openAuthProvider(options: AuthProviderOptions): Promise<AuthProviderHandle> {
   const resolved = resolveOptions(options);
   const provider = options.provider ?? 'auth.swarm.local';
   const overlapSeconds = options.authKeyOverlapSeconds ?? 300;

@@ -1,5 +1,5 @@
 import { audienceOf, OwnerQuery, type OwnerQueryData, type ReplayStore, SwarmError } from '@swarm/protocol';
-import { type RegistryClient, requireBearerToken, requireRole, SubjectRevocations, verifyOwnerSigned } from '@swarm/runtime';
+import { type Egress, type RegistryClient, requireBearerToken, requireRole, SubjectRevocations, verifyOwnerSigned } from '@swarm/runtime';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { AppAuthCache } from './app-records.js';
 
@@ -13,9 +13,10 @@ export class OwnerAccess {
   readonly #replay: ReplayStore;
   readonly #freshnessSeconds: number;
 
-  readonly #revocations = new SubjectRevocations();
+  readonly #revocations: SubjectRevocations;
 
-  constructor(registry: RegistryClient, appAuth: AppAuthCache, replay: ReplayStore, freshnessSeconds: number) {
+  constructor(registry: RegistryClient, appAuth: AppAuthCache, replay: ReplayStore, freshnessSeconds: number, egress?: Egress) {
+    this.#revocations = new SubjectRevocations(egress ? { egress } : {});
     this.#registry = registry;
     this.#appAuth = appAuth;
     this.#replay = replay;

@@ -1,5 +1,5 @@
 import { checkFreshness, type ReplayStore, requireAppId } from '@swarm/protocol';
-import { createHttpApp, listenApp, RegistryClient, Shutdown } from '@swarm/runtime';
+import { createHttpApp, Egress, listenApp, RegistryClient, Shutdown } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { AppAuthCache } from './app-records.js';
@@ -11,6 +11,7 @@ import { openPartReplayStore } from './scoped-replay.js';
 import {
   type BackboneServerOptions,
   databaseReady,
+  egressPolicyOf,
   openPartDatabase,
   type ResolvedOptions,
   resolveOptions,
@@ -39,15 +40,26 @@ interface SignedReport {
  * Starts a receiver of instance reports (SPEC §9.3): opens its database, runs `migrate`, wires
  * the broadcast receiver, lets `routes` add the part's own endpoints, and listens.
  */
-export async function startReportReceiver(
-  options: BackboneServerOptions,
-  part: { name: string; file: string; migrate(db: Kysely<unknown>): Promise<void>; routes(context: ReceiverContext): void },
-): Promise<ServerHandle> {
+export function startReportReceiver(options: BackboneServerOptions, part: ReceiverPart): Promise<ServerHandle> {
+  return openReportReceiver(options, part);
+}
+
+interface ReceiverPart {
+  name: string;
+  file: string;
+  migrate(db: Kysely<unknown>): Promise<void>;
+  routes(context: ReceiverContext): void;
+}
+
+async function openReportReceiver(options: BackboneServerOptions, part: ReceiverPart): Promise<ServerHandle> {
   const resolved = resolveOptions(options);
   const shutdown = new Shutdown();
   return shutdown.start(async () => {
     const database = openPartDatabase<unknown>(options, part.file);
     shutdown.onRelease(() => database.close());
+    // An app's Auth Provider (whose voided-user list owner reads consult) is a URL its owner chose.
+    const outbound = new Egress(egressPolicyOf(options));
+    shutdown.onRelease(() => outbound.close());
     await part.migrate(database.db);
     const replay = await openPartReplayStore(database.db, part.name);
     const registry = new RegistryClient(resolved.trusted);
@@ -63,7 +75,7 @@ export async function startReportReceiver(
       replay,
       registry,
       instances: new InstanceVerifier(registry, revocations),
-      owners: new OwnerAccess(registry, appAuth, replay, resolved.freshnessSeconds),
+      owners: new OwnerAccess(registry, appAuth, replay, resolved.freshnessSeconds, outbound),
       url: () => url,
     };
     registerBroadcastReceiver(app, {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { DEFAULT_FRESHNESS_SECONDS, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
-import { type Database, openDatabase } from '@swarm/runtime';
+import { type Database, type EgressOptions, EgressPolicy, openDatabase } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 
@@ -23,6 +23,16 @@ export interface BackboneServerOptions {
   freshnessSeconds?: number;
   /** pino level, or false for silence. */
   logLevel?: string | false;
+  /** Outbound policy for tenant-chosen URLs (docs/OPERATIONS.md); trusted registries always pass. */
+  egress?: EgressOptions;
+}
+
+/** The part's egress policy: its options, with the trusted registries as the operator's own destinations. */
+export function egressPolicyOf(options: BackboneServerOptions): EgressPolicy {
+  return new EgressPolicy(
+    options.egress,
+    options.trustedRegistries.map((registry) => registry.baseUrl),
+  );
 }
 
 export interface ServerHandle {

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBackbone } from '@swarm/backbone';
 import { startCmsArticle } from '@swarm/cms-article';
@@ -6,6 +6,7 @@ import { startCrmContact } from '@swarm/crm-contact';
 import { LOCAL_AUTHORITY, STANDARD_PORTS } from '@swarm/dev-env/ports';
 import { RegistryInfo, type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
 import { parseInstanceQuotas, type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
+import { type EgressOptions, isLoopbackHost, parseAllowList } from '@swarm/runtime';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { call } from '../http.js';
 import { loadKey } from '../keys.js';
@@ -44,6 +45,7 @@ export async function startStandaloneRegistry(opts: Opts) {
   set('defaultBillingUrl', str(opts, 'billingUrl'));
   set('defaultLoggingUrl', str(opts, 'loggingUrl'));
   set('dataDir', str(opts, 'data'));
+  set('egress', egressOf(opts));
   const options: RegistryOptions = {
     port: STANDARD_PORTS.registry,
     dnsPort: STANDARD_PORTS.dns,
@@ -62,20 +64,87 @@ export async function startStandaloneRegistry(opts: Opts) {
 }
 
 /**
- * The registries a standalone part trusts: the `--trust` file, else the one at `--registry`,
- * whose authority and key are read from its `/.well-known/swarm-registry` once at start.
+ * `--allow-egress CIDR,…` (else SWARM_ALLOW_EGRESS): the internal ranges a standalone part may
+ * send to when a tenant chose the URL. Without either, none.
  */
-export async function trustedRegistries(opts: Opts, registryUrl: string): Promise<TrustedRegistry[]> {
+function egressOf(opts: Opts): EgressOptions | undefined {
+  const list = str(opts, 'allowEgress') ?? (process.env.SWARM_ALLOW_EGRESS || undefined);
+  return list === undefined ? undefined : { allow: parseAllowList(list) };
+}
+
+/** Where the registry a part learned at its first start is kept, next to the part's other state. */
+export const REGISTRY_PIN_FILE = 'registry-trust.json';
+
+/**
+ * A registry is reached over TLS unless it is on this machine: over plain `http:` anyone on
+ * the path could present their own key at the first start. `--insecure` accepts that.
+ */
+function requireSecureRegistry(baseUrl: string, insecure: boolean): void {
+  const url = URL.canParse(baseUrl) ? new URL(baseUrl) : null;
+  if (!url) throw new SwarmError('invalid_request', `the registry URL ${baseUrl} is not a URL`);
+  if (url.protocol === 'https:' || insecure) return;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
+  throw new SwarmError(
+    'invalid_request',
+    `the registry ${baseUrl} is not https and not on this machine: use https, or pass --insecure to trust it over plain http`,
+  );
+}
+
+/**
+ * The registries a standalone part trusts: the `--trust` file, else the one at `--registry`,
+ * whose authority and key are read from its `/.well-known/swarm-registry`. That answer is pinned
+ * in `<dataDir>/registry-trust.json` at the first start; a later start that is shown another
+ * authority or key refuses to run unless `--registry-key` names the new key (a rotation the
+ * operator checked), which then replaces the pin.
+ */
+export async function trustedRegistries(opts: Opts, registryUrl: string, dataDir: string): Promise<TrustedRegistry[]> {
+  const insecure = opts.insecure === true;
   const file = str(opts, 'trust');
   if (file) {
-    const entries = JSON.parse(await readFile(file, 'utf8')) as TrustedRegistry[];
-    return new TrustedRegistries(entries).list();
+    const entries = new TrustedRegistries(JSON.parse(await readFile(file, 'utf8')) as TrustedRegistry[]).list();
+    for (const entry of entries) requireSecureRegistry(entry.baseUrl, insecure);
+    return entries;
   }
   const baseUrl = registryUrl.replace(/\/+$/, '');
+  requireSecureRegistry(baseUrl, insecure);
   const { body } = await call('GET', `${baseUrl}/.well-known/swarm-registry`, RegistryInfo);
-  const entry = { authority: body.authority, baseUrl, publicKey: body.public_key };
-  process.stderr.write(`trusting registry ${entry.authority} at ${baseUrl}, key ${entry.publicKey}\n`);
+  const entry: TrustedRegistry = { authority: body.authority, baseUrl, publicKey: body.public_key };
+  const expectedKey = str(opts, 'registryKey');
+  if (expectedKey !== undefined && expectedKey !== entry.publicKey) {
+    throw new SwarmError(
+      'unknown_registry',
+      `the registry at ${baseUrl} presents key ${entry.publicKey}, not the --registry-key ${expectedKey}`,
+    );
+  }
+  const pinFile = join(dataDir, REGISTRY_PIN_FILE);
+  const pinned = await readPin(pinFile);
+  const same = pinned !== null && pinned.authority === entry.authority && pinned.publicKey === entry.publicKey;
+  if (pinned !== null && !same && expectedKey === undefined) {
+    throw new SwarmError(
+      'unknown_registry',
+      `the registry at ${baseUrl} presents ${entry.authority} key ${entry.publicKey}, but ${pinFile} pins ${pinned.authority} ` +
+        `key ${pinned.publicKey} (learned at the first start). If the registry's key really changed, start with ` +
+        `--registry-key ${entry.publicKey} (or --trust FILE)`,
+    );
+  }
+  if (!same || pinned.baseUrl !== baseUrl) {
+    await writeFile(pinFile, `${JSON.stringify([entry], null, 2)}\n`, { mode: 0o600 });
+  }
+  const how = same ? 'pinned' : pinned === null ? 'pinned now, at the first start' : 'pinned anew, as --registry-key says';
+  process.stderr.write(`trusting registry ${entry.authority} at ${baseUrl}, key ${entry.publicKey} (${how})\n`);
   return [entry];
+}
+
+async function readPin(file: string): Promise<TrustedRegistry | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const [entry] = new TrustedRegistries(JSON.parse(text) as TrustedRegistry[]).list();
+  return entry ?? null;
 }
 
 /** Replicas of one provider sign alike: they share the provider key file. */
@@ -99,13 +168,14 @@ const DOMAIN_SERVICES = {
 export async function startStandaloneService(serviceType: string, opts: Opts, registryUrl: string) {
   const start = DOMAIN_SERVICES[serviceType as keyof typeof DOMAIN_SERVICES];
   if (!start) throw new SwarmError('invalid_request', `no service type ${serviceType}; choose ${Object.keys(DOMAIN_SERVICES).join(', ')}`);
-  const trusted = await trustedRegistries(opts, registryUrl);
   const databaseUrl = str(opts, 'databaseUrl') ?? process.env.SWARM_DATABASE_URL;
   const redisUrl = str(opts, 'redisUrl') ?? process.env.SWARM_REDIS_URL;
   const publicUrl = str(opts, 'publicUrl');
   const providerKey = await providerKeyOf(opts);
   const dataDir = str(opts, 'data') ?? join('.swarm', serviceType);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const trusted = await trustedRegistries(opts, registryUrl, dataDir);
+  const egress = egressOf(opts);
   const service = await start({
     ...(providerKey ? { providerKey } : {}),
     port: (opts.port as number | undefined) ?? STANDARD_PORTS[serviceType as keyof typeof DOMAIN_SERVICES],
@@ -115,6 +185,7 @@ export async function startStandaloneService(serviceType: string, opts: Opts, re
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     trustedRegistries: trusted,
+    ...(egress ? { egress } : {}),
     logLevel: logLevelOf(opts),
   });
   const token = await adminToken(opts);
@@ -127,13 +198,14 @@ export async function startStandaloneService(serviceType: string, opts: Opts, re
 }
 
 export async function startStandaloneBackbone(opts: Opts, registryUrl: string) {
-  const trusted = await trustedRegistries(opts, registryUrl);
   const databaseUrl = str(opts, 'databaseUrl') ?? process.env.SWARM_DATABASE_URL;
   const redisUrl = str(opts, 'redisUrl') ?? process.env.SWARM_REDIS_URL;
   const providerKey = await providerKeyOf(opts);
   const publicUrl = str(opts, 'publicUrl');
   const dataDir = str(opts, 'data') ?? join('.swarm', 'backbone');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const trusted = await trustedRegistries(opts, registryUrl, dataDir);
+  const egress = egressOf(opts);
   const backbone = await startBackbone({
     ...(providerKey ? { providerKey } : {}),
     ...(publicUrl ? { publicUrl } : {}),
@@ -143,6 +215,7 @@ export async function startStandaloneBackbone(opts: Opts, registryUrl: string) {
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     trustedRegistries: trusted,
+    ...(egress ? { egress } : {}),
     logLevel: logLevelOf(opts),
   });
   const token = await adminToken(opts);

@@ -134,6 +134,7 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
       data,
       delegation.signature,
     );
+    ctx.egress.requireAllowed('auth_provider_url', data.auth_provider_url);
     const now = nowSeconds();
     const epoch = await changeApp(ctx, appId, async (trx, row) => {
       const retire = data.retire_previous_after ?? DEFAULT_RETIRE_PREVIOUS_AFTER;
@@ -167,6 +168,8 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
     requireSame('app_id', data.app_id, appId);
     requireFresh(ctx, data.timestamp);
     const signedBy = await requireMasterSigned(ctx, requireActive(await requireApp(ctx, appId)), 'backbone_update', data, update.signature);
+    ctx.egress.requireAllowed('billing_provider_url', data.operational_context.billing_provider_url);
+    ctx.egress.requireAllowed('logging_service_url', data.operational_context.logging_service_url);
     const now = nowSeconds();
     const epoch = await changeApp(ctx, appId, async (trx, row) => {
       const replaced = [row.billingProviderUrl, row.loggingServiceUrl];
