@@ -36,12 +36,12 @@ export class Binder {
   }
 
   async bind(instance: Instance): Promise<BindOutcome> {
-    if (this.#running.has(instance.service_id)) return { status: 'binding' };
-    this.#running.add(instance.service_id);
+    if (this.#running.has(instance.serviceId)) return { status: 'binding' };
+    this.#running.add(instance.serviceId);
     try {
       return await this.#attempt(instance);
     } finally {
-      this.#running.delete(instance.service_id);
+      this.#running.delete(instance.serviceId);
     }
   }
 
@@ -54,13 +54,13 @@ export class Binder {
   async #attempt(instance: Instance): Promise<BindOutcome> {
     const kit = this.#kit;
     if (!instance.key) return { status: 'failed', error: new SwarmError('not_found', 'instance has no key') };
-    const proof = JSON.parse(instance.developer_proof) as { payload: ProvisionData; signature: string };
-    const registry = kit.trusted.forApp(instance.app_id);
+    const proof = JSON.parse(instance.developerProof) as { payload: ProvisionData; signature: string };
+    const registry = kit.trusted.forApp(instance.appId);
     const serviceBinding = {
-      service_id: instance.service_id,
+      service_id: instance.serviceId,
       service_type: kit.config.serviceType,
       public_key: instance.key.publicKey,
-      endpoint_url: endpointUrl(kit, instance.service_id),
+      endpoint_url: endpointUrl(kit, instance.serviceId),
       // A fresh nonce per attempt: the registry answers a repeated proof idempotently.
       timestamp: nowSeconds(),
       nonce: newNonce(),
@@ -80,11 +80,11 @@ export class Binder {
     if (answer.status === 200 || answer.status === 201) {
       try {
         const bound = parseMessage(BindingAnswer, answer.body);
-        if (bound.binding.service_id !== instance.service_id || bound.binding.app_id !== instance.app_id) {
+        if (bound.binding.service_id !== instance.serviceId || bound.binding.app_id !== instance.appId) {
           throw new SwarmError('invalid_request', 'registry answered with another binding');
         }
         await kit.contexts.accept(instance, { operational_context: bound.operational_context, context_signature: bound.context_signature });
-        await kit.instances.update(instance.service_id, { status: 'active', bound_at: bound.binding.bound_at, next_attempt_at: 0 });
+        await kit.instances.update(instance.serviceId, { status: 'active', boundAt: bound.binding.bound_at, nextAttemptAt: 0 });
         return { status: 'active' };
       } catch (cause) {
         // The registry holds the binding now: if our own storage failed, retry (it answers the
@@ -104,40 +104,40 @@ export class Binder {
     const delay = Math.min(kit.config.bindingRetryMaxMs, kit.config.bindingRetryInitialMs * 2 ** Math.min(attempts - 1, 30));
     const next = Date.now() + Math.round(delay * (0.8 + Math.random() * 0.4));
     // Scheduled first: storage that is down too must not drop the retry.
-    this.#schedule({ ...instance, attempts, next_attempt_at: next });
-    await kit.instances.update(instance.service_id, { attempts, next_attempt_at: next }).catch(() => {});
+    this.#schedule({ ...instance, attempts, nextAttemptAt: next });
+    await kit.instances.update(instance.serviceId, { attempts, nextAttemptAt: next }).catch(() => {});
     return { status: 'binding' };
   }
 
   async #fail(instance: Instance, error: SwarmError): Promise<BindOutcome> {
     const kit = this.#kit;
     await kit.domain.wipe(instance.info).catch(() => {});
-    await kit.instances.update(instance.service_id, {
+    await kit.instances.update(instance.serviceId, {
       status: 'failed',
-      error_code: error.code,
-      error_message: error.message.slice(0, 500),
-      instance_key: null,
-      pending_key: null,
-      next_attempt_at: 0,
+      errorCode: error.code,
+      errorMessage: error.message.slice(0, 500),
+      instanceKey: null,
+      pendingKey: null,
+      nextAttemptAt: 0,
     });
-    await kit.contexts.remove(instance.service_id);
+    await kit.contexts.remove(instance.serviceId);
     return { status: 'failed', error };
   }
 
   #schedule(instance: Instance): void {
     if (this.#closed) return;
-    clearTimeout(this.#timers.get(instance.service_id));
+    clearTimeout(this.#timers.get(instance.serviceId));
     const timer = setTimeout(
       () => {
-        this.#timers.delete(instance.service_id);
+        this.#timers.delete(instance.serviceId);
         void this.#kit.instances
-          .get(instance.service_id)
+          .get(instance.serviceId)
           .then((current) => (current?.status === 'binding' ? this.bind(current) : undefined))
-          .catch(() => this.#schedule({ ...instance, next_attempt_at: Date.now() + this.#kit.config.bindingRetryMaxMs }));
+          .catch(() => this.#schedule({ ...instance, nextAttemptAt: Date.now() + this.#kit.config.bindingRetryMaxMs }));
       },
-      Math.max(0, instance.next_attempt_at - Date.now()),
+      Math.max(0, instance.nextAttemptAt - Date.now()),
     );
     timer.unref();
-    this.#timers.set(instance.service_id, timer);
+    this.#timers.set(instance.serviceId, timer);
   }
 }

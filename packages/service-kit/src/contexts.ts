@@ -17,7 +17,7 @@ import {
 import { postJson } from '@swarm/runtime';
 import type { Kysely } from 'kysely';
 import type { Instance } from './instances.js';
-import type { KitTables } from './store.js';
+import { type ContextRow, contextToRow, contextToTable, type KitTables } from './store.js';
 
 /** A verified operational context with its Auth keys imported once. */
 export interface CachedContext {
@@ -41,6 +41,11 @@ export function isNewerContext(candidate: OperationalContext, current: Operation
   return candidate.issued_at >= current.issued_at;
 }
 
+/** A stored context as the signed message it was accepted from. */
+function signedOf(row: ContextRow): unknown {
+  return { operational_context: JSON.parse(row.context), context_signature: row.contextSignature };
+}
+
 const UNKNOWN_KID_REFRESH_MS = 30_000;
 
 /**
@@ -60,10 +65,9 @@ export class ContextCache {
 
   async loadAll(): Promise<void> {
     const rows = await this.#db.selectFrom('kit_contexts').selectAll().execute();
-    for (const row of rows) {
+    for (const row of rows.map(contextToRow)) {
       try {
-        const signed = { operational_context: JSON.parse(row.context), context_signature: row.context_signature };
-        this.#byService.set(row.service_id, this.#verified(row.app_id, signed));
+        this.#byService.set(row.serviceId, this.#verified(row.appId, signedOf(row)));
       } catch {
         // A stored context that no longer verifies (the trust table changed) is refetched later.
       }
@@ -81,10 +85,11 @@ export class ContextCache {
   async load(serviceId: string): Promise<CachedContext | undefined> {
     const cached = this.#byService.get(serviceId);
     if (cached) return cached;
-    const row = await this.#db.selectFrom('kit_contexts').selectAll().where('service_id', '=', serviceId).executeTakeFirst();
-    if (!row) return undefined;
+    const found = await this.#db.selectFrom('kit_contexts').selectAll().where('service_id', '=', serviceId).executeTakeFirst();
+    if (!found) return undefined;
+    const row = contextToRow(found);
     try {
-      const loaded = this.#verified(row.app_id, { operational_context: JSON.parse(row.context), context_signature: row.context_signature });
+      const loaded = this.#verified(row.appId, signedOf(row));
       this.#byService.set(serviceId, loaded);
       return loaded;
     } catch {
@@ -96,34 +101,34 @@ export class ContextCache {
    * Verifies a signed context for the instance's app and keeps it, unless it is older than the
    * one kept (epoch, then issued_at): a delayed answer must not bring back a retired key.
    */
-  async accept(instance: Pick<Instance, 'service_id' | 'app_id'>, signed: unknown): Promise<CachedContext> {
-    const cached = this.#verified(instance.app_id, signed);
-    const current = this.#byService.get(instance.service_id) ?? (await this.load(instance.service_id));
+  async accept(instance: Pick<Instance, 'serviceId' | 'appId'>, signed: unknown): Promise<CachedContext> {
+    const cached = this.#verified(instance.appId, signed);
+    const current = this.#byService.get(instance.serviceId) ?? (await this.load(instance.serviceId));
     if (current && !isNewerContext(cached.context, current.context)) return current;
-    const row = {
-      service_id: instance.service_id,
-      app_id: instance.app_id,
-      config_epoch: cached.context.config_epoch,
+    const row = contextToTable({
+      serviceId: instance.serviceId,
+      appId: instance.appId,
+      configEpoch: cached.context.config_epoch,
       context: JSON.stringify(cached.context),
-      context_signature: cached.signature,
-      fetched_at: nowSeconds(),
-    };
+      contextSignature: cached.signature,
+      fetchedAt: nowSeconds(),
+    });
     await this.#db
       .insertInto('kit_contexts')
       .values(row)
       // A replica sharing the database may have stored a later epoch meanwhile.
       .onConflict((oc) => oc.column('service_id').doUpdateSet(row).where('kit_contexts.config_epoch', '<=', row.config_epoch))
       .execute();
-    this.#byService.set(instance.service_id, cached);
+    this.#byService.set(instance.serviceId, cached);
     return cached;
   }
 
   /** Asks the registry for the instance's current context (SPEC §9.1), signed by the instance key. */
   async refresh(instance: Instance): Promise<CachedContext> {
     if (!instance.key) throw new SwarmError('not_found', 'instance has no key');
-    const registry = this.#trusted.forApp(instance.app_id);
-    const data = { app_id: instance.app_id, service_id: instance.service_id, timestamp: nowSeconds(), nonce: newNonce() };
-    const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.app_id)}/services/${encodeURIComponent(instance.service_id)}/context`;
+    const registry = this.#trusted.forApp(instance.appId);
+    const data = { app_id: instance.appId, service_id: instance.serviceId, timestamp: nowSeconds(), nonce: newNonce() };
+    const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.appId)}/services/${encodeURIComponent(instance.serviceId)}/context`;
     const { status, body } = await postJson(url, signEnvelope('service_call', data, instance.key.privateKey), { timeoutMs: 5000 });
     if (status !== 200) {
       throw errorFromBody(body) ?? new SwarmError('registry_unavailable', `registry answered ${status} to a context refresh`);

@@ -6,9 +6,9 @@ export async function handleBroadcast(kit: Kit, event: BroadcastData): Promise<v
   switch (event.event) {
     case 'SERVICE_REVOKED': {
       const instance = await kit.instances.get(event.service_id);
-      if (instance && instance.app_id === event.app_id) {
-        await kit.instances.update(instance.service_id, { status: 'revoked' });
-        kit.reporter.forget(instance.service_id);
+      if (instance && instance.appId === event.app_id) {
+        await kit.instances.update(instance.serviceId, { status: 'revoked' });
+        kit.reporter.forget(instance.serviceId);
       }
       return;
     }
@@ -16,7 +16,7 @@ export async function handleBroadcast(kit: Kit, event: BroadcastData): Promise<v
       const instances = await kit.instances.list({ status: 'active', appId: event.app_id });
       await Promise.allSettled(
         instances
-          .filter((i) => (kit.contexts.get(i.service_id)?.context.config_epoch ?? -1) < event.config_epoch)
+          .filter((i) => (kit.contexts.get(i.serviceId)?.context.config_epoch ?? -1) < event.config_epoch)
           .map((i) => kit.contexts.refresh(i)),
       );
       return;

@@ -9,25 +9,25 @@ import type { Kit } from './kit.js';
  */
 export async function beat(kit: Kit, instance: Instance): Promise<void> {
   if (!instance.key || instance.status !== 'active' || instance.terminated) return;
-  const registry = kit.trusted.forApp(instance.app_id);
+  const registry = kit.trusted.forApp(instance.appId);
   const data = {
-    app_id: instance.app_id,
-    service_id: instance.service_id,
+    app_id: instance.appId,
+    service_id: instance.serviceId,
     timestamp: nowSeconds(),
     nonce: newNonce(),
     status: 'ok' as const,
   };
-  const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.app_id)}/services/${encodeURIComponent(instance.service_id)}/heartbeat`;
+  const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.appId)}/services/${encodeURIComponent(instance.serviceId)}/heartbeat`;
   const { status, body } = await postJson(url, signEnvelope('service_call', data, instance.key.privateKey), { timeoutMs: 5000 });
   if (status === 200) {
     const epoch = (body as { config_epoch?: unknown } | null)?.config_epoch;
-    const known = kit.contexts.get(instance.service_id)?.context.config_epoch ?? -1;
+    const known = kit.contexts.get(instance.serviceId)?.context.config_epoch ?? -1;
     if (typeof epoch === 'number' && epoch > known) await kit.contexts.refresh(instance);
     return;
   }
   if (status === 403 && errorFromBody(body)?.code === 'forbidden') {
-    await kit.instances.update(instance.service_id, { status: 'revoked' });
-    kit.reporter.forget(instance.service_id);
+    await kit.instances.update(instance.serviceId, { status: 'revoked' });
+    kit.reporter.forget(instance.serviceId);
   }
 }
 
@@ -48,7 +48,7 @@ export async function beatAll(
 ): Promise<void> {
   const window = intervalMs * 0.8;
   const started = Date.now();
-  const planned = instances.map((instance) => ({ instance, at: offsetOf(instance.service_id) * window })).sort((a, b) => a.at - b.at);
+  const planned = instances.map((instance) => ({ instance, at: offsetOf(instance.serviceId) * window })).sort((a, b) => a.at - b.at);
   let next = 0;
   const lane = async () => {
     for (;;) {

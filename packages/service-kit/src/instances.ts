@@ -1,6 +1,6 @@
 import { type SigningKey, signingKeyFromPem } from '@swarm/protocol';
 import type { Kysely } from 'kysely';
-import { type InstanceRow, type InstanceStatus, instanceFromRow, type KitTables } from './store.js';
+import { type InstanceRow, type InstanceStatus, instanceChangesToTable, instanceToRow, instanceToTable, type KitTables } from './store.js';
 
 /** An instance as the kit works with it: the row plus its imported key. */
 export interface Instance extends InstanceRow {
@@ -11,11 +11,11 @@ export interface Instance extends InstanceRow {
 
 /** What a domain sees of an instance on each request. */
 export interface InstanceInfo {
-  service_id: string;
-  app_id: string;
-  service_tier: string;
+  serviceId: string;
+  appId: string;
+  serviceTier: string;
   region: string;
-  storage_limit_gb: number;
+  storageLimitGb: number;
 }
 
 const CACHE_MS = 2000;
@@ -43,7 +43,7 @@ export class InstanceStore {
     const cached = this.cached(serviceId);
     if (cached !== undefined) return cached;
     const row = await this.#db.selectFrom('kit_instances').selectAll().where('service_id', '=', serviceId).executeTakeFirst();
-    const instance = row ? this.#withKey(instanceFromRow(row)) : null;
+    const instance = row ? this.#withKey(instanceToRow(row)) : null;
     this.#cache.set(serviceId, { instance, until: Date.now() + CACHE_MS });
     if (this.#cache.size > 100_000) this.#cache.clear();
     return instance;
@@ -54,12 +54,12 @@ export class InstanceStore {
     if (where.status) query = query.where('status', '=', where.status);
     if (where.appId) query = query.where('app_id', '=', where.appId);
     const rows = await query.execute();
-    return rows.map((row) => this.#withKey(instanceFromRow(row)));
+    return rows.map((row) => this.#withKey(instanceToRow(row)));
   }
 
   async insert(row: InstanceRow): Promise<void> {
-    await this.#db.insertInto('kit_instances').values(row).execute();
-    this.forget(row.service_id);
+    await this.#db.insertInto('kit_instances').values(instanceToTable(row)).execute();
+    this.forget(row.serviceId);
   }
 
   /**
@@ -73,7 +73,7 @@ export class InstanceStore {
   }
 
   async update(serviceId: string, changes: Partial<InstanceRow>): Promise<void> {
-    await this.#db.updateTable('kit_instances').set(changes).where('service_id', '=', serviceId).execute();
+    await this.#db.updateTable('kit_instances').set(instanceChangesToTable(changes)).where('service_id', '=', serviceId).execute();
     this.forget(serviceId);
   }
 
@@ -84,11 +84,11 @@ export class InstanceStore {
   /** PEM parsing costs more than a signature: each key is imported once (or never: rememberKey). */
   #withKey(row: InstanceRow): Instance {
     const info = instanceInfo(row);
-    if (!row.instance_key) return { ...row, key: null, info };
-    let key = this.#keys.get(row.instance_key);
+    if (!row.instanceKey) return { ...row, key: null, info };
+    let key = this.#keys.get(row.instanceKey);
     if (!key) {
-      key = signingKeyFromPem(row.instance_key);
-      this.rememberKey(row.instance_key, key);
+      key = signingKeyFromPem(row.instanceKey);
+      this.rememberKey(row.instanceKey, key);
     }
     return { ...row, key, info };
   }
@@ -96,10 +96,10 @@ export class InstanceStore {
 
 export function instanceInfo(instance: InstanceRow): InstanceInfo {
   return {
-    service_id: instance.service_id,
-    app_id: instance.app_id,
-    service_tier: instance.service_tier,
+    serviceId: instance.serviceId,
+    appId: instance.appId,
+    serviceTier: instance.serviceTier,
     region: instance.region,
-    storage_limit_gb: instance.storage_limit_gb,
+    storageLimitGb: instance.storageLimitGb,
   };
 }

@@ -59,30 +59,30 @@ export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 
 
   const key = generateSigningKey();
   const row = {
-    service_id: newServiceId(kit.config.serviceType),
-    app_id: data.app_id,
-    service_tier: tier.name,
+    serviceId: newServiceId(kit.config.serviceType),
+    appId: data.app_id,
+    serviceTier: tier.name,
     region: data.region,
-    storage_limit_gb: storage,
+    storageLimitGb: storage,
     status: 'binding' as const,
-    error_code: null,
-    error_message: null,
-    instance_key: privateKeyToPem(key.privateKey),
-    pending_key: null,
-    developer_proof: JSON.stringify({ payload: data, signature }),
+    errorCode: null,
+    errorMessage: null,
+    instanceKey: privateKeyToPem(key.privateKey),
+    pendingKey: null,
+    developerProof: JSON.stringify({ payload: data, signature }),
     attempts: 0,
-    next_attempt_at: 0,
-    bound_at: null,
+    nextAttemptAt: 0,
+    boundAt: null,
     terminated: 0,
     wiped: 0,
-    created_at: nowSeconds(),
+    createdAt: nowSeconds(),
   };
-  kit.instances.rememberKey(row.instance_key, key);
+  kit.instances.rememberKey(row.instanceKey, key);
   await kit.instances.insert(row);
   const instance: Instance = { ...row, key, info: instanceInfo(row) };
   const outcome = await kit.binder.bind(instance);
   if (outcome.status === 'failed') throw outcome.error;
-  const bound = await kit.instances.get(instance.service_id);
+  const bound = await kit.instances.get(instance.serviceId);
   if (outcome.status === 'active' && bound) return { status: 201, body: answer(kit, bound) };
   return { status: 202, body: answer(kit, instance) };
 }
@@ -90,25 +90,25 @@ export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 
 /** The provisioning answer and status document of an instance (SPEC §5.1). */
 export function answer(
   kit: Kit,
-  instance: InstanceInfo & Pick<Instance, 'status' | 'bound_at' | 'error_code' | 'error_message' | 'terminated'>,
+  instance: InstanceInfo & Pick<Instance, 'status' | 'boundAt' | 'errorCode' | 'errorMessage' | 'terminated'>,
 ): ProvisionAnswer {
   // A terminated instance serves nothing any more, whether or not the registry revoked it yet.
   const status = instance.terminated && instance.status === 'active' ? 'revoked' : instance.status;
   const base: ProvisionAnswer = {
-    service_id: instance.service_id,
+    service_id: instance.serviceId,
     status,
-    endpoint_url: endpointUrl(kit, instance.service_id),
-    app_id: instance.app_id,
+    endpoint_url: endpointUrl(kit, instance.serviceId),
+    app_id: instance.appId,
     service_type: kit.config.serviceType,
-    service_tier: instance.service_tier,
+    service_tier: instance.serviceTier,
     region: instance.region,
-    storage_limit_gb: instance.storage_limit_gb,
+    storage_limit_gb: instance.storageLimitGb,
   };
   // An active instance always has its binding time; a revoked one has it when it was ever bound.
-  if ((status === 'active' || status === 'revoked') && instance.bound_at !== null) return { ...base, bound_at: instance.bound_at };
-  if (status === 'binding') return { ...base, status_url: statusUrl(kit, instance.service_id) };
+  if ((status === 'active' || status === 'revoked') && instance.boundAt !== null) return { ...base, bound_at: instance.boundAt };
+  if (status === 'binding') return { ...base, status_url: statusUrl(kit, instance.serviceId) };
   if (status === 'failed') {
-    return { ...base, error: { code: instance.error_code ?? 'internal_error', message: instance.error_message ?? 'binding failed' } };
+    return { ...base, error: { code: instance.errorCode ?? 'internal_error', message: instance.errorMessage ?? 'binding failed' } };
   }
   return base;
 }

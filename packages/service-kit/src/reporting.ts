@@ -19,7 +19,7 @@ import {
 import { type Kysely, sql } from 'kysely';
 import type { ContextCache } from './contexts.js';
 import type { InstanceStore } from './instances.js';
-import { type KitTables, kitDatabaseFile, type OutboxRow } from './store.js';
+import { type KitTables, kitDatabaseFile, type OutboxRow, outboxToRow, outboxToTable, usageCounterToRow } from './store.js';
 
 interface Pending {
   appId: string;
@@ -75,12 +75,13 @@ export const REPORT_OUTBOX_DEFAULTS: ReportOutboxLimits = {
 /** Dead letters nobody retried are forgotten after this long. */
 const DEAD_KEPT_MS = 30 * 86_400_000;
 
+/** The parameters of the prepared counter upsert. */
 interface CounterIncrement {
-  service_id: string;
-  app_id: string;
+  serviceId: string;
+  appId: string;
   metric: string;
   amount: number;
-  period_start: number;
+  periodStart: number;
 }
 
 const MAX_LOGS_PER_BATCH = 500;
@@ -117,11 +118,11 @@ export class Reporter {
       options.db
         .insertInto('kit_usage_counters')
         .values({
-          service_id: value('service_id'),
+          service_id: value('serviceId'),
           metric: value('metric'),
-          app_id: value('app_id'),
+          app_id: value('appId'),
           value: value('amount'),
-          period_start: value('period_start'),
+          period_start: value('periodStart'),
         })
         .onConflict((oc) =>
           oc.columns(['service_id', 'metric']).doUpdateSet({ value: sql<number>`kit_usage_counters.value + excluded.value` }),
@@ -148,7 +149,7 @@ export class Reporter {
     const key = `${serviceId}\u0000${metric}`;
     const increment = this.#batch.get(key);
     if (increment) increment.amount += amount;
-    else this.#batch.set(key, { service_id: serviceId, app_id: appId, metric, amount, period_start: nowSeconds() });
+    else this.#batch.set(key, { serviceId, appId, metric, amount, periodStart: nowSeconds() });
     return this.#batchWritten as Promise<void>;
   }
 
@@ -156,7 +157,7 @@ export class Reporter {
     try {
       await this.#options.runInTransaction([...batch.values()].map((increment) => write(this.#addToCounter, increment)));
     } catch {
-      for (const increment of batch.values()) this.count(increment.service_id, increment.app_id, increment.metric, increment.amount);
+      for (const increment of batch.values()) this.count(increment.serviceId, increment.appId, increment.metric, increment.amount);
     }
   }
 
@@ -227,14 +228,14 @@ export class Reporter {
     await db.transaction().execute(async (trx) => {
       let taking = trx.deleteFrom('kit_usage_counters');
       if (full.size > 0) taking = taking.where('app_id', 'not in', [...full]);
-      for (const row of await taking.returningAll().execute()) {
-        let pending = batches.get(row.service_id);
+      for (const row of (await taking.returningAll().execute()).map(usageCounterToRow)) {
+        let pending = batches.get(row.serviceId);
         if (!pending) {
-          pending = { appId: row.app_id, periodStart: Number(row.period_start), counters: {}, logs: [] };
-          batches.set(row.service_id, pending);
+          pending = { appId: row.appId, periodStart: row.periodStart, counters: {}, logs: [] };
+          batches.set(row.serviceId, pending);
         }
-        pending.periodStart = Math.min(pending.periodStart, Number(row.period_start));
-        pending.counters[row.metric] = (pending.counters[row.metric] ?? 0) + Number(row.value);
+        pending.periodStart = Math.min(pending.periodStart, row.periodStart);
+        pending.counters[row.metric] = (pending.counters[row.metric] ?? 0) + row.value;
       }
       const rows: OutboxRow[] = [];
       for (const [serviceId, pending] of batches) {
@@ -254,7 +255,7 @@ export class Reporter {
           rows.push(outboxRow(serviceId, pending.appId, 'logs', data));
         }
       }
-      if (rows.length > 0) await trx.insertInto('kit_outbox').values(rows).execute();
+      if (rows.length > 0) await trx.insertInto('kit_outbox').values(rows.map(outboxToTable)).execute();
     });
   }
 
@@ -285,19 +286,21 @@ export class Reporter {
         .execute();
     }
     // Only rows due now: rows waiting on a backoff or an open breaker do not hold a place.
-    const rows = await db
-      .selectFrom('kit_outbox')
-      .selectAll()
-      .where('dead_at', 'is', null)
-      .where('next_attempt_at', '<=', now)
-      .orderBy('next_attempt_at')
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(1000)
-      .execute();
+    const rows = (
+      await db
+        .selectFrom('kit_outbox')
+        .selectAll()
+        .where('dead_at', 'is', null)
+        .where('next_attempt_at', '<=', now)
+        .orderBy('next_attempt_at')
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(1000)
+        .execute()
+    ).map(outboxToRow);
     const lanes = new Map<string, Array<{ row: OutboxRow; url: string }>>();
     for (const row of rows) {
-      const context = this.#options.contexts.get(row.service_id)?.context;
+      const context = this.#options.contexts.get(row.serviceId)?.context;
       if (!context) {
         // Not fetched yet (or the registry is away): the row waits, backing off.
         await this.#failed(row, 'retry', 'the instance has no operational context yet');
@@ -351,7 +354,7 @@ export class Reporter {
           .execute();
         return;
       }
-      const instance = await this.#options.instances.get(row.service_id);
+      const instance = await this.#options.instances.get(row.serviceId);
       if (!instance?.key) {
         // The instance is gone (its binding was refused): nobody would accept its reports.
         await db.deleteFrom('kit_outbox').where('id', '=', row.id).execute();
@@ -384,7 +387,7 @@ export class Reporter {
 
   async #failed(row: OutboxRow, outcome: Exclude<DeliveryOutcome, 'delivered'>, error: string): Promise<void> {
     const now = Date.now();
-    const attempts = Number(row.attempts ?? 0);
+    const attempts = row.attempts;
     await this.#options.db
       .updateTable('kit_outbox')
       .set({
@@ -468,15 +471,15 @@ export async function retryReportOutbox(db: Kysely<KitTables>, filter: { ids?: s
 function outboxRow(serviceId: string, appId: string, kind: 'usage' | 'logs', data: object): OutboxRow {
   return {
     id: `${Date.now().toString().padStart(15, '0')}-${randomUUID()}`,
-    service_id: serviceId,
-    app_id: appId,
+    serviceId,
+    appId,
     kind,
     data: JSON.stringify(data),
-    created_at: Date.now(),
+    createdAt: Date.now(),
     attempts: 0,
-    next_attempt_at: 0,
-    last_error: null,
-    dead_at: null,
+    nextAttemptAt: 0,
+    lastError: null,
+    deadAt: null,
   };
 }
 

@@ -21,9 +21,9 @@ export async function rotateInstanceKey(kit: Kit, serviceId: string): Promise<vo
   const next = generateSigningKey();
   const nextPem = privateKeyToPem(next.privateKey);
   kit.instances.rememberKey(nextPem, next);
-  await kit.instances.update(serviceId, { pending_key: nextPem });
+  await kit.instances.update(serviceId, { pendingKey: nextPem });
   const data = {
-    app_id: instance.app_id,
+    app_id: instance.appId,
     service_id: serviceId,
     new_public_key: next.publicKey,
     rotation_timestamp: nowSeconds(),
@@ -36,12 +36,12 @@ export async function rotateInstanceKey(kit: Kit, serviceId: string): Promise<vo
     signature: sign('key_rotation', data, instance.key.privateKey),
     new_key_signature: sign('key_rotation', data, next.privateKey),
   };
-  const registry = kit.trusted.forApp(instance.app_id);
-  const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.app_id)}/services/${encodeURIComponent(serviceId)}/key`;
+  const registry = kit.trusted.forApp(instance.appId);
+  const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.appId)}/services/${encodeURIComponent(serviceId)}/key`;
   const { status, body } = await postJson(url, request, { timeoutMs: 5000 });
   if (status !== 200 && status !== 201) {
-    await kit.instances.update(serviceId, { pending_key: null });
+    await kit.instances.update(serviceId, { pendingKey: null });
     throw errorFromBody(body) ?? new SwarmError('registry_unavailable', `registry answered ${status} to a key rotation`);
   }
-  await kit.instances.update(serviceId, { instance_key: nextPem, pending_key: null });
+  await kit.instances.update(serviceId, { instanceKey: nextPem, pendingKey: null });
 }

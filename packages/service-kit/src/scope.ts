@@ -114,7 +114,7 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
     const instance = await kit.instances.get(serviceIdOf(request));
     requireServing(instance);
     // Bound through another replica sharing the database: its context is there, not in memory yet.
-    if (!kit.contexts.get(instance.service_id)) await kit.contexts.load(instance.service_id);
+    if (!kit.contexts.get(instance.serviceId)) await kit.contexts.load(instance.serviceId);
     return { instance, claims: await verifyToken(requireBearerToken(request.headers.authorization), instance) };
   }
 
@@ -128,7 +128,7 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
     // No role only where no route matched: the scope's 404 answers, with nothing to open.
     if (role !== undefined) requireRole(claims.roles, role);
     attachRequestState(request, instance.info, claims);
-    return kit.reporter.record(instance.service_id, instance.app_id, 'requests');
+    return kit.reporter.record(instance.serviceId, instance.appId, 'requests');
   }
 
   app.register(
@@ -183,8 +183,8 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
         if (swarmError.status >= 500) {
           request.log.error({ err: error }, 'request failed');
           if (instance) {
-            kit.reporter.count(instance.service_id, instance.app_id, 'errors');
-            kit.reporter.log(instance.service_id, instance.app_id, {
+            kit.reporter.count(instance.serviceId, instance.appId, 'errors');
+            kit.reporter.log(instance.serviceId, instance.appId, {
               level: 'error',
               message: `${request.method} ${request.routeOptions.url ?? ''} answered ${swarmError.status}`,
             });
@@ -193,7 +193,7 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
           // The app's owner sees refused tokens in its logs (a stolen or stale token, a missing role).
           const refused = instance ?? kit.instances.cached(serviceIdOf(request));
           if (refused)
-            refusals.note(refused.service_id, refused.app_id, swarmError.code, `${request.method} ${request.routeOptions.url ?? ''}`);
+            refusals.note(refused.serviceId, refused.appId, swarmError.code, `${request.method} ${request.routeOptions.url ?? ''}`);
         }
         reply.code(swarmError.status).send(swarmError.toBody());
       });

@@ -102,7 +102,7 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
     }),
     every(config.reportFlushMs, () => reporter.flush()),
     every(config.revocationPollMs, async () => {
-      const issuers = (await activeInstances()).map((i) => contexts.get(i.service_id)?.context.auth?.issuer);
+      const issuers = (await activeInstances()).map((i) => contexts.get(i.serviceId)?.context.auth?.issuer);
       await revocations.refresh(issuers.filter((issuer): issuer is string => typeof issuer === 'string'));
     }),
   ];

@@ -4,7 +4,12 @@ import type { Kysely, Migration } from 'kysely';
 
 export type InstanceStatus = 'binding' | 'active' | 'failed' | 'revoked';
 
-export interface InstanceRow {
+/**
+ * The kit's tables as SQL has them (snake_case columns). Code works with the camelCase rows
+ * below; the mappers at the end of this file are the one place that translates, so no Kysely
+ * plugin is needed (the prepared-query path would bypass one).
+ */
+export interface KitInstancesTable {
   service_id: string;
   app_id: string;
   service_tier: string;
@@ -13,7 +18,6 @@ export interface InstanceRow {
   status: InstanceStatus;
   error_code: string | null;
   error_message: string | null;
-  /** PKCS#8 PEM of the instance key; null once the instance is removed. */
   instance_key: string | null;
   pending_key: string | null;
   developer_proof: string;
@@ -25,7 +29,7 @@ export interface InstanceRow {
   created_at: number;
 }
 
-export interface ContextRow {
+export interface KitContextsTable {
   service_id: string;
   app_id: string;
   config_epoch: number;
@@ -34,25 +38,20 @@ export interface ContextRow {
   fetched_at: number;
 }
 
-export interface OutboxRow {
+export interface KitOutboxTable {
   id: string;
   service_id: string;
   app_id: string;
   kind: 'usage' | 'logs';
-  /** The report's data without `timestamp`, which is set when it is signed and sent. */
   data: string;
   created_at: number;
-  /** Failed attempts so far. */
   attempts: number;
-  /** Milliseconds: the row is not sent before (backoff, or its receiver's breaker is open). */
   next_attempt_at: number;
   last_error: string | null;
-  /** Set when the receiver refused the row for good or it stayed unsent too long: the operator may retry it. */
   dead_at: number | null;
 }
 
-/** Usage counted since the last flush, kept on disk so a crash loses none of it. */
-export interface UsageCounterRow {
+export interface KitUsageCountersTable {
   service_id: string;
   metric: string;
   app_id: string;
@@ -61,10 +60,66 @@ export interface UsageCounterRow {
 }
 
 export interface KitTables {
-  kit_instances: InstanceRow;
-  kit_contexts: ContextRow;
-  kit_outbox: OutboxRow;
-  kit_usage_counters: UsageCounterRow;
+  kit_instances: KitInstancesTable;
+  kit_contexts: KitContextsTable;
+  kit_outbox: KitOutboxTable;
+  kit_usage_counters: KitUsageCountersTable;
+}
+
+export interface InstanceRow {
+  serviceId: string;
+  appId: string;
+  serviceTier: string;
+  region: string;
+  storageLimitGb: number;
+  status: InstanceStatus;
+  errorCode: string | null;
+  errorMessage: string | null;
+  /** PKCS#8 PEM of the instance key; null once the instance is removed. */
+  instanceKey: string | null;
+  pendingKey: string | null;
+  developerProof: string;
+  attempts: number;
+  nextAttemptAt: number;
+  boundAt: number | null;
+  terminated: number;
+  wiped: number;
+  createdAt: number;
+}
+
+export interface ContextRow {
+  serviceId: string;
+  appId: string;
+  configEpoch: number;
+  context: string;
+  contextSignature: string;
+  fetchedAt: number;
+}
+
+export interface OutboxRow {
+  id: string;
+  serviceId: string;
+  appId: string;
+  kind: 'usage' | 'logs';
+  /** The report's data without `timestamp`, which is set when it is signed and sent. */
+  data: string;
+  createdAt: number;
+  /** Failed attempts so far. */
+  attempts: number;
+  /** Milliseconds: the row is not sent before (backoff, or its receiver's breaker is open). */
+  nextAttemptAt: number;
+  lastError: string | null;
+  /** Set when the receiver refused the row for good or it stayed unsent too long: the operator may retry it. */
+  deadAt: number | null;
+}
+
+/** Usage counted since the last flush, kept on disk so a crash loses none of it. */
+export interface UsageCounterRow {
+  serviceId: string;
+  metric: string;
+  appId: string;
+  value: number;
+  periodStart: number;
 }
 
 const migrations: Record<string, Migration> = {
@@ -158,16 +213,139 @@ export async function migrateKit(db: Kysely<KitTables>): Promise<void> {
   await migrate(db, 'kit', migrations);
 }
 
-/** PostgreSQL returns bigint columns as strings; every row read goes through here. */
-export function instanceFromRow(row: InstanceRow): InstanceRow {
+// PostgreSQL returns bigint columns as strings: every row read goes through a mapper with Number().
+
+export function instanceToRow(row: KitInstancesTable): InstanceRow {
   return {
-    ...row,
-    storage_limit_gb: Number(row.storage_limit_gb),
+    serviceId: row.service_id,
+    appId: row.app_id,
+    serviceTier: row.service_tier,
+    region: row.region,
+    storageLimitGb: Number(row.storage_limit_gb),
+    status: row.status,
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    instanceKey: row.instance_key,
+    pendingKey: row.pending_key,
+    developerProof: row.developer_proof,
     attempts: Number(row.attempts),
-    next_attempt_at: Number(row.next_attempt_at),
-    bound_at: row.bound_at === null ? null : Number(row.bound_at),
+    nextAttemptAt: Number(row.next_attempt_at),
+    boundAt: row.bound_at === null ? null : Number(row.bound_at),
     terminated: Number(row.terminated),
     wiped: Number(row.wiped),
-    created_at: Number(row.created_at),
+    createdAt: Number(row.created_at),
+  };
+}
+
+export function instanceToTable(row: InstanceRow): KitInstancesTable {
+  return {
+    service_id: row.serviceId,
+    app_id: row.appId,
+    service_tier: row.serviceTier,
+    region: row.region,
+    storage_limit_gb: row.storageLimitGb,
+    status: row.status,
+    error_code: row.errorCode,
+    error_message: row.errorMessage,
+    instance_key: row.instanceKey,
+    pending_key: row.pendingKey,
+    developer_proof: row.developerProof,
+    attempts: row.attempts,
+    next_attempt_at: row.nextAttemptAt,
+    bound_at: row.boundAt,
+    terminated: row.terminated,
+    wiped: row.wiped,
+    created_at: row.createdAt,
+  };
+}
+
+const INSTANCE_COLUMNS: { readonly [K in keyof InstanceRow]: keyof KitInstancesTable } = {
+  serviceId: 'service_id',
+  appId: 'app_id',
+  serviceTier: 'service_tier',
+  region: 'region',
+  storageLimitGb: 'storage_limit_gb',
+  status: 'status',
+  errorCode: 'error_code',
+  errorMessage: 'error_message',
+  instanceKey: 'instance_key',
+  pendingKey: 'pending_key',
+  developerProof: 'developer_proof',
+  attempts: 'attempts',
+  nextAttemptAt: 'next_attempt_at',
+  boundAt: 'bound_at',
+  terminated: 'terminated',
+  wiped: 'wiped',
+  createdAt: 'created_at',
+};
+
+/** The columns an update of some fields sets (the fields given, each under its column name). */
+export function instanceChangesToTable(changes: Partial<InstanceRow>): Partial<KitInstancesTable> {
+  const columns: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(changes)) {
+    if (value !== undefined) columns[INSTANCE_COLUMNS[field as keyof InstanceRow]] = value;
+  }
+  return columns as Partial<KitInstancesTable>;
+}
+
+export function contextToRow(row: KitContextsTable): ContextRow {
+  return {
+    serviceId: row.service_id,
+    appId: row.app_id,
+    configEpoch: Number(row.config_epoch),
+    context: row.context,
+    contextSignature: row.context_signature,
+    fetchedAt: Number(row.fetched_at),
+  };
+}
+
+export function contextToTable(row: ContextRow): KitContextsTable {
+  return {
+    service_id: row.serviceId,
+    app_id: row.appId,
+    config_epoch: row.configEpoch,
+    context: row.context,
+    context_signature: row.contextSignature,
+    fetched_at: row.fetchedAt,
+  };
+}
+
+export function outboxToRow(row: KitOutboxTable): OutboxRow {
+  return {
+    id: row.id,
+    serviceId: row.service_id,
+    appId: row.app_id,
+    kind: row.kind,
+    data: row.data,
+    createdAt: Number(row.created_at),
+    attempts: Number(row.attempts ?? 0),
+    nextAttemptAt: Number(row.next_attempt_at),
+    lastError: row.last_error,
+    deadAt: row.dead_at === null ? null : Number(row.dead_at),
+  };
+}
+
+export function outboxToTable(row: OutboxRow): KitOutboxTable {
+  return {
+    id: row.id,
+    service_id: row.serviceId,
+    app_id: row.appId,
+    kind: row.kind,
+    data: row.data,
+    created_at: row.createdAt,
+    attempts: row.attempts,
+    next_attempt_at: row.nextAttemptAt,
+    last_error: row.lastError,
+    dead_at: row.deadAt,
+  };
+}
+
+export function usageCounterToRow(row: KitUsageCountersTable): UsageCounterRow {
+  return {
+    serviceId: row.service_id,
+    metric: row.metric,
+    appId: row.app_id,
+    value: Number(row.value),
+    periodStart: Number(row.period_start),
   };
 }

@@ -25,7 +25,7 @@ export async function terminate(kit: Kit, serviceId: string, body: unknown) {
     expect: async (data) => {
       if (data.service_id !== serviceId) throw new SwarmError('invalid_request', 'data.service_id must name the instance in the URL');
       const instance = await kit.instances.get(serviceId);
-      if (!instance?.key || instance.app_id !== data.app_id) throw new SwarmError('not_found', 'no such instance');
+      if (!instance?.key || instance.appId !== data.app_id) throw new SwarmError('not_found', 'no such instance');
       return { ...instance, key: instance.key };
     },
   });

@@ -31,7 +31,7 @@ interface VerifiedToken {
   subHash: string | null;
 }
 
-type TokenAudience = { service_id: string; app_id: string };
+type TokenAudience = { serviceId: string; appId: string };
 
 /** Verifies a user token for an instance; `fromCache` answers without awaiting when it can. */
 export type TokenVerifier = ((token: string, instance: TokenAudience) => Promise<UserClaims>) & {
@@ -68,10 +68,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   }
 
   async function verifyToken(token: string, instance: TokenAudience): Promise<UserClaims> {
-    let context = options.contextOf(instance.service_id);
+    let context = options.contextOf(instance.serviceId);
     const auth = context?.context.auth;
     if (!context || !auth) throw invalid('this instance has no auth configuration yet');
-    const cached = fromCache(token, instance.app_id, context);
+    const cached = fromCache(token, instance.appId, context);
     if (cached) return cached;
     if (token.length > MAX_BEARER_TOKEN_LENGTH) throw invalid('token is too long');
     let header: { alg?: unknown; kid?: unknown };
@@ -85,7 +85,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     // A retired key (past its `exp`) counts as unknown: a newer context may say more.
     let key: KeyObject | undefined = authKeyOf(context, header.kid);
     if (!key) {
-      context = (await options.onUnknownKid(instance.service_id, instance.app_id)) ?? context;
+      context = (await options.onUnknownKid(instance.serviceId, instance.appId)) ?? context;
       key = authKeyOf(context, header.kid);
       if (!key) throw invalid('token kid is not a key of this app');
     }
@@ -95,7 +95,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       ({ payload } = await jwtVerify(token, key, {
         algorithms: ['EdDSA'],
         issuer,
-        audience: instance.app_id,
+        audience: instance.appId,
         clockTolerance: skew,
         requiredClaims: ['exp'],
       }));
@@ -104,7 +104,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     const subHash = typeof payload.sub === 'string' ? subjectHash(payload.sub) : null;
     if (options.revocations?.isRevoked(issuer, subHash, payload.iat)) throw revoked();
-    const entry: VerifiedToken = { appId: instance.app_id, issuer, kid: header.kid, exp: payload.exp as number, claims: payload, subHash };
+    const entry: VerifiedToken = { appId: instance.appId, issuer, kid: header.kid, exp: payload.exp as number, claims: payload, subHash };
     if (cache.size >= cacheSize) {
       const oldest = cache.keys().next().value;
       if (oldest !== undefined) cache.delete(oldest);
@@ -115,8 +115,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
   return Object.assign(verifyToken, {
     fromCache(token: string, instance: TokenAudience): UserClaims | null {
-      const context = options.contextOf(instance.service_id);
-      return context?.context.auth ? fromCache(token, instance.app_id, context) : null;
+      const context = options.contextOf(instance.serviceId);
+      return context?.context.auth ? fromCache(token, instance.appId, context) : null;
     },
   });
 }

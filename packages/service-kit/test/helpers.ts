@@ -43,15 +43,15 @@ export const notesDomain: Domain<NoteTables> = {
     scope.post('/notes', needs('editor'), async (request, reply) => {
       const text = jsonBody(request).text;
       if (typeof text !== 'string') throw new SwarmError('invalid_request', 'text is required');
-      const row = { service_id: requestInstance(request).service_id, id: randomUUID(), text };
+      const row = { service_id: requestInstance(request).serviceId, id: randomUUID(), text };
       await db.insertInto('notes').values(row).execute();
       reply.code(201).send({ id: row.id, text, sub: requestClaims(request).sub });
     });
     scope.get('/notes', needs('reader'), async (request) => ({
-      notes: await db.selectFrom('notes').select(['id', 'text']).where('service_id', '=', requestInstance(request).service_id).execute(),
+      notes: await db.selectFrom('notes').select(['id', 'text']).where('service_id', '=', requestInstance(request).serviceId).execute(),
     }));
     scope.delete('/notes', needs('admin'), async (request, reply) => {
-      await db.deleteFrom('notes').where('service_id', '=', requestInstance(request).service_id).execute();
+      await db.deleteFrom('notes').where('service_id', '=', requestInstance(request).serviceId).execute();
       reply.code(204).send();
     });
     scope.get('/boom', needs('reader'), async () => {
@@ -59,7 +59,7 @@ export const notesDomain: Domain<NoteTables> = {
     });
   },
   async wipe(instance, context) {
-    await context.db.deleteFrom('notes').where('service_id', '=', instance.service_id).execute();
+    await context.db.deleteFrom('notes').where('service_id', '=', instance.serviceId).execute();
   },
   async usage() {
     return { notes_gauge: 1 };

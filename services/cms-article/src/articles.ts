@@ -96,7 +96,7 @@ export const articlesDomain: Domain<Tables> = {
       const input = parseMessage(ArticleInput, jsonBody(request));
       const at = now();
       const row = {
-        service_id: requestInstance(request).service_id,
+        service_id: requestInstance(request).serviceId,
         id: randomUUID(),
         ...input,
         tags: JSON.stringify(input.tags ?? []),
@@ -112,7 +112,7 @@ export const articlesDomain: Domain<Tables> = {
       const rows = await db
         .selectFrom('cms_articles')
         .selectAll()
-        .where('service_id', '=', requestInstance(request).service_id)
+        .where('service_id', '=', requestInstance(request).serviceId)
         .orderBy('created_at')
         .orderBy('id')
         .limit(1000)
@@ -120,7 +120,7 @@ export const articlesDomain: Domain<Tables> = {
       return { articles: rows.map(toArticle) };
     });
     scope.get('/articles/:id', needs('reader'), async (request, reply) => {
-      const serviceId = requestInstance(request).service_id;
+      const serviceId = requestInstance(request).serviceId;
       const { id } = request.params as { id: string };
       const key = cacheKey(serviceId, id);
       let text = cache.get(key);
@@ -133,7 +133,7 @@ export const articlesDomain: Domain<Tables> = {
     });
     scope.put('/articles/:id', needs('editor'), async (request) => {
       const input = parseMessage(ArticleInput, jsonBody(request));
-      const serviceId = requestInstance(request).service_id;
+      const serviceId = requestInstance(request).serviceId;
       const { id } = request.params as { id: string };
       const existing = await find(serviceId, id);
       const changes = {
@@ -148,7 +148,7 @@ export const articlesDomain: Domain<Tables> = {
       return toArticle({ ...existing, ...changes });
     });
     scope.delete('/articles/:id', needs('editor'), async (request, reply) => {
-      const serviceId = requestInstance(request).service_id;
+      const serviceId = requestInstance(request).serviceId;
       const { id } = request.params as { id: string };
       const result = await db.deleteFrom('cms_articles').where('service_id', '=', serviceId).where('id', '=', id).executeTakeFirst();
       cache.forget(cacheKey(serviceId, id));
@@ -158,7 +158,7 @@ export const articlesDomain: Domain<Tables> = {
   },
 
   async wipe(instance, context) {
-    await context.db.deleteFrom('cms_articles').where('service_id', '=', instance.service_id).execute();
+    await context.db.deleteFrom('cms_articles').where('service_id', '=', instance.serviceId).execute();
     cacheOf(context).clear();
   },
 
@@ -166,7 +166,7 @@ export const articlesDomain: Domain<Tables> = {
     const row = await context.db
       .selectFrom('cms_articles')
       .select((eb) => eb.fn.countAll<number | string>().as('count'))
-      .where('service_id', '=', instance.service_id)
+      .where('service_id', '=', instance.serviceId)
       .executeTakeFirst();
     return { articles: Number(row?.count ?? 0) };
   },

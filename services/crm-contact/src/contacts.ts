@@ -99,7 +99,7 @@ export const contactsDomain: Domain<Tables> = {
       const at = now();
       const author = authorOf(request);
       const row = {
-        service_id: requestInstance(request).service_id,
+        service_id: requestInstance(request).serviceId,
         id: randomUUID(),
         ...fields(input),
         created_at: at,
@@ -112,7 +112,7 @@ export const contactsDomain: Domain<Tables> = {
     });
     scope.get('/contacts', needs('reader'), async (request) => {
       const { q } = parseMessage(SearchQuery, request.query);
-      let query = db.selectFrom('crm_contacts').selectAll().where('service_id', '=', requestInstance(request).service_id);
+      let query = db.selectFrom('crm_contacts').selectAll().where('service_id', '=', requestInstance(request).serviceId);
       if (q) {
         const pattern = containing(q);
         query = query.where((eb) =>
@@ -127,11 +127,11 @@ export const contactsDomain: Domain<Tables> = {
       return { contacts: rows.map(toContact) };
     });
     scope.get('/contacts/:id', needs('reader'), async (request) =>
-      toContact(await find(requestInstance(request).service_id, (request.params as { id: string }).id)),
+      toContact(await find(requestInstance(request).serviceId, (request.params as { id: string }).id)),
     );
     scope.put('/contacts/:id', needs('editor'), async (request) => {
       const input = parseMessage(ContactInput, jsonBody(request));
-      const serviceId = requestInstance(request).service_id;
+      const serviceId = requestInstance(request).serviceId;
       const { id } = request.params as { id: string };
       const existing = await find(serviceId, id);
       const changes = { ...fields(input), updated_at: now(), updated_by: authorOf(request) };
@@ -142,7 +142,7 @@ export const contactsDomain: Domain<Tables> = {
       const { id } = request.params as { id: string };
       const result = await db
         .deleteFrom('crm_contacts')
-        .where('service_id', '=', requestInstance(request).service_id)
+        .where('service_id', '=', requestInstance(request).serviceId)
         .where('id', '=', id)
         .executeTakeFirst();
       if (Number(result.numDeletedRows) === 0) throw new SwarmError('not_found', 'no such contact');
@@ -151,14 +151,14 @@ export const contactsDomain: Domain<Tables> = {
   },
 
   async wipe(instance, context) {
-    await context.db.deleteFrom('crm_contacts').where('service_id', '=', instance.service_id).execute();
+    await context.db.deleteFrom('crm_contacts').where('service_id', '=', instance.serviceId).execute();
   },
 
   async usage(instance, context) {
     const row = await context.db
       .selectFrom('crm_contacts')
       .select((eb) => eb.fn.countAll<number | string>().as('count'))
-      .where('service_id', '=', instance.service_id)
+      .where('service_id', '=', instance.serviceId)
       .executeTakeFirst();
     return { contacts: Number(row?.count ?? 0) };
   },

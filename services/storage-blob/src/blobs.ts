@@ -99,7 +99,7 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
   };
 
   const overQuota = (instance: InstanceInfo) =>
-    new SwarmError('quota_exceeded', `the instance's storage limit of ${instance.storage_limit_gb} GB would be exceeded`);
+    new SwarmError('quota_exceeded', `the instance's storage limit of ${instance.storageLimitGb} GB would be exceeded`);
 
   /**
    * Stores one upload. Bytes are reserved against the limit as they arrive (all of a declared
@@ -116,8 +116,8 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
     declared: number | undefined,
   ) {
     const { db } = context;
-    const serviceId = instance.service_id;
-    const limit = instance.storage_limit_gb * bytesPerGb;
+    const serviceId = instance.serviceId;
+    const limit = instance.storageLimitGb * bytesPerGb;
     let flight = inFlight.get(serviceId);
     if (!flight) {
       flight = { used: 0, reserved: 0, uploads: 0 };
@@ -260,7 +260,7 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
         // Refusals are sent before the body is read, and the connection is closed after them,
         // so a refused client cannot keep streaming into the server.
         const refuse = (status: number, error: SwarmError) => reply.code(status).header('connection', 'close').send(error.toBody());
-        if ((inFlight.get(instance.service_id)?.uploads ?? 0) >= maxParallelUploads) {
+        if ((inFlight.get(instance.serviceId)?.uploads ?? 0) >= maxParallelUploads) {
           reply.header('retry-after', '1');
           return refuse(429, new SwarmError('rate_limited', `at most ${maxParallelUploads} uploads per instance at once`));
         }
@@ -272,10 +272,10 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
       });
       scope.get('/objects/*', needs('reader'), async (request, reply) => {
         const instance = requestInstance(request);
-        const row = await find(instance.service_id, keyOf(request.raw.url ?? ''));
+        const row = await find(instance.serviceId, keyOf(request.raw.url ?? ''));
         let handle: Awaited<ReturnType<typeof open>>;
         try {
-          handle = await open(join(instanceDir(context, instance.service_id), row.file), 'r');
+          handle = await open(join(instanceDir(context, instance.serviceId), row.file), 'r');
         } catch {
           throw new SwarmError('not_found', 'no such object');
         }
@@ -288,11 +288,11 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
       scope.delete('/objects/*', needs('editor'), async (request, reply) => {
         const instance = requestInstance(request);
         const key = keyOf(request.raw.url ?? '');
-        const row = await find(instance.service_id, key);
-        await db.deleteFrom('blob_objects').where('service_id', '=', instance.service_id).where('key', '=', key).execute();
-        const flight = inFlight.get(instance.service_id);
+        const row = await find(instance.serviceId, key);
+        await db.deleteFrom('blob_objects').where('service_id', '=', instance.serviceId).where('key', '=', key).execute();
+        const flight = inFlight.get(instance.serviceId);
         if (flight) flight.used -= Number(row.size);
-        await unlink(join(instanceDir(context, instance.service_id), row.file)).catch(() => {});
+        await unlink(join(instanceDir(context, instance.serviceId), row.file)).catch(() => {});
         reply.code(204).send();
       });
       scope.get('/objects', needs('reader'), async (request) => {
@@ -300,7 +300,7 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
         const rows = await db
           .selectFrom('blob_objects')
           .selectAll()
-          .where('service_id', '=', requestInstance(request).service_id)
+          .where('service_id', '=', requestInstance(request).serviceId)
           .orderBy('key')
           .limit(10_000)
           .execute();
@@ -309,13 +309,13 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
     },
 
     async wipe(instance, context) {
-      await context.db.deleteFrom('blob_objects').where('service_id', '=', instance.service_id).execute();
-      await context.db.deleteFrom('blob_quota_locks').where('service_id', '=', instance.service_id).execute();
-      await rm(instanceDir(context, instance.service_id), { recursive: true, force: true });
+      await context.db.deleteFrom('blob_objects').where('service_id', '=', instance.serviceId).execute();
+      await context.db.deleteFrom('blob_quota_locks').where('service_id', '=', instance.serviceId).execute();
+      await rm(instanceDir(context, instance.serviceId), { recursive: true, force: true });
     },
 
     async usage(instance, context) {
-      return { bytes_stored: await usedBytes(context.db, instance.service_id) };
+      return { bytes_stored: await usedBytes(context.db, instance.serviceId) };
     },
   };
 }
