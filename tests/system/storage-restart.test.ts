@@ -92,6 +92,12 @@ describe('PostgreSQL and Redis restarted under load', { skip: unavailable ?? fal
         return judge(answer, answer.status === 201);
       }
       case 'provision': {
+        // One app may hold 100 free instances (the registry's quota): the load stays below it, so a
+        // refusal here is a fault of the restart, never the quota.
+        if (provisioned.length >= 80) {
+          const answer = await http('GET', `${registryUrl()}/v1/apps/${developer.appId}/services`);
+          return judge(answer, answer.status === 200);
+        }
         const answer = await http('POST', provisionUrl(), developer.provisionRequest(CMS_PROVIDER));
         if (answer.status === 201 || answer.status === 202) provisioned.push(answer);
         return judge(answer, answer.status === 201 || answer.status === 202);
