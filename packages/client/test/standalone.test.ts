@@ -37,7 +37,8 @@ function startServer(args: string[], cwd: string): Promise<Server> {
 }
 
 function stop(server: Server | undefined): Promise<void> {
-  if (!server || server.child.exitCode !== null) return Promise.resolve();
+  // A child that died by a signal has a null exitCode: waiting for its 'exit' again would hang.
+  if (!server || server.child.exitCode !== null || server.child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     server.child.once('exit', () => resolve());
     server.child.kill('SIGTERM');
