@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { callApi, createTestDeveloper, provisionInstance, type TestDeveloper, trustedRegistryOf } from '@swarm/dev-env';
 import { generateSigningKey } from '@swarm/protocol';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { dropPostgresSchema, ensurePostgresSchema } from '@swarm/runtime';
+import { dropPostgresSchema, ensurePostgresSchema, LOOPBACK_CIDRS } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
 import { startStorageBlob } from '../src/index.js';
 
@@ -91,12 +91,19 @@ describe('storage-blob limits', () => {
   const fresh = async () => (await provisionInstance(service, developer, { service_tier: 'free' })).endpoint_url;
 
   before(async () => {
-    registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false });
+    registry = await startRegistry({
+      port: 0,
+      dataDir: join(dir, 'registry'),
+      dnsPort: false,
+      logLevel: false,
+      egress: { allow: LOOPBACK_CIDRS },
+    });
     service = await startStorageBlob({
       port: 0,
       dataDir,
       trustedRegistries: [trustedRegistryOf(registry)],
       logLevel: false,
+      egress: { allow: LOOPBACK_CIDRS },
       bytesPerGb: LIMIT,
     });
     await service.registerOffer(registry.url, registry.adminToken);
@@ -207,7 +214,13 @@ describe('storage-blob quota on PostgreSQL with two replicas', { skip: postgresU
   before(async () => {
     const url = postgresUrl as string;
     await ensurePostgresSchema(url, schema);
-    registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false });
+    registry = await startRegistry({
+      port: 0,
+      dataDir: join(dir, 'registry'),
+      dnsPort: false,
+      logLevel: false,
+      egress: { allow: LOOPBACK_CIDRS },
+    });
     const providerKey = generateSigningKey();
     for (const name of ['one', 'two']) {
       replicas.push(
@@ -219,6 +232,7 @@ describe('storage-blob quota on PostgreSQL with two replicas', { skip: postgresU
           providerKey,
           trustedRegistries: [trustedRegistryOf(registry)],
           logLevel: false,
+          egress: { allow: LOOPBACK_CIDRS },
           bytesPerGb: LIMIT,
           maxParallelUploads: 16,
         }),

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { callApi, createTestDeveloper, provisionInstance, type TestDeveloper, trustedRegistryOf } from '@swarm/dev-env';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { requestJson } from '@swarm/runtime';
+import { LOOPBACK_CIDRS, requestJson } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
 import { startStorageBlob } from '../src/index.js';
 
@@ -25,8 +25,20 @@ describe('storage-blob termination with an upload in flight', () => {
       : [];
 
   before(async () => {
-    registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false });
-    service = await startStorageBlob({ port: 0, dataDir, trustedRegistries: [trustedRegistryOf(registry)], logLevel: false });
+    registry = await startRegistry({
+      port: 0,
+      dataDir: join(dir, 'registry'),
+      dnsPort: false,
+      logLevel: false,
+      egress: { allow: LOOPBACK_CIDRS },
+    });
+    service = await startStorageBlob({
+      port: 0,
+      dataDir,
+      trustedRegistries: [trustedRegistryOf(registry)],
+      logLevel: false,
+      egress: { allow: LOOPBACK_CIDRS },
+    });
     await service.registerOffer(registry.url, registry.adminToken);
     developer = await createTestDeveloper(registry.url);
   });
