@@ -90,6 +90,12 @@ export class InFlightRequests {
   }
 }
 
+/** GET and HEAD change nothing: a termination need not wait for them. */
+function isReadOnly(method: string | string[]): boolean {
+  const methods = Array.isArray(method) ? method : [method];
+  return methods.every((m) => m === 'GET' || m === 'HEAD');
+}
+
 const handlerStates = new WeakMap<FastifyRequest, { start(): void; done(): void }>();
 const inFlightByKit = new WeakMap<Kit, InFlightRequests>();
 
@@ -141,7 +147,10 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
         if (!isStandardRole(route.config?.role)) {
           throw new Error(`${route.method} ${route.url} must declare the role it needs (needs('reader' | 'editor' | 'admin'))`);
         }
-        // Every domain handler says when it has settled: its response may be sent before it is done.
+        // Every writing handler says when it has settled: its response may be sent before it is done.
+        // Reads are not waited for (a read racing a wipe answers what it found, or 404): only a write
+        // can leave data behind a wipe, and the hot read path stays free of this bookkeeping.
+        if (isReadOnly(route.method)) return;
         const handler = route.handler as (this: FastifyInstance, ...args: Parameters<RouteHandlerMethod>) => unknown;
         route.handler = async function (this: FastifyInstance, request, reply) {
           const state = handlerStates.get(request);
@@ -158,7 +167,7 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
       scope.addHook('onRequest', (request, reply, done) => {
         // Counted before the instance is checked: a termination that starts after this check
         // still waits for the request.
-        inFlight.enter(serviceIdOf(request), request, reply);
+        if (!isReadOnly(request.method)) inFlight.enter(serviceIdOf(request), request, reply);
         let counted: Promise<void>;
         try {
           const instance = kit.instances.cached(serviceIdOf(request));
