@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 
 export const LOCAL_AUTHORITY = 'swarm.local';
@@ -16,22 +17,21 @@ export const STANDARD_PORTS = {
 
 export type PartName = keyof typeof STANDARD_PORTS;
 
+/*
+ * Ports are picked below Linux's ephemeral range (32768–60999), where the kernel hands out ports
+ * for `listen(0)` and for the source side of outbound connections: a port picked there could be
+ * taken by another process before our part listens on it (seen as EADDRINUSE under load).
+ */
+const PICK_FROM = 20_000;
+const PICK_TO = 32_000;
+
 /**
  * A port that is free right now on `host`. Parts of a network must know each other's URLs
  * before they all listen (the registry names Billing and Logging in every context), so the
- * ports are picked first; the short race with other processes is acceptable for tests.
+ * ports are picked first, at random below the kernel's ephemeral range.
  */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return freePortRun(1, host);
 }
 
 const canListen = (port: number, host: string) =>
@@ -44,10 +44,11 @@ const canListen = (port: number, host: string) =>
 
 /** A port with the next `count - 1` free too (`swarm backbone` takes three in a row). */
 export async function freePortRun(count: number, host = '127.0.0.1'): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const base = PICK_FROM + randomInt(PICK_TO - PICK_FROM - count);
     let free = true;
     for (let i = 0; i < count && free; i++) free = await canListen(base + i, host);
     if (free) return base;
   }
+  throw new Error(`no run of ${count} free ports between ${PICK_FROM} and ${PICK_TO} on ${host}`);
 }
