@@ -11,7 +11,7 @@ export interface HttpLoad {
 /** Closed-loop HTTP load with keep-alive connections (autocannon) for `seconds`. */
 export async function httpLoad(
   url: string,
-  options: { headers?: Record<string, string>; seconds?: number; connections?: number } = {},
+  options: { headers?: Record<string, string>; seconds?: number; connections?: number; requests?: LoadRequest[] } = {},
 ): Promise<HttpLoad> {
   const result = await autocannon({
     url,
@@ -19,6 +19,8 @@ export async function httpLoad(
     pipelining: 1,
     duration: options.seconds ?? 4,
     headers: options.headers ?? {},
+    // Each connection walks this list in turn: many users and many items instead of one.
+    ...(options.requests ? { requests: options.requests.map((r) => ({ method: 'GET' as const, path: r.path, headers: r.headers })) } : {}),
   });
   return {
     perSecond: result.requests.average,
@@ -27,6 +29,19 @@ export async function httpLoad(
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
   };
+}
+
+/** One request of a list a load walks through (a path on the load's URL, with its own headers). */
+export interface LoadRequest {
+  path: string;
+  headers: Record<string, string>;
+}
+
+/** What a comparison loads: one URL (with headers), or a list of requests walked in turn. */
+export interface LoadTarget {
+  url: string;
+  headers?: Record<string, string>;
+  requests?: LoadRequest[];
 }
 
 export interface HttpComparison {
@@ -43,14 +58,18 @@ export interface HttpComparison {
  * drifts cancel in its ratio.
  */
 export async function compareHttp(
-  subject: { url: string; headers?: Record<string, string> },
-  baseline: { url: string; headers?: Record<string, string> },
+  subject: LoadTarget,
+  baseline: LoadTarget,
   options: { rounds?: number; seconds?: number } = {},
 ): Promise<HttpComparison> {
   const rounds = options.rounds ?? 7;
   const seconds = options.seconds ?? 2;
-  const load = (target: { url: string; headers?: Record<string, string> }) =>
-    httpLoad(target.url, { ...(target.headers ? { headers: target.headers } : {}), seconds });
+  const load = (target: LoadTarget) =>
+    httpLoad(target.url, {
+      ...(target.headers ? { headers: target.headers } : {}),
+      ...(target.requests ? { requests: target.requests } : {}),
+      seconds,
+    });
   // Warm-up: the JIT and the servers' caches settle before anything counts.
   await load(baseline);
   await load(subject);
