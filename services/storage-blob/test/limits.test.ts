@@ -10,6 +10,7 @@ import { type RegistryHandle, startRegistry } from '@swarm/registry';
 import { dropPostgresSchema, ensurePostgresSchema, LOOPBACK_CIDRS } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
 import { startStorageBlob } from '../src/index.js';
+import { type BlobSetup, startBlobSetup } from './helpers.js';
 
 const code = (body: unknown) => (body as { error?: { code?: string } } | null)?.error?.code;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -81,40 +82,30 @@ async function until(check: () => boolean, ms = 5000): Promise<boolean> {
   return check();
 }
 
+/** The server answered `422 quota_exceeded` on its own (the body not finished) and closed the connection. */
+async function expectQuotaRefusalAndClose(upload: RawUpload, whenSilent: string): Promise<void> {
+  const answered = await until(() => upload.status !== 0);
+  assert.ok(answered, whenSilent);
+  assert.equal(upload.status, 422);
+  assert.equal(code(upload.body), 'quota_exceeded');
+  await Promise.race([upload.closed, sleep(5000)]);
+  assert.ok(upload.socket.destroyed || upload.socket.readableEnded, 'the connection is closed');
+}
+
 describe('storage-blob limits', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'swarm-blob-limits-'));
-  const dataDir = join(dir, 'blob');
-  let registry: RegistryHandle;
+  let setup: BlobSetup;
+  let dataDir: string;
   let service: ServiceHandle;
   let developer: TestDeveloper;
   let token: string;
   const fresh = async () => (await provisionInstance(service, developer, { service_tier: 'free' })).endpoint_url;
 
   before(async () => {
-    registry = await startRegistry({
-      port: 0,
-      dataDir: join(dir, 'registry'),
-      dnsPort: false,
-      logLevel: false,
-      egress: { allow: LOOPBACK_CIDRS },
-    });
-    service = await startStorageBlob({
-      port: 0,
-      dataDir,
-      trustedRegistries: [trustedRegistryOf(registry)],
-      logLevel: false,
-      egress: { allow: LOOPBACK_CIDRS },
-      bytesPerGb: LIMIT,
-    });
-    await service.registerOffer(registry.url, registry.adminToken);
-    developer = await createTestDeveloper(registry.url);
+    setup = await startBlobSetup('limits', { bytesPerGb: LIMIT });
+    ({ dataDir, service, developer } = setup);
     token = await developer.token();
   });
-  after(async () => {
-    await service?.close();
-    await registry?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => setup?.close());
 
   it('answers an over-quota Content-Length at once, before any body, and closes the connection', async () => {
     const endpoint = await fresh();
@@ -122,12 +113,7 @@ describe('storage-blob limits', () => {
       'content-type': 'application/octet-stream',
       'content-length': String(LIMIT + 1),
     });
-    const answered = await until(() => upload.status !== 0);
-    assert.ok(answered, 'no answer while the body is still to come');
-    assert.equal(upload.status, 422);
-    assert.equal(code(upload.body), 'quota_exceeded');
-    await Promise.race([upload.closed, sleep(5000)]);
-    assert.ok(upload.socket.destroyed || upload.socket.readableEnded, 'the connection is closed');
+    await expectQuotaRefusalAndClose(upload, 'no answer while the body is still to come');
     upload.end();
   });
 
@@ -139,12 +125,7 @@ describe('storage-blob limits', () => {
     });
     for (let i = 0; i < 12; i++) upload.chunk(100_000);
     // The body never ends: the server must answer on its own.
-    const answered = await until(() => upload.status !== 0);
-    assert.ok(answered, 'no answer while the client keeps the body open');
-    assert.equal(upload.status, 422);
-    assert.equal(code(upload.body), 'quota_exceeded');
-    await Promise.race([upload.closed, sleep(5000)]);
-    assert.ok(upload.socket.destroyed || upload.socket.readableEnded, 'the connection is closed');
+    await expectQuotaRefusalAndClose(upload, 'no answer while the client keeps the body open');
     upload.end();
     const list = await callApi(`${endpoint}/objects`, token);
     assert.deepEqual((list.body as { objects: unknown[] }).objects, []);

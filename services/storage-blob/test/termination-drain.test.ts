@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { callApi, createTestDeveloper, provisionInstance, type TestDeveloper, trustedRegistryOf } from '@swarm/dev-env';
-import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { LOOPBACK_CIDRS, requestJson } from '@swarm/runtime';
+import { callApi, provisionInstance, type TestDeveloper } from '@swarm/dev-env';
+import { requestJson } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
-import { startStorageBlob } from '../src/index.js';
+import { type BlobSetup, startBlobSetup } from './helpers.js';
 
 describe('storage-blob termination with an upload in flight', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'swarm-blob-drain-'));
-  const dataDir = join(dir, 'blob');
-  let registry: RegistryHandle;
+  let setup: BlobSetup;
+  let dataDir: string;
   let service: ServiceHandle;
   let developer: TestDeveloper;
 
@@ -25,28 +22,10 @@ describe('storage-blob termination with an upload in flight', () => {
       : [];
 
   before(async () => {
-    registry = await startRegistry({
-      port: 0,
-      dataDir: join(dir, 'registry'),
-      dnsPort: false,
-      logLevel: false,
-      egress: { allow: LOOPBACK_CIDRS },
-    });
-    service = await startStorageBlob({
-      port: 0,
-      dataDir,
-      trustedRegistries: [trustedRegistryOf(registry)],
-      logLevel: false,
-      egress: { allow: LOOPBACK_CIDRS },
-    });
-    await service.registerOffer(registry.url, registry.adminToken);
-    developer = await createTestDeveloper(registry.url);
+    setup = await startBlobSetup('drain');
+    ({ dataDir, service, developer } = setup);
   });
-  after(async () => {
-    await service?.close();
-    await registry?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => setup?.close());
 
   it('a slow PUT in flight during a wipe leaves no object and no file', { timeout: 60_000 }, async () => {
     const instance = await provisionInstance(service, developer, { service_tier: 'free' });
