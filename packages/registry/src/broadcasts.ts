@@ -189,11 +189,6 @@ export class BroadcastDelivery {
     await Promise.all([...this.#workers.values()].map((worker) => worker.done));
   }
 
-  /** Receivers whose breaker is open: what an operator looks at when broadcasts lag. */
-  openLanes(): ReturnType<ReceiverLanes['open']> {
-    return this.#lanes.open();
-  }
-
   async #pass(): Promise<void> {
     const db = this.#ctx.db;
     const passes = ++this.#passes;

@@ -115,12 +115,6 @@ export class ReceiverLanes {
     this.#lanes.set(receiver, lane);
   }
 
-  /** Lanes whose breaker is open or half-open, for an operator's view. */
-  open(): Array<{ receiver: string; open_until: number; failures: number; last_error: string | null }> {
-    return [...this.#lanes]
-      .filter(([, lane]) => lane.openUntil > 0)
-      .map(([receiver, lane]) => ({ receiver, open_until: lane.openUntil, failures: lane.failures, last_error: lane.lastError }));
-  }
 }
 
 /** Runs `work` over `items` with at most `limit` at a time. */

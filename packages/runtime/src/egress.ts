@@ -139,6 +139,14 @@ export function isLoopbackHost(hostname: string): boolean {
  * Where a tenant's URL may point, judged without resolving names: the checks made when an owner
  * sets a URL. A host name is checked again, on every address it resolves to, at connect time.
  */
+/** A part's policy: its `egress` options, with its trusted registries as the operator's own destinations. */
+export function egressPolicyOf(options: { egress?: EgressOptions; trustedRegistries: ReadonlyArray<{ baseUrl: string }> }): EgressPolicy {
+  return new EgressPolicy(
+    options.egress,
+    options.trustedRegistries.map((registry) => registry.baseUrl),
+  );
+}
+
 export class EgressPolicy {
   readonly allow: readonly string[];
   readonly connectionsPerHost: number;

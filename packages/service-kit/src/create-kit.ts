@@ -1,13 +1,22 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ReplayStore, TrustedRegistries } from '@swarm/protocol';
-import { Egress, migrate, openDatabase, RedisReplayStore, RegistryClient, SqlReplayStore, withTables } from '@swarm/runtime';
+import {
+  Egress,
+  egressPolicyOf,
+  migrate,
+  openDatabase,
+  RedisReplayStore,
+  RegistryClient,
+  SqlReplayStore,
+  withTables,
+} from '@swarm/runtime';
 import { Binder } from './binding.js';
 import { ContextCache } from './contexts.js';
 import { bindDomain, type Domain } from './domain.js';
 import { InstanceStore } from './instances.js';
 import type { Kit } from './kit.js';
-import { egressPolicyOf, resolveConfig, type ServiceOptions } from './options.js';
+import { resolveConfig, type ServiceOptions } from './options.js';
 import { loadOrCreateProviderKey } from './provider-key.js';
 import { Reporter } from './reporting.js';
 import { type KitTables, kitDatabaseFile, migrateKit } from './store.js';

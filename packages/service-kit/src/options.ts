@@ -1,5 +1,5 @@
 import type { SigningKey, Tier, TrustedRegistry } from '@swarm/protocol';
-import { type EgressOptions, EgressPolicy } from '@swarm/runtime';
+import type { EgressOptions } from '@swarm/runtime';
 import { DEFAULT_HEARTBEAT_CONCURRENCY } from './heartbeat.js';
 
 export interface ServiceOptions {
@@ -36,14 +36,6 @@ export interface ServiceOptions {
    */
   egress?: EgressOptions;
   logLevel?: string | false;
-}
-
-/** The service's egress policy: its options, with the trusted registries as the operator's own destinations. */
-export function egressPolicyOf(options: ServiceOptions): EgressPolicy {
-  return new EgressPolicy(
-    options.egress,
-    options.trustedRegistries.map((registry) => registry.baseUrl),
-  );
 }
 
 export interface ServiceConfig {

@@ -400,11 +400,6 @@ export class Reporter {
       .where('id', '=', row.id)
       .execute();
   }
-
-  /** Receivers whose breaker is open, for an operator's view. */
-  openLanes(): ReturnType<ReceiverLanes['open']> {
-    return this.#lanes.open();
-  }
 }
 
 export type ReportRowState = 'pending' | 'dead';

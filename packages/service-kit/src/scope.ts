@@ -92,8 +92,8 @@ export class InFlightRequests {
 
 /** GET and HEAD change nothing: a termination need not wait for them. */
 function isReadOnly(method: string | string[]): boolean {
-  const methods = Array.isArray(method) ? method : [method];
-  return methods.every((m) => m === 'GET' || m === 'HEAD');
+  if (typeof method === 'string') return method === 'GET' || method === 'HEAD';
+  return method.every((m) => m === 'GET' || m === 'HEAD');
 }
 
 const handlerStates = new WeakMap<FastifyRequest, { start(): void; done(): void }>();

@@ -1,5 +1,5 @@
 import { AuthKeyRotation, LoginBody, nowSeconds, parseMessage, requireAppId, SignUpBody, SwarmError, TokenRequest } from '@swarm/protocol';
-import { jsonBody, requireBearerToken, requireRole, verifyBroadcast } from '@swarm/runtime';
+import { jsonBody, requireBearerToken, requireRole, subjectHash, verifyBroadcast } from '@swarm/runtime';
 import {
   type AuthContext,
   actOnBroadcast,
@@ -8,7 +8,6 @@ import {
   ownerSigned,
   provisionedApp as provisioned,
   signedToken,
-  subjectHash,
 } from './auth-context.js';
 import { authJwk } from './auth-store.js';
 import { hashPassword, unknownUserHash, verifyPassword } from './passwords.js';

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type BroadcastData, nowSeconds, type Purpose, type ReplayStore, requireAppId, type SigningKey, SwarmError } from '@swarm/protocol';
 import { jsonBody, type OwnerEnvelopeSchema, type RegistryClient, verifyOwnerSigned } from '@swarm/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -80,9 +79,4 @@ export async function signedToken(context: AuthContext, appId: string, sub: stri
   const revokedAt = await context.store.revokedAt(appId, sub);
   const issuedAt = Math.max(nowSeconds(), revokedAt === null ? 0 : revokedAt + 1);
   return issueToken(key, { issuer: issuerOf(context, appId), appId, sub, roles, ttlSeconds }, issuedAt);
-}
-
-/** How a subject is published in the revoked-subjects list: base64url(SHA-256(UTF-8 sub)). */
-export function subjectHash(sub: string): string {
-  return createHash('sha256').update(sub, 'utf8').digest('base64url');
 }

@@ -1,5 +1,5 @@
 import { checkFreshness, type ReplayStore, requireAppId } from '@swarm/protocol';
-import { createHttpApp, Egress, listenApp, RegistryClient, Shutdown } from '@swarm/runtime';
+import { createHttpApp, Egress, egressPolicyOf, listenApp, RegistryClient, Shutdown } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { AppAuthCache } from './app-records.js';
@@ -11,7 +11,6 @@ import { openPartReplayStore } from './scoped-replay.js';
 import {
   type BackboneServerOptions,
   databaseReady,
-  egressPolicyOf,
   openPartDatabase,
   type ResolvedOptions,
   resolveOptions,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { DEFAULT_FRESHNESS_SECONDS, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
-import { type Database, type EgressOptions, EgressPolicy, openDatabase } from '@swarm/runtime';
+import { type Database, type EgressOptions, openDatabase } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 
@@ -25,14 +25,6 @@ export interface BackboneServerOptions {
   logLevel?: string | false;
   /** Outbound policy for tenant-chosen URLs (docs/OPERATIONS.md); trusted registries always pass. */
   egress?: EgressOptions;
-}
-
-/** The part's egress policy: its options, with the trusted registries as the operator's own destinations. */
-export function egressPolicyOf(options: BackboneServerOptions): EgressPolicy {
-  return new EgressPolicy(
-    options.egress,
-    options.trustedRegistries.map((registry) => registry.baseUrl),
-  );
 }
 
 export interface ServerHandle {
