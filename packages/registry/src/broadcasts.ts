@@ -14,6 +14,7 @@ import type { AppRow } from './storage/apps.js';
 import { eventsUrlsOfApp } from './storage/catalog.js';
 import {
   claimBroadcast,
+  deferReceiver,
   dueBroadcastsOf,
   dueReceivers,
   enqueueBroadcast,
@@ -204,7 +205,12 @@ export class BroadcastDelivery {
       if (this.#stopped || this.#workers.size >= maxLanes) return;
       if (this.#workers.has(receiver)) continue;
       const admission = this.#lanes.admit(receiver, now);
-      if (admission === 'wait') continue;
+      if (admission === 'wait') {
+        // Its breaker is open: its rows wait for it, so they stop heading the due list and a few
+        // hundred dead receivers cannot keep every healthy one out of the lanes.
+        await deferReceiver(db, receiver, this.#lanes.openUntil(receiver));
+        continue;
+      }
       const probes = [...this.#workers.values()].filter((worker) => worker.probe).length;
       if (admission === 'probe' && probes >= Math.max(1, Math.floor(maxLanes / 2))) continue;
       const worker = { probe: admission === 'probe', done: Promise.resolve() };

@@ -69,6 +69,18 @@ export async function dueReceivers(db: Executor, nowMs: number, limit: number): 
   return rows.map((row) => row.receiver);
 }
 
+/** Moves a receiver's pending rows to `untilMs` (its circuit breaker's reopening). */
+export async function deferReceiver(db: Executor, receiver: string, untilMs: number): Promise<void> {
+  await db
+    .updateTable('broadcast_outbox')
+    .set({ next_attempt_at: untilMs })
+    .where('receiver', '=', receiver)
+    .where('delivered_at', 'is', null)
+    .where('dead_at', 'is', null)
+    .where('next_attempt_at', '<', untilMs)
+    .execute();
+}
+
 /** One receiver's rows due now, oldest first. */
 export async function dueBroadcastsOf(db: Executor, receiver: string, nowMs: number, limit: number): Promise<OutboxRow[]> {
   const rows = await db
