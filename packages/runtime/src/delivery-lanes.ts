@@ -114,7 +114,6 @@ export class ReceiverLanes {
     }
     this.#lanes.set(receiver, lane);
   }
-
 }
 
 /** Runs `work` over `items` with at most `limit` at a time. */

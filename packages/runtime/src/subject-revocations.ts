@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { parseAnswer, RevokedSubjects } from '@swarm/protocol';
+import { forEachLimited } from './delivery-lanes.js';
 import type { Egress } from './egress.js';
 import { requestJson } from './http-client.js';
+import { SingleFlight } from './ttl-cache.js';
+
+/** Issuer lists read at once by a refresh. */
+const REFRESH_CONCURRENCY = 8;
+/** Issuers whose lists a part keeps (one per app it serves or is asked about). */
+const MAX_ISSUERS = 10_000;
 
 /** The hash an Auth Provider publishes for a removed or changed user (docs/BACKBONE.md). */
 export function subjectHash(sub: string): string {
@@ -20,7 +27,9 @@ const MAX_LIST_BYTES = 8 * 1024 * 1024;
  */
 export class SubjectRevocations {
   readonly #byIssuer = new Map<string, Map<string, number>>();
+  /** When each issuer's list was last read, in that order (oldest first). */
   readonly #fetchedAt = new Map<string, number>();
+  readonly #loads = new SingleFlight<string, void>();
   readonly #egress: Egress | undefined;
 
   /** `egress`: issuers are URLs tenants chose (their Auth Provider), sent to under the part's policy. */
@@ -35,11 +44,14 @@ export class SubjectRevocations {
     return revokedAt !== undefined && (iat === undefined || iat <= revokedAt);
   }
 
-  /** Fetches the lists of `issuers` (the issuers of the active instances), forgetting the rest. */
+  /**
+   * Fetches the lists of `issuers` (the issuers of the active instances), forgetting the rest;
+   * a few at a time, since each is a URL a tenant chose and may be slow or large.
+   */
   async refresh(issuers: Iterable<string>): Promise<void> {
     const wanted = new Set(issuers);
-    for (const issuer of this.#byIssuer.keys()) if (!wanted.has(issuer)) this.#byIssuer.delete(issuer);
-    await Promise.allSettled([...wanted].map((issuer) => this.#fetch(issuer)));
+    for (const issuer of this.#byIssuer.keys()) if (!wanted.has(issuer)) this.#forget(issuer);
+    await forEachLimited([...wanted], REFRESH_CONCURRENCY, (issuer) => this.#load(issuer).catch(() => {}));
   }
 
   /**
@@ -48,15 +60,32 @@ export class SubjectRevocations {
    */
   async isRevokedNow(issuer: string, sub: string | undefined, iat: number | undefined, maxAgeMs = 10_000): Promise<boolean> {
     if ((this.#fetchedAt.get(issuer) ?? 0) + maxAgeMs <= Date.now()) {
-      // Bounded: one entry per issuer asked about; a part that meets too many starts over.
-      if (this.#fetchedAt.size >= 10_000) {
-        this.#fetchedAt.clear();
-        this.#byIssuer.clear();
+      // Bounded: the issuer asked about longest ago leaves first.
+      if (!this.#fetchedAt.has(issuer) && this.#fetchedAt.size >= MAX_ISSUERS) {
+        const oldest = this.#fetchedAt.keys().next().value;
+        if (oldest !== undefined) this.#forget(oldest);
       }
-      this.#fetchedAt.set(issuer, Date.now());
-      await this.#fetch(issuer).catch(() => {});
+      // Callers arriving meanwhile wait for the same fetch instead of answering from no list.
+      await this.#load(issuer).catch(() => {});
     }
     return this.isRevoked(issuer, typeof sub === 'string' ? subjectHash(sub) : null, iat);
+  }
+
+  /** One fetch per issuer at a time; the time is taken once it answered. */
+  #load(issuer: string): Promise<void> {
+    return this.#loads.run(issuer, async () => {
+      try {
+        await this.#fetch(issuer);
+      } finally {
+        this.#fetchedAt.delete(issuer);
+        this.#fetchedAt.set(issuer, Date.now());
+      }
+    });
+  }
+
+  #forget(issuer: string): void {
+    this.#byIssuer.delete(issuer);
+    this.#fetchedAt.delete(issuer);
   }
 
   async #fetch(issuer: string): Promise<void> {
