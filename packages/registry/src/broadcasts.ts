@@ -269,7 +269,11 @@ export class BroadcastDelivery {
       const outcome = deliveryOutcome(status);
       return { outcome, error: outcome === 'delivered' ? null : `receiver answered ${status}` };
     } catch (error) {
-      return { outcome: 'retry', error: error instanceof Error ? error.message : String(error) };
+      // The owner's listing shows only what kind of failure it was: the full text (how the
+      // registry resolved and reached the host) would turn the public listing into a network probe.
+      this.#options.logger?.warn({ err: error, receiver: url }, 'broadcast delivery failed');
+      const refused = error instanceof SwarmError && error.message.includes('egress policy');
+      return { outcome: 'retry', error: refused ? 'refused by the egress policy' : 'receiver unreachable' };
     }
   }
 }
