@@ -85,6 +85,10 @@ const DENIED: ReadonlyArray<{ rule: string; cidrs: Cidr[] }> = [
   { rule: 'unique local', cidrs: ['fc00::/7'] },
   { rule: 'multicast', cidrs: ['224.0.0.0/4', 'ff00::/8'] },
   { rule: 'reserved', cidrs: ['240.0.0.0/4'] },
+  // 6to4 and Teredo carry an IPv4 address elsewhere than the last 32 bits, and local-use NAT64
+  // (RFC 8215) maps to whatever the site chose: a server never needs them to reach a tenant's
+  // backbone, so they are refused whole rather than decoded (6to4's relay anycast is deprecated, RFC 7526).
+  { rule: 'IPv4 transition (6to4, Teredo, local NAT64)', cidrs: ['2002::/16', '2001::/32', '64:ff9b:1::/48'] },
 ].map(({ rule, cidrs }) => ({ rule, cidrs: cidrs.map(parseCidr) }));
 
 /** IPv6 forms that carry an IPv4 address in their last 32 bits: it is the IPv4 address that counts. */

@@ -25,6 +25,11 @@ describe('egressRefusal', () => {
       ['::ffff:127.0.0.1', 'loopback 127.0.0.0/8'],
       ['::ffff:a9fe:a9fe', 'link-local 169.254.0.0/16'],
       ['64:ff9b::10.0.0.1', 'private 10.0.0.0/8'],
+      ['::7f00:1', 'loopback 127.0.0.0/8'],
+      ['2002:7f00:1::1', 'IPv4 transition (6to4, Teredo, local NAT64) 2002::/16'],
+      ['2002:a9fe:a9fe::', 'IPv4 transition (6to4, Teredo, local NAT64) 2002::/16'],
+      ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'IPv4 transition (6to4, Teredo, local NAT64) 2001::/32'],
+      ['64:ff9b:1::a00:1', 'IPv4 transition (6to4, Teredo, local NAT64) 64:ff9b:1::/48'],
     ];
     for (const [address, rule] of cases) assert.equal(egressRefusal(address), rule, address);
     for (const address of ['93.184.215.14', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '11.0.0.1']) {
