@@ -157,6 +157,27 @@ describe('auth provider: sign-up policy and the owner’s users (auth_admin)', (
     }
   });
 
+  it('an invite opens nothing while sign-up is closed and stays usable; an admin token with an invite is invalid_request', async () => {
+    await setSignup(issuer, alice, 'invite');
+    const code = (await admin(ROUTES.invite_create, 'invite_create', { roles: ['reader'] })).body.invite as string;
+    await setSignup(issuer, alice, 'closed');
+    const closed = await signUp({ username: 'early-bird', password: 'longpassword', invite: code });
+    assert.equal(closed.status, 403, JSON.stringify(closed.body));
+    assert.equal(closed.body.error.code, 'forbidden');
+    assert.equal((await login('early-bird', 'longpassword')).status, 401, 'nothing was created');
+
+    await admin(ROUTES.user_add, 'user_add', { username: 'gatekeeper', password: 'gate password', roles: ['admin'] });
+    const adminToken = (await login('gatekeeper', 'gate password')).body.access_token as string;
+    const both = await post(`${issuer}/v1/users`, { username: 'both-ways', password: 'longpassword', invite: code }, bearer(adminToken));
+    assert.equal(both.status, 400, JSON.stringify(both.body));
+    assert.equal(both.body.error.code, 'invalid_request');
+
+    // Neither refusal used the invite up: reopened, it works once.
+    await setSignup(issuer, alice, 'invite');
+    assert.equal((await signUp({ username: 'early-bird', password: 'longpassword', invite: code })).status, 201);
+    await setSignup(issuer, alice, 'closed');
+  });
+
   it('a removed user’s token is void: published in revoked-subjects and refused by the provider’s owner routes; re-added, new tokens work', async () => {
     await admin(ROUTES.user_add, 'user_add', { username: 'ops', password: 'ops password', roles: ['admin'] });
     const token = (await login('ops', 'ops password')).body.access_token;
