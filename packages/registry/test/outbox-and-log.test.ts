@@ -133,6 +133,32 @@ describe('broadcast outbox: lanes per receiver, dead letters, cap', () => {
         );
       const stranger = await developerWithApp(registry);
       assert.equal((await post(`${url}/retry`, retry(stranger.dev.master))).status, 401, 'only the owner retries');
+      // The owner of another app names this app's dead row: its own path, its own rows only.
+      const elsewhere = signEnvelope(
+        'owner_query',
+        { app_id: stranger.appId, action: 'retry_broadcasts', ids: [row.id], timestamp: nowSeconds(), nonce: newNonce() },
+        stranger.dev.master.privateKey,
+      );
+      assert.equal((await post(`${url}/retry`, elsewhere)).body.error.code, 'invalid_request', 'signed for another app');
+      const crossed = await post(`${registry.url}/v1/apps/${stranger.appId}/broadcasts/retry`, elsewhere);
+      assert.deepEqual(crossed.body, { app_id: stranger.appId, retried: 0 }, 'another app’s row is not touched');
+      // A read signed for Billing is not a retry; a stale or replayed retry is refused.
+      const read = signEnvelope(
+        'owner_query',
+        { app_id: appId, audience: 'http://127.0.0.1:9', timestamp: nowSeconds(), nonce: newNonce() },
+        dev.master.privateKey,
+      );
+      assert.equal((await post(`${url}/retry`, read)).body.error.code, 'invalid_request');
+      const stale = signEnvelope(
+        'owner_query',
+        { app_id: appId, action: 'retry_broadcasts', ids: ['none'], timestamp: nowSeconds() - 1000, nonce: newNonce() },
+        dev.master.privateKey,
+      );
+      assert.equal((await post(`${url}/retry`, stale)).body.error.code, 'stale_timestamp');
+      const once = retry(dev.master, ['none']);
+      assert.deepEqual((await post(`${url}/retry`, once)).body, { app_id: appId, retried: 0 });
+      assert.equal((await post(`${url}/retry`, once)).body.error.code, 'nonce_reused');
+      assert.equal((await get(`${url}?state=dead`)).body.broadcasts.length, 1, 'still dead after the refused retries');
 
       refusing.status = 202;
       const answer = await post(`${url}/retry`, retry(dev.master, [row.id]));
