@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { OwnerQuery, SignUpBody, Username, UserRoles } from '@swarm/protocol';
+import { clientAddress } from '@swarm/runtime';
 import fc from 'fast-check';
-import { clientKey, HashQueue, MemoryBucketStore, RateLimited, RateLimits, RedisBucketStore } from '../src/auth/rate-limits.js';
+import { HashQueue, MemoryBucketStore, RateLimited, RateLimits, RedisBucketStore } from '../src/auth/rate-limits.js';
 import { adminRequest, setSignup } from './auth-admin.js';
 import { type Developer, provisionAndDelegate, registerDeveloperApp, startTestNetwork, type TestNetwork } from './network.js';
 
@@ -139,20 +140,20 @@ describe('rate limits: buckets, client addresses, the hashing queue', () => {
   });
 
   it('counts an IPv6 client by its /64 and an IPv4-mapped address as IPv4 (property)', () => {
-    assert.equal(clientKey('::ffff:192.0.2.7'), '192.0.2.7');
-    assert.equal(clientKey('192.0.2.7'), '192.0.2.7');
-    assert.equal(clientKey('2001:db8:1:2::1'), clientKey('2001:0db8:0001:0002:ffff:eeee:dddd:cccc'));
-    assert.notEqual(clientKey('2001:db8:1:2::1'), clientKey('2001:db8:1:3::1'));
-    assert.equal(clientKey('::1'), '0:0:0:0::/64');
+    assert.equal(clientAddress('::ffff:192.0.2.7'), '192.0.2.7');
+    assert.equal(clientAddress('192.0.2.7'), '192.0.2.7');
+    assert.equal(clientAddress('2001:db8:1:2::1'), clientAddress('2001:0db8:0001:0002:ffff:eeee:dddd:cccc'));
+    assert.notEqual(clientAddress('2001:db8:1:2::1'), clientAddress('2001:db8:1:3::1'));
+    assert.equal(clientAddress('::1'), '0:0:0:0::/64');
     fc.assert(
       fc.property(fc.ipV6(), fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 4, maxLength: 4 }), (address, tail) => {
-        const key = clientKey(address);
+        const key = clientAddress(address);
         assert.ok(key.length <= 40, key);
         if (!address.includes('.')) {
           const full = new URL(`http://[${address}]/`).hostname.slice(1, -1);
           const expanded = expand(full);
           const sibling = [...expanded.slice(0, 4), ...tail.map((group) => group.toString(16))].join(':');
-          assert.equal(clientKey(sibling), key, `${address} vs ${sibling}`);
+          assert.equal(clientAddress(sibling), key, `${address} vs ${sibling}`);
         }
       }),
       { numRuns: 200 },

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import { isIPv6, type Socket } from 'node:net';
 import { MAX_BODY_BYTES, readJsonBody, SwarmError } from '@swarm/protocol';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 
@@ -170,12 +170,13 @@ function limitConnections(app: FastifyInstance, limits: ServerLimits): void {
 /** IPv4 addresses count one by one; IPv6 by /64, the smallest block a client is usually given. */
 export function clientAddress(remote: string | undefined): string {
   if (!remote) return '';
-  if (remote.startsWith('::ffff:') && remote.includes('.')) return remote.slice(7);
-  if (!remote.includes(':')) return remote;
-  const [head = '', tail = ''] = remote.split('::');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remote);
+  if (mapped?.[1]) return mapped[1];
+  if (!isIPv6(remote)) return remote;
+  const [head = '', tail = ''] = remote.toLowerCase().split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
-  const groups = remote.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  const groups = remote.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
   return `${groups
     .slice(0, 4)
     .map((g) => Number.parseInt(g || '0', 16).toString(16))

@@ -1,6 +1,5 @@
-import { isIPv6 } from 'node:net';
 import { SwarmError } from '@swarm/protocol';
-import { openRedisClient } from '@swarm/runtime';
+import { clientAddress, openRedisClient } from '@swarm/runtime';
 
 type RedisClientType = Awaited<ReturnType<typeof openRedisClient>>;
 
@@ -133,24 +132,6 @@ export const DEFAULT_RATE_LIMITS: RateLimitRules = {
   signupPerApp: { capacity: 60, perSecond: 5 },
 };
 
-/**
- * The part of a client address that counts as one client: the whole IPv4 address, and the
- * /64 of an IPv6 address (one host usually holds a whole /64).
- */
-export function clientKey(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped?.[1]) return mapped[1];
-  if (!isIPv6(address)) return address;
-  const [head = '', tail = ''] = address.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = address.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `${groups
-    .slice(0, 4)
-    .map((group) => Number.parseInt(group || '0', 16).toString(16))
-    .join(':')}::/64`;
-}
-
 /** Login and sign-up buckets per client address and per app, checked before any hashing. */
 export class RateLimits {
   readonly #store: BucketStore;
@@ -169,7 +150,7 @@ export class RateLimits {
   async admit(kind: 'login' | 'signup', appId: string, address: string): Promise<void> {
     const perAddress = kind === 'login' ? this.#rules.loginPerAddress : this.#rules.signupPerAddress;
     const perApp = kind === 'login' ? this.#rules.loginPerApp : this.#rules.signupPerApp;
-    const addressWait = await this.#store.take(`${kind}:addr:${clientKey(address)}`, perAddress);
+    const addressWait = await this.#store.take(`${kind}:addr:${clientAddress(address)}`, perAddress);
     if (addressWait > 0) throw new RateLimited(addressWait, `too many ${kind} attempts from this address`);
     const appWait = await this.#store.take(`${kind}:app:${appId}`, perApp);
     if (appWait > 0) throw new RateLimited(appWait, `too many ${kind} attempts for this app`);
