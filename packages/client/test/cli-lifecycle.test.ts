@@ -33,6 +33,23 @@ describe('the swarm CLI after the quickstart', () => {
     assert.deepEqual((await ok('services', appId)).records, []);
   });
 
+  it('lists the app’s broadcasts and the service’s report outbox, and retries nothing when nothing is dead', SLOW, async () => {
+    const states = await Promise.all(
+      ['pending', 'delivered', 'dead'].map((state) => ok('broadcasts', 'list', '--app', appId, '--state', state)),
+    );
+    const events = states.flatMap((page) => (page.broadcasts as Array<{ event: string | null }>).map((row) => row.event));
+    assert.ok(events.includes('BACKBONE_UPDATE'), `the backbone update was broadcast: ${JSON.stringify(states)}`);
+    assert.deepEqual((states[2] as { broadcasts: unknown[] }).broadcasts, [], 'nothing dead on a healthy swarm');
+    assert.equal((await ok('broadcasts', 'retry', '--app', appId, '--key', 'master.pem')).retried, 0);
+    const badState = await run('broadcasts', 'list', '--app', appId, '--state', 'lost');
+    assert.equal(badState.json.error?.code, 'invalid_request');
+    const outbox = await ok('outbox', 'list', 'crm-contact', '--data', join(test.swarm.dataDir, 'crm-contact'), '--state', 'pending');
+    assert.ok(Array.isArray(outbox.rows));
+    const noData = await run('outbox', 'list', 'crm-contact', '--data', join(test.dir, 'nowhere'));
+    assert.equal(noData.json.error?.code, 'not_found');
+    assert.match(noData.stderr, /--data DIR/);
+  });
+
   it('rotates the Master key, then recovers it with the Guardian key', SLOW, async () => {
     await ok('rotate', '--namespace', 'alice', '--key', 'master.pem', '--new-key', 'master-2.pem');
     await ok('recover', '--namespace', 'alice', '--guardian', 'guardian.pem', '--new-key', 'master-3.pem');

@@ -76,3 +76,36 @@ describe('instance quotas per app and per namespace', () => {
     assert.equal(await activeAtRegistry(appId), 1);
   });
 });
+
+describe('the * quota stands for every tier not named', () => {
+  const dir = tempDir('kit-quotas-star');
+  let registry: RegistryHandle;
+  let service: ServiceHandle;
+  let developer: TestDeveloper;
+
+  before(async () => {
+    registry = await startTestRegistry(join(dir.path, 'registry'), {
+      instanceQuotas: { free: { perApp: 3, perNamespace: 3 }, '*': { perApp: 1, perNamespace: 10 } },
+    });
+    service = await startNotes(registry, join(dir.path, 'notes'));
+    await service.registerOffer(registry.url, registry.adminToken);
+    developer = await createTestDeveloper(registry.url);
+  });
+  after(async () => {
+    await service?.close();
+    await registry?.close();
+    dir.remove();
+  });
+
+  it('applies * to an unnamed tier and the named quota to its own tier, each counted apart', async () => {
+    const provision = (service_tier: string) =>
+      postJson(service.catalogEntry.provision_url, developer.provisionRequest(PROVIDER, { service_tier }));
+    assert.equal((await provision('pro_cluster')).status, 201);
+    const refused = await provision('pro_cluster');
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
+    assert.equal(errorCode(refused.body), 'quota_exceeded');
+    // The named tier is not held to `*`'s one instance.
+    for (let i = 0; i < 3; i++) assert.equal((await provision('free')).status, 201, `free instance ${i + 1}`);
+    assert.equal(errorCode((await provision('free')).body), 'quota_exceeded');
+  });
+});

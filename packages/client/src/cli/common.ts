@@ -1,7 +1,7 @@
 import { SwarmError } from '@swarm/protocol';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type ClientOptions, DEFAULT_REGISTRY_URL } from '../http.js';
-import type { Output } from './output.js';
+import { type Output, terminalSafe } from './output.js';
 
 export interface CommandContext {
   /** The command's options together with the global ones (`--registry`, `--json`). */
@@ -26,7 +26,7 @@ export function action<Args extends string[]>(handler: (ctx: CommandContext, ...
     const ctx: CommandContext = { opts, client: { registry }, json: opts.json === true };
     const output = await handler(ctx, ...(params.slice(0, -2) as Args));
     if (!output) return;
-    process.stdout.write(ctx.json ? `${JSON.stringify(output.json, null, 2)}\n` : `${output.human}\n`);
+    process.stdout.write(ctx.json ? `${JSON.stringify(output.json, null, 2)}\n` : `${terminalSafe(output.human)}\n`);
   };
 }
 

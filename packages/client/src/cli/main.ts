@@ -3,7 +3,7 @@ import { addAppCommands, addAuditCommands, addBackboneUpdateCommand } from './ap
 import { defaultRegistryUrl } from './common.js';
 import { addIdentityCommands } from './identity-commands.js';
 import { addBroadcastCommands, addOutboxCommands } from './outbox-commands.js';
-import { hintFor, toCliError } from './output.js';
+import { hintFor, terminalSafe, toCliError } from './output.js';
 import { addServerCommands } from './server-commands.js';
 import { addServiceCommands } from './service-commands.js';
 import { addUsersCommands } from './users-commands.js';
@@ -36,7 +36,7 @@ async function main(argv: string[]): Promise<void> {
     if (argv.includes('--json')) {
       process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } }, null, 2)}\n`);
     }
-    process.stderr.write(`error ${error.code}: ${error.message}\n`);
+    process.stderr.write(`error ${error.code}: ${terminalSafe(error.message)}\n`);
     const hint = hintFor(error.code);
     if (hint) process.stderr.write(`hint: ${hint}\n`);
     process.exitCode = 1;

@@ -6,6 +6,18 @@ export interface Output {
   human: string;
 }
 
+/**
+ * Text a peer chose (a log message, a receiver's error, an audit field) written to a terminal:
+ * control characters other than newline and tab are shown as `\u{…}` escapes, so no answer
+ * can move the cursor, overwrite a line or retitle the window. JSON output needs no such care.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u{${c.charCodeAt(0).toString(16)}}`,
+  );
+}
+
 /** A plain text table: a header row, then one row per entry, columns padded to their widest cell. */
 export function table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
   const cells = [headers, ...rows.map((row) => row.map((cell) => (cell === null || cell === undefined ? '-' : String(cell))))];
