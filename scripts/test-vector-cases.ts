@@ -270,6 +270,18 @@ export const VECTOR_CASES: VectorCase[] = [
     },
   },
   {
+    name: 'dead-letter broadcast retry (extension)',
+    purpose: 'broadcast_retry',
+    seedLabel: 'master',
+    object: {
+      app_id: appId,
+      action: 'retry_broadcasts',
+      ids: ['b-1', 'b-2'],
+      timestamp: 1705413050,
+      nonce: 'r3t5r7y9',
+    },
+  },
+  {
     name: 'token request (extension)',
     purpose: 'token_request',
     seedLabel: 'master',

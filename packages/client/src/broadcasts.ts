@@ -34,6 +34,6 @@ export async function retryBroadcasts(
     ...(input.ids && input.ids.length > 0 ? { ids: input.ids } : {}),
     ...freshness(),
   };
-  const body = signEnvelope('owner_query', data, input.master.privateKey);
+  const body = signEnvelope('broadcast_retry', data, input.master.privateKey);
   return (await call('POST', registryUrl(options, `${appPath(input.appId)}/broadcasts/retry`), BroadcastRetryAnswer, body)).body;
 }

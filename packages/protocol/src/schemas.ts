@@ -345,7 +345,7 @@ export function audienceOf(url: string): string {
   return new URL(url).href.replace(/\/+$/, '');
 }
 
-/** An owner puts the app's dead-letter broadcasts (all, or `ids`) back in the registry's queue; signed `owner_query`. */
+/** An owner puts the app's dead-letter broadcasts (all, or `ids`) back in the registry's queue; signed `broadcast_retry`. */
 export const BroadcastRetryData = z.strictObject({
   app_id: AppIdString,
   action: z.literal('retry_broadcasts'),

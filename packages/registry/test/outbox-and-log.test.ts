@@ -127,7 +127,7 @@ describe('broadcast outbox: lanes per receiver, dead letters, cap', () => {
 
       const retry = (key = dev.master, ids?: string[]) =>
         signEnvelope(
-          'owner_query',
+          'broadcast_retry',
           { app_id: appId, action: 'retry_broadcasts', ...(ids ? { ids } : {}), timestamp: nowSeconds(), nonce: newNonce() },
           key.privateKey,
         );
@@ -135,7 +135,7 @@ describe('broadcast outbox: lanes per receiver, dead letters, cap', () => {
       assert.equal((await post(`${url}/retry`, retry(stranger.dev.master))).status, 401, 'only the owner retries');
       // The owner of another app names this app's dead row: its own path, its own rows only.
       const elsewhere = signEnvelope(
-        'owner_query',
+        'broadcast_retry',
         { app_id: stranger.appId, action: 'retry_broadcasts', ids: [row.id], timestamp: nowSeconds(), nonce: newNonce() },
         stranger.dev.master.privateKey,
       );
@@ -149,8 +149,15 @@ describe('broadcast outbox: lanes per receiver, dead letters, cap', () => {
         dev.master.privateKey,
       );
       assert.equal((await post(`${url}/retry`, read)).body.error.code, 'invalid_request');
-      const stale = signEnvelope(
+      // The retry's own data signed under another purpose (a read's) does not verify as a retry.
+      const otherPurpose = signEnvelope(
         'owner_query',
+        { app_id: appId, action: 'retry_broadcasts', timestamp: nowSeconds(), nonce: newNonce() },
+        dev.master.privateKey,
+      );
+      assert.equal((await post(`${url}/retry`, otherPurpose)).body.error.code, 'invalid_signature');
+      const stale = signEnvelope(
+        'broadcast_retry',
         { app_id: appId, action: 'retry_broadcasts', ids: ['none'], timestamp: nowSeconds() - 1000, nonce: newNonce() },
         dev.master.privateKey,
       );

@@ -52,7 +52,7 @@ export function broadcastRoutes(app: FastifyInstance, ctx: RegistryContext): voi
     requireSame('app_id', data.app_id, appId);
     requireFresh(ctx, data.timestamp);
     const row = await requireApp(ctx, appId);
-    await requireMasterSigned(ctx, row, 'owner_query', data, retry.signature);
+    await requireMasterSigned(ctx, row, 'broadcast_retry', data, retry.signature);
     // Retried rows count against the app's cap like new ones.
     const room = ctx.broadcastQueueCap - (await pendingBroadcastsOfApp(ctx.db, appId));
     const retried = await retryDead(ctx.db, appId, data.ids ?? null, nowSeconds(), room);
