@@ -15,6 +15,8 @@ const BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
 interface Server {
   child: ChildProcess;
   summary: Record<string, unknown>;
+  /** What the part wrote to stderr so far. */
+  stderr(): string;
 }
 
 /** Starts `swarm <args> --json` and waits for the summary it prints once it listens. */
@@ -26,7 +28,7 @@ function startServer(args: string[], cwd: string): Promise<Server> {
     child.stdout.on('data', (chunk) => {
       stdout += chunk;
       try {
-        resolve({ child, summary: JSON.parse(stdout) });
+        resolve({ child, summary: JSON.parse(stdout), stderr: () => stderr });
       } catch {}
     });
     child.stderr.on('data', (chunk) => {
@@ -121,6 +123,9 @@ describe('each part run alone: swarm registry, swarm backbone, swarm service', (
     assert.deepEqual(types, ['auth', 'cms-article']);
   });
 
+  let endpoint: string;
+  let editorToken: string;
+
   it('serves an app end to end across the separate processes', async () => {
     const client = { registry: registry.summary.url as string };
     const master = generateSigningKey();
@@ -135,6 +140,27 @@ describe('each part run alone: swarm registry, swarm backbone, swarm service', (
       body: { title: 'Alone', body: 'but together' },
     });
     assert.equal(created.status, 201);
+    endpoint = instance.endpoint_url!;
+    editorToken = access_token;
+  });
+
+  it('follows its --trust file while it runs: a typo is reported and ignored, a dropped registry is refused, a restored one served', async () => {
+    const trustFile = join(dir, 'trust.json');
+    const pinned = await readFile(trustFile, 'utf8');
+    const read = async () => (await articles(endpoint, editorToken)).status;
+    const until = async (check: () => boolean | Promise<boolean>) => {
+      for (let i = 0; i < 150 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(await check(), `service stderr: ${service.stderr()}`);
+    };
+    assert.equal(await read(), 200);
+    await writeFile(trustFile, '[{"authority":');
+    await until(() => /not reloaded, the trust table is unchanged/.test(service.stderr()));
+    assert.equal(await read(), 200, 'a file that does not parse changes nothing');
+    await writeFile(trustFile, '[]');
+    await until(async () => (await read()) === 401);
+    await writeFile(trustFile, pinned);
+    await until(async () => (await read()) === 200);
+    assert.match(service.stderr(), /reloaded: /);
   });
 
   it('stops on SIGTERM', async () => {

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
-import { SwarmError } from '@swarm/protocol';
+import { SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
 import { Agent, type Dispatcher } from 'undici';
 
 /**
@@ -144,10 +144,17 @@ export function isLoopbackHost(hostname: string): boolean {
  * sets a URL. A host name is checked again, on every address it resolves to, at connect time.
  */
 /** A part's policy: its `egress` options, with its trusted registries as the operator's own destinations. */
-export function egressPolicyOf(options: { egress?: EgressOptions; trustedRegistries: ReadonlyArray<{ baseUrl: string }> }): EgressPolicy {
+export function egressPolicyOf(options: {
+  egress?: EgressOptions;
+  trustedRegistries: TrustedRegistry[] | TrustedRegistries;
+}): EgressPolicy {
+  // Registries added to a live table later are reached without the egress pool (requests to a
+  // registry are the operator's own), so the origins known at start are enough here.
   return new EgressPolicy(
     options.egress,
-    options.trustedRegistries.map((registry) => registry.baseUrl),
+    TrustedRegistries.of(options.trustedRegistries)
+      .list()
+      .map((registry) => registry.baseUrl),
   );
 }
 

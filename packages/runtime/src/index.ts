@@ -12,4 +12,5 @@ export * from './replay-stores.js';
 export * from './roles.js';
 export * from './server.js';
 export * from './subject-revocations.js';
+export * from './trust-file.js';
 export * from './ttl-cache.js';

@@ -57,10 +57,32 @@ export class ContextCache {
   readonly #trusted: TrustedRegistries;
   readonly #byService = new Map<string, CachedContext>();
   readonly #lastKidRefresh = new Map<string, number>();
+  readonly #stopListening: () => void;
 
   constructor(db: Kysely<KitTables>, trusted: TrustedRegistries) {
     this.#db = db;
     this.#trusted = trusted;
+    this.#stopListening = trusted.onChange(() => this.#reverify());
+  }
+
+  /** Stops following the trust table (the service is closing). */
+  close(): void {
+    this.#stopListening();
+  }
+
+  /**
+   * The trust table changed: a context whose registry is no longer trusted, or whose key is not
+   * the one trusted now, is dropped at once, so no token is taken on its word; the instance
+   * fetches a new one from the registry the table names (or is refused while none is trusted).
+   */
+  #reverify(): void {
+    for (const [serviceId, cached] of this.#byService) {
+      try {
+        this.#verified(cached.context.app_id, { operational_context: cached.context, context_signature: cached.signature });
+      } catch {
+        this.#byService.delete(serviceId);
+      }
+    }
   }
 
   async loadAll(): Promise<void> {

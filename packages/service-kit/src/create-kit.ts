@@ -30,7 +30,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
   const config = resolveConfig(options);
   mkdirSync(config.dataDir, { recursive: true });
   const providerKey = options.providerKey ?? loadOrCreateProviderKey(config.dataDir);
-  const trusted = new TrustedRegistries(options.trustedRegistries);
+  const trusted = TrustedRegistries.of(options.trustedRegistries);
   const database = openDatabase<unknown>({
     url: config.databaseUrl,
     file: kitDatabaseFile(config.dataDir, config.serviceType),

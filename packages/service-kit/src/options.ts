@@ -1,4 +1,4 @@
-import type { SigningKey, Tier, TrustedRegistry } from '@swarm/protocol';
+import { type SigningKey, type Tier, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
 import type { EgressOptions } from '@swarm/runtime';
 import { DEFAULT_HEARTBEAT_CONCURRENCY } from './heartbeat.js';
 
@@ -14,7 +14,8 @@ export interface ServiceOptions {
   regions: string[];
   /** Else created once and kept in `<dataDir>/provider-key.pem` (0600). */
   providerKey?: SigningKey;
-  trustedRegistries: TrustedRegistry[];
+  /** The registries trusted (SPEC §2); a `TrustedRegistries` table is shared live (an operator's trust file, `watchTrustFile`). */
+  trustedRegistries: TrustedRegistry[] | TrustedRegistries;
   dataDir: string;
   /** `postgres://…` switches from SQLite to PostgreSQL. */
   databaseUrl?: string;
@@ -72,7 +73,7 @@ export function resolveConfig(options: ServiceOptions): ServiceConfig {
   }
   if (options.heartbeatConcurrency !== undefined && !(Number.isInteger(options.heartbeatConcurrency) && options.heartbeatConcurrency > 0))
     throw new Error('heartbeatConcurrency must be a positive integer');
-  if (options.trustedRegistries.length === 0) throw new Error('a service trusts at least one registry');
+  if (TrustedRegistries.of(options.trustedRegistries).list().length === 0) throw new Error('a service trusts at least one registry');
   const seconds = (value: number | undefined, fallback: number) => {
     const chosen = value ?? fallback;
     if (!(chosen > 0)) throw new Error('intervals must be positive');

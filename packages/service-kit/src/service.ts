@@ -108,6 +108,7 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
   ];
   shutdown.onStop(() => Promise.all(loops.map((loop) => loop.stop())));
   shutdown.onStop(() => kit.binder.close());
+  shutdown.onStop(() => kit.contexts.close());
   // What was counted while the last requests ran still goes out before the store closes.
   shutdown.onFlush(() =>
     reporter

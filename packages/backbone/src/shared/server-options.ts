@@ -18,7 +18,8 @@ export interface BackboneServerOptions {
   databaseUrl?: string;
   /** PostgreSQL schema (created if missing); tests give each suite its own. */
   databaseSchema?: string;
-  trustedRegistries: TrustedRegistry[];
+  /** The registries trusted (SPEC §2); a `TrustedRegistries` table is shared live (an operator's trust file, `watchTrustFile`). */
+  trustedRegistries: TrustedRegistry[] | TrustedRegistries;
   /** SPEC §3 freshness window, default 300 s. */
   freshnessSeconds?: number;
   /** pino level, or false for silence. */
@@ -48,7 +49,7 @@ export function resolveOptions(options: BackboneServerOptions): ResolvedOptions 
     port: options.port ?? 0,
     host: options.host ?? '127.0.0.1',
     freshnessSeconds,
-    trusted: new TrustedRegistries(options.trustedRegistries),
+    trusted: TrustedRegistries.of(options.trustedRegistries),
   };
 }
 

@@ -4,9 +4,9 @@ import { startBackbone } from '@swarm/backbone';
 import { startCmsArticle } from '@swarm/cms-article';
 import { startCrmContact } from '@swarm/crm-contact';
 import { LOCAL_AUTHORITY, STANDARD_PORTS } from '@swarm/dev-env/ports';
-import { RegistryInfo, type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
+import { parseTrustList, RegistryInfo, type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
 import { parseInstanceQuotas, type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
-import { type EgressOptions, isLoopbackHost, parseAllowList } from '@swarm/runtime';
+import { type EgressOptions, isLoopbackHost, parseAllowList, watchTrustFile } from '@swarm/runtime';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { call } from '../http.js';
 import { loadKey } from '../keys.js';
@@ -100,11 +100,7 @@ function requireSecureRegistry(baseUrl: string, insecure: boolean): void {
 export async function trustedRegistries(opts: Opts, registryUrl: string, dataDir: string): Promise<TrustedRegistry[]> {
   const insecure = opts.insecure === true;
   const file = str(opts, 'trust');
-  if (file) {
-    const entries = new TrustedRegistries(JSON.parse(await readFile(file, 'utf8')) as TrustedRegistry[]).list();
-    for (const entry of entries) requireSecureRegistry(entry.baseUrl, insecure);
-    return entries;
-  }
+  if (file) return trustFileEntries(await readFile(file, 'utf8'), insecure);
   const baseUrl = registryUrl.replace(/\/+$/, '');
   requireSecureRegistry(baseUrl, insecure);
   const { body } = await call('GET', `${baseUrl}/.well-known/swarm-registry`, RegistryInfo);
@@ -133,6 +129,33 @@ export async function trustedRegistries(opts: Opts, registryUrl: string, dataDir
   const how = same ? 'pinned' : pinned === null ? 'pinned now, at the first start' : 'pinned anew, as --registry-key says';
   process.stderr.write(`trusting registry ${entry.authority} at ${baseUrl}, key ${entry.publicKey} (${how})\n`);
   return [entry];
+}
+
+function trustFileEntries(text: string, insecure: boolean): TrustedRegistry[] {
+  const entries = parseTrustList(text);
+  for (const entry of entries) requireSecureRegistry(entry.baseUrl, insecure);
+  return entries;
+}
+
+/**
+ * The live trust table of a standalone part. With `--trust FILE` the file is read again when it
+ * changes and on SIGHUP, so registries are added, re-keyed or dropped without a restart; a file
+ * that does not parse (or names a plain-http registry elsewhere without `--insecure`) is
+ * reported and the table keeps what it had.
+ */
+async function liveTrust(opts: Opts, registryUrl: string, dataDir: string) {
+  const table = new TrustedRegistries(await trustedRegistries(opts, registryUrl, dataDir));
+  const file = str(opts, 'trust');
+  if (!file) return { table, close: () => {} };
+  const insecure = opts.insecure === true;
+  const watch = watchTrustFile(file, table, {
+    check: (entries) => {
+      for (const entry of entries) requireSecureRegistry(entry.baseUrl, insecure);
+    },
+    onReload: (authorities) => process.stderr.write(`trust file ${file} reloaded: ${authorities.join(', ') || 'no registry'}\n`),
+    onError: (error) => process.stderr.write(`trust file ${file} not reloaded, the trust table is unchanged: ${error.message}\n`),
+  });
+  return { table, close: () => watch.close() };
 }
 
 async function readPin(file: string): Promise<TrustedRegistry | null> {
@@ -174,7 +197,8 @@ export async function startStandaloneService(serviceType: string, opts: Opts, re
   const providerKey = await providerKeyOf(opts);
   const dataDir = str(opts, 'data') ?? join('.swarm', serviceType);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const trusted = await trustedRegistries(opts, registryUrl, dataDir);
+  const trust = await liveTrust(opts, registryUrl, dataDir);
+  const trusted = trust.table.list();
   const egress = egressOf(opts);
   const service = await start({
     ...(providerKey ? { providerKey } : {}),
@@ -184,7 +208,7 @@ export async function startStandaloneService(serviceType: string, opts: Opts, re
     dataDir,
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),
-    trustedRegistries: trusted,
+    trustedRegistries: trust.table,
     ...(egress ? { egress } : {}),
     logLevel: logLevelOf(opts),
   });
@@ -194,7 +218,14 @@ export async function startStandaloneService(serviceType: string, opts: Opts, re
     for (const registry of trusted) await service.registerOffer(registry.baseUrl, token);
     offer = `offer registered at ${trusted.map((r) => r.authority).join(', ')}`;
   }
-  return { url: service.url, offer, close: () => service.close() };
+  return {
+    url: service.url,
+    offer,
+    close: async () => {
+      trust.close();
+      await service.close();
+    },
+  };
 }
 
 export async function startStandaloneBackbone(opts: Opts, registryUrl: string) {
@@ -204,7 +235,8 @@ export async function startStandaloneBackbone(opts: Opts, registryUrl: string) {
   const publicUrl = str(opts, 'publicUrl');
   const dataDir = str(opts, 'data') ?? join('.swarm', 'backbone');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const trusted = await trustedRegistries(opts, registryUrl, dataDir);
+  const trust = await liveTrust(opts, registryUrl, dataDir);
+  const trusted = trust.table.list();
   const egress = egressOf(opts);
   const backbone = await startBackbone({
     ...(providerKey ? { providerKey } : {}),
@@ -214,11 +246,17 @@ export async function startStandaloneBackbone(opts: Opts, registryUrl: string) {
     dataDir,
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(redisUrl ? { redisUrl } : {}),
-    trustedRegistries: trusted,
+    trustedRegistries: trust.table,
     ...(egress ? { egress } : {}),
     logLevel: logLevelOf(opts),
   });
   const token = await adminToken(opts);
   if (token) for (const registry of trusted) await backbone.auth.registerOffer(registry.baseUrl, token);
-  return { urls: { auth: backbone.auth.url, billing: backbone.billing.url, logging: backbone.logging.url }, close: () => backbone.close() };
+  return {
+    urls: { auth: backbone.auth.url, billing: backbone.billing.url, logging: backbone.logging.url },
+    close: async () => {
+      trust.close();
+      await backbone.close();
+    },
+  };
 }
