@@ -1,4 +1,5 @@
 export * from './answers.js';
+export * from './app-export.js';
 export * from './app-id.js';
 export * from './audit.js';
 export * from './auth-admin.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { generateSigningKey, parseTrustList, SwarmError, TrustedRegistries } from '../src/index.js';
+import { generateSigningKey, parseTrustList, SwarmError, TrustedRegistries, verifyAppExport } from '../src/index.js';
 
 const key = generateSigningKey().publicKey;
 
@@ -78,5 +78,20 @@ describe('parseTrustList: the text of an operator’s trust file', () => {
     table.replace([]);
     assert.equal(heard, 1);
     assert.equal(TrustedRegistries.of(table), table);
+  });
+});
+
+describe('verifyAppExport: any input', () => {
+  it('answers a document or invalid_request / invalid_signature, never another error (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), fc.record({ export: fc.jsonValue(), signature: fc.string() })), (input) => {
+        try {
+          verifyAppExport(input, key);
+          assert.fail('nothing random verifies');
+        } catch (error) {
+          assert.ok(error instanceof SwarmError && ['invalid_request', 'invalid_signature'].includes(error.code), String(error));
+        }
+      }),
+    );
   });
 });

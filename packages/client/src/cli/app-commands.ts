@@ -1,5 +1,7 @@
+import { writeFile } from 'node:fs/promises';
 import { SwarmError } from '@swarm/protocol';
 import type { Command } from 'commander';
+import { exportApp } from '../app-export.js';
 import { backboneUpdate, registerApp } from '../apps.js';
 import { verifyAuditLog } from '../audit.js';
 import { loadKey } from '../keys.js';
@@ -101,6 +103,34 @@ export function addBackboneUpdateCommand(backbone: Command): void {
           ...(loggingUrl ? { loggingUrl } : {}),
         });
         return { json: answer, human: `backbone updated\n${fields({ ...answer })}` };
+      }),
+    );
+}
+
+/** `swarm export --app APP [--out FILE]`: the app's signed export, checked before it is written. */
+export function addExportCommand(program: Command): void {
+  program
+    .command('export')
+    .description("the app's signed export from its registry (keys, bindings, providers, audit head), checked against the registry's key")
+    .requiredOption('--app <app_id>', 'the app')
+    .option('--out <file>', 'write the export here (mode 0600) instead of standard output')
+    .option('--registry-key <key>', "the registry's key to check the export against (default: the key it publishes)")
+    .action(
+      action(async (ctx) => {
+        const { signed, document } = await exportApp(ctx.client, option(ctx, 'app'), optional(ctx, 'registryKey'));
+        const out = optional(ctx, 'out');
+        const summary = `export of ${document.app.app_id} from ${document.source.authority}: ${document.bindings.length} binding(s), audit head ${document.audit_head.seq}`;
+        if (!out) {
+          // The document is the output, in both modes: `swarm export --app … > file`.
+          process.stdout.write(`${JSON.stringify(signed, null, 2)}\n`);
+          process.stderr.write(`${summary}\n`);
+          return undefined;
+        }
+        await writeFile(out, `${JSON.stringify(signed, null, 2)}\n`, { mode: 0o600 });
+        return {
+          json: { file: out, app_id: document.app.app_id, bindings: document.bindings.length, audit_head: document.audit_head },
+          human: `${summary}\nwritten to ${out}`,
+        };
       }),
     );
 }

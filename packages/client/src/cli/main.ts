@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { addAppCommands, addAuditCommands, addBackboneUpdateCommand } from './app-commands.js';
+import { addAppCommands, addAuditCommands, addBackboneUpdateCommand, addExportCommand } from './app-commands.js';
 import { defaultRegistryUrl } from './common.js';
 import { addIdentityCommands } from './identity-commands.js';
 import { addBroadcastCommands, addOutboxCommands } from './outbox-commands.js';
@@ -20,6 +20,7 @@ export function buildProgram(): Command {
   addUsersCommands(program);
   addServiceCommands(program);
   addAuditCommands(program);
+  addExportCommand(program);
   addBroadcastCommands(program);
   addOutboxCommands(program);
   const backbone = addServerCommands(program);

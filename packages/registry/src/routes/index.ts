@@ -5,6 +5,7 @@ import { appRoutes } from './apps.js';
 import { bindingRoutes } from './bindings.js';
 import { broadcastRoutes } from './broadcasts.js';
 import { catalogRoutes } from './catalog.js';
+import { exportRoutes } from './export.js';
 import { instanceRoutes } from './instances.js';
 import { namespaceRoutes } from './namespaces.js';
 import { openApiRoutes } from './openapi.js';
@@ -14,6 +15,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void
   wellKnownRoutes(app, ctx);
   namespaceRoutes(app, ctx);
   appRoutes(app, ctx);
+  exportRoutes(app, ctx);
   broadcastRoutes(app, ctx);
   catalogRoutes(app, ctx);
   bindingRoutes(app, ctx);

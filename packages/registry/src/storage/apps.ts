@@ -92,6 +92,12 @@ export function prepareAppReads(db: RegistryDb, prepare: Prepare): AppReads {
   };
 }
 
+/** The app row, read inside `db` (a transaction that reads more of the same moment). */
+export async function findApp(db: Executor, appId: string): Promise<AppRow | null> {
+  const row = await db.selectFrom('apps').selectAll().where('app_id', '=', appId).executeTakeFirst();
+  return row ? toRow(row) : null;
+}
+
 /**
  * Reads the app row for a change. On PostgreSQL the row is locked until the transaction ends,
  * which orders every change of one app (and its audit chain) across replicas; SQLite runs one

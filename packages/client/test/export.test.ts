@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { generateSigningKey, type SignedAppExport, SwarmError, sign, verifyAppExport } from '@swarm/protocol';
+import { auditLog, claimNamespace, exportApp, keygen, provision, provisionAuth, registerApp } from '../src/index.js';
+import { cliOk, runCli, SLOW, startTestSwarm, type TestSwarm } from './helpers.js';
+
+const refusedWith = (code: string) => (error: unknown) => error instanceof SwarmError && error.code === code;
+
+/** `GET /v1/apps/{app_id}/export` and `swarm export` (docs/REGISTRY.md, "Export"). */
+describe('an app’s signed export', () => {
+  let test: TestSwarm;
+  let appId: string;
+  let otherAppId: string;
+  let serviceIds: string[];
+  const client = () => ({ registry: test.swarm.registry.url });
+
+  before(async () => {
+    test = await startTestSwarm();
+    const master = await keygen(join(test.dir, 'master.pem'));
+    const guardian = generateSigningKey();
+    await claimNamespace(client(), { namespace: 'carol', master, guardianPublicKeys: [guardian.publicKey] });
+    appId = (await registerApp(client(), { namespace: 'carol', slug: 'shop', master })).app_id;
+    otherAppId = (await registerApp(client(), { namespace: 'carol', slug: 'other', master })).app_id;
+    await provisionAuth(client(), { appId, master });
+    serviceIds = [];
+    for (const serviceType of ['cms-article', 'crm-contact'] as const) {
+      serviceIds.push((await provision(client(), { appId, serviceType, master, tier: 'free', region: 'local' })).service_id);
+    }
+  });
+  after(() => test.stop());
+
+  it('carries the namespace keys, the app, its bindings with keys, their providers and the audit head, signed by the registry', async () => {
+    const { signed, document } = await exportApp(client(), appId);
+    assert.equal(document.source.authority, test.swarm.registry.authority);
+    assert.equal(document.source.public_key, test.swarm.registry.publicKey);
+    assert.equal(document.namespace.namespace, 'carol');
+    assert.equal(document.namespace.guardian_public_keys.length, 1);
+    assert.ok(!JSON.stringify(document).includes('contact_email'), 'no personal data');
+    assert.equal(document.app.app_id, appId);
+    assert.deepEqual(document.bindings.map((b) => b.service_id).sort(), [...serviceIds].sort());
+    const services = (await (await fetch(`${client().registry}/v1/apps/${appId}/services`)).json()) as {
+      records: Array<{ service_id: string; public_key: string }>;
+    };
+    for (const record of services.records) {
+      assert.equal(document.bindings.find((b) => b.service_id === record.service_id)?.public_key, record.public_key);
+    }
+    assert.deepEqual(document.providers.map((p) => p.service_type).sort(), ['cms-article', 'crm-contact']);
+    const log = await auditLog(client(), appId);
+    assert.deepEqual(document.audit_head, { seq: log.at(-1)?.seq, hash: log.at(-1)?.hash });
+    assert.equal(verifyAppExport(signed, test.swarm.registry.publicKey, appId).app.app_id, appId);
+  });
+
+  it('is refused when changed, when checked under another key, or taken for another app', async () => {
+    const { signed } = await exportApp(client(), appId);
+    const forged: SignedAppExport = structuredClone(signed);
+    forged.export.namespace.guardian_public_keys = [generateSigningKey().publicKey];
+    assert.throws(() => verifyAppExport(forged, test.swarm.registry.publicKey), refusedWith('invalid_signature'));
+    // Re-signed by another key that claims to be the source: the reader's own key decides.
+    const impostor = generateSigningKey();
+    const resigned = { export: { ...forged.export, source: { ...forged.export.source, public_key: impostor.publicKey } } };
+    const impostorSigned = { ...resigned, signature: sign('registry_export', resigned.export, impostor.privateKey) };
+    assert.throws(() => verifyAppExport(impostorSigned, test.swarm.registry.publicKey), refusedWith('invalid_signature'));
+    assert.throws(() => verifyAppExport(signed, impostor.publicKey), refusedWith('invalid_signature'));
+    assert.throws(() => verifyAppExport(signed, test.swarm.registry.publicKey, otherAppId), refusedWith('invalid_request'));
+    assert.throws(() => verifyAppExport({ export: {}, signature: 'x' }, test.swarm.registry.publicKey), refusedWith('invalid_request'));
+    await assert.rejects(exportApp(client(), appId, impostor.publicKey), refusedWith('invalid_signature'));
+  });
+
+  it('answers unknown_app and invalid_app_id like every app route', async () => {
+    const unknown = await fetch(`${client().registry}/v1/apps/${appId.replace(/[a-z0-9]{10}$/, '0000000000')}/export`);
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, 'unknown_app');
+    const bad = await fetch(`${client().registry}/v1/apps/not-an-app/export`);
+    assert.equal(bad.status, 400);
+  });
+
+  it('swarm export writes the checked document to a file (0600) or to standard output', SLOW, async () => {
+    const opts = { registry: client().registry, cwd: test.dir };
+    const written = await cliOk(['export', '--app', appId, '--out', 'shop-export.json'], opts);
+    assert.equal(written.bindings, 2);
+    const file = join(test.dir, 'shop-export.json');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const saved = JSON.parse(await readFile(file, 'utf8')) as SignedAppExport;
+    assert.equal(verifyAppExport(saved, test.swarm.registry.publicKey, appId).bindings.length, 2);
+    const printed = await runCli(['export', '--app', appId], opts);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.equal((printed.json as unknown as SignedAppExport).export.app.app_id, appId);
+    assert.match(printed.stderr, /2 binding\(s\)/);
+    const pinned = await runCli(['export', '--app', appId, '--registry-key', generateSigningKey().publicKey], opts);
+    assert.equal(pinned.json.error?.code, 'invalid_signature');
+  });
+});
