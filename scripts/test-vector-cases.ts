@@ -282,21 +282,19 @@ export const VECTOR_CASES: VectorCase[] = [
     },
   },
   {
-    // The bytes of a registry-signed export; `source.public_key` here is a fixed key, not the seed's.
-    name: 'app export signed by its registry (extension)',
-    purpose: 'registry_export',
+    // The bytes of a registry-signed export (SPEC §15); `source.public_key` here is a fixed key, not the seed's.
+    name: 'app export signed by its registry',
+    purpose: 'export',
     seedLabel: 'registry',
     object: {
       format: 'swarm-app-export/1',
       source: { authority: 'omiappreg.org', public_key: keyA },
       exported_at: 1705413100,
-      namespace: {
-        namespace: 'alice',
-        master_public_key: keyB,
-        guardian_public_keys: [keyA],
-        former_public_keys: [],
-        created_at: 1705400000,
-      },
+      app_id: appId,
+      namespace: 'alice',
+      master_public_key: keyB,
+      guardian_public_keys: [keyA],
+      former_master_public_keys: [],
       app: {
         app_id: appId,
         owner_namespace: 'alice',
@@ -310,6 +308,17 @@ export const VECTOR_CASES: VectorCase[] = [
         logging_service_url: null,
         services: {},
       },
+      operational_context: {
+        app_id: appId,
+        config_epoch: 3,
+        issued_at: 1705413100,
+        auth: null,
+        billing_provider_url: 'https://billing.example',
+        logging_service_url: null,
+        services: {},
+        registry: { authority: 'omiappreg.org', public_key: keyA },
+      },
+      config_epoch: 3,
       bindings: [],
       providers: [],
       audit_head: { seq: 4, hash: createHash('sha256').update('head').digest('hex') },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { generateSigningKey, type SignedAppExport, SwarmError, sign, verifyAppExport } from '@swarm/protocol';
+import { generateSigningKey, type SignedAppExport, SwarmError, signEnvelope, verifyAppExport } from '@swarm/protocol';
 import { auditLog, claimNamespace, exportApp, keygen, provision, provisionAuth, registerApp } from '../src/index.js';
 import { cliOk, runCli, SLOW, startTestSwarm, type TestSwarm } from './helpers.js';
 
@@ -35,10 +35,15 @@ describe('an app’s signed export', () => {
     const { signed, document } = await exportApp(client(), appId);
     assert.equal(document.source.authority, test.swarm.registry.authority);
     assert.equal(document.source.public_key, test.swarm.registry.publicKey);
-    assert.equal(document.namespace.namespace, 'carol');
-    assert.equal(document.namespace.guardian_public_keys.length, 1);
+    assert.equal(document.namespace, 'carol');
+    assert.equal(document.guardian_public_keys.length, 1);
     assert.ok(!JSON.stringify(document).includes('contact_email'), 'no personal data');
+    assert.equal(document.app_id, appId);
     assert.equal(document.app.app_id, appId);
+    assert.equal(signed.version, '1.0');
+    assert.equal(document.config_epoch, document.operational_context.config_epoch);
+    assert.equal(document.operational_context.registry.public_key, test.swarm.registry.publicKey);
+    assert.ok(document.operational_context.auth, 'the context carries the auth section');
     assert.deepEqual(document.bindings.map((b) => b.service_id).sort(), [...serviceIds].sort());
     const services = (await (await fetch(`${client().registry}/v1/apps/${appId}/services`)).json()) as {
       records: Array<{ service_id: string; public_key: string }>;
@@ -55,17 +60,22 @@ describe('an app’s signed export', () => {
   it('is refused when changed, when checked under another key, or taken for another app', async () => {
     const { signed } = await exportApp(client(), appId);
     const forged: SignedAppExport = structuredClone(signed);
-    forged.export.namespace.guardian_public_keys = [generateSigningKey().publicKey];
+    forged.data.guardian_public_keys = [generateSigningKey().publicKey];
     assert.throws(() => verifyAppExport(forged, test.swarm.registry.publicKey), refusedWith('invalid_signature'));
     // Re-signed by another key that claims to be the source: the reader's own key decides.
     const impostor = generateSigningKey();
-    const resigned = { export: { ...forged.export, source: { ...forged.export.source, public_key: impostor.publicKey } } };
-    const impostorSigned = { ...resigned, signature: sign('registry_export', resigned.export, impostor.privateKey) };
+    const resigned = { ...forged.data, source: { ...forged.data.source, public_key: impostor.publicKey } };
+    const impostorSigned = signEnvelope('export', resigned, impostor.privateKey);
     assert.throws(() => verifyAppExport(impostorSigned, test.swarm.registry.publicKey), refusedWith('invalid_signature'));
     assert.throws(() => verifyAppExport(signed, impostor.publicKey), refusedWith('invalid_signature'));
     assert.throws(() => verifyAppExport(signed, test.swarm.registry.publicKey, otherAppId), refusedWith('invalid_request'));
-    assert.throws(() => verifyAppExport({ export: {}, signature: 'x' }, test.swarm.registry.publicKey), refusedWith('invalid_request'));
+    assert.throws(
+      () => verifyAppExport({ version: '1.0', data: {}, signature: 'x' }, test.swarm.registry.publicKey),
+      refusedWith('invalid_request'),
+    );
     await assert.rejects(exportApp(client(), appId, impostor.publicKey), refusedWith('invalid_signature'));
+    const otherVersion = { ...signed, version: '2.0' };
+    assert.throws(() => verifyAppExport(otherVersion, test.swarm.registry.publicKey), refusedWith('unsupported_version'));
   });
 
   it('answers unknown_app and invalid_app_id like every app route', async () => {
@@ -86,7 +96,7 @@ describe('an app’s signed export', () => {
     assert.equal(verifyAppExport(saved, test.swarm.registry.publicKey, appId).bindings.length, 2);
     const printed = await runCli(['export', '--app', appId], opts);
     assert.equal(printed.code, 0, printed.stderr);
-    assert.equal((printed.json as unknown as SignedAppExport).export.app.app_id, appId);
+    assert.equal((printed.json as unknown as SignedAppExport).data.app_id, appId);
     assert.match(printed.stderr, /2 binding\(s\)/);
     const pinned = await runCli(['export', '--app', appId, '--registry-key', generateSigningKey().publicKey], opts);
     assert.equal(pinned.json.error?.code, 'invalid_signature');

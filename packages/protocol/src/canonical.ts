@@ -26,16 +26,9 @@ export const PURPOSES = [
  * usage and logs, an owner's request for a user token from the Auth Provider, an owner's
  * rotation of the app's Auth key at the Auth Provider, and an owner's management of the app's
  * users and sign-up policy there (`data.context` names the action), and an owner's retry of the
- * app's dead-letter broadcasts at the registry; and a registry's signed export of an app.
+ * app's dead-letter broadcasts at the registry; and a registry's signed export of an app (`export`, named by SPEC §15).
  */
-export const EXTENSION_PURPOSES = [
-  'owner_query',
-  'token_request',
-  'auth_key_rotation',
-  'auth_admin',
-  'broadcast_retry',
-  'registry_export',
-] as const;
+export const EXTENSION_PURPOSES = ['owner_query', 'token_request', 'auth_key_rotation', 'auth_admin', 'broadcast_retry', 'export'] as const;
 
 export type Purpose = (typeof PURPOSES)[number] | (typeof EXTENSION_PURPOSES)[number];
 

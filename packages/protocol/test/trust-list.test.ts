@@ -82,16 +82,22 @@ describe('parseTrustList: the text of an operator’s trust file', () => {
 });
 
 describe('verifyAppExport: any input', () => {
-  it('answers a document or invalid_request / invalid_signature, never another error (property)', () => {
+  it('answers a document or invalid_request / invalid_signature / unsupported_version, never another error (property)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.jsonValue(), fc.record({ export: fc.jsonValue(), signature: fc.string() })), (input) => {
-        try {
-          verifyAppExport(input, key);
-          assert.fail('nothing random verifies');
-        } catch (error) {
-          assert.ok(error instanceof SwarmError && ['invalid_request', 'invalid_signature'].includes(error.code), String(error));
-        }
-      }),
+      fc.property(
+        fc.oneof(fc.jsonValue(), fc.record({ version: fc.constantFrom('1.0', '2.0'), data: fc.jsonValue(), signature: fc.string() })),
+        (input) => {
+          try {
+            verifyAppExport(input, key);
+            assert.fail('nothing random verifies');
+          } catch (error) {
+            assert.ok(
+              error instanceof SwarmError && ['invalid_request', 'invalid_signature', 'unsupported_version'].includes(error.code),
+              String(error),
+            );
+          }
+        },
+      ),
     );
   });
 });

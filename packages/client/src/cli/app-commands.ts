@@ -119,7 +119,7 @@ export function addExportCommand(program: Command): void {
       action(async (ctx) => {
         const { signed, document } = await exportApp(ctx.client, option(ctx, 'app'), optional(ctx, 'registryKey'));
         const out = optional(ctx, 'out');
-        const summary = `export of ${document.app.app_id} from ${document.source.authority}: ${document.bindings.length} binding(s), audit head ${document.audit_head.seq}`;
+        const summary = `export of ${document.app_id} from ${document.source.authority}: ${document.bindings.length} binding(s), audit head ${document.audit_head.seq}`;
         if (!out) {
           // The document is the output, in both modes: `swarm export --app … > file`.
           process.stdout.write(`${JSON.stringify(signed, null, 2)}\n`);
@@ -128,7 +128,7 @@ export function addExportCommand(program: Command): void {
         }
         await writeFile(out, `${JSON.stringify(signed, null, 2)}\n`, { mode: 0o600 });
         return {
-          json: { file: out, app_id: document.app.app_id, bindings: document.bindings.length, audit_head: document.audit_head },
+          json: { file: out, app_id: document.app_id, bindings: document.bindings.length, audit_head: document.audit_head },
           human: `${summary}\nwritten to ${out}`,
         };
       }),

@@ -1,14 +1,14 @@
-import { APP_EXPORT_FORMAT, type AppExport, nowSeconds, type SignedAppExport, SwarmError, sign } from '@swarm/protocol';
+import { APP_EXPORT_FORMAT, type AppExport, nowSeconds, type SignedAppExport, SwarmError, signEnvelope } from '@swarm/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pathAppId } from '../checks.js';
 import type { RegistryContext } from '../context.js';
-import { appPublicRecord } from '../operational-context.js';
+import { appPublicRecord, operationalContext } from '../operational-context.js';
 import { findApp } from '../storage/apps.js';
 import { findProvider } from '../storage/catalog.js';
 import { findNamespace } from '../storage/namespaces.js';
 
 /**
- * `GET /v1/apps/{app_id}/export`: the app as this registry holds it, signed (docs/REGISTRY.md,
+ * `GET /v1/apps/{app_id}/export` (SPEC §15): the app as this registry holds it, signed (docs/REGISTRY.md,
  * "Export"). Public like the app record, the audit log and Service DNS, which it gathers: public
  * keys, URLs and the audit head, never the namespace's contact e-mail. Read in one transaction,
  * so the bindings, the epoch and the audit head are of one moment.
@@ -41,14 +41,14 @@ export function exportRoutes(app: FastifyInstance, ctx: RegistryContext): void {
         format: APP_EXPORT_FORMAT,
         source: { authority: ctx.authority, public_key: ctx.registryKey.publicKey },
         exported_at: now,
-        namespace: {
-          namespace: namespace.namespace,
-          master_public_key: namespace.publicKey,
-          guardian_public_keys: namespace.guardianPublicKeys,
-          former_public_keys: namespace.formerPublicKeys,
-          created_at: namespace.createdAt,
-        },
+        app_id: row.appId,
+        namespace: namespace.namespace,
+        master_public_key: namespace.publicKey,
+        guardian_public_keys: namespace.guardianPublicKeys,
+        former_master_public_keys: namespace.formerPublicKeys,
         app: appPublicRecord(row, now),
+        operational_context: operationalContext(ctx, row, now),
+        config_epoch: row.configEpoch,
         bindings: bindings.map((binding) => ({
           service_id: binding.service_id,
           service_type: binding.service_type,
@@ -64,6 +64,6 @@ export function exportRoutes(app: FastifyInstance, ctx: RegistryContext): void {
         audit_head: { seq: row.logSeq, hash: row.logHash },
       };
     });
-    return { export: document, signature: sign('registry_export', document, ctx.registryKey.privateKey) };
+    return signEnvelope('export', document, ctx.registryKey.privateKey);
   });
 }

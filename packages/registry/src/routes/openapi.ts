@@ -35,7 +35,7 @@ const OPERATIONS: Record<string, Record<string, Operation>> = {
   '/v1/apps/{app_id}/operational-context': { patch: { summary: 'Backbone update (purpose backbone_update)', body: BackboneUpdate } },
   '/v1/apps/{app_id}/services': { get: { summary: 'Service DNS over HTTP: bound instances with health' } },
   '/v1/apps/{app_id}/export': {
-    get: { summary: 'The app’s signed export (purpose registry_export): keys, bindings, providers, audit head' },
+    get: { summary: 'The app’s signed export (purpose export): keys, bindings, providers, audit head' },
   },
   '/v1/apps/{app_id}/log': { get: { summary: 'The app’s hash-chained audit log, a page at a time (?after=SEQ&limit=N)' } },
   '/v1/apps/{app_id}/broadcasts': { get: { summary: 'The app’s broadcast outbox by state (?state=dead|pending|delivered)' } },
