@@ -4,6 +4,7 @@ import {
   AppRegistration,
   type BackboneUpdateData,
   ConfigEpochAnswer,
+  NamespaceAppsAnswer,
   type SigningKey,
   signEnvelope,
 } from '@swarm/protocol';
@@ -30,6 +31,19 @@ export async function registerApp(
   };
   const envelope = signEnvelope('app', data, input.master.privateKey);
   return (await call('POST', registryUrl(options, '/v1/apps'), AppRegistration, envelope)).body;
+}
+
+/** The namespace's apps, every page followed (`GET /v1/namespaces/{ns}/apps`). */
+export async function listApps(options: ClientOptions, namespace: string): Promise<NamespaceAppsAnswer['apps']> {
+  const apps: NamespaceAppsAnswer['apps'] = [];
+  for (let after: string | null = null; ; ) {
+    const query: string = after ? `?after=${encodeURIComponent(after)}` : '';
+    const url = registryUrl(options, `/v1/namespaces/${encodeURIComponent(namespace)}/apps${query}`);
+    const page: NamespaceAppsAnswer = (await call('GET', url, NamespaceAppsAnswer)).body;
+    apps.push(...page.apps);
+    if (!page.next) return apps;
+    after = page.next;
+  }
 }
 
 export async function getApp(options: ClientOptions, appId: string): Promise<AppRecord> {

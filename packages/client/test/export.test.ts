@@ -86,6 +86,31 @@ describe('an app’s signed export', () => {
     assert.equal(bad.status, 400);
   });
 
+  it('lists the namespace’s apps a page at a time, and swarm apps --namespace shows them', SLOW, async () => {
+    const base = `${client().registry}/v1/namespaces/carol/apps`;
+    const first = (await (await fetch(`${base}?limit=1`)).json()) as { apps: Array<{ app_id: string }>; next: string | null };
+    assert.equal(first.apps.length, 1);
+    assert.equal(first.next, first.apps[0]?.app_id);
+    const second = (await (await fetch(`${base}?limit=1&after=${first.next}`)).json()) as {
+      apps: Array<{ app_id: string }>;
+      next: string | null;
+    };
+    assert.equal(second.apps.length, 1);
+    assert.equal(second.next, null);
+    assert.deepEqual([first.apps[0]?.app_id, second.apps[0]?.app_id].sort(), [appId, otherAppId].sort());
+    for (const [query, status] of [
+      ['?after=not%20an%20id', 400],
+      ['?limit=0', 400],
+      ['?limit=x', 400],
+    ] as const) {
+      assert.equal((await fetch(`${base}${query}`)).status, status, query);
+    }
+    assert.equal((await fetch(`${client().registry}/v1/namespaces/nobody/apps`)).status, 404);
+    assert.equal((await fetch(`${client().registry}/v1/namespaces/NOT%20OK/apps`)).status, 400);
+    const listed = await cliOk(['apps', '--namespace', 'carol'], { registry: client().registry, cwd: test.dir });
+    assert.deepEqual((listed.apps as Array<{ app_id: string }>).map((a) => a.app_id).sort(), [appId, otherAppId].sort());
+  });
+
   it('swarm export writes the checked document to a file (0600) or to standard output', SLOW, async () => {
     const opts = { registry: client().registry, cwd: test.dir };
     const written = await cliOk(['export', '--app', appId, '--out', 'shop-export.json'], opts);

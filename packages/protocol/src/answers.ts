@@ -56,6 +56,25 @@ export const AppRecord = AppRegistration.extend({
   services: z.record(z.string().max(63), HttpUrl),
 });
 
+/** `GET /v1/namespaces/{ns}/apps`: one page of a namespace's apps; `next` is the `after` of the next page. */
+export const NamespaceAppsAnswer = z.object({
+  namespace: Namespace,
+  apps: z
+    .array(
+      z.object({
+        app_id: AppIdString,
+        project_slug: ProjectSlug,
+        display_name: z.string().max(200),
+        status: z.string().max(32),
+        created_at: Timestamp,
+        config_epoch: z.int().min(0),
+      }),
+    )
+    .max(1000),
+  next: AppIdString.nullable(),
+});
+export type NamespaceAppsAnswer = z.infer<typeof NamespaceAppsAnswer>;
+
 /** §4.3 step 3 and §10.2: the app's new configuration epoch. */
 export const ConfigEpochAnswer = z.object({ app_id: AppIdString, config_epoch: z.int().min(0) });
 

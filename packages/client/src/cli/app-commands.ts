@@ -2,15 +2,31 @@ import { writeFile } from 'node:fs/promises';
 import { SwarmError } from '@swarm/protocol';
 import type { Command } from 'commander';
 import { exportApp } from '../app-export.js';
-import { backboneUpdate, registerApp } from '../apps.js';
+import { backboneUpdate, listApps, registerApp } from '../apps.js';
 import { verifyAuditLog } from '../audit.js';
 import { loadKey } from '../keys.js';
 import { provisionAuth } from '../provision.js';
 import { userToken } from '../tokens.js';
 import { action, integer, option, optional } from './common.js';
-import { fields } from './output.js';
+import { fields, table } from './output.js';
 
 export function addAppCommands(program: Command): void {
+  program
+    .command('apps')
+    .description("a namespace's apps")
+    .requiredOption('--namespace <name>', 'the namespace')
+    .action(
+      action(async (ctx) => {
+        const namespace = option(ctx, 'namespace');
+        const apps = await listApps(ctx.client, namespace);
+        const rows = apps.map((a) => [a.app_id, a.status, a.config_epoch, a.display_name]);
+        return {
+          json: { namespace, apps },
+          human: apps.length === 0 ? `no apps in ${namespace}` : table(['app_id', 'status', 'epoch', 'name'], rows),
+        };
+      }),
+    );
+
   const app = program.command('app').description('applications');
   app
     .command('register <slug>')

@@ -7,6 +7,7 @@ import { broadcastRoutes } from './broadcasts.js';
 import { catalogRoutes } from './catalog.js';
 import { exportRoutes } from './export.js';
 import { instanceRoutes } from './instances.js';
+import { namespaceAppRoutes } from './namespace-apps.js';
 import { namespaceRoutes } from './namespaces.js';
 import { openApiRoutes } from './openapi.js';
 import { wellKnownRoutes } from './well-known.js';
@@ -14,6 +15,7 @@ import { wellKnownRoutes } from './well-known.js';
 export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void {
   wellKnownRoutes(app, ctx);
   namespaceRoutes(app, ctx);
+  namespaceAppRoutes(app, ctx);
   appRoutes(app, ctx);
   exportRoutes(app, ctx);
   broadcastRoutes(app, ctx);

@@ -28,6 +28,7 @@ const OPERATIONS: Record<string, Record<string, Operation>> = {
   '/v1/namespaces/{ns}': { get: { summary: 'A namespace record' } },
   '/v1/namespaces/{ns}/master-key': { post: { summary: 'Planned Master key rotation', body: MasterKeyRotation } },
   '/v1/namespaces/{ns}/recovery': { post: { summary: 'Guardian recovery of the Master key', body: IdentityRecovery } },
+  '/v1/namespaces/{ns}/apps': { get: { summary: 'The namespace’s apps, a page at a time (?after=APP_ID&limit=N)' } },
   '/v1/apps': { post: { summary: 'Register an app (Master key, purpose app)', body: AppManifest, status: 201 } },
   '/v1/apps/{app_id}': { get: { summary: 'The app’s public record' } },
   '/v1/apps/{app_id}/master-key': { get: { summary: 'The app’s Master public key' } },
