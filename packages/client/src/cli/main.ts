@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { addAppCommands, addAuditCommands, addBackboneUpdateCommand } from './app-commands.js';
 import { defaultRegistryUrl } from './common.js';
+import { addConsoleCommand } from './console-command.js';
 import { addIdentityCommands } from './identity-commands.js';
 import { addBroadcastCommands, addOutboxCommands } from './outbox-commands.js';
 import { hintFor, toCliError } from './output.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   addUsersCommands(program);
   addServiceCommands(program);
   addAuditCommands(program);
+  addConsoleCommand(program);
   addBroadcastCommands(program);
   addOutboxCommands(program);
   const backbone = addServerCommands(program);
