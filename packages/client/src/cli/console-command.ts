@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { consoleSource } from '../console-source.js';
 import { loadKey } from '../keys.js';
-import { action, integer, option } from './common.js';
+import { action, integer, option, optional } from './common.js';
 
 /** `swarm console`: the console server is loaded only by this command. */
 export function addConsoleCommand(program: Command): void {
@@ -11,13 +11,19 @@ export function addConsoleCommand(program: Command): void {
     .requiredOption('--key <file>', 'Master (or delegated) private key')
     .requiredOption('--app <app_id...>', 'the apps to show (repeat or list several)')
     .option('--port <n>', 'port on 127.0.0.1 (default: a free one)', integer)
+    .option('--log-level <level>', 'server log level: trace, debug, info, warn, error or silent', process.env.SWARM_LOG_LEVEL || 'warn')
     .action(
       action(async (ctx) => {
         const master = await loadKey(option(ctx, 'key'));
         const apps = ctx.opts.app as string[];
         const { startConsole } = await import('@swarm/console');
         const port = ctx.opts.port as number | undefined;
-        const handle = await startConsole({ source: consoleSource(ctx.client, master), apps, ...(port === undefined ? {} : { port }) });
+        const handle = await startConsole({
+          source: consoleSource(ctx.client, master),
+          apps,
+          logLevel: optional(ctx, 'logLevel') ?? 'warn',
+          ...(port === undefined ? {} : { port }),
+        });
         const summary = { url: handle.url, login_url: handle.loginUrl, apps };
         process.stdout.write(
           ctx.json
