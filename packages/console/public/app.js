@@ -81,4 +81,7 @@ function Console() {
     <${Confirm} ask=${ask} onClose=${() => setAsk(null)} />`;
 }
 
-render(html`<${Console} />`, document.getElementById('root'));
+const root = document.getElementById('root');
+// The loading note is plain HTML, there before the modules run; Preact takes the element over.
+root.textContent = '';
+render(html`<${Console} />`, root);

@@ -123,7 +123,7 @@ function OperationItem({ op }) {
   return html`<li class=${`op ${op.status}`} data-operation=${op.kind}>
     <strong>${op.kind}</strong> ${op.target}: <span class="status">${op.status}</span> ${op.status === 'running' ? `(${op.progress})` : ''}
     ${op.error ? html`<${ErrorNote} error=${op.error} />` : ''}
-    ${op.kind === 'decommission' && op.result?.receipt ? html`<details><summary>Termination receipt</summary><pre class="receipt">${JSON.stringify(op.result.receipt, null, 2)}</pre></details>` : ''}
+    ${op.kind === 'decommission' && op.result?.receipt ? html`<details><summary>Termination receipt</summary><pre class="receipt" tabindex="0">${JSON.stringify(op.result.receipt, null, 2)}</pre></details>` : ''}
     ${op.kind === 'provision' && op.result ? html` → ${op.result.service_id} ${op.result.status}` : ''}
   </li>`;
 }
@@ -247,6 +247,9 @@ function Chart({ samples }) {
       data,
       ref.current,
     );
+    // A few samples seconds apart would otherwise spread over years: show at least the last minute.
+    const last = data[0].at(-1);
+    if (last !== undefined) plot.setScale('x', { min: Math.min(data[0][0], last - 60), max: last + 5 });
     return () => plot.destroy();
   }, [JSON.stringify(samples)]);
   return html`<figure class="chart"><div ref=${ref} role="img" aria-label="Usage totals over time"></div>
@@ -306,7 +309,7 @@ export function AuditPage({ appId }) {
       ({ entry, link }) => html`<li class=${`link-${link}`}>
         <details>
           <summary><span class="seq">#${entry.seq}</span> ${time(entry.at)} <strong>${entry.event}</strong> <span class=${`badge ${link}`}>${link}</span></summary>
-          <pre>${JSON.stringify(entry, null, 2)}</pre>
+          <pre tabindex="0">${JSON.stringify(entry, null, 2)}</pre>
         </details>
       </li>`,
     )}</ol>
