@@ -2,6 +2,7 @@ import type { ConsoleSource } from '@swarm/console';
 import type { SigningKey } from '@swarm/protocol';
 import { backboneUpdate, getApp } from './apps.js';
 import { auditLog } from './audit.js';
+import { listBroadcasts } from './broadcasts.js';
 import { catalog, findOffer } from './catalog.js';
 import { decommission } from './decommission.js';
 import type { ClientOptions } from './http.js';
@@ -21,6 +22,7 @@ export function consoleSource(options: ClientOptions, master: SigningKey): Conso
     app: (appId) => getApp(options, appId),
     services: (appId) => services(options, appId),
     catalog: () => catalog(options),
+    broadcasts: (appId, state, limit) => listBroadcasts(options, appId, { state, limit }),
     audit: (appId) => auditLog(options, appId),
     usage: (appId, serviceId) => usage(options, { appId, master, ...(serviceId ? { serviceId } : {}) }),
     logs: (appId, filter) =>

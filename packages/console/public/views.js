@@ -115,8 +115,24 @@ export function AppPage({ appId, events, operations, setAsk }) {
     </div>
     <h2>Operations</h2>
     ${ops.length === 0 ? html`<p>None since the console started.</p>` : html`<ul class="operations">${ops.map((op) => html`<${OperationItem} op=${op} />`)}</ul>`}
+    <${Broadcasts} broadcasts=${data.broadcasts} />
     <${BackboneForm} appId=${appId} app=${app} setAsk=${setAsk} />
   </section>`;
+}
+
+/** The registry's notices to the app's instances still pending, and those that gave up (dead letters). */
+function Broadcasts({ broadcasts }) {
+  const rows = [...broadcasts.pending, ...broadcasts.dead];
+  return html`<h2 id="broadcasts-title">Registry broadcasts</h2>
+    <p>${broadcasts.pending.length} pending, ${broadcasts.dead.length} failed (dead letters; \`swarm broadcasts retry\` sends them again).</p>
+    ${
+      rows.length === 0
+        ? ''
+        : html`<div class="scroll" tabindex="0" role="region" aria-labelledby="broadcasts-title">
+          <table class="broadcasts"><thead><tr><th scope="col">State</th><th scope="col">To</th><th scope="col">Attempts</th><th scope="col">Created</th><th scope="col">Last error</th></tr></thead>
+          <tbody>${rows.map((b) => html`<tr><td><span class=${`state ${b.state}`}>${b.state}</span></td><td><code>${b.url}</code></td><td>${b.attempts}</td><td>${time(b.created_at)}</td><td>${b.last_error ?? '—'}</td></tr>`)}</tbody></table>
+        </div>`
+    }`;
 }
 
 function OperationItem({ op }) {

@@ -29,6 +29,8 @@ export interface ConsoleHandle {
 }
 
 const MAX_LOG_ENTRIES = 500;
+/** Pending and dead-letter broadcasts shown per app (the CLI's `swarm broadcasts` pages through all). */
+const BROADCASTS_SHOWN = 20;
 
 /**
  * Starts the console on 127.0.0.1: static pages, a JSON API over the owner's `source`, and
@@ -100,8 +102,18 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleHand
     app.get<{ Params: { app_id: string } }>('/api/apps/:app_id', async (request) => {
       sessionOf(request);
       const appId = ownApp(request.params.app_id);
-      const [record, services] = await Promise.all([source.app(appId), source.services(appId)]);
-      return { app: record, services: live.annotate(services), operations: operations.list(appId) };
+      const [record, services, pending, dead] = await Promise.all([
+        source.app(appId),
+        source.services(appId),
+        source.broadcasts(appId, 'pending', BROADCASTS_SHOWN),
+        source.broadcasts(appId, 'dead', BROADCASTS_SHOWN),
+      ]);
+      return {
+        app: record,
+        services: live.annotate(services),
+        operations: operations.list(appId),
+        broadcasts: { pending: pending.broadcasts, dead: dead.broadcasts },
+      };
     });
     app.get('/api/catalog', async (request) => {
       sessionOf(request);

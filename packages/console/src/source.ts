@@ -1,6 +1,8 @@
 import type {
   AppRecord,
   AuditEntry,
+  BroadcastPage,
+  BroadcastState,
   CatalogEntry,
   ConfigEpochAnswer,
   DecommissionAnswer,
@@ -25,6 +27,8 @@ export interface ConsoleSource {
   app(appId: string): Promise<AppRecord>;
   services(appId: string): Promise<ServiceRecord[]>;
   catalog(): Promise<CatalogEntry[]>;
+  /** The registry's broadcasts to the app's instances in one state, a page at most `limit` long. */
+  broadcasts(appId: string, state: BroadcastState, limit: number): Promise<BroadcastPage>;
   audit(appId: string): Promise<AuditEntry[]>;
   usage(appId: string, serviceId?: string): Promise<UsageSummary>;
   logs(appId: string, filter: { serviceId?: string; level?: LogEntry['level']; since?: number }): Promise<LogsAnswer>;

@@ -58,6 +58,8 @@ describe('swarm console in headless Chromium', { skip: NO_CHROMIUM }, () => {
     const types = await page.locator('table.instances tbody tr td:nth-child(2)').allTextContents();
     assert.deepEqual(types.sort(), ['cms-article', 'crm-contact', 'storage-blob']);
     assert.match((await page.locator('dl.facts').textContent()) ?? '', new RegExp(fx.swarm.urls.billing.replace(/[.]/g, '\\.')));
+    await page.getByRole('heading', { name: 'Registry broadcasts' }).waitFor();
+    assert.match((await page.locator('main').textContent()) ?? '', /\d+ pending, \d+ failed/);
     await axeClean('instances');
   });
 
@@ -77,6 +79,19 @@ describe('swarm console in headless Chromium', { skip: NO_CHROMIUM }, () => {
     await page.locator('li.op.done[data-operation="provision"]').waitFor({ timeout: 30_000 });
     assert.equal(await page.evaluate('window.notReloaded'), true);
     await shot(page, 'instances');
+  });
+
+  it('shows a failed action with its SPEC error code and a hint', async () => {
+    await open('#/catalog', /Catalog/);
+    const form = page.getByRole('form', { name: 'Provision storage-blob from blob.storage.local' });
+    await form.getByLabel('Tier').selectOption('free');
+    await form.getByLabel('Storage GB').fill('999');
+    await form.getByRole('button', { name: 'Provision…' }).click();
+    await page.getByRole('dialog', { name: 'Provision storage-blob?' }).getByRole('button', { name: 'Provision', exact: true }).click();
+    const failed = page.locator('li.op.failed[data-operation="provision"]');
+    await failed.waitFor({ timeout: 30_000 });
+    assert.match((await failed.textContent()) ?? '', /storage_limit_exceeded.*hint: ask for less storage/s);
+    assert.equal(await page.locator('table.instances tbody tr').count(), 4, 'nothing was added');
   });
 
   it('shows usage in a chart after traffic', async () => {
