@@ -66,6 +66,7 @@ export function Overview({ session }) {
       <dt>Signing with</dt><dd><code title=${session.public_key}>${short(session.public_key)}</code>${session.public_key === ns.public_key ? ' (the Master key)' : ' (a delegated key)'}</dd>
       <dt>Guardian keys</dt><dd>${ns.guardian_public_keys.map((key) => html`<code title=${key}>${short(key)}</code> `)}</dd>
       <dt>Claimed</dt><dd>${time(ns.created_at)}</dd>
+      <dt>Last key change</dt><dd>${session.last_rotation ? `${time(session.last_rotation.at)} (${session.last_rotation.event.replaceAll('_', ' ')})` : 'never'}</dd>
     </dl>
     <h2>Apps</h2>
     <ul class="apps">${session.apps.map((id) => html`<li><a href=${`#/app/${encodeURIComponent(id)}`}>${id}</a></li>`)}</ul>

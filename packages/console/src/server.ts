@@ -29,6 +29,7 @@ export interface ConsoleHandle {
 }
 
 const MAX_LOG_ENTRIES = 500;
+const MASTER_KEY_CHANGES = new Set(['master_key_rotated', 'master_identity_recovered']);
 /** Pending and dead-letter broadcasts shown per app (the CLI's `swarm broadcasts` pages through all). */
 const BROADCASTS_SHOWN = 20;
 
@@ -96,8 +97,11 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleHand
     app.get('/api/session', async (request) => {
       const session = sessionOf(request);
       const first = await source.app(apps[0] ?? '');
-      const namespace = await source.namespace(first.owner_namespace);
-      return { csrf: session.csrf, apps, namespace, public_key: source.publicKey };
+      const [namespace, audit] = await Promise.all([source.namespace(first.owner_namespace), source.audit(first.app_id)]);
+      // The registry logs a Master key change in the audit log of every app of the namespace.
+      const rotation = audit.findLast((entry) => MASTER_KEY_CHANGES.has(entry.event));
+      const lastRotation = rotation ? { at: rotation.at, event: rotation.event } : null;
+      return { csrf: session.csrf, apps, namespace, public_key: source.publicKey, last_rotation: lastRotation };
     });
     app.get<{ Params: { app_id: string } }>('/api/apps/:app_id', async (request) => {
       sessionOf(request);

@@ -46,6 +46,7 @@ describe('swarm console in headless Chromium', { skip: NO_CHROMIUM }, () => {
     assert.equal(new URL(page.url()).search, '', 'the token leaves the address bar');
     await page.getByRole('heading', { name: 'Namespace owner' }).waitFor();
     await page.getByRole('link', { name: fx.appId }).waitFor();
+    assert.match((await page.locator('dl.facts').textContent()) ?? '', /Last key change\s*never/);
     await axeClean('namespace');
     await shot(page, 'namespace');
   });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { SwarmError } from '@swarm/protocol';
+import { rotateMasterKey } from '@swarm/client';
+import { generateSigningKey, SwarmError } from '@swarm/protocol';
 import fc from 'fast-check';
 import { checkRequest } from '../src/guard.js';
 import { cookieValue, Login } from '../src/session.js';
@@ -144,6 +145,17 @@ describe('console: who may call it', () => {
     assert.match(String(page.headers['content-security-policy']), /default-src 'none'/);
     assert.match(String(page.headers['content-security-policy']), /frame-ancestors 'none'/);
     assert.equal(page.headers['x-frame-options'], 'DENY');
+  });
+
+  it("shows the namespace's last Master key change, read from the audit log (last: it changes the key)", async () => {
+    const before = JSON.parse((await send(origin, '/api/session', { headers: { cookie } })).body) as { last_rotation: unknown };
+    assert.equal(before.last_rotation, null);
+    await rotateMasterKey(fx.client, { namespace: 'owner', oldKey: fx.master, newKey: generateSigningKey() });
+    const after = JSON.parse((await send(origin, '/api/session', { headers: { cookie } })).body) as {
+      last_rotation: { event: string; at: number };
+    };
+    assert.equal(after.last_rotation.event, 'master_key_rotated');
+    assert.ok(after.last_rotation.at > 0);
   });
 });
 
