@@ -3,6 +3,7 @@ export * from './apps.js';
 export * from './audit.js';
 export * from './broadcasts.js';
 export * from './catalog.js';
+export * from './console-source.js';
 export * from './decommission.js';
 export { type ClientOptions, DEFAULT_REGISTRY_URL } from './http.js';
 export * from './identity.js';

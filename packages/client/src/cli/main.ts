@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { addAppCommands, addAuditCommands, addBackboneUpdateCommand, addExportCommand } from './app-commands.js';
 import { defaultRegistryUrl } from './common.js';
+import { addConsoleCommand } from './console-command.js';
 import { addIdentityCommands } from './identity-commands.js';
 import { addBroadcastCommands, addOutboxCommands } from './outbox-commands.js';
 import { hintFor, terminalSafe, toCliError } from './output.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   addServiceCommands(program);
   addAuditCommands(program);
   addExportCommand(program);
+  addConsoleCommand(program);
   addBroadcastCommands(program);
   addOutboxCommands(program);
   const backbone = addServerCommands(program);

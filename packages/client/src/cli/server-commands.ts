@@ -27,7 +27,9 @@ export function addServerCommands(program: Command): Command {
           ctx.json,
           summary,
           `${table(['part', 'listens on', 'data'], rows)}\n\nregistry ${swarm.registry.authority} key ${swarm.registry.publicKey}\n` +
-            `admin token in ${swarm.adminTokenFile}\nthe swarm is up; Ctrl-C stops it`,
+            `admin token in ${swarm.adminTokenFile}\n` +
+            `web console for your apps: swarm console --registry ${swarm.registry.url} --key master.pem --app <app_id>\n` +
+            'the swarm is up; Ctrl-C stops it',
         );
         await untilSignal();
         process.stderr.write('stopping: services flush their reports…\n');
