@@ -131,13 +131,15 @@ export async function startBeats(registry: string, file: string, overrides: Part
 
 /** "1 000 beats/s asked, 998/s accepted, 0 refused, 0 skipped, p99 12 ms, generator 0.21 core". */
 export function describeBeats(report: BeatReport): string {
+  // No beat answered in the window: its percentiles are NaN (null once through JSON).
+  const ms = (value: number | null) => (value === null || Number.isNaN(value) ? '—' : value.toFixed(1));
   const refused = Object.entries(report.refused_by_code)
     .map(([code, n]) => `${n} ${code}`)
     .join(', ');
   return (
     `${report.instances} instances beating every ${report.interval_seconds} s: ${Math.round(report.target_per_second)} beats/s asked, ` +
     `${Math.round(report.accepted_per_second)}/s accepted, ${report.refused} refused${refused ? ` (${refused})` : ''}, ` +
-    `${report.failed} failed, ${report.skipped} skipped; beat p50 ${report.p50_ms.toFixed(1)} ms, p99 ${report.p99_ms.toFixed(1)} ms; ` +
+    `${report.failed} failed, ${report.skipped} skipped; beat p50 ${ms(report.p50_ms)} ms, p99 ${ms(report.p99_ms)} ms; ` +
     `generator ${report.cpu_share.toFixed(2)} core`
   );
 }

@@ -3,6 +3,8 @@ import { pairedMedian } from './harness.js';
 
 export interface HttpLoad {
   perSecond: number;
+  /** Answers received in the run. */
+  total: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
@@ -48,6 +50,7 @@ export async function httpLoad(url: string, options: HttpLoadOptions = {}): Prom
     // from whole-second samples, which say little of a run of a second or two (or of one that
     // stopped at a fixed amount).
     perSecond: result.requests.total / elapsed,
+    total: result.requests.total,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts,
@@ -121,6 +124,7 @@ export async function compareHttp(
 
 /** "p50 1 ms, p99 8 ms", and the failures if any (a loaded server may time out or refuse). */
 export function latencyOf(load: HttpLoad): string {
+  if (load.total === 0) return `no answer within the round (${load.errors} errors/timeouts)`;
   const failures = load.errors + load.non2xx > 0 ? `; ${load.non2xx} non-2xx, ${load.errors} errors/timeouts` : '';
   return `p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms${failures}`;
 }
