@@ -1,120 +1,141 @@
-import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { spawnScript, stop } from '@swarm/dev-env';
-import { appDnsZone, encodePublicKey } from '@swarm/protocol';
-import SQLite from 'better-sqlite3';
+import { tempDir } from '@swarm/dev-env';
+import type { RegistryOptions } from '@swarm/registry';
+import { BEATING_INSTANCES, type BeatReport, describeBeats, HEARTBEAT_INTERVAL_SECONDS, type SeedFile, startBeats } from './beats.js';
+import { seedDatabase } from './db-seed.js';
+import { BACKENDS, type Backend } from './dns-load.js';
 import { type BenchResult, result } from './harness.js';
-import { compareHttp, spreadOf } from './http-load.js';
+import { compareHttp, type HttpComparison, latencyOf, spreadOf } from './http-load.js';
+import { machineWindow } from './machine-load.js';
+import { freshDatabase } from './postgres.js';
+import { type RegistryProcess, residentMb, startRegistryProcess } from './registry-part.js';
+import { cycle, zipfSample } from './zipf.js';
 
-interface RegistryProcess {
-  url: string;
-  pid: number;
-  child: ChildProcess;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+/** A registry's storage: a temp SQLite folder or a fresh PostgreSQL database, and how to seed it. */
+async function storage(backend: Backend) {
+  const dir = tempDir('growth');
+  if (backend === 'SQLite') {
+    return {
+      dir: dir.path,
+      options: { dataDir: dir.path },
+      database: { file: join(dir.path, 'registry.db') },
+      remove: async () => dir.remove(),
+    };
+  }
+  const db = await freshDatabase();
+  return {
+    dir: dir.path,
+    options: { databaseUrl: db.url },
+    database: { url: db.url },
+    remove: async () => {
+      dir.remove();
+      await db.drop();
+    },
+  };
 }
 
-async function startRegistryProcess(dataDir: string): Promise<RegistryProcess> {
-  const script = fileURLToPath(new URL('./registry-process.ts', import.meta.url));
-  const part = await spawnScript<{ url: string; pid: number }>('registry', script, [dataDir], { stderr: 'inherit' });
-  return { ...part.ready, child: part.child };
-}
+// The answer cache is off: these registries measure the database at size, not the cache.
+const MEASURED: RegistryOptions = { dnsPort: false, lookupCacheEntries: 0 };
 
-function residentMb(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : Number.NaN;
-}
+async function onBackend(backend: Backend, apps: number, bindingsPerApp: number): Promise<BenchResult[]> {
+  const small = await storage(backend);
+  const large = await storage(backend);
+  try {
+    // Start once on each so the migrations create the tables, then fill them.
+    for (const s of [small, large]) await (await startRegistryProcess({ ...MEASURED, ...s.options })).stop();
+    const smallFile = join(small.dir, 'instances.json');
+    await seedDatabase({ database: small.database, apps: 1, instancesPerApp: 10, beating: 1, file: smallFile });
+    // Of the 1 000 000 instances, the first of each of the first 10 000 apps beats through the
+    // registry's route at the real interval; the others last beat an hour ago (unhealthy: still
+    // listed over HTTP, left out of DNS), since this machine cannot carry 100 000 beats a second.
+    const largeFile = join(large.dir, 'instances.json');
+    const seeded = await seedDatabase({
+      database: large.database,
+      apps,
+      instancesPerApp: bindingsPerApp,
+      beating: Math.min(apps, BEATING_INSTANCES),
+      idleLastBeatAt: Math.floor(Date.now() / 1000) - 3600,
+      file: largeFile,
+    });
+    process.stderr.write(`  ${backend}: filled ${apps} apps / ${seeded.instances} bindings in ${seeded.seconds.toFixed(1)} s\n`);
+    const beatingApps = (JSON.parse(readFileSync(largeFile, 'utf8')) as SeedFile).apps;
+    const smallApp = (JSON.parse(readFileSync(smallFile, 'utf8')) as SeedFile).apps[0]?.app_id as string;
 
-/**
- * Fills a registry database straight through SQLite, in one transaction: `apps` apps in
- * `apps / 100` namespaces, `bindingsPerApp` healthy instances each. Returns one app id to query.
- */
-function fill(dataDir: string, apps: number, bindingsPerApp: number): string {
-  const db = new SQLite(join(dataDir, 'registry.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = OFF');
-  const now = Math.floor(Date.now() / 1000);
-  const key = encodePublicKey(randomBytes(32));
-  const insertNamespace = db.prepare(
-    `INSERT INTO namespaces (namespace, public_key, guardian_public_keys, contact_email, metadata, status, created_at, updated_at)
-     VALUES (?, ?, ?, 'bench@swarm.local', NULL, 'active', ?, ?)`,
-  );
-  const insertApp = db.prepare(
-    `INSERT INTO apps (app_id, zone, owner_namespace, project_slug, display_name, description, status, created_at, config_epoch,
-       auth_provider_url, auth_public_key, auth_previous_public_key, auth_previous_expires_at, billing_provider_url, logging_service_url,
-       services, log_seq, log_hash)
-     VALUES (?, ?, ?, ?, ?, NULL, 'active', ?, 1, NULL, NULL, NULL, NULL, NULL, NULL, '{}', 0, ?)`,
-  );
-  const insertBinding = db.prepare(
-    `INSERT INTO bindings (app_id, service_id, provider, service_type, endpoint_url, public_key, previous_public_key,
-       previous_key_expires_at, service_tier, region, storage_limit_gb, bound_at, status, proof_hash, last_heartbeat_at,
-       heartbeat_status, revoked_at)
-     VALUES (?, ?, 'article.cms.local', 'cms-article', ?, ?, NULL, NULL, 'free', 'local', 1, ?, 'active', ?, ?, 'ok', NULL)`,
-  );
-  let probe = '';
-  db.transaction(() => {
-    for (let a = 0; a < apps; a++) {
-      const namespace = `ns${Math.floor(a / 100)}`;
-      if (a % 100 === 0) insertNamespace.run(namespace, key, JSON.stringify([key]), now, now);
-      const appId = `local.swarm.${namespace}.app${a}.${a.toString(36).padStart(6, '0')}`;
-      if (a === Math.floor(apps / 2)) probe = appId;
-      insertApp.run(appId, appDnsZone(appId).slice(0, -1), namespace, `app${a}`, `App ${a}`, now, '0'.repeat(64));
-      for (let b = 0; b < bindingsPerApp; b++) {
-        const serviceId = `cms-article-${a.toString(36)}x${b.toString(36)}`;
-        insertBinding.run(appId, serviceId, `http://127.0.0.1:7410/i/${serviceId}/api/v1`, key, now, `${a}:${b}`, now + 86400 * 365);
+    const smallRegistry = await startRegistryProcess({ ...MEASURED, ...small.options });
+    const largeRegistry = await startRegistryProcess({ ...MEASURED, ...large.options });
+    const lookupPath = (appId: string) => ({ path: `/v1/apps/${encodeURIComponent(appId)}/services`, headers: {} });
+    // A spread of apps asked at size (Zipf over the apps with a beating instance), one app on the small registry.
+    const zipf = cycle(
+      Array.from(zipfSample(beatingApps.length, 200_000, { seed: 5 }), (i) => lookupPath(beatingApps[i]?.app_id as string)),
+    );
+    const compare = (registry: RegistryProcess) =>
+      compareHttp(
+        { url: registry.url, next: zipf },
+        { url: `${smallRegistry.url}${lookupPath(smallApp).path}` },
+        { rounds: ROUNDS, seconds: 1.5 },
+      );
+    const results: BenchResult[] = [];
+    const row = (label: string, comparison: HttpComparison, notes: string) =>
+      result(
+        `Service DNS lookup, ${apps} apps / ${seeded.instances} bindings, Zipf over ${beatingApps.length} apps, answer cache off (${backend}, ${label})`,
+        comparison.subject.perSecond,
+        'req/s',
+        'same lookup with 10 bindings, idle',
+        comparison.baseline.perSecond,
+        0.8,
+        `${latencyOf(comparison.subject)} (baseline p99 ${comparison.baseline.p99Ms} ms); ${spreadOf(comparison.ratios)}; ${notes}`,
+      );
+    try {
+      let host = machineWindow();
+      const idle = await compare(largeRegistry);
+      results.push(row('idle', idle, host()));
+      const beats = await startBeats(largeRegistry.url, largeFile);
+      let during: BeatReport;
+      try {
+        await new Promise((resolve) => setTimeout(resolve, (HEARTBEAT_INTERVAL_SECONDS + 2) * 1000));
+        await beats.report();
+        host = machineWindow();
+        const loaded = await compare(largeRegistry);
+        during = await beats.report();
+        results.push(row(`${beatingApps.length} instances beating`, loaded, `${host()}; ${describeBeats(during)}`));
+      } finally {
+        await beats.stop();
       }
+      results.push(
+        result(
+          `registry resident memory at that size (${backend}, after the beating run)`,
+          residentMb(largeRegistry.pid),
+          'MiB',
+          'registry with 10 bindings',
+          residentMb(smallRegistry.pid),
+          null,
+        ),
+      );
+      return results;
+    } finally {
+      await largeRegistry.stop();
+      await smallRegistry.stop();
     }
-  })();
-  db.close();
-  return probe;
+  } finally {
+    await small.remove();
+    await large.remove();
+  }
 }
 
 /**
  * Service DNS lookups per second on a registry holding `apps` apps and `apps × bindingsPerApp`
- * bindings, against the same lookup on a registry holding 10; plus that registry's memory.
+ * bindings (10 000 of them beating in the second run), against the same lookup on a registry
+ * holding 10; plus that registry's memory. On SQLite and PostgreSQL.
  */
-export async function benchGrowth(apps = Number(process.env.BENCH_GROWTH_APPS ?? 100_000), bindingsPerApp = 10): Promise<BenchResult[]> {
-  const smallDir = mkdtempSync(join(tmpdir(), 'swarm-growth-small-'));
-  const largeDir = mkdtempSync(join(tmpdir(), 'swarm-growth-large-'));
-  try {
-    // Start once on each folder so the migrations create the tables, then fill them.
-    for (const dir of [smallDir, largeDir]) await stop(await startRegistryProcess(dir));
-    const smallApp = fill(smallDir, 1, 10);
-    const started = performance.now();
-    const largeApp = fill(largeDir, apps, bindingsPerApp);
-    process.stderr.write(
-      `  filled ${apps} apps / ${apps * bindingsPerApp} bindings in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
-    );
-    const small = await startRegistryProcess(smallDir);
-    const large = await startRegistryProcess(largeDir);
-    try {
-      const lookup = (registry: RegistryProcess, appId: string) => ({
-        url: `${registry.url}/v1/apps/${encodeURIComponent(appId)}/services`,
-      });
-      const comparison = await compareHttp(lookup(large, largeApp), lookup(small, smallApp));
-      const { subject: atSize, baseline: atTen } = comparison;
-      const memoryLarge = residentMb(large.pid);
-      const memorySmall = residentMb(small.pid);
-      return [
-        result(
-          `Service DNS lookup with ${apps} apps / ${apps * bindingsPerApp} bindings (answer cache off)`,
-          atSize.perSecond,
-          'req/s',
-          'same lookup with 10 bindings',
-          atTen.perSecond,
-          0.8,
-          `p99 ${atSize.p99Ms} ms vs ${atTen.p99Ms} ms; ${spreadOf(comparison.ratios)}`,
-        ),
-        result(`registry resident memory at that size`, memoryLarge, 'MiB', 'registry with 10 bindings', memorySmall, null),
-      ];
-    } finally {
-      await stop(large);
-      await stop(small);
-    }
-  } finally {
-    rmSync(smallDir, { recursive: true, force: true });
-    rmSync(largeDir, { recursive: true, force: true });
-  }
+export async function benchGrowth(
+  apps = Number(process.env.BENCH_GROWTH_APPS ?? 100_000),
+  bindingsPerApp = 10,
+  backends: Backend[] = BACKENDS,
+): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  for (const backend of backends) results.push(...(await onBackend(backend, apps, bindingsPerApp)));
+  return results;
 }

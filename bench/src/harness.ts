@@ -11,6 +11,9 @@ export interface BenchResult {
   ratio: number;
   target: number | null;
   notes?: string;
+  /** When this row was measured and by which bench (results.json keeps rows of earlier runs of other benches). */
+  measured_at?: string;
+  bench?: string;
 }
 
 export interface Rate {
@@ -133,4 +136,61 @@ export const RESULTS_PATH = fileURLToPath(new URL('../results.json', import.meta
 
 export function writeResults(results: BenchResult[], extra: Record<string, unknown> = {}): void {
   writeFileSync(RESULTS_PATH, `${JSON.stringify({ ...extra, results }, null, 2)}\n`);
+}
+
+/** One round of a paired comparison: the subject's and the baseline's rates, measured back to back. */
+export interface Pair<T> {
+  subject: T;
+  baseline: T;
+  ratio: number;
+}
+
+/**
+ * Runs the baseline and the subject back to back in several rounds (which goes first alternates)
+ * and keeps the round whose ratio is the median: a burst of load from elsewhere on the machine
+ * skews one round's pair, not the figure. `beforeSubject` runs before every subject round
+ * (a cold measurement waits there for the answers it must not find).
+ */
+export async function pairedMedian<T>(
+  subject: () => Promise<T>,
+  baseline: () => Promise<T>,
+  rateOf: (measurement: T) => number,
+  options: { rounds: number; beforeSubject?: () => Promise<void> },
+): Promise<{ median: Pair<T>; ratios: number[] }> {
+  const runSubject = async () => {
+    await options.beforeSubject?.();
+    return subject();
+  };
+  const pairs: Array<Pair<T>> = [];
+  for (let i = 0; i < options.rounds; i++) {
+    let s: T;
+    let b: T;
+    if (i % 2 === 0) {
+      b = await baseline();
+      s = await runSubject();
+    } else {
+      s = await runSubject();
+      b = await baseline();
+    }
+    pairs.push({ subject: s, baseline: b, ratio: rateOf(s) / rateOf(b) });
+  }
+  const median = [...pairs].sort((x, y) => x.ratio - y.ratio)[Math.floor(pairs.length / 2)] as Pair<T>;
+  return { median, ratios: pairs.map((pair) => pair.ratio) };
+}
+
+/** Resolves at the start of the next whole second (answers kept "for the rest of their second" are then gone). */
+export function nextSecond(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
+}
+
+/** The best of `rounds` short rounds of `fn`, `seconds` in all: a ceiling, so the best round is the one least disturbed. */
+export function bestOf(fn: () => void, options: { rounds?: number; seconds?: number } = {}): Rate {
+  const rounds = options.rounds ?? 6;
+  const perRound = (options.seconds ?? 3) / rounds;
+  let best: Rate | null = null;
+  for (let i = 0; i < rounds; i++) {
+    const rate = measureSync(fn, perRound);
+    if (!best || rate.perSecond > best.perSecond) best = rate;
+  }
+  return best as Rate;
 }

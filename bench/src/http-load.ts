@@ -1,29 +1,56 @@
 import autocannon from 'autocannon';
+import { pairedMedian } from './harness.js';
 
 export interface HttpLoad {
   perSecond: number;
+  /** Answers received in the run. */
+  total: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
   non2xx: number;
 }
 
-/** Closed-loop HTTP load with keep-alive connections (autocannon) for `seconds`. */
-export async function httpLoad(
-  url: string,
-  options: { headers?: Record<string, string>; seconds?: number; connections?: number; requests?: LoadRequest[] } = {},
-): Promise<HttpLoad> {
-  const result = await autocannon({
+export interface HttpLoadOptions {
+  headers?: Record<string, string>;
+  seconds?: number;
+  connections?: number;
+  requests?: LoadRequest[];
+  /** Every request, from whichever connection, takes the next item: one walk shared by all connections. */
+  next?: () => LoadRequest;
+  /** Send this many requests instead of loading for `seconds` (and stop at `seconds` if they are not done by then). */
+  amount?: number;
+}
+
+/** Closed-loop HTTP load with keep-alive connections (autocannon) for `seconds` or `amount` requests. */
+export async function httpLoad(url: string, options: HttpLoadOptions = {}): Promise<HttpLoad> {
+  const next = options.next;
+  const started = performance.now();
+  // Without a callback autocannon answers its tracker, a thenable that can also be stopped (lib/init.js).
+  const instance = autocannon({
     url,
     connections: options.connections ?? 32,
     pipelining: 1,
     duration: options.seconds ?? 4,
+    ...(options.amount ? { amount: options.amount } : {}),
     headers: options.headers ?? {},
     // Each connection walks this list in turn: many users and many items instead of one.
     ...(options.requests ? { requests: options.requests.map((r) => ({ method: 'GET' as const, path: r.path, headers: r.headers })) } : {}),
-  });
+    // autocannon calls setupRequest for every request it sends (lib/requestIterator.js), so a
+    // shared iterator hands each item out once, whichever connection asks: a list walked once
+    // overall, not once per connection.
+    ...(next ? { requests: [{ method: 'GET' as const, setupRequest: (request) => ({ ...request, ...next() }) }] } : {}),
+  }) as Promise<autocannon.Result> & { stop(): void };
+  const cap = options.amount ? setTimeout(() => instance.stop(), (options.seconds ?? 4) * 1000) : null;
+  const result = await instance;
+  if (cap) clearTimeout(cap);
+  const elapsed = (performance.now() - started) / 1000;
   return {
-    perSecond: result.requests.average,
+    // Timed here, answers over wall-clock time: autocannon's per-second average is computed
+    // from whole-second samples, which say little of a run of a second or two (or of one that
+    // stopped at a fixed amount).
+    perSecond: result.requests.total / elapsed,
+    total: result.requests.total,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts,
@@ -37,11 +64,13 @@ export interface LoadRequest {
   headers: Record<string, string>;
 }
 
-/** What a comparison loads: one URL (with headers), or a list of requests walked in turn. */
+/** What a comparison loads: one URL (with headers), a list walked in turn, or a shared walk (`next`, `amount`). */
 export interface LoadTarget {
   url: string;
   headers?: Record<string, string>;
   requests?: LoadRequest[];
+  next?: () => LoadRequest;
+  amount?: number;
 }
 
 export interface HttpComparison {
@@ -52,43 +81,52 @@ export interface HttpComparison {
 }
 
 /**
- * Runs the baseline and the subject back to back in several rounds (which goes first alternates)
- * and keeps the round whose ratio is the median: a burst of load from elsewhere on the machine
- * skews one round's pair, not the figure. Each round's pair is measured seconds apart, so slow
- * drifts cancel in its ratio.
+ * The subject against the baseline in paired rounds, the median kept (harness `pairedMedian`),
+ * after a warm-up in which the JIT and the servers' caches settle. `beforeSubject` runs before
+ * each subject round (a cold run waits there for the next second).
  */
 export async function compareHttp(
   subject: LoadTarget,
   baseline: LoadTarget,
-  options: { rounds?: number; seconds?: number } = {},
+  options: { rounds?: number; seconds?: number; warmUp?: boolean; beforeSubject?: () => Promise<void>; strict?: boolean } = {},
 ): Promise<HttpComparison> {
-  const rounds = options.rounds ?? 7;
   const seconds = options.seconds ?? 2;
   const load = (target: LoadTarget) =>
     httpLoad(target.url, {
       ...(target.headers ? { headers: target.headers } : {}),
       ...(target.requests ? { requests: target.requests } : {}),
+      ...(target.next ? { next: target.next } : {}),
+      ...(target.amount ? { amount: target.amount } : {}),
       seconds,
     });
-  // Warm-up: the JIT and the servers' caches settle before anything counts.
-  await load(baseline);
-  await load(subject);
-  const pairs: Array<{ subject: HttpLoad; baseline: HttpLoad; ratio: number }> = [];
-  for (let i = 0; i < rounds; i++) {
-    let s: HttpLoad;
-    let b: HttpLoad;
-    if (i % 2 === 0) {
-      b = await load(baseline);
-      s = await load(subject);
-    } else {
-      s = await load(subject);
-      b = await load(baseline);
-    }
-    if (s.non2xx > 0 || s.errors > 0) throw new Error(`subject answered ${s.non2xx} non-2xx and ${s.errors} errors`);
-    pairs.push({ subject: s, baseline: b, ratio: s.perSecond / b.perSecond });
+  if (options.warmUp !== false) {
+    await load(baseline);
+    await load(subject);
   }
-  const median = [...pairs].sort((x, y) => x.ratio - y.ratio)[Math.floor(pairs.length / 2)] as (typeof pairs)[number];
-  return { subject: median.subject, baseline: median.baseline, ratios: pairs.map((pair) => pair.ratio) };
+  const checked = async () => {
+    const s = await load(subject);
+    // Not strict (a registry under load): failures are counted in the figure's notes instead.
+    if (options.strict !== false && (s.non2xx > 0 || s.errors > 0))
+      throw new Error(`subject answered ${s.non2xx} non-2xx and ${s.errors} errors`);
+    return s;
+  };
+  const { median, ratios } = await pairedMedian(
+    checked,
+    () => load(baseline),
+    (run) => run.perSecond,
+    {
+      rounds: options.rounds ?? 7,
+      ...(options.beforeSubject ? { beforeSubject: options.beforeSubject } : {}),
+    },
+  );
+  return { subject: median.subject, baseline: median.baseline, ratios };
+}
+
+/** "p50 1 ms, p99 8 ms", and the failures if any (a loaded server may time out or refuse). */
+export function latencyOf(load: HttpLoad): string {
+  if (load.total === 0) return `no answer within the round (${load.errors} errors/timeouts)`;
+  const failures = load.errors + load.non2xx > 0 ? `; ${load.non2xx} non-2xx, ${load.errors} errors/timeouts` : '';
+  return `p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms${failures}`;
 }
 
 /** "0.71–0.84 over 5 rounds": how far the rounds of a comparison spread. */

@@ -1,8 +1,10 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { provision } from '@swarm/client';
 import { signedBytes } from '@swarm/protocol';
-import { type BenchResult, measureAsync, measureSync, percentile, result } from './harness.js';
-import { developerApp, type SwarmUnderTest } from './swarm.js';
+import { type BenchResult, bestOf, measureAsync, percentile, result } from './harness.js';
+import { type DeveloperApp, developerApp, type SwarmUnderTest } from './swarm.js';
+
+const APPS = 32;
 
 /**
  * End-to-end provisionings per second (signed request → Master-key check → instance key →
@@ -10,13 +12,21 @@ import { developerApp, type SwarmUnderTest } from './swarm.js';
  * allows for the signature work one provisioning needs, measured in this process.
  */
 export async function benchProvisioning(swarm: SwarmUnderTest, seconds = 6): Promise<BenchResult[]> {
-  const app = await developerApp(swarm.urls.registry, 'bench-provision');
+  // Many developers' apps, taken in turn, as provisionings arrive in a real swarm: each app's
+  // Master key, row lock and instance quota (100 free instances per app) see a share.
+  const apps: DeveloperApp[] = [];
+  for (let i = 0; i < APPS; i++) apps.push(await developerApp(swarm.urls.registry, `bench-provision-${i}`));
   const options = { registry: swarm.urls.registry };
+  let turn = 0;
   const run = await measureAsync(
-    () => provision(options, { appId: app.appId, serviceType: 'cms-article', master: app.master, tier: 'free', region: 'local' }),
+    () => {
+      const app = apps[turn++ % apps.length] as DeveloperApp;
+      return provision(options, { appId: app.appId, serviceType: 'cms-article', master: app.master, tier: 'free', region: 'local' });
+    },
     { seconds, concurrency: 8 },
   );
-  const limit = measureSync(cryptoWorkOfOneProvisioning, 2);
+  // Best of six rounds, as the in-process figures are measured (docs/PERFORMANCE.md).
+  const limit = bestOf(cryptoWorkOfOneProvisioning, { rounds: 6, seconds: 3 });
   return [
     result(
       'end-to-end provisionings (provision → bind → active)',
@@ -25,7 +35,7 @@ export async function benchProvisioning(swarm: SwarmUnderTest, seconds = 6): Pro
       'node:crypto limit: 1 keygen + 3 signs + 4 verifies',
       limit,
       0.3,
-      `p50 ${percentile(run.latenciesMs, 50).toFixed(1)} ms, p99 ${percentile(run.latenciesMs, 99).toFixed(1)} ms, ${run.iterations} provisionings, concurrency 8`,
+      `p50 ${percentile(run.latenciesMs, 50).toFixed(1)} ms, p99 ${percentile(run.latenciesMs, 99).toFixed(1)} ms, ${run.iterations} provisionings over ${APPS} apps, concurrency 8; limit best of 6 rounds`,
     ),
   ];
 }

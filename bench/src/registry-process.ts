@@ -1,11 +1,13 @@
-// One registry in its own process over a data folder; prints its URL and pid when ready.
-import { startRegistry } from '@swarm/registry';
+// One registry in its own process; prints its URL, pid, admin token and DNS port when ready.
+// Its options come as one JSON argument (RegistryOptions), so each bench says what it measures.
+import { type RegistryOptions, startRegistry } from '@swarm/registry';
 
-const dataDir = process.argv[2];
-if (!dataDir) throw new Error('usage: registry-process.ts <dataDir>');
-// The answer cache is off: these registries measure the database at size, not the cache.
-const registry = await startRegistry({ dataDir, port: 0, dnsPort: false, logLevel: false, lookupCacheEntries: 0 });
-process.stdout.write(`${JSON.stringify({ url: registry.url, pid: process.pid })}\n`);
+const options = JSON.parse(process.argv[2] ?? 'null') as RegistryOptions | null;
+if (!options) throw new Error('usage: registry-process.ts <RegistryOptions as JSON>');
+const registry = await startRegistry({ port: 0, logLevel: false, ...options });
+process.stdout.write(
+  `${JSON.stringify({ url: registry.url, pid: process.pid, adminToken: registry.adminToken, dnsPort: registry.dnsPort })}\n`,
+);
 process.on('SIGTERM', async () => {
   await registry.close();
   process.exit(0);
