@@ -25,9 +25,10 @@ export const PURPOSES = [
  * Purposes this project adds beyond SPEC (docs/PROTOCOL.md): an owner's signed read of its
  * usage and logs, an owner's request for a user token from the Auth Provider, an owner's
  * rotation of the app's Auth key at the Auth Provider, and an owner's management of the app's
- * users and sign-up policy there (`data.context` names the action).
+ * users and sign-up policy there (`data.context` names the action), and a provider's batch of
+ * heartbeats for its instances, signed by its catalog key.
  */
-export const EXTENSION_PURPOSES = ['owner_query', 'token_request', 'auth_key_rotation', 'auth_admin'] as const;
+export const EXTENSION_PURPOSES = ['owner_query', 'token_request', 'auth_key_rotation', 'auth_admin', 'provider_heartbeat'] as const;
 
 export type Purpose = (typeof PURPOSES)[number] | (typeof EXTENSION_PURPOSES)[number];
 
