@@ -26,6 +26,7 @@ import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { AppLookups } from './app-lookups.js';
 import { BroadcastDelivery, queuedBroadcasts } from './broadcasts.js';
+import { ChangeChannel } from './change-channel.js';
 import { KEY_GRACE_SECONDS, type RegistryContext } from './context.js';
 import { type DnsLimits, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
@@ -118,6 +119,8 @@ export interface RegistryHandle {
   adminToken: string;
   dnsPort: number | null;
   app: FastifyInstance;
+  /** For tests and benchmarks: the kept lookup answers (hit counters) and the liveness table (write counter). */
+  internals: { lookups: AppLookups; liveness: Liveness };
   close(): Promise<void>;
 }
 
@@ -169,12 +172,26 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       persistSeconds: heartbeatIntervalSeconds * (options.persistBeatsEveryIntervals ?? (database.dialect === 'sqlite' ? 6 : 0)),
       startedAt: nowSeconds(),
     });
-    const dataVersion = database.dataVersion;
+    // SQLite: the data version moves only when another process commits. PostgreSQL: answers are
+    // kept while the change channel listens to every replica's commits.
+    let changes: ChangeChannel | null = null;
     const lookups = new AppLookups(
-      dataVersion ? { stamp: dataVersion, enabled: () => true } : null,
+      database.dataVersion
+        ? { stamp: database.dataVersion, enabled: () => true }
+        : { stamp: null, enabled: () => changes?.listening ?? false },
       options.lookupCacheEntries ?? 10_000,
       authority,
     );
+    if (database.dialect === 'postgres' && options.databaseUrl) {
+      const channel = await ChangeChannel.open({
+        url: options.databaseUrl,
+        schema: options.databaseSchema ?? new URL(options.databaseUrl).searchParams.get('schema') ?? undefined,
+        onChange: (appId) => lookups.changed(appId),
+        onReset: () => lookups.clear(),
+      });
+      changes = channel;
+      shutdown.onRelease(() => channel.close());
+    }
 
     const retry = options.broadcastRetry ?? {};
     let delivery: BroadcastDelivery | null = null;
@@ -183,7 +200,9 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       dialect: database.dialect,
       reads: { apps: prepareAppReads(database.db, database.prepare), bindings: prepareBindingReads(database.db, database.prepare) },
       lookups,
-      announceChange: async () => {},
+      announceChange: async (trx, appId) => {
+        await changes?.announce(trx, appId);
+      },
       liveness,
       authority,
       appIdPrefix: `${tld}.${registry}`,
@@ -252,6 +271,15 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
     // Registered last, stopped first: the beats memory holds reach the rows while the database is open.
     shutdown.onStop(() => liveness.stop());
 
-    return { url, authority, publicKey: key.publicKey, adminToken, dnsPort: ctx.dnsPort, app, close: () => shutdown.close() };
+    return {
+      url,
+      authority,
+      publicKey: key.publicKey,
+      adminToken,
+      dnsPort: ctx.dnsPort,
+      app,
+      internals: { lookups, liveness },
+      close: () => shutdown.close(),
+    };
   });
 }
