@@ -119,8 +119,8 @@ export interface RegistryHandle {
   adminToken: string;
   dnsPort: number | null;
   app: FastifyInstance;
-  /** For tests and benchmarks: the kept lookup answers (hit counters) and the liveness table (write counter). */
-  internals: { lookups: AppLookups; liveness: Liveness };
+  /** For tests and benchmarks: the kept lookup answers (hit counters), the liveness table (write counter), the PostgreSQL change channel. */
+  internals: { lookups: AppLookups; liveness: Liveness; changes: ChangeChannel | null };
   close(): Promise<void>;
 }
 
@@ -278,7 +278,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       adminToken,
       dnsPort: ctx.dnsPort,
       app,
-      internals: { lookups, liveness },
+      internals: { lookups, liveness, changes },
       close: () => shutdown.close(),
     };
   });
