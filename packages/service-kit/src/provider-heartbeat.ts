@@ -38,7 +38,13 @@ export class ProviderHeartbeats {
     const byRegistry = new Map<string, { registry: TrustedRegistry; instances: Instance[] }>();
     for (const instance of instances) {
       if (!instance.key || instance.status !== 'active' || instance.terminated) continue;
-      const registry = this.#kit.trusted.forApp(instance.appId);
+      let registry: TrustedRegistry;
+      try {
+        registry = this.#kit.trusted.forApp(instance.appId);
+      } catch {
+        // A registry no longer trusted: nobody to beat to (as the per-instance beat skips it).
+        continue;
+      }
       const group = byRegistry.get(registry.baseUrl) ?? { registry, instances: [] };
       group.instances.push(instance);
       byRegistry.set(registry.baseUrl, group);

@@ -174,7 +174,6 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
     const now = nowSeconds();
     const revoked = await changeApp(ctx, appId, async (trx, locked) => {
       if (!(await revokeBinding(trx, appId, serviceId, now))) return false;
-      ctx.liveness.forget(appId, serviceId);
       await appendAudit(trx, locked, now, 'service_revoked', {
         service_id: serviceId,
         provider: binding.provider,
@@ -185,6 +184,8 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
       await queueBroadcast(trx, ctx, locked, { event: 'SERVICE_REVOKED', service_id: serviceId }, { alsoServiceId: serviceId });
       return true;
     });
+    // Only once the revocation committed: until then memory may hold beats the row has not.
+    if (revoked) ctx.liveness.forget(appId, serviceId);
     const after = (await findBinding(ctx.db, appId, serviceId)) ?? binding;
     return { binding: bindingRecord(after), revoked };
   });
