@@ -337,6 +337,20 @@ export const VECTOR_CASES: VectorCase[] = [
     object: { app_id: appId, timestamp: 1705413000, nonce: 'r0t4t3k3', context: 'auth_key_rotation' },
   },
   {
+    name: 'provider heartbeat: two instances (extension)',
+    purpose: 'provider_heartbeat',
+    seedLabel: 'provider',
+    object: {
+      provider: 'article.cms.io',
+      timestamp: 1705413000,
+      nonce: 'b4tch3dh34rt',
+      beats: [
+        { app_id: appId, service_id: 'cms-article-x7k2m9p4q1', status: 'ok' },
+        { app_id: appId, service_id: 'cms-article-z3n8w5r2t6', status: 'degraded' },
+      ],
+    },
+  },
+  {
     name: 'auth admin: sign-up policy (extension)',
     purpose: 'auth_admin',
     seedLabel: 'master',

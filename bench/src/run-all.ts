@@ -8,6 +8,7 @@ import { benchDnsLoad } from './dns-load.js';
 import { benchGrowth } from './growth.js';
 import { type BenchResult, printTable, RESULTS_PATH, writeResults } from './harness.js';
 import { benchHttpRoutes } from './http-routes.js';
+import { benchProviderBeats } from './provider-beats.js';
 import { benchProvisioning } from './provisioning.js';
 import { type SwarmUnderTest, startSwarmProcess } from './swarm.js';
 import { benchTokenCold } from './token-cold.js';
@@ -23,6 +24,7 @@ const benches: Array<[string, boolean, Bench]> = [
   ['provisioning', true, benchProvisioning],
   ['growth', false, () => benchGrowth()],
   ['dns-load', false, () => benchDnsLoad()],
+  ['provider-beats', false, () => benchProviderBeats()],
 ];
 
 const only = process.argv.slice(2);

@@ -177,6 +177,12 @@ export type BroadcastRetryAnswer = z.infer<typeof BroadcastRetryAnswer>;
 
 // §9.2
 export const HeartbeatAnswer = z.object({ config_epoch: z.int().min(0) });
+/** One entry of a provider heartbeat: its app's epoch, or why it was not taken (in the order sent). */
+export const ProviderBeatResult = z.union([
+  z.object({ app_id: z.string(), service_id: z.string(), config_epoch: z.int().min(0) }),
+  z.object({ app_id: z.string(), service_id: z.string(), error: z.object({ code: z.string(), message: z.string() }) }),
+]);
+export const ProviderHeartbeatAnswer = z.object({ results: z.array(ProviderBeatResult) });
 
 // §10.1
 export const KeyRotationAnswer = z.object({
@@ -234,6 +240,8 @@ export type CatalogAnswer = z.infer<typeof CatalogAnswer>;
 export type AuditEntry = z.infer<typeof AuditEntry>;
 export type AuditLogAnswer = z.infer<typeof AuditLogAnswer>;
 export type HeartbeatAnswer = z.infer<typeof HeartbeatAnswer>;
+export type ProviderBeatResult = z.infer<typeof ProviderBeatResult>;
+export type ProviderHeartbeatAnswer = z.infer<typeof ProviderHeartbeatAnswer>;
 export type KeyRotationAnswer = z.infer<typeof KeyRotationAnswer>;
 export type DecommissionAnswer = z.infer<typeof DecommissionAnswer>;
 export type UsageSummary = z.infer<typeof UsageSummary>;

@@ -25,10 +25,20 @@ export const PURPOSES = [
  * Purposes this project adds beyond SPEC (docs/PROTOCOL.md): an owner's signed read of its
  * usage and logs, an owner's request for a user token from the Auth Provider, an owner's
  * rotation of the app's Auth key at the Auth Provider, and an owner's management of the app's
- * users and sign-up policy there (`data.context` names the action), and an owner's retry of the
- * app's dead-letter broadcasts at the registry; and a registry's signed export of an app (`export`, named by SPEC §15).
+ * users and sign-up policy there (`data.context` names the action), an owner's retry of the
+ * app's dead-letter broadcasts at the registry, a registry's signed export of an app (`export`,
+ * named by SPEC §15), and a provider's batch of heartbeats for its instances, signed by its
+ * catalog key.
  */
-export const EXTENSION_PURPOSES = ['owner_query', 'token_request', 'auth_key_rotation', 'auth_admin', 'broadcast_retry', 'export'] as const;
+export const EXTENSION_PURPOSES = [
+  'owner_query',
+  'token_request',
+  'auth_key_rotation',
+  'auth_admin',
+  'broadcast_retry',
+  'export',
+  'provider_heartbeat',
+] as const;
 
 export type Purpose = (typeof PURPOSES)[number] | (typeof EXTENSION_PURPOSES)[number];
 

@@ -188,6 +188,18 @@ export const ServiceCall = signed(ServiceCallData);
 export const HeartbeatData = ServiceCallData.extend({ status: z.enum(['ok', 'degraded']).optional() });
 export const Heartbeat = signed(HeartbeatData);
 
+/** Instances one provider heartbeat may carry: 500 entries of a long app_id stay within 64 KiB. */
+export const MAX_PROVIDER_BEATS = 500;
+export const ProviderBeat = z.strictObject({ app_id: AppIdString, service_id: ServiceId, status: z.enum(['ok', 'degraded']) });
+/** Batched liveness (docs/PROTOCOL.md): one signature by the provider's catalog key for many instances. */
+export const ProviderHeartbeatData = z.strictObject({
+  provider: ProviderName,
+  timestamp: Timestamp,
+  nonce: Nonce,
+  beats: z.array(ProviderBeat).min(1).max(MAX_PROVIDER_BEATS),
+});
+export const ProviderHeartbeat = signed(ProviderHeartbeatData);
+
 // §9.3
 export const UsageData = z.strictObject({
   app_id: AppIdString,

@@ -21,8 +21,10 @@ export async function changeApp<T>(
     if (!app) throw new SwarmError('unknown_app', `no app ${appId} here`);
     const value = await change(trx, app);
     await saveApp(trx, app);
+    await ctx.announceChange(trx, appId);
     return value;
   });
+  ctx.lookups.changed(appId);
   if (transaction) await ctx.settleBroadcasts(transaction);
   return result;
 }

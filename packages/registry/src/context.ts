@@ -1,7 +1,7 @@
 import type { ReplayStore, SigningKey } from '@swarm/protocol';
 import type { Dialect, EgressPolicy } from '@swarm/runtime';
-import type { DnsInstance } from './dns/index.js';
-import type { LookupCache } from './lookup-cache.js';
+import type { AppLookups } from './app-lookups.js';
+import type { Liveness } from './liveness.js';
 import type { InstanceQuotas } from './routes/bindings.js';
 import type { AppReads } from './storage/apps.js';
 import type { BindingReads } from './storage/bindings.js';
@@ -13,8 +13,15 @@ export interface RegistryContext {
   dialect: Dialect;
   /** The reads every lookup makes, compiled once; writes and transactions use `db`. */
   reads: { apps: AppReads; bindings: BindingReads };
-  /** Service DNS answers of the current second (lookup-cache.ts): JSON over HTTP, instances and encoded replies for DNS. */
-  lookups: { http: LookupCache<string>; dns: LookupCache<DnsInstance[] | null>; dnsReplies: LookupCache<Buffer | null> };
+  /** Service DNS answers of the current second (app-lookups.ts): JSON over HTTP, instances and encoded replies for DNS, per app. */
+  lookups: AppLookups;
+  /**
+   * In a transaction changing an app's lookups: tells the other replicas (PostgreSQL NOTIFY, sent
+   * only if the transaction commits). This process drops its own answers after the commit.
+   */
+  announceChange(trx: Executor, appId: string): Promise<void>;
+  /** Last beats in memory, health transitions written (liveness.ts). */
+  liveness: Liveness;
   authority: string;
   /** `<tld>` and `<registry>` labels of the authority, the first two labels of every app_id. */
   appIdPrefix: string;

@@ -1,21 +1,20 @@
 import { nowSeconds } from '@swarm/protocol';
 import type { RegistryContext } from './context.js';
 import type { DnsInstance, DnsZoneSource } from './dns/index.js';
-import { healthySince } from './records.js';
 
 /**
  * Service DNS reads the apps table by its unique zone index and the bindings by (app_id, status),
- * keeping the answer for the rest of the second (LookupCache). Callers must not change the list.
+ * keeping the answer for the rest of the second (LookupCache); health comes from liveness.ts. Callers must not change the list.
  */
 export function storageZoneSource(ctx: RegistryContext): DnsZoneSource {
   return {
     instancesForZone(zone: string): Promise<DnsInstance[] | null> {
       const name = zone.toLowerCase();
       const now = nowSeconds();
-      return ctx.lookups.dns.get(name, now, () => instancesOf(ctx, name, now));
+      return ctx.lookups.dns.get(name, name, now, () => instancesOf(ctx, name, now));
     },
     keepReplies(key, build, keep) {
-      return ctx.lookups.dnsReplies.get(key, nowSeconds(), build, keep);
+      return ctx.lookups.dnsReplies.get(ctx.lookups.replyGroup(key), key, nowSeconds(), build, keep);
     },
   };
 }
@@ -23,7 +22,7 @@ export function storageZoneSource(ctx: RegistryContext): DnsZoneSource {
 async function instancesOf(ctx: RegistryContext, zone: string, now: number): Promise<DnsInstance[] | null> {
   const appId = await ctx.reads.apps.idByZone(zone);
   if (appId === null) return null;
-  const bindings = await ctx.reads.bindings.healthy(appId, healthySince(ctx, now));
+  const bindings = (await ctx.reads.bindings.listed(appId)).filter((binding) => ctx.liveness.isHealthy(binding, now));
   return bindings.map((binding) => ({
     serviceType: binding.serviceType,
     serviceId: binding.serviceId,

@@ -1,5 +1,5 @@
 import type { BindingRecord, ServiceRecord } from '@swarm/protocol';
-import { MISSED_HEARTBEATS, type RegistryContext } from './context.js';
+import type { RegistryContext } from './context.js';
 import type { BindingRow } from './storage/bindings.js';
 
 export function bindingRecord(row: BindingRow): BindingRecord {
@@ -18,17 +18,13 @@ export function bindingRecord(row: BindingRow): BindingRecord {
   };
 }
 
-export function healthySince(ctx: RegistryContext, now: number): number {
-  return now - MISSED_HEARTBEATS * ctx.heartbeatIntervalSeconds;
-}
-
-/** A Service DNS record over HTTP: the binding, its health, and a rotated key still in its grace period. */
+/** A Service DNS record over HTTP: the binding, its health and last beat (memory or row), and a rotated key still in its grace period. */
 export function serviceRecord(ctx: RegistryContext, row: BindingRow, now: number): ServiceRecord {
   const { previousPublicKey: previous, previousKeyExpiresAt: expiresAt } = row;
   return {
     ...bindingRecord(row),
-    health: row.lastHeartbeatAt >= healthySince(ctx, now) ? ('healthy' as const) : ('unhealthy' as const),
-    last_heartbeat_at: row.lastHeartbeatAt,
+    health: ctx.liveness.isHealthy(row, now) ? ('healthy' as const) : ('unhealthy' as const),
+    last_heartbeat_at: ctx.liveness.lastBeat(row),
     ...(previous !== null && expiresAt !== null && expiresAt > now
       ? { previous_public_key: previous, previous_key_expires_at: expiresAt }
       : {}),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   DEFAULT_FRESHNESS_SECONDS,
   generateSigningKey,
+  nowSeconds,
   parseAuthority,
   privateKeyToPem,
   type SigningKey,
@@ -23,11 +24,13 @@ import {
 } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
+import { AppLookups } from './app-lookups.js';
 import { BroadcastDelivery, queuedBroadcasts } from './broadcasts.js';
+import { ChangeChannel } from './change-channel.js';
 import { KEY_GRACE_SECONDS, type RegistryContext } from './context.js';
-import { type DnsInstance, type DnsLimits, startDnsServer } from './dns/index.js';
+import { type DnsLimits, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
-import { LookupCache } from './lookup-cache.js';
+import { Liveness } from './liveness.js';
 import { DEFAULT_INSTANCE_QUOTAS, type InstanceQuotas } from './routes/bindings.js';
 import { registerRoutes } from './routes/index.js';
 import { prepareAppReads } from './storage/apps.js';
@@ -68,8 +71,17 @@ export interface RegistryOptions {
   dnsPort?: number | false;
   /** Service DNS rate limiting and TCP bounds (docs/OPERATIONS.md); each left out takes its default. */
   dnsLimits?: Partial<DnsLimits>;
-  /** Service DNS answers kept for the rest of their second (SQLite only); 0 turns it off. Default 10 000. */
+  /**
+   * Service DNS answers kept for the rest of their second, dropped per app by each change
+   * (on PostgreSQL while the change channel listens); 0 turns it off. Default 10 000.
+   */
   lookupCacheEntries?: number;
+  /**
+   * How often at most a beat that changes no health is written to the binding row, in heartbeat
+   * intervals (docs/REGISTRY.md, "Liveness"). Default 6 on SQLite; 0 (every beat) on PostgreSQL,
+   * where replicas read each other's beats from the rows.
+   */
+  persistBeatsEveryIntervals?: number;
   /**
    * Delivery of broadcasts: backoff from initialMs (500) doubling to maxMs (60 s); pollMs (1 s)
    * picks up due rows; a change waits up to settleMs (1 s) for its broadcasts' first attempt.
@@ -107,17 +119,9 @@ export interface RegistryHandle {
   adminToken: string;
   dnsPort: number | null;
   app: FastifyInstance;
+  /** For tests and benchmarks: the kept lookup answers (hit counters), the liveness table (write counter), the PostgreSQL change channel. */
+  internals: { lookups: AppLookups; liveness: Liveness; changes: ChangeChannel | null };
   close(): Promise<void>;
-}
-
-function lookupCaches(stamp: (() => string) | null, maxEntries: number): RegistryContext['lookups'] {
-  const kept = maxEntries > 0 ? stamp : null;
-  return {
-    http: new LookupCache<string>(kept, { maxEntries, sizeOf: (json) => json.length }),
-    // An instance is a few hundred bytes of strings.
-    dns: new LookupCache<DnsInstance[] | null>(kept, { maxEntries, sizeOf: (instances) => 512 * (instances?.length ?? 0) }),
-    dnsReplies: new LookupCache<Buffer | null>(kept, { maxEntries, sizeOf: (reply) => reply?.length ?? 0 }),
-  };
 }
 
 function openRegistryDatabase(options: RegistryOptions): Database<RegistryTables> {
@@ -162,13 +166,44 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
     const adminToken =
       options.adminToken ?? (await settingOrCreate(database.db, 'admin_token', () => randomBytes(32).toString('base64url')));
 
+    const heartbeatIntervalSeconds = options.heartbeatIntervalSeconds ?? 10;
+    const liveness = new Liveness(database.db, {
+      intervalSeconds: heartbeatIntervalSeconds,
+      persistSeconds: heartbeatIntervalSeconds * (options.persistBeatsEveryIntervals ?? (database.dialect === 'sqlite' ? 6 : 0)),
+      startedAt: nowSeconds(),
+    });
+    // SQLite: the data version moves only when another process commits. PostgreSQL: answers are
+    // kept while the change channel listens to every replica's commits.
+    let changes: ChangeChannel | null = null;
+    const lookups = new AppLookups(
+      database.dataVersion
+        ? { stamp: database.dataVersion, enabled: () => true }
+        : { stamp: null, enabled: () => changes?.listening ?? false },
+      options.lookupCacheEntries ?? 10_000,
+      authority,
+    );
+    if (database.dialect === 'postgres' && options.databaseUrl) {
+      const channel = await ChangeChannel.open({
+        url: options.databaseUrl,
+        schema: options.databaseSchema ?? new URL(options.databaseUrl).searchParams.get('schema') ?? undefined,
+        onChange: (appId) => lookups.changed(appId),
+        onReset: () => lookups.clear(),
+      });
+      changes = channel;
+      shutdown.onRelease(() => channel.close());
+    }
+
     const retry = options.broadcastRetry ?? {};
     let delivery: BroadcastDelivery | null = null;
     const ctx: RegistryContext = {
       db: database.db,
       dialect: database.dialect,
       reads: { apps: prepareAppReads(database.db, database.prepare), bindings: prepareBindingReads(database.db, database.prepare) },
-      lookups: lookupCaches(database.changeStamp, options.lookupCacheEntries ?? 10_000),
+      lookups,
+      announceChange: async (trx, appId) => {
+        await changes?.announce(trx, appId);
+      },
+      liveness,
       authority,
       appIdPrefix: `${tld}.${registry}`,
       registryKey: key,
@@ -176,7 +211,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       admissionToken: options.admissionToken ?? null,
       replay,
       freshnessSeconds: options.freshnessSeconds ?? DEFAULT_FRESHNESS_SECONDS,
-      heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
+      heartbeatIntervalSeconds,
       instanceKeyGraceSeconds: options.instanceKeyGraceSeconds ?? KEY_GRACE_SECONDS,
       instanceQuotas: { ...DEFAULT_INSTANCE_QUOTAS, ...options.instanceQuotas },
       defaultBillingUrl: options.defaultBillingUrl ?? null,
@@ -232,7 +267,19 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
     delivery = loop;
     loop.start();
     shutdown.onStop(() => loop.stop());
+    liveness.start(nowSeconds);
+    // Registered last, stopped first: the beats memory holds reach the rows while the database is open.
+    shutdown.onStop(() => liveness.stop());
 
-    return { url, authority, publicKey: key.publicKey, adminToken, dnsPort: ctx.dnsPort, app, close: () => shutdown.close() };
+    return {
+      url,
+      authority,
+      publicKey: key.publicKey,
+      adminToken,
+      dnsPort: ctx.dnsPort,
+      app,
+      internals: { lookups, liveness, changes },
+      close: () => shutdown.close(),
+    };
   });
 }

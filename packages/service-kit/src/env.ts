@@ -28,6 +28,11 @@ function trustedRegistries(value: string | undefined): TrustedRegistry[] | undef
   return parsed.map(({ authority, baseUrl, publicKey }) => ({ authority, baseUrl, publicKey }));
 }
 
+function heartbeatMode(value: string | undefined): ServiceOptions['heartbeats'] {
+  if (value === undefined || value === 'batch' || value === 'instance') return value;
+  throw new Error(`SWARM_HEARTBEATS must be batch or instance: ${value}`);
+}
+
 /**
  * Service options from SWARM_* environment variables (docs/SERVICE-KIT.md); explicit options
  * win over them: `startCmsArticle({ ...serviceOptionsFromEnv(), port: 7410 })`.
@@ -46,6 +51,7 @@ export function serviceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Par
     trustedRegistries: trustedRegistries(text(env.SWARM_TRUSTED_REGISTRIES)),
     heartbeatIntervalSeconds: number(env, 'SWARM_HEARTBEAT_SECONDS', isPositive),
     heartbeatConcurrency: number(env, 'SWARM_HEARTBEAT_CONCURRENCY', isPositive),
+    heartbeats: heartbeatMode(text(env.SWARM_HEARTBEATS)),
     reportFlushSeconds: number(env, 'SWARM_REPORT_FLUSH_SECONDS', isPositive),
     contextRefreshSeconds: number(env, 'SWARM_CONTEXT_REFRESH_SECONDS', isPositive),
     freshnessSeconds: number(env, 'SWARM_FRESHNESS_SECONDS', (n) => Number.isInteger(n) && n > 0),

@@ -25,6 +25,11 @@ export interface ServiceOptions {
   heartbeatIntervalSeconds?: number;
   /** Heartbeats in flight at once (default DEFAULT_HEARTBEAT_CONCURRENCY, 8); they are spread over the interval. */
   heartbeatConcurrency?: number;
+  /**
+   * `batch` (default): one provider heartbeat per registry and interval for all instances, per
+   * instance where a registry lacks it; `instance`: every instance signs its own (SPEC §9.2).
+   */
+  heartbeats?: 'batch' | 'instance';
   reportFlushSeconds?: number;
   contextRefreshSeconds?: number;
   /** How often the Auth Providers' lists of voided users are read; default 10 (their max-age). */
@@ -54,6 +59,7 @@ export interface ServiceConfig {
   redisUrl: string | undefined;
   heartbeatMs: number;
   heartbeatConcurrency: number;
+  heartbeats: 'batch' | 'instance';
   reportFlushMs: number;
   contextRefreshMs: number;
   /** How often the Auth Providers' lists of voided users are read (default 10 s). */
@@ -73,6 +79,8 @@ export function resolveConfig(options: ServiceOptions): ServiceConfig {
   }
   if (options.heartbeatConcurrency !== undefined && !(Number.isInteger(options.heartbeatConcurrency) && options.heartbeatConcurrency > 0))
     throw new Error('heartbeatConcurrency must be a positive integer');
+  if (options.heartbeats !== undefined && options.heartbeats !== 'batch' && options.heartbeats !== 'instance')
+    throw new Error('heartbeats must be batch or instance');
   if (TrustedRegistries.of(options.trustedRegistries).list().length === 0) throw new Error('a service trusts at least one registry');
   const seconds = (value: number | undefined, fallback: number) => {
     const chosen = value ?? fallback;
@@ -94,6 +102,7 @@ export function resolveConfig(options: ServiceOptions): ServiceConfig {
     redisUrl: options.redisUrl,
     heartbeatMs: seconds(options.heartbeatIntervalSeconds, 10),
     heartbeatConcurrency: options.heartbeatConcurrency ?? DEFAULT_HEARTBEAT_CONCURRENCY,
+    heartbeats: options.heartbeats ?? 'batch',
     reportFlushMs: seconds(options.reportFlushSeconds, 10),
     contextRefreshMs: seconds(options.contextRefreshSeconds, 300),
     revocationPollMs: seconds(options.revocationPollSeconds, 10),

@@ -15,6 +15,7 @@ import type { Domain } from './domain.js';
 import { handleBroadcast } from './events.js';
 import { beatAll, every } from './heartbeat.js';
 import type { ServiceOptions } from './options.js';
+import { ProviderHeartbeats } from './provider-heartbeat.js';
 import { answer, provision } from './provision.js';
 import { rotateInstanceKey } from './rotation.js';
 import { registerInstanceScope } from './scope.js';
@@ -93,9 +94,12 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
   await kit.binder.resume();
 
   const activeInstances = () => instances.list({ status: 'active' });
+  const batched = config.heartbeats === 'batch' ? new ProviderHeartbeats(kit) : null;
   const loops = [
     every(config.heartbeatMs, async () => {
-      await beatAll(kit, await activeInstances(), config.heartbeatMs, config.heartbeatConcurrency);
+      const active = await activeInstances();
+      if (batched) await batched.beatAll(active, config.heartbeatMs, config.heartbeatConcurrency);
+      else await beatAll(kit, active, config.heartbeatMs, config.heartbeatConcurrency);
     }),
     every(config.contextRefreshMs, async () => {
       await Promise.allSettled((await activeInstances()).filter((i) => !i.terminated).map((instance) => contexts.refresh(instance)));

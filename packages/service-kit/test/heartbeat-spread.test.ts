@@ -35,6 +35,8 @@ describe('heartbeats of many instances', () => {
     service = await startNotes(registry, join(dir.path, 'notes'), {
       heartbeatIntervalSeconds: INTERVAL_SECONDS,
       heartbeatConcurrency: CONCURRENCY,
+      // Per-instance beats, the way providers that do not batch send them.
+      heartbeats: 'instance',
     });
     await service.registerOffer(registry.url, registry.adminToken);
     const developer = await createTestDeveloper(registry.url);

@@ -77,7 +77,10 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
             signed_by: namespace.publicKey,
           });
           await insertApp(trx, row);
+          await ctx.announceChange(trx, appId);
         });
+        // Its zone was NXDOMAIN until now.
+        ctx.lookups.changed(appId);
       } catch (error) {
         if (isUniqueViolation(error) && attempt < 5) continue;
         throw error;

@@ -6,6 +6,7 @@ import { bindingRoutes } from './bindings.js';
 import { broadcastRoutes } from './broadcasts.js';
 import { catalogRoutes } from './catalog.js';
 import { exportRoutes } from './export.js';
+import { providerHeartbeatRoutes } from './heartbeats.js';
 import { instanceRoutes } from './instances.js';
 import { namespaceAppRoutes } from './namespace-apps.js';
 import { namespaceRoutes } from './namespaces.js';
@@ -22,6 +23,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void
   catalogRoutes(app, ctx);
   bindingRoutes(app, ctx);
   instanceRoutes(app, ctx);
+  providerHeartbeatRoutes(app, ctx);
   adminRoutes(app, ctx);
   openApiRoutes(app);
 }

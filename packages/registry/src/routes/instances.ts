@@ -18,6 +18,7 @@ import {
 import { jsonBody } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { changeApp, requireActive, requireApp } from '../app-change.js';
+import { takeBeat } from '../beats.js';
 import { queueBroadcast } from '../broadcasts.js';
 import { consumeNonce, pathAppId, requireFresh, requireSame } from '../checks.js';
 import type { RegistryContext } from '../context.js';
@@ -25,7 +26,7 @@ import { requireMasterSigned } from '../master-key.js';
 import { signedContext } from '../operational-context.js';
 import { bindingRecord, instanceKeys, serviceRecord } from '../records.js';
 import { appendAudit } from '../storage/audit.js';
-import { type BindingRow, findBinding, recordHeartbeat, revokeBinding, rotateBindingKey } from '../storage/bindings.js';
+import { type BindingRow, findBinding, revokeBinding, rotateBindingKey } from '../storage/bindings.js';
 
 type InstanceParams = { Params: { app_id: string; service_id: string } };
 
@@ -62,7 +63,7 @@ async function verifyServiceCall(
   const key = instanceKeys(binding, nowSeconds()).find((candidate) => verify('service_call', call.data, call.signature, candidate));
   if (!key) throw new SwarmError('invalid_signature', 'the call is not signed by the instance key');
   await consumeNonce(ctx, key, call.data);
-  return { appId, serviceId, data: call.data };
+  return { appId, serviceId, binding, data: call.data };
 }
 
 export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void {
@@ -75,7 +76,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
       type = parsed.data;
     }
     const now = nowSeconds();
-    const answer = await ctx.lookups.http.get(`${appId}\n${type ?? ''}`, now, async () => {
+    const answer = await ctx.lookups.http.get(appId, `${appId}\n${type ?? ''}`, now, async () => {
       const row = await requireApp(ctx, appId);
       const records = (await ctx.reads.bindings.active(row.appId, type)).map((binding) => serviceRecord(ctx, binding, now));
       return JSON.stringify({ app_id: row.appId, records } satisfies ServicesAnswer);
@@ -90,8 +91,8 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
   });
 
   app.post<InstanceParams>('/v1/apps/:app_id/services/:service_id/heartbeat', async (request): Promise<HeartbeatAnswer> => {
-    const { appId, serviceId, data } = await verifyServiceCall(ctx, request.params, jsonBody(request), Heartbeat);
-    if (!(await recordHeartbeat(ctx.db, appId, serviceId, nowSeconds(), data.status ?? 'ok'))) {
+    const { appId, serviceId, binding, data } = await verifyServiceCall(ctx, request.params, jsonBody(request), Heartbeat);
+    if (!(await takeBeat(ctx, binding, data.status ?? 'ok'))) {
       throw new SwarmError('forbidden', `${serviceId} is not an active instance of ${appId}`);
     }
     const row = await requireApp(ctx, appId);
@@ -183,6 +184,8 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
       await queueBroadcast(trx, ctx, locked, { event: 'SERVICE_REVOKED', service_id: serviceId }, { alsoServiceId: serviceId });
       return true;
     });
+    // Only once the revocation committed: until then memory may hold beats the row has not.
+    if (revoked) ctx.liveness.forget(appId, serviceId);
     const after = (await findBinding(ctx.db, appId, serviceId)) ?? binding;
     return { binding: bindingRecord(after), revoked };
   });

@@ -70,13 +70,27 @@ export async function findProviderBinding(db: Executor, provider: string, servic
   return row ? toRow(row) : null;
 }
 
+/** The active bindings of `provider` among `serviceIds` (a provider heartbeat's instances), one query. */
+export async function findProviderBindings(db: Executor, provider: string, serviceIds: string[]): Promise<BindingRow[]> {
+  if (serviceIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('bindings')
+    .selectAll()
+    .where('provider', '=', provider)
+    .where('status', '=', 'active')
+    .where('service_id', 'in', serviceIds)
+    .execute();
+  return rows.map(toRow);
+}
+
 /**
  * The binding lists Service DNS answers from (active: the HTTP lookup; healthy, i.e. beat since
  * `since`: DNS), compiled once. Outside transactions only.
  */
 export interface BindingReads {
   active(appId: string, serviceType?: string): Promise<BindingRow[]>;
-  healthy(appId: string, since: number): Promise<BindingRow[]>;
+  /** Every active binding by service_type and service_id: DNS keeps the healthy ones (liveness.ts). */
+  listed(appId: string): Promise<BindingRow[]>;
 }
 
 export function prepareBindingReads(db: RegistryDb, prepare: Prepare): BindingReads {
@@ -85,16 +99,16 @@ export function prepareBindingReads(db: RegistryDb, prepare: Prepare): BindingRe
   const activeOfType = prepare<{ appId: string; serviceType: string }, BindingsTable>((value) =>
     activeOf(value('appId')).where('service_type', '=', value('serviceType')).orderBy('bound_at').orderBy('service_id'),
   );
-  const healthy = prepare<{ appId: string; since: number }, BindingsTable>((value) =>
-    activeOf(value('appId')).where('last_heartbeat_at', '>=', value('since')).orderBy('service_type').orderBy('service_id'),
+  const listed = prepare<{ appId: string }, BindingsTable>((value) =>
+    activeOf(value('appId')).orderBy('service_type').orderBy('service_id'),
   );
   return {
     async active(appId, serviceType) {
       const rows = serviceType === undefined ? await active.all({ appId }) : await activeOfType.all({ appId, serviceType });
       return rows.map(toRow);
     },
-    async healthy(appId, since) {
-      return (await healthy.all({ appId, since })).map(toRow);
+    async listed(appId) {
+      return (await listed.all({ appId })).map(toRow);
     },
   };
 }
@@ -133,6 +147,32 @@ export async function recordHeartbeat(db: Executor, appId: string, serviceId: st
     .where('status', '=', 'active')
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
+}
+
+export interface StoredBeat {
+  appId: string;
+  serviceId: string;
+  at: number;
+  status: string;
+}
+
+/**
+ * Last beats kept in memory, written many to a transaction; a row never goes back in time (a
+ * replica may have written a later beat) and a revoked one is left alone.
+ */
+export async function storeBeats(db: RegistryDb, beats: StoredBeat[]): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    for (const beat of beats) {
+      await trx
+        .updateTable('bindings')
+        .set({ last_heartbeat_at: beat.at, heartbeat_status: beat.status })
+        .where('app_id', '=', beat.appId)
+        .where('service_id', '=', beat.serviceId)
+        .where('status', '=', 'active')
+        .where('last_heartbeat_at', '<', beat.at)
+        .execute();
+    }
+  });
 }
 
 /** Swaps the instance key only if `oldKey` is still current, so racing rotations cannot both win. */

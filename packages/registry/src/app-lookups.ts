@@ -1,0 +1,71 @@
+import { appDnsZone } from '@swarm/protocol';
+import type { DnsInstance } from './dns/index.js';
+import { LookupCache, type LookupCacheSource, SHARED_GROUP } from './lookup-cache.js';
+
+/**
+ * The registry's Service DNS answers and who drops them. The HTTP answers are grouped by app_id,
+ * the DNS instance lists and encoded replies by the app's zone; `changed(appId)` drops one app's
+ * answers (after a commit of this process, or a change another replica announced), nothing else.
+ */
+export class AppLookups {
+  readonly http: LookupCache<string>;
+  readonly dns: LookupCache<DnsInstance[] | null>;
+  readonly dnsReplies: LookupCache<Buffer | null>;
+  readonly #authority: string[];
+
+  constructor(source: LookupCacheSource | null, maxEntries: number, authority: string) {
+    const kept = maxEntries > 0 ? source : null;
+    this.http = new LookupCache<string>(kept, { maxEntries, sizeOf: (json) => json.length });
+    // An instance is a few hundred bytes of strings.
+    this.dns = new LookupCache<DnsInstance[] | null>(kept, { maxEntries, sizeOf: (instances) => 512 * (instances?.length ?? 0) });
+    this.dnsReplies = new LookupCache<Buffer | null>(kept, { maxEntries, sizeOf: (reply) => reply?.length ?? 0 });
+    this.#authority = authority.toLowerCase().split('.');
+  }
+
+  /** Anything of the app changed: its listing, its instance list, its replies. */
+  changed(appId: string): void {
+    const zone = zoneOf(appId);
+    this.http.invalidate(appId);
+    this.dns.invalidate(zone);
+    this.dnsReplies.invalidate(zone);
+  }
+
+  /** A beat moved an instance's `last_heartbeat_at` (shown over HTTP only); DNS changes only if it came back. */
+  beaten(appId: string, cameBack: boolean): void {
+    if (cameBack) this.changed(appId);
+    else this.http.invalidate(appId);
+  }
+
+  clear(): void {
+    this.http.clear();
+    this.dns.clear();
+    this.dnsReplies.clear();
+  }
+
+  /**
+   * The group of a kept reply, from its key (a UDP query without its ID): the app zone its
+   * question names (the last five labels inside the authority), or the shared group for names
+   * that are no app's and for anything unusual (compression, a short name).
+   */
+  replyGroup(key: string): string {
+    const labels: string[] = [];
+    // Key offset 10: after flags and the four counts.
+    let at = 10;
+    while (at < key.length) {
+      const length = key.charCodeAt(at);
+      if (length === 0) break;
+      if (length > 63 || labels.length > 127) return SHARED_GROUP;
+      labels.push(key.slice(at + 1, at + 1 + length).toLowerCase());
+      at += 1 + length;
+    }
+    const depth = this.#authority.length + 3;
+    if (labels.length < depth) return SHARED_GROUP;
+    const zone = labels.slice(-depth);
+    return this.#authority.every((label, index) => zone[3 + index] === label) ? zone.join('.') : SHARED_GROUP;
+  }
+}
+
+/** The zone an app's DNS answers are grouped under (as the DNS server names it: lowercase, no trailing dot). */
+export function zoneOf(appId: string): string {
+  return appDnsZone(appId).slice(0, -1).toLowerCase();
+}

@@ -1,0 +1,178 @@
+import { MISSED_HEARTBEATS } from './context.js';
+import { type BindingRow, type StoredBeat, storeBeats } from './storage/bindings.js';
+import type { RegistryDb } from './storage/schema.js';
+
+export interface LivenessOptions {
+  intervalSeconds: number;
+  /**
+   * A beat reaches the database at least this often per instance (besides every health
+   * transition); 0 writes every beat (replicas sharing nothing else, see start.ts).
+   */
+  persistSeconds: number;
+  /** When this registry started (seconds): the warm-up after it gives rows the benefit of the doubt. */
+  startedAt: number;
+}
+
+interface Beat {
+  appId: string;
+  serviceId: string;
+  at: number;
+  status: string;
+  /** What the row holds (this process wrote it or read it). */
+  stored: number;
+}
+
+/**
+ * Last beats of the bound instances, in memory; the database row is written when health changes
+ * (unhealthy → healthy, ok ↔ degraded: at once, with the beat; healthy → unhealthy: by the sweep,
+ * with the exact last beat) and otherwise at most every `persistSeconds`, in one transaction per
+ * sweep. Health is computed exactly as SPEC §9.2 says from the later of the row and the memory.
+ *
+ * After a restart memory is empty and a row may lag its instance's last beat by up to
+ * `persistSeconds`. For the first two intervals (every live instance beats in that time), an
+ * instance not heard from since the start counts as having beaten `persistSeconds` after its row,
+ * but never after the start: a live instance is never dropped from DNS by the registry's own
+ * restart, and one that died just before it stays listed at most that warm-up long.
+ *
+ * Entries exist only for active bindings that beat in the last three intervals (the sweep drops
+ * the others), so memory is bounded by the instance quotas.
+ */
+export class Liveness {
+  readonly #db: RegistryDb;
+  readonly #options: LivenessOptions;
+  readonly #beats = new Map<string, Beat>();
+  #timer: NodeJS.Timeout | null = null;
+  #sweeping: Promise<void> | null = null;
+  /** Rows written by sweeps and transitions: tests and the bench count writes with it. */
+  writes = 0;
+
+  constructor(db: RegistryDb, options: LivenessOptions) {
+    this.#db = db;
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#beats.size;
+  }
+
+  healthySince(now: number): number {
+    return now - MISSED_HEARTBEATS * this.#options.intervalSeconds;
+  }
+
+  /** The last beat of an instance this registry knows of: the row, or a later one in memory. */
+  lastBeat(row: BindingRow): number {
+    const beat = this.#beats.get(keyOf(row.appId, row.serviceId));
+    return beat && beat.at > row.lastHeartbeatAt ? beat.at : row.lastHeartbeatAt;
+  }
+
+  isHealthy(row: BindingRow, now: number): boolean {
+    return this.#assumedBeat(row, now) >= this.healthySince(now);
+  }
+
+  /**
+   * Takes one verified beat of an active binding. `record` writes the row (false: the binding
+   * is no longer active); it runs when health changes or the row is due. Answers whether the
+   * instance was unhealthy before (its DNS answers change), or null when the row refused it.
+   */
+  async beat(
+    row: BindingRow,
+    status: string,
+    now: number,
+    record: (at: number, status: string) => Promise<boolean>,
+  ): Promise<{ cameBack: boolean } | null> {
+    const key = keyOf(row.appId, row.serviceId);
+    const known = this.#beats.get(key);
+    const cameBack = !this.isHealthy(row, now);
+    const statusBefore = known?.status ?? row.heartbeatStatus ?? 'ok';
+    const at = Math.max(now, known?.at ?? 0);
+    let stored = Math.max(known?.stored ?? 0, row.lastHeartbeatAt);
+    // Rows merely due are left to the sweep, which writes them many to a transaction.
+    if (cameBack || status !== statusBefore || this.#options.persistSeconds === 0) {
+      if (!(await record(at, status))) {
+        this.#beats.delete(key);
+        return null;
+      }
+      this.writes++;
+      stored = at;
+    }
+    this.#beats.set(key, { appId: row.appId, serviceId: row.serviceId, at, status, stored });
+    return { cameBack };
+  }
+
+  /** Forgets an instance (revoked): its row already says everything. */
+  forget(appId: string, serviceId: string): void {
+    this.#beats.delete(keyOf(appId, serviceId));
+  }
+
+  /** Sweeps every quarter interval, at a random phase so replicas do not sweep together. */
+  start(nowSeconds: () => number): void {
+    const everyMs = Math.max(250, (this.#options.intervalSeconds * 1000) / 4);
+    const run = () => {
+      this.#sweeping ??= this.sweep(nowSeconds()).finally(() => {
+        this.#sweeping = null;
+      });
+    };
+    const first = setTimeout(() => {
+      run();
+      this.#timer = setInterval(run, everyMs);
+      this.#timer.unref();
+    }, Math.random() * everyMs);
+    first.unref();
+    this.#timer = first;
+  }
+
+  /**
+   * One sweep: instances whose beats stopped get their exact last beat written and leave memory
+   * (health flips by time alone, so no answer changes here); rows older than `persistSeconds`
+   * than their beat are written. All in one transaction.
+   */
+  async sweep(now: number): Promise<void> {
+    const due: StoredBeat[] = [];
+    const since = this.healthySince(now);
+    for (const [key, beat] of this.#beats) {
+      const stopped = beat.at < since;
+      if (stopped || beat.at - beat.stored >= this.#options.persistSeconds) {
+        if (beat.at > beat.stored) due.push(beat);
+      }
+      if (stopped) this.#beats.delete(key);
+    }
+    await this.#store(due);
+  }
+
+  /** Writes every beat the rows do not hold yet (at close, so a clean restart starts exact). */
+  async flush(): Promise<void> {
+    await this.#sweeping;
+    await this.#store([...this.#beats.values()].filter((beat) => beat.at > beat.stored));
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.flush();
+  }
+
+  async #store(due: StoredBeat[]): Promise<void> {
+    if (due.length === 0) return;
+    // Written before the rows: a beat taken meanwhile must not be marked stored.
+    const values = due.map((beat) => ({ appId: beat.appId, serviceId: beat.serviceId, at: beat.at, status: beat.status }));
+    await storeBeats(this.#db, values);
+    this.writes += values.length;
+    for (const value of values) {
+      const beat = this.#beats.get(keyOf(value.appId, value.serviceId));
+      if (beat && beat.stored < value.at) beat.stored = value.at;
+    }
+  }
+
+  #assumedBeat(row: BindingRow, now: number): number {
+    const beat = this.#beats.get(keyOf(row.appId, row.serviceId));
+    if (beat) return Math.max(beat.at, row.lastHeartbeatAt);
+    const { startedAt, intervalSeconds, persistSeconds } = this.#options;
+    if (now < startedAt + 2 * intervalSeconds)
+      return Math.max(row.lastHeartbeatAt, Math.min(row.lastHeartbeatAt + persistSeconds, startedAt));
+    return row.lastHeartbeatAt;
+  }
+}
+
+function keyOf(appId: string, serviceId: string): string {
+  return `${appId}\n${serviceId}`;
+}
