@@ -294,4 +294,46 @@ export const VECTOR_CASES: VectorCase[] = [
       default_roles: ['reader'],
     },
   },
+  {
+    name: 'instance update: tier upgrade (extension)',
+    purpose: 'instance_update',
+    seedLabel: 'master',
+    object: {
+      app_id: appId,
+      service_id: 'cms-article-instance-77',
+      target_provider: 'article.cms.io',
+      service_tier: 'pro_cluster',
+      storage_limit_gb: 50,
+      timestamp: 1705413100,
+      nonce: 'upd4t3t1',
+      context: 'instance_update',
+    },
+  },
+  {
+    name: 'update binding: the provider notice (extension)',
+    purpose: 'update_binding',
+    seedLabel: 'provider',
+    object: {
+      developer_proof: {
+        payload: {
+          app_id: appId,
+          service_id: 'cms-article-instance-77',
+          target_provider: 'article.cms.io',
+          service_tier: 'pro_cluster',
+          storage_limit_gb: 50,
+          timestamp: 1705413100,
+          nonce: 'upd4t3t1',
+          context: 'instance_update',
+        },
+        signature: '0'.repeat(128),
+      },
+      service_update: { service_id: 'cms-article-instance-77', timestamp: 1705413101, nonce: 'n0t1c3u1' },
+    },
+  },
+  {
+    name: 'app retirement (extension)',
+    purpose: 'app_retirement',
+    seedLabel: 'master',
+    object: { app_id: appId, timestamp: 1705413200, nonce: 'r3t1r3a1', context: 'app_retirement' },
+  },
 ];

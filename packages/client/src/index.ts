@@ -10,4 +10,5 @@ export * from './provision.js';
 export * from './reports.js';
 export * from './services.js';
 export * from './tokens.js';
+export * from './update.js';
 export * from './users.js';

@@ -27,7 +27,17 @@ export const PURPOSES = [
  * rotation of the app's Auth key at the Auth Provider, and an owner's management of the app's
  * users and sign-up policy there (`data.context` names the action).
  */
-export const EXTENSION_PURPOSES = ['owner_query', 'token_request', 'auth_key_rotation', 'auth_admin'] as const;
+export const EXTENSION_PURPOSES = [
+  'owner_query',
+  'token_request',
+  'auth_key_rotation',
+  'auth_admin',
+  // Day two (docs/PROTOCOL.md): an owner's change of a running instance, the provider's notice
+  // of it to the registry, and an owner's retirement of an app.
+  'instance_update',
+  'update_binding',
+  'app_retirement',
+] as const;
 
 export type Purpose = (typeof PURPOSES)[number] | (typeof EXTENSION_PURPOSES)[number];
 

@@ -6,6 +6,7 @@ export * from './body.js';
 export * from './canonical.js';
 export * from './errors.js';
 export * from './freshness.js';
+export * from './instance-update.js';
 export * from './keys.js';
 export * from './replay.js';
 export * from './schemas.js';

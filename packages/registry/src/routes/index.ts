@@ -5,6 +5,7 @@ import { appRoutes } from './apps.js';
 import { bindingRoutes } from './bindings.js';
 import { broadcastRoutes } from './broadcasts.js';
 import { catalogRoutes } from './catalog.js';
+import { instanceUpdateRoutes } from './instance-updates.js';
 import { instanceRoutes } from './instances.js';
 import { namespaceRoutes } from './namespaces.js';
 import { openApiRoutes } from './openapi.js';
@@ -18,6 +19,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void
   catalogRoutes(app, ctx);
   bindingRoutes(app, ctx);
   instanceRoutes(app, ctx);
+  instanceUpdateRoutes(app, ctx);
   adminRoutes(app, ctx);
   openApiRoutes(app);
 }

@@ -29,7 +29,7 @@ import { type BindingRow, findBinding, recordHeartbeat, revokeBinding, rotateBin
 
 type InstanceParams = { Params: { app_id: string; service_id: string } };
 
-function pathServiceId(value: unknown): string {
+export function pathServiceId(value: unknown): string {
   const parsed = ServiceId.safeParse(value);
   if (!parsed.success) throw new SwarmError('invalid_request', 'service_id must match [a-z0-9][a-z0-9-]{2,127}');
   return parsed.data;

@@ -155,4 +155,24 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('broadcast_outbox').dropColumn('receiver').execute();
     },
   },
+  '004_binding_updates': {
+    // Each applied instance update (docs/PROTOCOL.md, "Changing a running instance"): its id
+    // answers a provider's retry idempotently and the owner can look it up.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('binding_updates')
+        .addColumn('update_id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('service_tier', 'text', (c) => c.notNull())
+        .addColumn('region', 'text')
+        .addColumn('storage_limit_gb', 'bigint', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('binding_updates_instance').on('binding_updates').columns(['app_id', 'service_id', 'at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('binding_updates').ifExists().execute();
+    },
+  },
 };

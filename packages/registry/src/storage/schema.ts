@@ -106,6 +106,17 @@ export interface OutboxTable {
   dead_at: Seconds | null;
 }
 
+export interface BindingUpdatesTable {
+  /** The first 32 hex of SHA-256 over the owner's canonical update payload. */
+  update_id: string;
+  app_id: string;
+  service_id: string;
+  service_tier: string;
+  region: string | null;
+  storage_limit_gb: Seconds;
+  at: Seconds;
+}
+
 export interface RegistryTables {
   registry_settings: SettingsTable;
   namespaces: NamespacesTable;
@@ -114,6 +125,7 @@ export interface RegistryTables {
   bindings: BindingsTable;
   audit_log: AuditLogTable;
   broadcast_outbox: OutboxTable;
+  binding_updates: BindingUpdatesTable;
 }
 
 export type RegistryDb = Kysely<RegistryTables>;
