@@ -8,6 +8,7 @@ export * from './identity.js';
 export * from './keys.js';
 export * from './provision.js';
 export * from './reports.js';
+export * from './retire.js';
 export * from './services.js';
 export * from './tokens.js';
 export * from './update.js';

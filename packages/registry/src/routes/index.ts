@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { RegistryContext } from '../context.js';
 import { adminRoutes } from './admin.js';
+import { appRetirementRoutes } from './app-retirement.js';
 import { appRoutes } from './apps.js';
 import { bindingRoutes } from './bindings.js';
 import { broadcastRoutes } from './broadcasts.js';
@@ -15,6 +16,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void
   wellKnownRoutes(app, ctx);
   namespaceRoutes(app, ctx);
   appRoutes(app, ctx);
+  appRetirementRoutes(app, ctx);
   broadcastRoutes(app, ctx);
   catalogRoutes(app, ctx);
   bindingRoutes(app, ctx);

@@ -175,4 +175,21 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('binding_updates').ifExists().execute();
     },
   },
+  '005_app_retirements': {
+    // A retired app keeps its row (its app_id, zone and audit log stay taken and readable);
+    // this table says when it retired and keeps its slug from being registered again.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('app_retirements')
+        .addColumn('app_id', 'text', (c) => c.primaryKey())
+        .addColumn('owner_namespace', 'text', (c) => c.notNull())
+        .addColumn('project_slug', 'text', (c) => c.notNull())
+        .addColumn('retired_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('app_retirements_slug').on('app_retirements').columns(['owner_namespace', 'project_slug']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('app_retirements').ifExists().execute();
+    },
+  },
 };

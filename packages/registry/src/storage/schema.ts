@@ -117,6 +117,13 @@ export interface BindingUpdatesTable {
   at: Seconds;
 }
 
+export interface AppRetirementsTable {
+  app_id: string;
+  owner_namespace: string;
+  project_slug: string;
+  retired_at: Seconds;
+}
+
 export interface RegistryTables {
   registry_settings: SettingsTable;
   namespaces: NamespacesTable;
@@ -126,6 +133,7 @@ export interface RegistryTables {
   audit_log: AuditLogTable;
   broadcast_outbox: OutboxTable;
   binding_updates: BindingUpdatesTable;
+  app_retirements: AppRetirementsTable;
 }
 
 export type RegistryDb = Kysely<RegistryTables>;
