@@ -336,4 +336,31 @@ export const VECTOR_CASES: VectorCase[] = [
     seedLabel: 'master',
     object: { app_id: appId, timestamp: 1705413200, nonce: 'r3t1r3a1', context: 'app_retirement' },
   },
+  {
+    name: 'delegation: a CI key may provision (extension)',
+    purpose: 'delegation',
+    seedLabel: 'master',
+    object: {
+      namespace: 'alice',
+      public_key: 'ed25519:11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo',
+      apps: [appId],
+      actions: ['provision', 'read_usage'],
+      expires_at: 1705499400,
+      timestamp: 1705413300,
+      nonce: 'd3l3g4t1',
+      context: 'delegation',
+    },
+  },
+  {
+    name: 'delegation revocation (extension)',
+    purpose: 'delegation_revocation',
+    seedLabel: 'master',
+    object: {
+      namespace: 'alice',
+      delegation_id: '0123456789abcdef0123456789abcdef',
+      timestamp: 1705413400,
+      nonce: 'r3v0k3d1',
+      context: 'delegation_revocation',
+    },
+  },
 ];

@@ -3,6 +3,7 @@ export * from './audit.js';
 export * from './broadcasts.js';
 export * from './catalog.js';
 export * from './decommission.js';
+export * from './delegations.js';
 export { type ClientOptions, DEFAULT_REGISTRY_URL } from './http.js';
 export * from './identity.js';
 export * from './keys.js';

@@ -37,6 +37,9 @@ export const EXTENSION_PURPOSES = [
   'instance_update',
   'update_binding',
   'app_retirement',
+  // Delegated keys: the Master key's grant and its revocation.
+  'delegation',
+  'delegation_revocation',
 ] as const;
 
 export type Purpose = (typeof PURPOSES)[number] | (typeof EXTENSION_PURPOSES)[number];

@@ -51,6 +51,7 @@ export async function updateInstance(kit: Kit, serviceId: string, body: unknown)
     expected: instance,
   } = await verifyOwnerSigned(InstanceUpdateRequest, body, {
     purpose: 'instance_update',
+    action: 'update',
     registry: kit.registry,
     replay: kit.replay,
     freshnessSeconds: kit.config.freshnessSeconds,

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { addAppCommands, addAuditCommands, addBackboneUpdateCommand } from './app-commands.js';
 import { defaultRegistryUrl } from './common.js';
+import { addDelegationCommands } from './delegation-commands.js';
 import { addIdentityCommands } from './identity-commands.js';
 import { addBroadcastCommands, addOutboxCommands } from './outbox-commands.js';
 import { hintFor, toCliError } from './output.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   addAppCommands(program);
   addUsersCommands(program);
   addServiceCommands(program);
+  addDelegationCommands(program);
   addAuditCommands(program);
   addBroadcastCommands(program);
   addOutboxCommands(program);

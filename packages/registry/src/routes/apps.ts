@@ -171,7 +171,8 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
     const data = update.data;
     requireSame('app_id', data.app_id, appId);
     requireFresh(ctx, data.timestamp);
-    const signedBy = await requireMasterSigned(ctx, requireActive(await requireApp(ctx, appId)), 'backbone_update', data, update.signature);
+    const row = requireActive(await requireApp(ctx, appId));
+    const signedBy = await requireMasterSigned(ctx, row, 'backbone_update', data, update.signature, undefined, 'backbone_update');
     ctx.egress.requireAllowed('billing_provider_url', data.operational_context.billing_provider_url);
     ctx.egress.requireAllowed('logging_service_url', data.operational_context.logging_service_url);
     const now = nowSeconds();

@@ -6,6 +6,7 @@ import { appRoutes } from './apps.js';
 import { bindingRoutes } from './bindings.js';
 import { broadcastRoutes } from './broadcasts.js';
 import { catalogRoutes } from './catalog.js';
+import { delegationRoutes } from './delegations.js';
 import { instanceUpdateRoutes } from './instance-updates.js';
 import { instanceRoutes } from './instances.js';
 import { namespaceRoutes } from './namespaces.js';
@@ -15,6 +16,7 @@ import { wellKnownRoutes } from './well-known.js';
 export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void {
   wellKnownRoutes(app, ctx);
   namespaceRoutes(app, ctx);
+  delegationRoutes(app, ctx);
   appRoutes(app, ctx);
   appRetirementRoutes(app, ctx);
   broadcastRoutes(app, ctx);

@@ -8,13 +8,13 @@ import {
   SwarmError,
   type UpdateBindingAnswer,
   UpdateBindingRequest,
-  verify,
 } from '@swarm/protocol';
 import { jsonBody } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { changeApp, requireActive, requireApp } from '../app-change.js';
 import { consumeNonce, pathAppId, requireFresh, requireSame } from '../checks.js';
 import { DEVELOPER_PROOF_MAX_AGE, type RegistryContext } from '../context.js';
+import { ownerSignerKey } from '../master-key.js';
 import { bindingRecord } from '../records.js';
 import { appendAudit } from '../storage/audit.js';
 import { applyBindingUpdate, type BindingUpdateRow, findBindingUpdate } from '../storage/binding-updates.js';
@@ -59,9 +59,16 @@ export function instanceUpdateRoutes(app: FastifyInstance, ctx: RegistryContext)
 
     const found = requireActive(await requireApp(ctx, appId));
     const namespace = await findNamespace(ctx.db, found.ownerNamespace);
-    if (!namespace || !verify('instance_update', payload, body.developer_proof.signature, namespace.publicKey)) {
-      throw new SwarmError('invalid_signature', 'the update is not signed by the app’s Master key');
-    }
+    if (!namespace) throw new SwarmError('invalid_signature', 'the update is not signed by the app’s Master key');
+    const signedBy = await ownerSignerKey(
+      ctx,
+      found,
+      namespace.publicKey,
+      'instance_update',
+      payload,
+      body.developer_proof.signature,
+      'update',
+    );
     const updateId = updateIdOf(payload);
     // A retry of an update already applied: the same answer, however old the proof is by now.
     const applied = await findBindingUpdate(ctx.db, updateId);
@@ -103,7 +110,7 @@ export function instanceUpdateRoutes(app: FastifyInstance, ctx: RegistryContext)
         from: { service_tier: binding.serviceTier, region: binding.region, storage_limit_gb: binding.storageLimitGb },
         to: { service_tier: update.serviceTier, region: update.region, storage_limit_gb: update.storageLimitGb },
         developer_proof_signature: body.developer_proof.signature,
-        signed_by: namespace.publicKey,
+        signed_by: signedBy,
       });
     });
     reply.code(201);

@@ -164,12 +164,20 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
       requireSame('provider_receipt.data.app_id', receipt.data.app_id, appId);
       requireSame('provider_receipt.data.service_id', receipt.data.service_id, serviceId);
     }
-    const signedBy = await requireMasterSigned(ctx, row, 'decommission', data, decommission.signature, () => {
-      if (!receipt) return;
-      if (!instanceKeys(binding, nowSeconds()).some((key) => verify('termination_receipt', receipt.data, receipt.signature, key))) {
-        throw new SwarmError('invalid_signature', 'the termination receipt is not signed by the instance key');
-      }
-    });
+    const signedBy = await requireMasterSigned(
+      ctx,
+      row,
+      'decommission',
+      data,
+      decommission.signature,
+      () => {
+        if (!receipt) return;
+        if (!instanceKeys(binding, nowSeconds()).some((key) => verify('termination_receipt', receipt.data, receipt.signature, key))) {
+          throw new SwarmError('invalid_signature', 'the termination receipt is not signed by the instance key');
+        }
+      },
+      'decommission',
+    );
     const now = nowSeconds();
     const revoked = await changeApp(ctx, appId, async (trx, locked) => {
       if (!(await revokeBinding(trx, appId, serviceId, now))) return false;

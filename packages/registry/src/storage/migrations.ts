@@ -192,4 +192,24 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('app_retirements').ifExists().execute();
     },
   },
+  '006_delegations': {
+    // Keys the Master key granted actions on listed apps until an expiry (docs/PROTOCOL.md).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('delegations')
+        .addColumn('delegation_id', 'text', (c) => c.primaryKey())
+        .addColumn('namespace', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('apps', 'text', (c) => c.notNull())
+        .addColumn('actions', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('delegations_namespace').on('delegations').columns(['namespace', 'expires_at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('delegations').ifExists().execute();
+    },
+  },
 };

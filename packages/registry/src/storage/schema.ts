@@ -124,6 +124,19 @@ export interface AppRetirementsTable {
   retired_at: Seconds;
 }
 
+export interface DelegationsTable {
+  /** The first 32 hex of SHA-256 over the Master-signed grant's canonical data. */
+  delegation_id: string;
+  namespace: string;
+  public_key: string;
+  /** JSON arrays of app ids and action names. */
+  apps: string;
+  actions: string;
+  expires_at: Seconds;
+  created_at: Seconds;
+  revoked_at: Seconds | null;
+}
+
 export interface RegistryTables {
   registry_settings: SettingsTable;
   namespaces: NamespacesTable;
@@ -134,6 +147,7 @@ export interface RegistryTables {
   broadcast_outbox: OutboxTable;
   binding_updates: BindingUpdatesTable;
   app_retirements: AppRetirementsTable;
+  delegations: DelegationsTable;
 }
 
 export type RegistryDb = Kysely<RegistryTables>;
