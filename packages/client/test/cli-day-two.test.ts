@@ -52,6 +52,55 @@ describe('the swarm CLI on day two', () => {
     assert.equal(listed?.storage_limit_gb, 50, 'nothing changed');
   });
 
+  it('swarm delegate: a CI key provisions but may not decommission; revoked at once', SLOW, async () => {
+    await ok('keygen', '--out', 'ci.pem');
+    const granted = await ok(
+      'delegate',
+      '--namespace',
+      'carol',
+      '--app',
+      appId,
+      '--actions',
+      'provision,read_usage',
+      '--expires',
+      '1h',
+      '--key',
+      'master.pem',
+      '--delegate-key',
+      'ci.pem',
+    );
+    assert.equal(granted.status, 'active');
+    const made = await ok('provision', 'crm-contact', '--app', appId, '--key', 'ci.pem', '--tier', 'free', '--region', 'local');
+    assert.equal(made.status, 'active');
+    const [refused, further, listed] = await Promise.all([
+      run('decommission', made.service_id as string, '--app', appId, '--key', 'ci.pem'),
+      run(
+        'delegate',
+        '--namespace',
+        'carol',
+        '--app',
+        appId,
+        '--actions',
+        'decommission',
+        '--expires',
+        '1h',
+        '--key',
+        'ci.pem',
+        '--public-key',
+        granted.public_key as string,
+      ),
+      ok('delegations', '--namespace', 'carol'),
+    ]);
+    assert.equal(refused.json.error?.code, 'forbidden');
+    assert.equal(further.json.error?.code, 'invalid_signature', 'a delegated key does not delegate');
+    assert.equal((listed.delegations as unknown[]).length, 1);
+    const revoked = await ok('revoke-delegation', granted.delegation_id as string, '--namespace', 'carol', '--key', 'master.pem');
+    assert.equal(revoked.status, 'revoked');
+    const after = await run('provision', 'crm-contact', '--app', appId, '--key', 'ci.pem', '--tier', 'free', '--region', 'local');
+    assert.equal(after.json.error?.code, 'invalid_signature');
+    await ok('decommission', made.service_id as string, '--app', appId, '--key', 'master.pem');
+  });
+
   it('swarm app retire is refused while an instance is bound, then retires the app', SLOW, async () => {
     const early = await run('app', 'retire', appId, '--key', 'master.pem');
     assert.equal(early.json.error?.code, 'conflict');
