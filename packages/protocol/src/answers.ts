@@ -196,6 +196,38 @@ export const KeyRotationAnswer = z.object({
 // §11: `revoked` is false when the instance was already revoked (the call is idempotent).
 export const DecommissionAnswer = z.object({ binding: BindingRecord, revoked: z.boolean() });
 
+// Day two (docs/PROTOCOL.md): an instance update as its provider reports it (`PATCH` answer and
+// status document) and as the registry recorded it; an app's retirement.
+export const InstanceUpdateAnswer = z.object({
+  update_id: z.string().regex(/^[0-9a-f]{32}$/),
+  service_id: ServiceId,
+  app_id: AppIdString,
+  status: z.enum(['pending', 'applied', 'failed']),
+  service_tier: TierName,
+  region: RegionName,
+  storage_limit_gb: StorageGb,
+  requested_at: Timestamp,
+  applied_at: Timestamp.optional(),
+  status_url: HttpUrl.optional(),
+  error: ErrorDetail.optional(),
+});
+export const UpdateBindingAnswer = z.object({ update_id: z.string().regex(/^[0-9a-f]{32}$/), binding: BindingRecord });
+export const AppRetirementAnswer = z.object({ app_id: AppIdString, status: z.literal('retired'), retired_at: Timestamp });
+
+// Delegated keys (docs/PROTOCOL.md): a grant as the registry keeps it, and lists of them.
+export const DelegationRecord = z.object({
+  delegation_id: z.string().regex(/^[0-9a-f]{32}$/),
+  namespace: Namespace,
+  public_key: PublicKey,
+  apps: z.array(AppIdString),
+  actions: z.array(z.string().max(32)),
+  expires_at: Timestamp,
+  created_at: Timestamp,
+  revoked_at: Timestamp.nullable(),
+  status: z.enum(['active', 'expired', 'revoked']),
+});
+export const DelegationsAnswer = z.object({ delegations: z.array(DelegationRecord) });
+
 // §9.3, read by the owner: Billing's summary and Logging's entries.
 export const UsageSummary = z.object({
   app_id: AppIdString,
@@ -244,6 +276,11 @@ export type ProviderBeatResult = z.infer<typeof ProviderBeatResult>;
 export type ProviderHeartbeatAnswer = z.infer<typeof ProviderHeartbeatAnswer>;
 export type KeyRotationAnswer = z.infer<typeof KeyRotationAnswer>;
 export type DecommissionAnswer = z.infer<typeof DecommissionAnswer>;
+export type InstanceUpdateAnswer = z.infer<typeof InstanceUpdateAnswer>;
+export type UpdateBindingAnswer = z.infer<typeof UpdateBindingAnswer>;
+export type AppRetirementAnswer = z.infer<typeof AppRetirementAnswer>;
+export type DelegationRecord = z.infer<typeof DelegationRecord>;
+export type DelegationsAnswer = z.infer<typeof DelegationsAnswer>;
 export type UsageSummary = z.infer<typeof UsageSummary>;
 export type StoredLogEntry = z.infer<typeof StoredLogEntry>;
 export type LogsAnswer = z.infer<typeof LogsAnswer>;

@@ -38,6 +38,14 @@ export const EXTENSION_PURPOSES = [
   'broadcast_retry',
   'export',
   'provider_heartbeat',
+  // Day two (docs/PROTOCOL.md): an owner's change of a running instance, the provider's notice
+  // of it to the registry, and an owner's retirement of an app.
+  'instance_update',
+  'update_binding',
+  'app_retirement',
+  // Delegated keys: the Master key's grant and its revocation.
+  'delegation',
+  'delegation_revocation',
 ] as const;
 
 export type Purpose = (typeof PURPOSES)[number] | (typeof EXTENSION_PURPOSES)[number];

@@ -36,6 +36,7 @@ export async function requireApp(ctx: RegistryContext, appId: string): Promise<A
 }
 
 export function requireActive(app: AppRow): AppRow {
+  if (app.status === 'retired') throw new SwarmError('gone', `app ${app.appId} is retired`);
   if (app.status === 'suspended') throw new SwarmError('app_suspended', `app ${app.appId} is suspended`);
   return app;
 }

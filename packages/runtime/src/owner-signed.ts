@@ -1,5 +1,6 @@
 import {
   type DataOf,
+  type DelegableAction,
   type MasterKeyRecord,
   type Purpose,
   type ReplayStore,
@@ -7,6 +8,7 @@ import {
   type SignedCheck,
   type SignedData,
   type SignedEnvelopeSchema,
+  SwarmError,
   type VerifiedMessage,
   verifySigned,
 } from '@swarm/protocol';
@@ -20,12 +22,19 @@ export interface OwnerSignedCheck<S extends OwnerEnvelopeSchema, E> extends Pick
   registry: RegistryClient;
   replay: ReplayStore;
   freshnessSeconds: number;
+  /**
+   * The delegable action this request is (docs/PROTOCOL.md, "Delegated keys"): when set, a key
+   * the Master key granted this action on the app may sign instead of the Master key.
+   */
+  action?: DelegableAction;
 }
 
 /** The app owner's key a request verified under (SPEC §5.1: fetched from the app's registry). */
 export interface OwnerSigner {
   publicKey: string;
   master: MasterKeyRecord;
+  /** Set when a delegated key signed: its grant's id. */
+  delegationId?: string;
 }
 
 /**
@@ -51,8 +60,15 @@ export function verifyOwnerSigned<S extends OwnerEnvelopeSchema, E = void>(
     },
     signer: async (data, signature, purpose): Promise<OwnerSigner> => {
       registry.registryFor(data.app_id);
-      const master = await registry.verifyMasterSigned(data.app_id, purpose, data, signature);
-      return { publicKey: master.public_key, master };
+      try {
+        const master = await registry.verifyMasterSigned(data.app_id, purpose, data, signature);
+        return { publicKey: master.public_key, master };
+      } catch (error) {
+        if (!check.action || !(error instanceof SwarmError) || error.code !== 'invalid_signature') throw error;
+        // The Master key did not sign it: a key it delegated this action to may have.
+        const grant = await registry.verifyDelegateSigned(data.app_id, check.action, purpose, data, signature);
+        return { publicKey: grant.public_key, master: await registry.masterKey(data.app_id), delegationId: grant.delegation_id };
+      }
     },
   });
 }

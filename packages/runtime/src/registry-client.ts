@@ -2,6 +2,9 @@ import {
   Broadcast,
   type BroadcastData,
   checkFreshness,
+  type DelegableAction,
+  type DelegationRecord,
+  DelegationsAnswer,
   errorFromBody,
   MasterKeyRecord,
   nonceExpiresAt,
@@ -122,6 +125,37 @@ export class RegistryClient {
       if (verify(purpose, data, signature, record.public_key)) return record;
     }
     throw new SwarmError('invalid_signature', 'signature does not verify under the Master key');
+  }
+
+  /**
+   * The key a delegation granted `action` on the app that verifies this signature (docs/PROTOCOL.md,
+   * "Delegated keys"). The grants in force are read from the registry each time, never cached:
+   * a revocation holds from the next request on. Only reached when the Master key did not
+   * verify. A grant that verifies but lacks the action is `forbidden`; none is `invalid_signature`.
+   */
+  async verifyDelegateSigned(
+    appId: string,
+    action: DelegableAction,
+    purpose: Purpose,
+    data: unknown,
+    signature: string,
+  ): Promise<DelegationRecord> {
+    const registry = this.registryFor(appId);
+    const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}/delegations`, {
+      timeoutMs: this.#timeoutMs,
+    });
+    if (status !== 200) {
+      const error = errorFromBody(body);
+      if (error && status < 500) throw error;
+      throw new SwarmError('registry_unavailable', `registry ${registry.authority} answered ${status}`);
+    }
+    const { delegations } = parseAnswer(DelegationsAnswer, body, `registry ${registry.authority}`);
+    const grant = delegations.find((candidate) => candidate.status === 'active' && verify(purpose, data, signature, candidate.public_key));
+    if (!grant) throw new SwarmError('invalid_signature', 'signature does not verify under the Master key or a delegated key');
+    if (!grant.actions.includes(action) || !grant.apps.includes(appId)) {
+      throw new SwarmError('forbidden', `delegation ${grant.delegation_id} does not grant ${action} on ${appId}`);
+    }
+    return grant;
   }
 
   /** Forgets cached Master keys (of one app, or all): after a rotation or recovery broadcast. */

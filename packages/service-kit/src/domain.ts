@@ -49,6 +49,11 @@ export interface Domain<Tables = unknown> {
   wipe(instance: InstanceInfo, context: DomainContext<Tables>): Promise<void>;
   /** Gauges reported with usage, e.g. `{ bytes_stored }`. A domain reports a failure by throwing (counted as `errors`). */
   usage?(instance: InstanceInfo, context: DomainContext<Tables>): Promise<Record<string, number>>;
+  /**
+   * Refuses a storage limit the instance's data no longer fits in (an owner's downgrade):
+   * throws `quota_exceeded`. A domain that stores nothing sized against the limit leaves it out.
+   */
+  checkStorageLimit?(instance: InstanceInfo, storageLimitGb: number, context: DomainContext<Tables>): Promise<void>;
 }
 
 /** A domain with its context given: what the kit calls, without knowing the domain's tables. */
@@ -57,6 +62,7 @@ export interface BoundDomain {
   wipe(instance: InstanceInfo): Promise<void>;
   /** The domain's gauges; none when it measures nothing. */
   usage(instance: InstanceInfo): Promise<Record<string, number>>;
+  checkStorageLimit(instance: InstanceInfo, storageLimitGb: number): Promise<void>;
 }
 
 export function bindDomain<Tables>(domain: Domain<Tables>, context: DomainContext<Tables>): BoundDomain {
@@ -64,6 +70,7 @@ export function bindDomain<Tables>(domain: Domain<Tables>, context: DomainContex
     routes: (scope) => domain.routes(scope, context),
     wipe: (instance) => domain.wipe(instance, context),
     usage: async (instance) => (domain.usage ? domain.usage(instance, context) : {}),
+    checkStorageLimit: async (instance, storageLimitGb) => domain.checkStorageLimit?.(instance, storageLimitGb, context),
   };
 }
 

@@ -39,6 +39,7 @@ export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 
     expected: tier,
   } = await verifyOwnerSigned(DomainProvisionRequest, body, {
     purpose: 'provision',
+    action: 'provision',
     registry: kit.registry,
     replay: kit.replay,
     freshnessSeconds: kit.config.freshnessSeconds,

@@ -14,6 +14,7 @@ import { createKit } from './create-kit.js';
 import type { Domain } from './domain.js';
 import { handleBroadcast } from './events.js';
 import { beatAll, every } from './heartbeat.js';
+import { retryPendingUpdates, updateInstance, updateStatus } from './instance-updates.js';
 import type { ServiceOptions } from './options.js';
 import { ProviderHeartbeats } from './provider-heartbeat.js';
 import { answer, provision } from './provision.js';
@@ -77,6 +78,14 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
   app.delete('/v1/instances/:service_id', async (request) =>
     terminate(kit, (request.params as { service_id: string }).service_id, jsonBody(request)),
   );
+  app.patch('/v1/instances/:service_id', async (request, reply) => {
+    const result = await updateInstance(kit, (request.params as { service_id: string }).service_id, jsonBody(request));
+    reply.code(result.status).send(result.body);
+  });
+  app.get('/v1/instances/:service_id/updates/:update_id', async (request) => {
+    const params = request.params as { service_id: string; update_id: string };
+    return updateStatus(kit, params.service_id, params.update_id);
+  });
   app.post('/v1/events', async (request, reply) => {
     const event = await verifyBroadcast(trusted, jsonBody(request), replay);
     if (event) await handleBroadcast(kit, event);
@@ -105,6 +114,8 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
       await Promise.allSettled((await activeInstances()).filter((i) => !i.terminated).map((instance) => contexts.refresh(instance)));
     }),
     every(config.reportFlushMs, () => reporter.flush()),
+    // Updates the registry has not heard of yet (it was down); a restart resumes them too.
+    every(config.bindingRetryInitialMs, () => retryPendingUpdates(kit)),
     every(config.revocationPollMs, async () => {
       const issuers = (await activeInstances()).map((i) => contexts.get(i.serviceId)?.context.auth?.issuer);
       await revocations.refresh(issuers.filter((issuer): issuer is string => typeof issuer === 'string'));

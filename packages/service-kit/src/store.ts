@@ -59,7 +59,25 @@ export interface KitUsageCountersTable {
   period_start: number;
 }
 
+/** An owner's update of an instance (docs/SERVICE-KIT.md, "Updating an instance"). */
+export interface KitInstanceUpdatesTable {
+  update_id: string;
+  service_id: string;
+  app_id: string;
+  /** `{ payload, signature }` of the owner's update, forwarded verbatim to the registry. */
+  developer_proof: string;
+  service_tier: string;
+  region: string;
+  storage_limit_gb: number;
+  status: 'pending' | 'applied' | 'failed';
+  error_code: string | null;
+  error_message: string | null;
+  requested_at: number;
+  applied_at: number | null;
+}
+
 export interface KitTables {
+  kit_instance_updates: KitInstanceUpdatesTable;
   kit_instances: KitInstancesTable;
   kit_contexts: KitContextsTable;
   kit_outbox: KitOutboxTable;
@@ -200,6 +218,32 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('kit_outbox').addColumn('dead_at', 'bigint').execute();
       await db.schema.createIndex('kit_outbox_due').ifNotExists().on('kit_outbox').columns(['dead_at', 'next_attempt_at']).execute();
       await db.schema.createIndex('kit_outbox_app').ifNotExists().on('kit_outbox').columns(['app_id', 'dead_at']).execute();
+    },
+  },
+  '004_instance_updates': {
+    up: async (db) => {
+      await db.schema
+        .createTable('kit_instance_updates')
+        .ifNotExists()
+        .addColumn('update_id', 'text', (c) => c.primaryKey())
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('developer_proof', 'text', (c) => c.notNull())
+        .addColumn('service_tier', 'text', (c) => c.notNull())
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('storage_limit_gb', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('error_message', 'text')
+        .addColumn('requested_at', 'bigint', (c) => c.notNull())
+        .addColumn('applied_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('kit_instance_updates_instance')
+        .ifNotExists()
+        .on('kit_instance_updates')
+        .columns(['service_id', 'status'])
+        .execute();
     },
   },
 };

@@ -19,6 +19,7 @@ export const TERMINATION_DRAIN_MS = 10_000;
 export async function terminate(kit: Kit, serviceId: string, body: unknown) {
   const { data, expected: instance } = await verifyOwnerSigned(PermanentTermination, body, {
     purpose: 'permanent_termination',
+    action: 'decommission',
     registry: kit.registry,
     replay: kit.replay,
     freshnessSeconds: kit.config.freshnessSeconds,

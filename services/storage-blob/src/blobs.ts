@@ -317,5 +317,15 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
     async usage(instance, context) {
       return { bytes_stored: await usedBytes(context.db, instance.serviceId) };
     },
+
+    async checkStorageLimit(instance, storageLimitGb, context) {
+      const used = await usedBytes(context.db, instance.serviceId);
+      if (used > storageLimitGb * bytesPerGb) {
+        throw new SwarmError(
+          'quota_exceeded',
+          `the instance holds ${used} bytes, more than a storage limit of ${storageLimitGb} GB allows; nothing was changed`,
+        );
+      }
+    },
   };
 }

@@ -13,6 +13,7 @@ export function registerProvision(context: AuthContext): void {
   context.app.post('/v1/provision', async (request, reply) => {
     const { data } = await verifyOwnerSigned(ProvisionRequest, jsonBody(request), {
       purpose: 'provision',
+      action: 'provision',
       registry: context.registry,
       replay: context.replay,
       freshnessSeconds: context.freshnessSeconds,

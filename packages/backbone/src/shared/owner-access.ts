@@ -61,6 +61,8 @@ export class OwnerAccess {
   async verifySignedQuery(body: unknown, receiver: { kind: 'billing' | 'logging'; ownUrls: () => string[] }): Promise<OwnerQueryData> {
     const { data } = await verifyOwnerSigned(OwnerQuery, body, {
       purpose: 'owner_query',
+      // Billing answers usage, Logging logs: each is its own delegable action.
+      action: receiver.kind === 'billing' ? 'read_usage' : 'read_logs',
       registry: this.#registry,
       replay: this.#replay,
       freshnessSeconds: this.#freshnessSeconds,

@@ -6,6 +6,7 @@ import { backboneUpdate, listApps, registerApp } from '../apps.js';
 import { verifyAuditLog } from '../audit.js';
 import { loadKey } from '../keys.js';
 import { provisionAuth } from '../provision.js';
+import { retireApp } from '../retire.js';
 import { userToken } from '../tokens.js';
 import { action, integer, option, optional } from './common.js';
 import { fields, table } from './output.js';
@@ -48,6 +49,18 @@ export function addAppCommands(program: Command): void {
           ...(description ? { description } : {}),
         });
         return { json: record, human: `registered app ${record.app_id}\n${fields({ ...record })}` };
+      }),
+    );
+
+  app
+    .command('retire <app_id>')
+    .description('retire an app once its instances are decommissioned; its app_id and slug stay taken, its audit log readable')
+    .requiredOption('--key <file>', 'Master private key')
+    .action(
+      action(async (ctx, appId: string) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const retired = await retireApp(ctx.client, { appId, master });
+        return { json: retired, human: `retired app ${retired.app_id}` };
       }),
     );
 

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { addAppCommands, addAuditCommands, addBackboneUpdateCommand, addExportCommand } from './app-commands.js';
 import { defaultRegistryUrl } from './common.js';
 import { addConsoleCommand } from './console-command.js';
+import { addDelegationCommands } from './delegation-commands.js';
 import { addIdentityCommands } from './identity-commands.js';
 import { addBroadcastCommands, addOutboxCommands } from './outbox-commands.js';
 import { hintFor, terminalSafe, toCliError } from './output.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   addAppCommands(program);
   addUsersCommands(program);
   addServiceCommands(program);
+  addDelegationCommands(program);
   addAuditCommands(program);
   addExportCommand(program);
   addConsoleCommand(program);

@@ -63,7 +63,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   app_suspended: 'the app is suspended at its registry',
   forbidden: 'this needs the right key or an admin token',
   not_found: 'check the ids; `swarm services <app_id>` lists what is bound',
-  gone: 'the instance was decommissioned; provision a new one with `swarm provision`',
+  gone: 'the instance was decommissioned or the app retired; provision a new one with `swarm provision`',
   proof_reused: 'sign a new provisioning request (run `swarm provision` again)',
   conflict: 'pick another name or file',
   invalid_request: 'check the arguments (`swarm <command> --help`)',

@@ -6,6 +6,7 @@ import { loadKey } from '../keys.js';
 import { provision } from '../provision.js';
 import { logs, usage } from '../reports.js';
 import { services } from '../services.js';
+import { updateInstance } from '../update.js';
 import { action, integer, option, optional } from './common.js';
 import { fields, table } from './output.js';
 import { type Spinner, startSpinner } from './spinner.js';
@@ -58,6 +59,37 @@ export function addServiceCommands(program: Command): void {
           return { json: instance, human: fields({ ...instance }) };
         } catch (error) {
           spinner?.fail('provisioning failed');
+          throw error;
+        }
+      }),
+    );
+
+  program
+    .command('update <service_id>')
+    .description("change a running instance's tier or storage limit; waits until the registry lists it")
+    .requiredOption('--app <app_id>', 'the app')
+    .requiredOption('--key <file>', 'Master private key')
+    .option('--tier <tier>', 'the new tier (default: the current one)')
+    .option('--storage-gb <n>', 'the new storage limit in GB (default: the current one, or the new tier default)', integer)
+    .action(
+      action(async (ctx, serviceId: string) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const storageGb = ctx.opts.storageGb as number | undefined;
+        const tier = optional(ctx, 'tier');
+        const spinner: Spinner | null = ctx.json ? null : startSpinner(`updating ${serviceId}`);
+        try {
+          const update = await updateInstance(ctx.client, {
+            appId: option(ctx, 'app'),
+            serviceId,
+            master,
+            ...(tier ? { tier } : {}),
+            ...(storageGb === undefined ? {} : { storageGb }),
+            onProgress: (answer) => spinner?.update(`${serviceId}: update ${answer.status}`),
+          });
+          spinner?.succeed(`${serviceId} is ${update.service_tier}, ${update.storage_limit_gb} GB`);
+          return { json: update, human: fields({ ...update }) };
+        } catch (error) {
+          spinner?.fail('update refused');
           throw error;
         }
       }),

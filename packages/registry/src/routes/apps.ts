@@ -22,6 +22,7 @@ import { DEFAULT_RETIRE_PREVIOUS_AFTER, type RegistryContext } from '../context.
 import { requireMasterSigned } from '../master-key.js';
 import { appPublicRecord } from '../operational-context.js';
 import { pageAfterSeq, pageLimit } from '../pages.js';
+import { isRetiredSlug } from '../storage/app-retirements.js';
 import type { AppRow } from '../storage/apps.js';
 import { insertApp } from '../storage/apps.js';
 import { AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX, AUDIT_PAGE_MAX_CHARS, appendAudit, auditPage } from '../storage/audit.js';
@@ -43,6 +44,9 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
     const namespace = await findNamespace(ctx.db, data.owner_namespace);
     if (!namespace) throw new SwarmError('unknown_namespace', `no namespace ${data.owner_namespace} here`);
     requireSignature('app', data, manifest.signature, namespace.publicKey);
+    if (await isRetiredSlug(ctx.db, data.owner_namespace, data.project_slug)) {
+      throw new SwarmError('conflict', `${data.project_slug} was the slug of a retired app of ${data.owner_namespace}; it is not reused`);
+    }
     await consumeNonce(ctx, namespace.publicKey, data);
     const now = nowSeconds();
     for (let attempt = 0; ; attempt++) {
@@ -170,7 +174,8 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
     const data = update.data;
     requireSame('app_id', data.app_id, appId);
     requireFresh(ctx, data.timestamp);
-    const signedBy = await requireMasterSigned(ctx, requireActive(await requireApp(ctx, appId)), 'backbone_update', data, update.signature);
+    const row = requireActive(await requireApp(ctx, appId));
+    const signedBy = await requireMasterSigned(ctx, row, 'backbone_update', data, update.signature, undefined, 'backbone_update');
     ctx.egress.requireAllowed('billing_provider_url', data.operational_context.billing_provider_url);
     ctx.egress.requireAllowed('logging_service_url', data.operational_context.logging_service_url);
     const now = nowSeconds();

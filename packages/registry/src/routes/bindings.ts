@@ -8,13 +8,13 @@ import {
   parseMessage,
   requireSignature,
   SwarmError,
-  verify,
 } from '@swarm/protocol';
 import { isUniqueViolation, jsonBody } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { changeApp, requireActive, requireApp } from '../app-change.js';
 import { consumeNonce, requireFresh } from '../checks.js';
 import { DEVELOPER_PROOF_MAX_AGE, type RegistryContext } from '../context.js';
+import { ownerSignerKey } from '../master-key.js';
 import { signedContext } from '../operational-context.js';
 import { bindingRecord } from '../records.js';
 import type { AppRow } from '../storage/apps.js';
@@ -128,9 +128,9 @@ export function bindingRoutes(app: FastifyInstance, ctx: RegistryContext): void 
     if (!isAppId(payload.app_id)) throw new SwarmError('invalid_app_id', 'developer_proof.payload.app_id is not an app_id');
     const found = requireActive(await requireApp(ctx, payload.app_id));
     const namespace = await findNamespace(ctx.db, found.ownerNamespace);
-    if (!namespace || !verify('provision', payload, body.developer_proof.signature, namespace.publicKey)) {
-      throw new SwarmError('invalid_signature', 'the developer proof is not signed by the app’s Master key');
-    }
+    if (!namespace) throw new SwarmError('invalid_signature', 'the developer proof is not signed by the app’s Master key');
+    // The Master key, or a key it delegated `provision` on this app to.
+    await ownerSignerKey(ctx, found, namespace.publicKey, 'provision', payload, body.developer_proof.signature, 'provision');
     const now = nowSeconds();
     if (now - payload.timestamp > DEVELOPER_PROOF_MAX_AGE || payload.timestamp - now > ctx.freshnessSeconds) {
       throw new SwarmError('stale_timestamp', 'the developer proof is more than 15 minutes old');

@@ -30,7 +30,7 @@ import { type BindingRow, findBinding, revokeBinding, rotateBindingKey } from '.
 
 type InstanceParams = { Params: { app_id: string; service_id: string } };
 
-function pathServiceId(value: unknown): string {
+export function pathServiceId(value: unknown): string {
   const parsed = ServiceId.safeParse(value);
   if (!parsed.success) throw new SwarmError('invalid_request', 'service_id must match [a-z0-9][a-z0-9-]{2,127}');
   return parsed.data;
@@ -165,12 +165,20 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
       requireSame('provider_receipt.data.app_id', receipt.data.app_id, appId);
       requireSame('provider_receipt.data.service_id', receipt.data.service_id, serviceId);
     }
-    const signedBy = await requireMasterSigned(ctx, row, 'decommission', data, decommission.signature, () => {
-      if (!receipt) return;
-      if (!instanceKeys(binding, nowSeconds()).some((key) => verify('termination_receipt', receipt.data, receipt.signature, key))) {
-        throw new SwarmError('invalid_signature', 'the termination receipt is not signed by the instance key');
-      }
-    });
+    const signedBy = await requireMasterSigned(
+      ctx,
+      row,
+      'decommission',
+      data,
+      decommission.signature,
+      () => {
+        if (!receipt) return;
+        if (!instanceKeys(binding, nowSeconds()).some((key) => verify('termination_receipt', receipt.data, receipt.signature, key))) {
+          throw new SwarmError('invalid_signature', 'the termination receipt is not signed by the instance key');
+        }
+      },
+      'decommission',
+    );
     const now = nowSeconds();
     const revoked = await changeApp(ctx, appId, async (trx, locked) => {
       if (!(await revokeBinding(trx, appId, serviceId, now))) return false;

@@ -20,13 +20,13 @@ import { appendAudit } from '../storage/audit.js';
 import { findNamespace, insertNamespace, type NamespaceRow, namespaceRecord, replaceMasterKey } from '../storage/namespaces.js';
 import type { RegistryTables } from '../storage/schema.js';
 
-function pathNamespace(value: unknown): string {
+export function pathNamespace(value: unknown): string {
   if (typeof value !== 'string' || !NAMESPACE_PATTERN.test(value))
     throw new SwarmError('invalid_request', 'namespace must be 1–63 of [a-z0-9_-]');
   return value;
 }
 
-async function requireNamespace(ctx: RegistryContext, name: string): Promise<NamespaceRow> {
+export async function requireNamespace(ctx: RegistryContext, name: string): Promise<NamespaceRow> {
   const namespace = await findNamespace(ctx.db, name);
   if (!namespace) throw new SwarmError('unknown_namespace', `no namespace ${name} here`);
   return namespace;

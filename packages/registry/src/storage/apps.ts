@@ -8,7 +8,8 @@ export interface AppRow {
   projectSlug: string;
   displayName: string;
   description: string | null;
-  status: 'active' | 'suspended';
+  /** `retired` by its owner (docs/REGISTRY.md, "Retiring an app"): kept, never active again. */
+  status: 'active' | 'suspended' | 'retired';
   createdAt: number;
   configEpoch: number;
   authProviderUrl: string | null;
@@ -32,7 +33,7 @@ function toRow(row: AppsTable): AppRow {
     projectSlug: row.project_slug,
     displayName: row.display_name,
     description: row.description,
-    status: row.status === 'suspended' ? 'suspended' : 'active',
+    status: row.status === 'suspended' || row.status === 'retired' ? row.status : 'active',
     createdAt: Number(row.created_at),
     configEpoch: Number(row.config_epoch),
     authProviderUrl: row.auth_provider_url,

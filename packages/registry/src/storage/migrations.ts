@@ -155,4 +155,61 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('broadcast_outbox').dropColumn('receiver').execute();
     },
   },
+  '004_binding_updates': {
+    // Each applied instance update (docs/PROTOCOL.md, "Changing a running instance"): its id
+    // answers a provider's retry idempotently and the owner can look it up.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('binding_updates')
+        .addColumn('update_id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('service_tier', 'text', (c) => c.notNull())
+        .addColumn('region', 'text')
+        .addColumn('storage_limit_gb', 'bigint', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('binding_updates_instance').on('binding_updates').columns(['app_id', 'service_id', 'at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('binding_updates').ifExists().execute();
+    },
+  },
+  '005_app_retirements': {
+    // A retired app keeps its row (its app_id, zone and audit log stay taken and readable);
+    // this table says when it retired and keeps its slug from being registered again.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('app_retirements')
+        .addColumn('app_id', 'text', (c) => c.primaryKey())
+        .addColumn('owner_namespace', 'text', (c) => c.notNull())
+        .addColumn('project_slug', 'text', (c) => c.notNull())
+        .addColumn('retired_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('app_retirements_slug').on('app_retirements').columns(['owner_namespace', 'project_slug']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('app_retirements').ifExists().execute();
+    },
+  },
+  '006_delegations': {
+    // Keys the Master key granted actions on listed apps until an expiry (docs/PROTOCOL.md).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('delegations')
+        .addColumn('delegation_id', 'text', (c) => c.primaryKey())
+        .addColumn('namespace', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('apps', 'text', (c) => c.notNull())
+        .addColumn('actions', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('delegations_namespace').on('delegations').columns(['namespace', 'expires_at']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('delegations').ifExists().execute();
+    },
+  },
 };

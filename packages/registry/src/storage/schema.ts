@@ -106,6 +106,37 @@ export interface OutboxTable {
   dead_at: Seconds | null;
 }
 
+export interface BindingUpdatesTable {
+  /** The first 32 hex of SHA-256 over the owner's canonical update payload. */
+  update_id: string;
+  app_id: string;
+  service_id: string;
+  service_tier: string;
+  region: string | null;
+  storage_limit_gb: Seconds;
+  at: Seconds;
+}
+
+export interface AppRetirementsTable {
+  app_id: string;
+  owner_namespace: string;
+  project_slug: string;
+  retired_at: Seconds;
+}
+
+export interface DelegationsTable {
+  /** The first 32 hex of SHA-256 over the Master-signed grant's canonical data. */
+  delegation_id: string;
+  namespace: string;
+  public_key: string;
+  /** JSON arrays of app ids and action names. */
+  apps: string;
+  actions: string;
+  expires_at: Seconds;
+  created_at: Seconds;
+  revoked_at: Seconds | null;
+}
+
 export interface RegistryTables {
   registry_settings: SettingsTable;
   namespaces: NamespacesTable;
@@ -114,6 +145,9 @@ export interface RegistryTables {
   bindings: BindingsTable;
   audit_log: AuditLogTable;
   broadcast_outbox: OutboxTable;
+  binding_updates: BindingUpdatesTable;
+  app_retirements: AppRetirementsTable;
+  delegations: DelegationsTable;
 }
 
 export type RegistryDb = Kysely<RegistryTables>;
