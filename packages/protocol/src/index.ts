@@ -7,6 +7,7 @@ export * from './canonical.js';
 export * from './errors.js';
 export * from './freshness.js';
 export * from './keys.js';
+export * from './observe.js';
 export * from './replay.js';
 export * from './schemas.js';
 export * from './signature.js';

@@ -15,6 +15,8 @@ export interface LookupCacheLimits<T> {
   /** With `sizeOf`: the most bytes kept (default 32 MiB); when either limit is reached the cache starts over. */
   maxBytes?: number;
   sizeOf?: (value: T) => number;
+  /** Told of each look-up: true when a kept answer served it (metrics). */
+  observe?: (hit: boolean) => void;
 }
 
 export class LookupCache<T> {
@@ -22,6 +24,7 @@ export class LookupCache<T> {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #sizeOf: ((value: T) => number) | null;
+  readonly #observe: ((hit: boolean) => void) | null;
   readonly #entries = new Map<string, { second: number; value: T; size: number }>();
   #bytes = 0;
   #current = '';
@@ -31,6 +34,7 @@ export class LookupCache<T> {
     this.#maxEntries = limits.maxEntries ?? 10_000;
     this.#maxBytes = limits.maxBytes ?? 32 * 1024 * 1024;
     this.#sizeOf = limits.sizeOf ?? null;
+    this.#observe = limits.observe ?? null;
   }
 
   /**
@@ -41,7 +45,9 @@ export class LookupCache<T> {
     if (!this.#stamp) return build();
     this.#refresh();
     const kept = this.#entries.get(key);
-    if (kept && kept.second === second) return kept.value;
+    const hit = kept !== undefined && kept.second === second;
+    this.#observe?.(hit);
+    if (hit) return kept.value;
     const stampBefore = this.#current;
     const value = await build();
     if (this.#stamp() === stampBefore && (keep?.(value) ?? true)) this.#keep(key, second, value);

@@ -16,7 +16,9 @@ import {
   type EgressOptions,
   EgressPolicy,
   listenApp,
+  type MetricsOptions,
   migrate,
+  observedOf,
   openDatabase,
   Shutdown,
   SqlReplayStore,
@@ -28,6 +30,7 @@ import { KEY_GRACE_SECONDS, type RegistryContext } from './context.js';
 import { type DnsInstance, type DnsLimits, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
 import { LookupCache } from './lookup-cache.js';
+import { type RegistryMetrics, registryMetrics } from './metrics.js';
 import { DEFAULT_INSTANCE_QUOTAS, type InstanceQuotas } from './routes/bindings.js';
 import { registerRoutes } from './routes/index.js';
 import { prepareAppReads } from './storage/apps.js';
@@ -97,6 +100,8 @@ export interface RegistryOptions {
    * operator's and always pass.
    */
   egress?: EgressOptions;
+  /** Who may read `/metrics` (the admin token always may) and the metrics port (docs/OPERATIONS.md). */
+  metrics?: MetricsOptions;
   logLevel?: string | false;
 }
 
@@ -110,13 +115,17 @@ export interface RegistryHandle {
   close(): Promise<void>;
 }
 
-function lookupCaches(stamp: (() => string) | null, maxEntries: number): RegistryContext['lookups'] {
+function lookupCaches(stamp: (() => string) | null, maxEntries: number, observe: RegistryMetrics['cache']): RegistryContext['lookups'] {
   const kept = maxEntries > 0 ? stamp : null;
   return {
-    http: new LookupCache<string>(kept, { maxEntries, sizeOf: (json) => json.length }),
+    http: new LookupCache<string>(kept, { maxEntries, sizeOf: (json) => json.length, observe: observe.http }),
     // An instance is a few hundred bytes of strings.
-    dns: new LookupCache<DnsInstance[] | null>(kept, { maxEntries, sizeOf: (instances) => 512 * (instances?.length ?? 0) }),
-    dnsReplies: new LookupCache<Buffer | null>(kept, { maxEntries, sizeOf: (reply) => reply?.length ?? 0 }),
+    dns: new LookupCache<DnsInstance[] | null>(kept, {
+      maxEntries,
+      sizeOf: (instances) => 512 * (instances?.length ?? 0),
+      observe: observe.dns,
+    }),
+    dnsReplies: new LookupCache<Buffer | null>(kept, { maxEntries, sizeOf: (reply) => reply?.length ?? 0, observe: observe.dnsReplies }),
   };
 }
 
@@ -164,11 +173,13 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
 
     const retry = options.broadcastRetry ?? {};
     let delivery: BroadcastDelivery | null = null;
+    const heartbeatIntervalSeconds = options.heartbeatIntervalSeconds ?? 10;
+    const metrics = registryMetrics(database, database.db, () => heartbeatIntervalSeconds);
     const ctx: RegistryContext = {
       db: database.db,
       dialect: database.dialect,
       reads: { apps: prepareAppReads(database.db, database.prepare), bindings: prepareBindingReads(database.db, database.prepare) },
-      lookups: lookupCaches(database.changeStamp, options.lookupCacheEntries ?? 10_000),
+      lookups: lookupCaches(database.changeStamp, options.lookupCacheEntries ?? 10_000, metrics.cache),
       authority,
       appIdPrefix: `${tld}.${registry}`,
       registryKey: key,
@@ -176,7 +187,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       admissionToken: options.admissionToken ?? null,
       replay,
       freshnessSeconds: options.freshnessSeconds ?? DEFAULT_FRESHNESS_SECONDS,
-      heartbeatIntervalSeconds: options.heartbeatIntervalSeconds ?? 10,
+      heartbeatIntervalSeconds,
       instanceKeyGraceSeconds: options.instanceKeyGraceSeconds ?? KEY_GRACE_SECONDS,
       instanceQuotas: { ...DEFAULT_INSTANCE_QUOTAS, ...options.instanceQuotas },
       defaultBillingUrl: options.defaultBillingUrl ?? null,
@@ -194,11 +205,11 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
     const app = createHttpApp({
       name: 'registry',
       ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
-      ready: async () => {
-        await sql`select 1`.execute(database.db);
-        return true;
-      },
+      metrics: metrics.part,
+      metricsAccess: { ...options.metrics, tokens: [adminToken, ...(options.metrics?.tokens ?? [])] },
+      checks: { database: () => sql`select 1`.execute(database.db) },
     });
+    metrics.watch(app);
     registerRoutes(app, ctx);
     shutdown.onStop(() => app.close());
 
@@ -209,6 +220,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
         authority,
         source: storageZoneSource(ctx),
         logger: app.log,
+        observe: metrics.dns,
         ...(options.dnsLimits ? { limits: options.dnsLimits } : {}),
       });
       ctx.dnsPort = dns.port;
@@ -228,6 +240,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       failuresToOpen: retry.failuresToOpen ?? 5,
       logger: app.log,
       egress: outbound,
+      tracing: () => observedOf(app).tracing(),
     });
     delivery = loop;
     loop.start();
