@@ -4,6 +4,7 @@ import { benchDns } from './dns.js';
 import { benchGrowth } from './growth.js';
 import { type BenchResult, printTable, RESULTS_PATH, writeResults } from './harness.js';
 import { benchHttpRoutes } from './http-routes.js';
+import { benchObservability } from './observability.js';
 import { benchProvisioning } from './provisioning.js';
 import { type SwarmUnderTest, startSwarmProcess } from './swarm.js';
 import { benchVerify } from './verify.js';
@@ -15,6 +16,7 @@ const benches: Array<[string, Bench]> = [
   ['dns', benchDns],
   ['provisioning', benchProvisioning],
   ['growth', () => benchGrowth()],
+  ['observability', () => benchObservability()],
 ];
 
 const only = process.argv.slice(2);
@@ -23,7 +25,7 @@ const results: BenchResult[] = [];
 let swarm: SwarmUnderTest | null = null;
 try {
   for (const [name, run] of selected) {
-    if (name !== 'verify' && name !== 'growth' && !swarm) swarm = await startSwarmProcess();
+    if (name !== 'verify' && name !== 'growth' && name !== 'observability' && !swarm) swarm = await startSwarmProcess();
     process.stderr.write(`running ${name}…\n`);
     results.push(...(await run(swarm as SwarmUnderTest)));
   }

@@ -77,9 +77,11 @@ export function observeApp(
     if (options.logging) request.log = request.log.child({ trace_id: request.trace.traceId });
     done();
   });
+  // SWARM_METRICS=off: requests are not observed (the benchmark's baseline; an operator who scrapes nothing).
+  const observeRequests = process.env.SWARM_METRICS !== 'off';
   app.addHook('onResponse', (request, reply, done) => {
     const code = reply.statusCode;
-    metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', code, reply.elapsedTime / 1000);
+    if (observeRequests) metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', code, reply.elapsedTime / 1000);
     endHop(request.trace, code);
     done();
   });
