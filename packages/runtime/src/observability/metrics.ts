@@ -15,6 +15,8 @@ export class PartMetrics {
   readonly #httpChildren = new Map<string, { observe(value: number): void }>();
 
   constructor() {
+    // The process's families start counting with its first part, not at its first scrape.
+    processRegistry();
     this.httpDuration = this.histogram(
       'swarm_http_request_duration_seconds',
       'HTTP requests served, by method, route pattern and status code (the _count is the request count)',
