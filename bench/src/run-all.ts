@@ -8,6 +8,7 @@ import { benchDnsLoad } from './dns-load.js';
 import { benchGrowth } from './growth.js';
 import { type BenchResult, printTable, RESULTS_PATH, writeResults } from './harness.js';
 import { benchHttpRoutes } from './http-routes.js';
+import { benchObservability } from './observability.js';
 import { benchProviderBeats } from './provider-beats.js';
 import { benchProvisioning } from './provisioning.js';
 import { type SwarmUnderTest, startSwarmProcess } from './swarm.js';
@@ -25,6 +26,7 @@ const benches: Array<[string, boolean, Bench]> = [
   ['growth', false, () => benchGrowth()],
   ['dns-load', false, () => benchDnsLoad()],
   ['provider-beats', false, () => benchProviderBeats()],
+  ['observability', false, () => benchObservability()],
 ];
 
 const only = process.argv.slice(2);

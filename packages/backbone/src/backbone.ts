@@ -31,9 +31,14 @@ export async function startBackbone(options: AuthProviderOptions): Promise<Backb
   return shutdown.start(async () => {
     const auth = await startAuthProvider({ ...options, port });
     shutdown.onStop(() => auth.close());
-    const billing = await startBilling({ ...common, port: next(1) });
+    // A metrics port, like the HTTP port, is the auth provider's; billing and logging take the next two.
+    const metricsAt = (offset: number) =>
+      options.metrics?.port === undefined
+        ? {}
+        : { metrics: { ...options.metrics, port: options.metrics.port === 0 ? 0 : options.metrics.port + offset } };
+    const billing = await startBilling({ ...common, port: next(1), ...metricsAt(1) });
     shutdown.onStop(() => billing.close());
-    const logging = await startLogging({ ...common, port: next(2) });
+    const logging = await startLogging({ ...common, port: next(2), ...metricsAt(2) });
     shutdown.onStop(() => logging.close());
     return { auth, billing, logging, close: () => shutdown.close() };
   });

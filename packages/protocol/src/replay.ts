@@ -1,4 +1,5 @@
 import { SwarmError } from './errors.js';
+import { protocolObserver } from './observe.js';
 
 /**
  * Remembers nonces so each is accepted once. `unique` returns true the first time a
@@ -39,7 +40,10 @@ export function nonceExpiresAt(timestamp: number, windowSeconds: number): number
  * so a forger cannot burn someone else's nonces (SPEC §3).
  */
 export async function consumeNonce(replay: ReplayStore, scope: string, nonce: string, expiresAt: number): Promise<void> {
-  if (!(await replay.unique(scope, nonce, expiresAt))) throw new SwarmError('nonce_reused', 'this nonce was already used with this key');
+  if (!(await replay.unique(scope, nonce, expiresAt))) {
+    protocolObserver()?.nonceRefused();
+    throw new SwarmError('nonce_reused', 'this nonce was already used with this key');
+  }
 }
 
 /** The same store with every namespace prefixed: parts that share one database keep their nonces apart. */

@@ -2,6 +2,7 @@ import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node
 import { PROTOCOL_VERSION, type Purpose, signedBytes } from './canonical.js';
 import { SwarmError } from './errors.js';
 import { cachedPublicKeyObject } from './keys.js';
+import { protocolObserver } from './observe.js';
 
 const SIGNATURE_HEX = /^[0-9a-f]{128}$/;
 
@@ -19,6 +20,12 @@ export function sign(purpose: Purpose, object: unknown, privateKey: KeyObject): 
  * signatures verify as false rather than throwing, so callers map every failure to one code.
  */
 export function verify(purpose: Purpose, object: unknown, signature: string, publicKey: string | KeyObject): boolean {
+  const ok = verifyBytes(purpose, object, signature, publicKey);
+  protocolObserver()?.verified(purpose, ok);
+  return ok;
+}
+
+function verifyBytes(purpose: Purpose, object: unknown, signature: string, publicKey: string | KeyObject): boolean {
   if (!isSignatureHex(signature)) return false;
   const key = typeof publicKey === 'string' ? cachedPublicKeyObject(publicKey) : publicKey;
   if (!key) return false;

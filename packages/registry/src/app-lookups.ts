@@ -2,6 +2,13 @@ import { appDnsZone } from '@swarm/protocol';
 import type { DnsInstance } from './dns/index.js';
 import { LookupCache, type LookupCacheSource, SHARED_GROUP } from './lookup-cache.js';
 
+/** Hit/miss counters per cache (the registry's metrics). */
+export interface LookupObservers {
+  http: (hit: boolean) => void;
+  dns: (hit: boolean) => void;
+  dnsReplies: (hit: boolean) => void;
+}
+
 /**
  * The registry's Service DNS answers and who drops them. The HTTP answers are grouped by app_id,
  * the DNS instance lists and encoded replies by the app's zone; `changed(appId)` drops one app's
@@ -13,12 +20,20 @@ export class AppLookups {
   readonly dnsReplies: LookupCache<Buffer | null>;
   readonly #authority: string[];
 
-  constructor(source: LookupCacheSource | null, maxEntries: number, authority: string) {
+  constructor(source: LookupCacheSource | null, maxEntries: number, authority: string, observe?: LookupObservers) {
     const kept = maxEntries > 0 ? source : null;
-    this.http = new LookupCache<string>(kept, { maxEntries, sizeOf: (json) => json.length });
+    this.http = new LookupCache<string>(kept, { maxEntries, sizeOf: (json) => json.length, ...(observe ? { observe: observe.http } : {}) });
     // An instance is a few hundred bytes of strings.
-    this.dns = new LookupCache<DnsInstance[] | null>(kept, { maxEntries, sizeOf: (instances) => 512 * (instances?.length ?? 0) });
-    this.dnsReplies = new LookupCache<Buffer | null>(kept, { maxEntries, sizeOf: (reply) => reply?.length ?? 0 });
+    this.dns = new LookupCache<DnsInstance[] | null>(kept, {
+      maxEntries,
+      sizeOf: (instances) => 512 * (instances?.length ?? 0),
+      ...(observe ? { observe: observe.dns } : {}),
+    });
+    this.dnsReplies = new LookupCache<Buffer | null>(kept, {
+      maxEntries,
+      sizeOf: (reply) => reply?.length ?? 0,
+      ...(observe ? { observe: observe.dnsReplies } : {}),
+    });
     this.#authority = authority.toLowerCase().split('.');
   }
 

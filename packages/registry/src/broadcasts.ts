@@ -3,11 +3,14 @@ import {
   type DeliveryOutcome,
   deliveryOutcome,
   type Egress,
+  endHop,
   forEachLimited,
   ReceiverLanes,
   receiverOf,
   requestJson,
   retryDelayMs,
+  startHop,
+  type Tracing,
 } from '@swarm/runtime';
 import type { RegistryContext } from './context.js';
 import type { AppRow } from './storage/apps.js';
@@ -101,6 +104,8 @@ export interface DeliveryOptions {
   /** Receivers are URLs tenants chose: sent through the registry's egress policy. */
   egress?: Egress;
   logger?: { warn(obj: unknown, msg?: string): void };
+  /** The registry's span exporter, if any: each delivery is a trace the receiver joins. */
+  tracing?: () => Tracing | null;
 }
 
 /**
@@ -259,13 +264,16 @@ export class BroadcastDelivery {
   async #deliver(url: string, data: Record<string, unknown>): Promise<{ outcome: DeliveryOutcome; error: string | null }> {
     if (receiverOf(url) === null) return { outcome: 'dead', error: 'the receiver URL is not an http(s) URL' };
     const envelope = signEnvelope('broadcast', { ...data, timestamp: nowSeconds() }, this.#ctx.registryKey.privateKey);
+    // A delivery may come long after the change that queued it, and be retried: a trace of its own.
+    const trace = startHop(this.#options.tracing?.(), 'broadcast', 'internal', null);
     try {
       // Only the status counts: a receiver may answer 2xx with any body, or none.
       const { status } = await requestJson('POST', url, envelope, {
         timeoutMs: this.#options.timeoutMs,
         read: 'status',
+        trace,
         ...(this.#options.egress ? { egress: this.#options.egress } : {}),
-      });
+      }).finally(() => endHop(trace));
       const outcome = deliveryOutcome(status);
       return { outcome, error: outcome === 'delivered' ? null : `receiver answered ${status}` };
     } catch (error) {

@@ -55,6 +55,13 @@ export class Liveness {
     return this.#beats.size;
   }
 
+  /** Instances whose last beat in memory is at or after `since` (the metrics' healthy count). */
+  beatingSince(since: number): number {
+    let count = 0;
+    for (const beat of this.#beats.values()) if (beat.at >= since) count++;
+    return count;
+  }
+
   healthySince(now: number): number {
     return now - MISSED_HEARTBEATS * this.#options.intervalSeconds;
   }

@@ -17,6 +17,8 @@ export interface LookupCacheLimits<T> {
   /** With `sizeOf`: the most bytes kept (default 32 MiB); when either limit is reached the cache starts over. */
   maxBytes?: number;
   sizeOf?: (value: T) => number;
+  /** Told of each look-up: true when a kept answer served it (metrics). */
+  observe?: (hit: boolean) => void;
 }
 
 export interface LookupCacheSource {
@@ -41,6 +43,7 @@ export class LookupCache<T> {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #sizeOf: ((value: T) => number) | null;
+  readonly #observe: ((hit: boolean) => void) | null;
   readonly #entries = new Map<string, Entry<T>>();
   readonly #keysOf = new Map<string, Set<string>>();
   /** Counts invalidations; a group remembers the count of its last one (bounded like the entries). */
@@ -58,6 +61,7 @@ export class LookupCache<T> {
     this.#maxEntries = limits.maxEntries ?? 10_000;
     this.#maxBytes = limits.maxBytes ?? 32 * 1024 * 1024;
     this.#sizeOf = limits.sizeOf ?? null;
+    this.#observe = limits.observe ?? null;
   }
 
   /**
@@ -73,8 +77,10 @@ export class LookupCache<T> {
     const kept = this.#entries.get(key);
     if (kept && kept.second === second && kept.group === group) {
       this.hits++;
+      this.#observe?.(true);
       return kept.value;
     }
+    this.#observe?.(false);
     const startedAt = this.#generation;
     const stampBefore = this.#current;
     const value = await build();

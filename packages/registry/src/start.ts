@@ -17,7 +17,9 @@ import {
   type EgressOptions,
   EgressPolicy,
   listenApp,
+  type MetricsOptions,
   migrate,
+  observedOf,
   openDatabase,
   Shutdown,
   SqlReplayStore,
@@ -31,6 +33,7 @@ import { KEY_GRACE_SECONDS, type RegistryContext } from './context.js';
 import { type DnsLimits, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
 import { Liveness } from './liveness.js';
+import { type RegistryMetrics, registryMetrics } from './metrics.js';
 import { DEFAULT_INSTANCE_QUOTAS, type InstanceQuotas } from './routes/bindings.js';
 import { registerRoutes } from './routes/index.js';
 import { prepareAppReads } from './storage/apps.js';
@@ -109,6 +112,8 @@ export interface RegistryOptions {
    * operator's and always pass.
    */
   egress?: EgressOptions;
+  /** Who may read `/metrics` (the admin token always may) and the metrics port (docs/OPERATIONS.md). */
+  metrics?: MetricsOptions;
   logLevel?: string | false;
 }
 
@@ -167,7 +172,14 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       options.adminToken ?? (await settingOrCreate(database.db, 'admin_token', () => randomBytes(32).toString('base64url')));
 
     const heartbeatIntervalSeconds = options.heartbeatIntervalSeconds ?? 10;
-    const liveness = new Liveness(database.db, {
+    let liveness: Liveness | null = null;
+    const metrics = registryMetrics(
+      database,
+      database.db,
+      () => heartbeatIntervalSeconds,
+      (since) => liveness?.beatingSince(since) ?? null,
+    );
+    liveness = new Liveness(database.db, {
       intervalSeconds: heartbeatIntervalSeconds,
       persistSeconds: heartbeatIntervalSeconds * (options.persistBeatsEveryIntervals ?? (database.dialect === 'sqlite' ? 6 : 0)),
       startedAt: nowSeconds(),
@@ -181,6 +193,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
         : { stamp: null, enabled: () => changes?.listening ?? false },
       options.lookupCacheEntries ?? 10_000,
       authority,
+      metrics.cache,
     );
     if (database.dialect === 'postgres' && options.databaseUrl) {
       const channel = await ChangeChannel.open({
@@ -229,11 +242,11 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
     const app = createHttpApp({
       name: 'registry',
       ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
-      ready: async () => {
-        await sql`select 1`.execute(database.db);
-        return true;
-      },
+      metrics: metrics.part,
+      metricsAccess: { ...options.metrics, tokens: [adminToken, ...(options.metrics?.tokens ?? [])] },
+      checks: { database: () => sql`select 1`.execute(database.db) },
     });
+    metrics.watch(app);
     registerRoutes(app, ctx);
     shutdown.onStop(() => app.close());
 
@@ -244,6 +257,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
         authority,
         source: storageZoneSource(ctx),
         logger: app.log,
+        observe: metrics.dns,
         ...(options.dnsLimits ? { limits: options.dnsLimits } : {}),
       });
       ctx.dnsPort = dns.port;
@@ -263,6 +277,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       failuresToOpen: retry.failuresToOpen ?? 5,
       logger: app.log,
       egress: outbound,
+      tracing: () => observedOf(app).tracing(),
     });
     delivery = loop;
     loop.start();

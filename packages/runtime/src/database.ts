@@ -26,6 +26,8 @@ export interface Database<DB> {
    * Null on PostgreSQL.
    */
   changeStamp: (() => string) | null;
+  /** Connections of the PostgreSQL pool (metrics); null on SQLite, which has one connection. */
+  poolStats: (() => { total: number; idle: number; waiting: number }) | null;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,7 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
       runInTransaction: runInTransactionWithKysely(db),
       dataVersion: null,
       changeStamp: null,
+      poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
       close: () => db.destroy(),
     };
   }
@@ -96,6 +99,7 @@ export function openDatabase<DB>(options: OpenDatabaseOptions): Database<DB> {
     ...prepareOnSqlite(sqlite, db),
     dataVersion: () => dataVersion.get() as number,
     changeStamp: () => `${dataVersion.get() as number}:${ownChanges.get() as number}`,
+    poolStats: null,
     close: () => db.destroy(),
   };
 }

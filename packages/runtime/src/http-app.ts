@@ -1,6 +1,10 @@
 import { isIPv6, type Socket } from 'node:net';
 import { MAX_BODY_BYTES, readJsonBody, SwarmError } from '@swarm/protocol';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { ReadinessCheck } from './observability/health.js';
+import { readiness } from './observability/health.js';
+import { type MetricsOptions, type ObservedApp, observeApp } from './observability/http-observability.js';
+import type { PartMetrics } from './observability/metrics.js';
 
 export interface HttpAppOptions {
   /** pino level, or false for silence (tests). Default: SWARM_LOG_LEVEL or 'info'. */
@@ -9,6 +13,17 @@ export interface HttpAppOptions {
   name: string;
   /** Readiness probe for `/readyz`; throws or returns false when not ready. */
   ready?: () => Promise<boolean>;
+  /** Named readiness checks (database, redis, registry): `/readyz` is ready when all pass. */
+  checks?: Record<string, ReadinessCheck>;
+  /** The part's metrics (made here when not given); the request histogram is added to them. */
+  metrics?: PartMetrics;
+  /** Who may read `/metrics` and on which port (docs/OPERATIONS.md, "Metrics"). */
+  metricsAccess?: MetricsOptions;
+  /**
+   * On close, requests in flight get this long to finish before their connections are cut
+   * (new ones are answered 503 meanwhile). Default SWARM_DRAIN_TIMEOUT_MS, else 10 000.
+   */
+  drainTimeoutMs?: number;
   bodyLimit?: number;
   /** Timeouts and connection caps; each unset one comes from the environment, else its default. */
   limits?: Partial<ServerLimits>;
@@ -106,12 +121,48 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   });
 
   limitConnections(app, limits);
+  let inFlight = 0;
+  let drained: (() => void) | null = null;
   app.addHook('onRequest', (request, reply, done) => {
     const timer = setTimeout(() => cutOff(request, reply), limits.totalTimeoutMs);
     timer.unref();
-    reply.raw.once('close', () => clearTimeout(timer));
+    inFlight++;
+    reply.raw.once('close', () => {
+      clearTimeout(timer);
+      if (--inFlight === 0) drained?.();
+    });
     done();
   });
+  // Graceful drain: Fastify answers new requests 503 once closing; those already running finish
+  // (up to the drain timeout) before the connections are cut.
+  const drainMs = options.drainTimeoutMs ?? (Number(process.env.SWARM_DRAIN_TIMEOUT_MS) || 10_000);
+  app.addHook('preClose', async () => {
+    if (inFlight === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, drainMs);
+      drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  });
+  const checks = (): Record<string, ReadinessCheck> => ({
+    ...(options.ready ? { ready: options.ready } : {}),
+    ...options.checks,
+  });
+  observed.set(
+    app,
+    observeApp(
+      app,
+      {
+        name: options.name,
+        logging: level !== false && level !== 'silent',
+        metrics: options.metrics,
+        metricsAccess: options.metricsAccess,
+      },
+      checks,
+    ),
+  );
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -126,11 +177,21 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Who may call: anyone (load balancers, orchestrators). They say ok or failing per check, never why.
   app.get('/readyz', async (_request, reply) => {
-    const ok = options.ready ? await options.ready().catch(() => false) : true;
-    reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready' });
+    const state = await readiness(checks());
+    reply.code(state.ready ? 200 : 503).send({ status: state.ready ? 'ready' : 'not_ready', checks: state.checks });
   });
   return app;
+}
+
+const observed = new WeakMap<FastifyInstance, ObservedApp>();
+
+/** The metrics, tracer and metrics listener of an app made by createHttpApp. */
+export function observedOf(app: FastifyInstance): ObservedApp {
+  const found = observed.get(app);
+  if (!found) throw new Error('the app was not made by createHttpApp');
+  return found;
 }
 
 /** Past the total request time: a 503 when nothing was answered yet, else the connection is cut. */

@@ -1,6 +1,8 @@
 import { SwarmError } from '@swarm/protocol';
 import { type Dispatcher, request } from 'undici';
 import { EGRESS_REFUSED, type Egress } from './egress.js';
+import { formatTraceparent, type TraceContext } from './observability/trace-context.js';
+import { endHop } from './observability/tracer.js';
 
 export interface JsonResponse {
   status: number;
@@ -28,6 +30,12 @@ export interface RequestOptions {
    * Without it the URL is the operator's own (a trusted registry, the CLI's own target).
    */
   egress?: Egress;
+  /**
+   * The trace the request is part of (a Fastify request's `request.trace`, or a root started by a
+   * loop): sent as `traceparent`, and a client span when the part exports spans. Passed
+   * explicitly, like `egress`.
+   */
+  trace?: TraceContext | undefined;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -60,6 +68,10 @@ export async function requestJson(method: string, url: string, body?: unknown, o
     if (refusal) throw new SwarmError('registry_unavailable', `${target.origin} is not sent to: ${refusal}`);
   }
   const dispatcher = egress?.dispatcherFor(target);
+  // The next hop's parent: a client span of its own when spans are exported, else this hop's span.
+  const hop = options.trace?.tracing
+    ? options.trace.tracing.start(method, 'client', options.trace, { 'http.request.method': method, 'server.address': target.host })
+    : options.trace;
   let response: Dispatcher.ResponseData;
   try {
     response = await request(target, {
@@ -68,6 +80,7 @@ export async function requestJson(method: string, url: string, body?: unknown, o
         accept: 'application/json',
         'accept-encoding': 'identity',
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(hop ? { traceparent: formatTraceparent(hop) } : {}),
         ...options.headers,
       },
       body: body === undefined ? null : JSON.stringify(body),
@@ -77,9 +90,11 @@ export async function requestJson(method: string, url: string, body?: unknown, o
   } catch (cause) {
     const refused = egressRefusalOf(cause);
     const reason = refused ? `is not sent to: ${refused}` : 'cannot be reached';
+    if (hop !== options.trace) endHop(hop, undefined, reason);
     throw new SwarmError('registry_unavailable', `${target.origin} ${reason}`, { cause });
   }
   const status = response.statusCode;
+  if (hop !== options.trace) endHop(hop, status);
   if (status >= 300 && status < 400) {
     discard(response);
     throw new SwarmError('registry_unavailable', `${target.origin} answered ${status}: redirects are not followed`);

@@ -12,6 +12,7 @@ import {
   type VerifiedMessage,
   verifySigned,
 } from '@swarm/protocol';
+import type { TraceContext } from './observability/trace-context.js';
 import type { RegistryClient } from './registry-client.js';
 
 export type OwnerEnvelopeSchema = SignedEnvelopeSchema<SignedData & { app_id: string }>;
@@ -27,6 +28,8 @@ export interface OwnerSignedCheck<S extends OwnerEnvelopeSchema, E> extends Pick
    * the Master key granted this action on the app may sign instead of the Master key.
    */
   action?: DelegableAction;
+  /** The request's trace: the Master-key fetch joins it. */
+  trace?: TraceContext | undefined;
 }
 
 /** The app owner's key a request verified under (SPEC §5.1: fetched from the app's registry). */
@@ -61,7 +64,7 @@ export function verifyOwnerSigned<S extends OwnerEnvelopeSchema, E = void>(
     signer: async (data, signature, purpose): Promise<OwnerSigner> => {
       registry.registryFor(data.app_id);
       try {
-        const master = await registry.verifyMasterSigned(data.app_id, purpose, data, signature);
+        const master = await registry.verifyMasterSigned(data.app_id, purpose, data, signature, check.trace);
         return { publicKey: master.public_key, master };
       } catch (error) {
         if (!check.action || !(error instanceof SwarmError) || error.code !== 'invalid_signature') throw error;

@@ -22,6 +22,7 @@ import {
   verify,
 } from '@swarm/protocol';
 import { getJson } from './http-client.js';
+import type { TraceContext } from './observability/trace-context.js';
 import { SingleFlight, TtlCache } from './ttl-cache.js';
 
 export interface RegistryClientOptions {
@@ -82,13 +83,14 @@ export class RegistryClient {
   }
 
   /** The app's Master public key; `unknown_app`, `app_suspended` or `registry_unavailable` otherwise. */
-  async masterKey(appId: string, options: { fresh?: boolean } = {}): Promise<MasterKeyRecord> {
+  async masterKey(appId: string, options: { fresh?: boolean; trace?: TraceContext | undefined } = {}): Promise<MasterKeyRecord> {
     const registry = this.registryFor(appId);
     const cached = options.fresh ? undefined : this.#masterKeys.get(appId);
     if (cached) return known(cached);
     return this.#masterKeyLoads.run(appId, async () => {
       const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}/master-key`, {
         timeoutMs: this.#timeoutMs,
+        trace: options.trace,
       });
       if (status !== 200) {
         const error = errorFromBody(body);
@@ -115,13 +117,19 @@ export class RegistryClient {
    * Verifies a Master-signed object. A signature that fails under a cached key is retried once
    * with a freshly fetched key, in case the Master key was rotated (SPEC §5.1).
    */
-  async verifyMasterSigned(appId: string, purpose: Purpose, data: unknown, signature: string): Promise<MasterKeyRecord> {
+  async verifyMasterSigned(
+    appId: string,
+    purpose: Purpose,
+    data: unknown,
+    signature: string,
+    trace?: TraceContext,
+  ): Promise<MasterKeyRecord> {
     const cached = this.#masterKeys.get(appId);
     const wasCached = !!cached && 'value' in cached;
-    let record = await this.masterKey(appId);
+    let record = await this.masterKey(appId, { trace });
     if (verify(purpose, data, signature, record.public_key)) return record;
     if (wasCached) {
-      record = await this.masterKey(appId, { fresh: true });
+      record = await this.masterKey(appId, { fresh: true, trace });
       if (verify(purpose, data, signature, record.public_key)) return record;
     }
     throw new SwarmError('invalid_signature', 'signature does not verify under the Master key');

@@ -120,6 +120,11 @@ export class RedisReplayStore implements ReplayStore {
     }
   }
 
+  /** For readiness: resolves when Redis answers. */
+  async ping(): Promise<void> {
+    await this.#client.ping();
+  }
+
   async close(): Promise<void> {
     if (this.#client.isOpen) await this.#client.quit().catch(() => {});
   }

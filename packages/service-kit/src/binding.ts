@@ -9,7 +9,7 @@ import {
   SwarmError,
   sign,
 } from '@swarm/protocol';
-import { postJson } from '@swarm/runtime';
+import { endHop, postJson, startHop, type TraceContext } from '@swarm/runtime';
 import type { Instance } from './instances.js';
 import { endpointUrl, type Kit } from './kit.js';
 
@@ -35,13 +35,18 @@ export class Binder {
     for (const instance of await this.#kit.instances.list({ status: 'binding' })) this.#schedule(instance);
   }
 
-  async bind(instance: Instance): Promise<BindOutcome> {
+  /** `trace`: the provisioning request's (a retry from the schedule starts a trace of its own). */
+  async bind(instance: Instance, trace?: TraceContext): Promise<BindOutcome> {
     if (this.#running.has(instance.serviceId)) return { status: 'binding' };
     this.#running.add(instance.serviceId);
+    const hop = trace ?? startHop(this.#kit.tracing(), 'binding retry', 'internal', null);
     try {
-      return await this.#attempt(instance);
+      const outcome = await this.#attempt(instance, hop);
+      this.#kit.metrics.bindingAttempts.inc({ outcome: outcome.status === 'failed' ? outcome.error.code : outcome.status });
+      return outcome;
     } finally {
       this.#running.delete(instance.serviceId);
+      if (hop !== trace) endHop(hop);
     }
   }
 
@@ -51,7 +56,7 @@ export class Binder {
     this.#timers.clear();
   }
 
-  async #attempt(instance: Instance): Promise<BindOutcome> {
+  async #attempt(instance: Instance, trace: TraceContext): Promise<BindOutcome> {
     const kit = this.#kit;
     if (!instance.key) return { status: 'failed', error: new SwarmError('not_found', 'instance has no key') };
     const proof = JSON.parse(instance.developerProof) as { payload: ProvisionData; signature: string };
@@ -73,7 +78,7 @@ export class Binder {
     };
     let answer: { status: number; body: unknown };
     try {
-      answer = await postJson(`${registry.baseUrl}/v1/bindings`, request, { timeoutMs: 5000 });
+      answer = await postJson(`${registry.baseUrl}/v1/bindings`, request, { timeoutMs: 5000, trace });
     } catch {
       return this.#retryLater(instance);
     }

@@ -14,7 +14,7 @@ import {
   type TrustedRegistries,
   verify,
 } from '@swarm/protocol';
-import { postJson } from '@swarm/runtime';
+import { postJson, type TraceContext } from '@swarm/runtime';
 import type { Kysely } from 'kysely';
 import type { Instance } from './instances.js';
 import { type ContextRow, contextToRow, contextToTable, type KitTables } from './store.js';
@@ -146,12 +146,12 @@ export class ContextCache {
   }
 
   /** Asks the registry for the instance's current context (SPEC §9.1), signed by the instance key. */
-  async refresh(instance: Instance): Promise<CachedContext> {
+  async refresh(instance: Instance, trace?: TraceContext): Promise<CachedContext> {
     if (!instance.key) throw new SwarmError('not_found', 'instance has no key');
     const registry = this.#trusted.forApp(instance.appId);
     const data = { app_id: instance.appId, service_id: instance.serviceId, timestamp: nowSeconds(), nonce: newNonce() };
     const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.appId)}/services/${encodeURIComponent(instance.serviceId)}/context`;
-    const { status, body } = await postJson(url, signEnvelope('service_call', data, instance.key.privateKey), { timeoutMs: 5000 });
+    const { status, body } = await postJson(url, signEnvelope('service_call', data, instance.key.privateKey), { timeoutMs: 5000, trace });
     if (status !== 200) {
       throw errorFromBody(body) ?? new SwarmError('registry_unavailable', `registry answered ${status} to a context refresh`);
     }

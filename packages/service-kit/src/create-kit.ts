@@ -9,6 +9,7 @@ import {
   RedisReplayStore,
   RegistryClient,
   SqlReplayStore,
+  type Tracing,
   withTables,
 } from '@swarm/runtime';
 import { Binder } from './binding.js';
@@ -16,6 +17,7 @@ import { ContextCache } from './contexts.js';
 import { bindDomain, type Domain } from './domain.js';
 import { InstanceStore } from './instances.js';
 import type { Kit } from './kit.js';
+import { kitMetrics } from './metrics.js';
 import { resolveConfig, type ServiceOptions } from './options.js';
 import { loadOrCreateProviderKey } from './provider-key.js';
 import { Reporter } from './reporting.js';
@@ -58,6 +60,8 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
     const instances = new InstanceStore(db);
     const contexts = new ContextCache(db, trusted);
     await contexts.loadAll();
+    // The server's tracer once it listens: the reporter and the binder read it through here.
+    const tracer = { current: (): Tracing | null => null };
     const reporter = new Reporter({
       egress,
       db,
@@ -65,6 +69,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       runInTransaction: database.runInTransaction,
       instances,
       contexts,
+      tracing: (): Tracing | null => tracer.current(),
       gauges: async (serviceId) => {
         const instance = await instances.get(serviceId);
         return instance && !instance.wiped ? bound.usage(instance.info) : {};
@@ -83,6 +88,11 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       domain: bound,
       egress,
       publicUrl: '',
+      metrics: kitMetrics(database, db),
+      tracing: (): Tracing | null => tracer.current(),
+      setTracing: (tracing: () => Tracing | null) => {
+        tracer.current = tracing;
+      },
     };
     // The binder holds the same object, so it sees `publicUrl` once the server listens.
     return Object.assign(parts, { binder: new Binder(parts) });

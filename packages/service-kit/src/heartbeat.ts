@@ -1,5 +1,5 @@
 import { errorFromBody, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
-import { postJson } from '@swarm/runtime';
+import { endHop, postJson, startHop } from '@swarm/runtime';
 import type { Instance } from './instances.js';
 import type { Kit } from './kit.js';
 
@@ -18,7 +18,11 @@ export async function beat(kit: Kit, instance: Instance): Promise<void> {
     status: 'ok' as const,
   };
   const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.appId)}/services/${encodeURIComponent(instance.serviceId)}/heartbeat`;
-  const { status, body } = await postJson(url, signEnvelope('service_call', data, instance.key.privateKey), { timeoutMs: 5000 });
+  const trace = startHop(kit.tracing(), 'heartbeat', 'internal', null);
+  const { status, body } = await postJson(url, signEnvelope('service_call', data, instance.key.privateKey), {
+    timeoutMs: 5000,
+    trace,
+  }).finally(() => endHop(trace));
   if (status === 200) {
     const epoch = (body as { config_epoch?: unknown } | null)?.config_epoch;
     const known = kit.contexts.get(instance.serviceId)?.context.config_epoch ?? -1;

@@ -1,9 +1,10 @@
 import type { ReplayStore, SigningKey, TrustedRegistries } from '@swarm/protocol';
-import type { Database, Egress, RegistryClient } from '@swarm/runtime';
+import type { Database, Egress, RegistryClient, Tracing } from '@swarm/runtime';
 import type { Binder } from './binding.js';
 import type { ContextCache } from './contexts.js';
 import type { BoundDomain } from './domain.js';
 import type { InstanceStore } from './instances.js';
+import type { KitMetrics } from './metrics.js';
 import type { ServiceConfig } from './options.js';
 import type { Reporter } from './reporting.js';
 
@@ -26,6 +27,12 @@ export interface Kit {
   egress: Egress;
   /** Set once the server listens. */
   publicUrl: string;
+  /** The service's metrics (metrics.ts). */
+  metrics: KitMetrics;
+  /** The span exporter, once the server listens and only when OTLP is configured. */
+  tracing(): Tracing | null;
+  /** Set once by the server: where `tracing` reads from. */
+  setTracing(tracing: () => Tracing | null): void;
 }
 
 export function endpointUrl(kit: Pick<Kit, 'publicUrl'>, serviceId: string): string {

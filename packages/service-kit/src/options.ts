@@ -1,5 +1,5 @@
 import { type SigningKey, type Tier, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
-import type { EgressOptions } from '@swarm/runtime';
+import type { EgressOptions, MetricsOptions } from '@swarm/runtime';
 import { DEFAULT_HEARTBEAT_CONCURRENCY } from './heartbeat.js';
 
 export interface ServiceOptions {
@@ -41,6 +41,8 @@ export interface ServiceOptions {
    * are refused unless `allow` lists them (docs/OPERATIONS.md). Trusted registries always pass.
    */
   egress?: EgressOptions;
+  /** Who may read `/metrics` and where (docs/OPERATIONS.md, "Metrics"). */
+  metrics?: MetricsOptions;
   logLevel?: string | false;
 }
 

@@ -10,7 +10,7 @@ import {
   SwarmError,
   TierName,
 } from '@swarm/protocol';
-import { verifyOwnerSigned } from '@swarm/runtime';
+import { type TraceContext, verifyOwnerSigned } from '@swarm/runtime';
 import { type Instance, type InstanceInfo, instanceInfo } from './instances.js';
 import { endpointUrl, type Kit, statusUrl } from './kit.js';
 
@@ -32,7 +32,7 @@ export function newServiceId(serviceType: string): string {
  * provider, tier, region and storage against the offer come before the timestamp. Then the
  * instance is created and bound.
  */
-export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 | 202; body: ProvisionAnswer }> {
+export async function provision(kit: Kit, body: unknown, trace?: TraceContext): Promise<{ status: 201 | 202; body: ProvisionAnswer }> {
   const {
     data,
     signature,
@@ -43,6 +43,7 @@ export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 
     registry: kit.registry,
     replay: kit.replay,
     freshnessSeconds: kit.config.freshnessSeconds,
+    trace,
     expect: (data) => {
       if (data.target_provider !== kit.config.provider) {
         throw new SwarmError('wrong_provider', `this is ${kit.config.provider}, not ${data.target_provider}`);
@@ -81,7 +82,7 @@ export async function provision(kit: Kit, body: unknown): Promise<{ status: 201 
   kit.instances.rememberKey(row.instanceKey, key);
   await kit.instances.insert(row);
   const instance: Instance = { ...row, key, info: instanceInfo(row) };
-  const outcome = await kit.binder.bind(instance);
+  const outcome = await kit.binder.bind(instance, trace);
   if (outcome.status === 'failed') throw outcome.error;
   const bound = await kit.instances.get(instance.serviceId);
   if (outcome.status === 'active' && bound) return { status: 201, body: answer(kit, bound) };

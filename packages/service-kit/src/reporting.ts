@@ -4,6 +4,7 @@ import {
   type DeliveryOutcome,
   deliveryOutcome,
   type Egress,
+  endHop,
   forEachLimited,
   openDatabase,
   type Prepare,
@@ -13,6 +14,8 @@ import {
   type RunInTransaction,
   receiverOf,
   retryDelayMs,
+  startHop,
+  type Tracing,
   withTables,
   write,
 } from '@swarm/runtime';
@@ -40,6 +43,8 @@ export interface ReporterOptions {
   gauges: (serviceId: string) => Promise<Record<string, number>>;
   /** Limits of the outbox; each has a default (REPORT_OUTBOX_DEFAULTS). */
   outbox?: Partial<ReportOutboxLimits>;
+  /** The service's span exporter, if any: each delivery is a trace the receiver joins. */
+  tracing?: () => Tracing | null;
 }
 
 export interface ReportOutboxLimits {
@@ -364,14 +369,18 @@ export class Reporter {
       const data = { ...JSON.parse(row.data), timestamp: nowSeconds() };
       let status: number | null = null;
       let error: string | null = null;
+      // A delivery is retried long after the request that counted it: it starts a trace of its own.
+      const trace = startHop(this.#options.tracing?.(), `report ${row.kind}`, 'internal', null);
       try {
         ({ status } = await postJson(url, signEnvelope('service_call', data, instance.key.privateKey), {
           timeoutMs: this.#limits.timeoutMs,
+          trace,
           ...(this.#options.egress ? { egress: this.#options.egress } : {}),
         }));
       } catch (cause) {
         error = cause instanceof Error ? cause.message : String(cause);
       }
+      endHop(trace, status ?? undefined, error ?? undefined);
       // 409: the receiver already counted this nonce.
       const outcome: DeliveryOutcome = status === 409 ? 'delivered' : deliveryOutcome(status);
       this.#lanes.record(receiver, outcome, Date.now(), error);

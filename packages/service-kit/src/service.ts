@@ -3,16 +3,19 @@ import {
   createHttpApp,
   jsonBody,
   listenApp,
+  observedOf,
   type ProviderOffer,
   providerOffer,
   Shutdown,
   SubjectRevocations,
+  toSwarmError,
   verifyBroadcast,
 } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { createKit } from './create-kit.js';
 import type { Domain } from './domain.js';
 import { handleBroadcast } from './events.js';
+import { serviceChecks } from './health.js';
 import { beatAll, every } from './heartbeat.js';
 import { retryPendingUpdates, updateInstance, updateStatus } from './instance-updates.js';
 import type { ServiceOptions } from './options.js';
@@ -65,10 +68,23 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
     },
   });
 
-  const app = createHttpApp({ name: config.serviceType, logLevel: config.logLevel ?? undefined });
+  const app = createHttpApp({
+    name: config.serviceType,
+    logLevel: config.logLevel ?? undefined,
+    metrics: kit.metrics,
+    metricsAccess: options.metrics,
+    checks: serviceChecks(kit),
+  });
+  kit.setTracing(() => observedOf(app).tracing());
   app.post('/v1/instances', async (request, reply) => {
-    const result = await provision(kit, jsonBody(request));
-    reply.code(result.status).send(result.body);
+    try {
+      const result = await provision(kit, jsonBody(request), request.trace);
+      kit.metrics.provisionings.inc({ outcome: result.status === 201 ? 'active' : 'binding' });
+      reply.code(result.status).send(result.body);
+    } catch (error) {
+      kit.metrics.provisionings.inc({ outcome: toSwarmError(error).code });
+      throw error;
+    }
   });
   app.get('/v1/instances/:service_id', async (request) => {
     const instance = await instances.get((request.params as { service_id: string }).service_id);

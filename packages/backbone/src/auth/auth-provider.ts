@@ -1,13 +1,7 @@
 import type { SigningKey } from '@swarm/protocol';
-import { createHttpApp, jsonBody, listenApp, type ProviderOffer, RegistryClient, Shutdown, verifyBroadcast } from '@swarm/runtime';
+import { jsonBody, listenApp, type ProviderOffer, RegistryClient, Shutdown, verifyBroadcast, watchRoutes } from '@swarm/runtime';
 import { openPartReplayStore } from '../shared/scoped-replay.js';
-import {
-  type BackboneServerOptions,
-  databaseReady,
-  openPartDatabase,
-  resolveOptions,
-  type ServerHandle,
-} from '../shared/server-options.js';
+import { type BackboneServerOptions, backboneApp, openPartDatabase, resolveOptions, type ServerHandle } from '../shared/server-options.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerAppRoutes } from './app-routes.js';
 import { type AuthContext, actOnBroadcast } from './auth-context.js';
@@ -85,7 +79,15 @@ async function openAuthProvider(options: AuthProviderOptions): Promise<AuthProvi
     unknownUserHash().catch(() => {});
     const replay = await openPartReplayStore(database.db, 'auth');
     const registry = new RegistryClient(resolved.trusted);
-    const app = createHttpApp({ name: 'auth', logLevel: options.logLevel, ready: databaseReady(database.db) });
+    const { app, metrics } = backboneApp('auth', options, database, resolved);
+    const provisionings = metrics.counter(
+      'swarm_provisionings_total',
+      'Provisioning requests answered, by outcome (active, existing, error code)',
+      ['outcome'],
+    );
+    watchRoutes(app, {
+      'POST /v1/provision': (status, error) => provisionings.inc({ outcome: error ?? (status === 201 ? 'active' : 'existing') }),
+    });
     shutdown.onStop(() => app.close());
     let url = '';
     const context: AuthContext = {

@@ -17,6 +17,7 @@ export function registerProvision(context: AuthContext): void {
       registry: context.registry,
       replay: context.replay,
       freshnessSeconds: context.freshnessSeconds,
+      trace: request.trace,
       expect: (data) => {
         if (data.target_provider !== context.provider) throw new SwarmError('wrong_provider', `this is ${context.provider}`);
         if (data.service_tier !== undefined && data.service_tier !== TIER)

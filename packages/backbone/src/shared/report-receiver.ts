@@ -1,5 +1,5 @@
 import { checkFreshness, type ReplayStore, requireAppId } from '@swarm/protocol';
-import { createHttpApp, Egress, egressPolicyOf, listenApp, RegistryClient, Shutdown } from '@swarm/runtime';
+import { Egress, egressPolicyOf, listenApp, RegistryClient, Shutdown } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { AppAuthCache } from './app-records.js';
@@ -10,7 +10,7 @@ import { Revocations } from './revocations.js';
 import { openPartReplayStore } from './scoped-replay.js';
 import {
   type BackboneServerOptions,
-  databaseReady,
+  backboneApp,
   openPartDatabase,
   type ResolvedOptions,
   resolveOptions,
@@ -64,7 +64,7 @@ async function openReportReceiver(options: BackboneServerOptions, part: Receiver
     const registry = new RegistryClient(resolved.trusted);
     const revocations = new Revocations(database.db);
     const appAuth = new AppAuthCache(registry);
-    const app = createHttpApp({ name: part.name, logLevel: options.logLevel, ready: databaseReady(database.db) });
+    const { app } = backboneApp(part.name, options, database, resolved);
     shutdown.onStop(() => app.close());
     let url = '';
     const context: ReceiverContext = {

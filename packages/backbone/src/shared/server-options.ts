@@ -1,8 +1,19 @@
 import { join } from 'node:path';
 import { DEFAULT_FRESHNESS_SECONDS, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
-import { type Database, type EgressOptions, openDatabase } from '@swarm/runtime';
+import {
+  cachedCheck,
+  createHttpApp,
+  type Database,
+  type EgressOptions,
+  getJson,
+  type MetricsOptions,
+  openDatabase,
+  PartMetrics,
+  poolGauge,
+  type ReadinessCheck,
+} from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
-import { type Kysely, sql } from 'kysely';
+import { sql } from 'kysely';
 
 /** What each backbone part is started with (docs/DEVELOPING.md, common options). */
 export interface BackboneServerOptions {
@@ -26,6 +37,8 @@ export interface BackboneServerOptions {
   logLevel?: string | false;
   /** Outbound policy for tenant-chosen URLs (docs/OPERATIONS.md); trusted registries always pass. */
   egress?: EgressOptions;
+  /** Who may read `/metrics` and where (docs/OPERATIONS.md, "Metrics"). */
+  metrics?: MetricsOptions;
 }
 
 export interface ServerHandle {
@@ -58,10 +71,22 @@ export function openPartDatabase<DB>(options: BackboneServerOptions, file: strin
   return openDatabase<DB>({ url: options.databaseUrl, file: join(options.dataDir, file), schema: options.databaseSchema });
 }
 
-/** `/readyz`: ready while the database answers. */
-export function databaseReady(db: Kysely<unknown>): () => Promise<boolean> {
-  return async () => {
-    await sql`select 1`.execute(db);
-    return true;
+/**
+ * A backbone part's HTTP app: its metrics (with the database pool), `/readyz` checking the
+ * database and the trusted registries (asked at most every 5 s), `/metrics` as configured.
+ */
+export function backboneApp(name: string, options: BackboneServerOptions, database: Database<unknown>, resolved: ResolvedOptions) {
+  const metrics = new PartMetrics();
+  poolGauge(metrics, database.poolStats);
+  const checks: Record<string, ReadinessCheck> = {
+    database: () => sql`select 1`.execute(database.db),
+    registry: cachedCheck(async () => {
+      for (const registry of resolved.trusted.list()) {
+        if ((await getJson(`${registry.baseUrl}/.well-known/swarm-registry`, { timeoutMs: 2000 })).status !== 200) return false;
+      }
+      return true;
+    }),
   };
+  const app = createHttpApp({ name, logLevel: options.logLevel, metrics, metricsAccess: options.metrics, checks });
+  return { app, metrics };
 }

@@ -70,6 +70,8 @@ export function addServerCommands(program: Command): Command {
     .option('--logging-url <url>', `default Logging of new apps (default http://127.0.0.1:${STANDARD_PORTS.logging})`)
     .option('--allow-egress <cidrs>', "internal CIDRs tenants' URLs may reach, comma-separated (env SWARM_ALLOW_EGRESS); default none")
     .option('--data <dir>', 'state folder (default .swarm/registry; env SWARM_DATA_DIR)')
+    .option('--metrics-port <n>', 'also serve /metrics, /healthz, /readyz here (loopback: no token; docs/OPERATIONS.md)', integer)
+    .option('--metrics-host <host>', 'address of the metrics port (default 127.0.0.1; any other needs SWARM_METRICS_TOKEN)')
     .option('--log-level <level>', 'log level', process.env.SWARM_LOG_LEVEL || 'info')
     .action(
       action(async (ctx) => {
@@ -110,6 +112,8 @@ export function addServerCommands(program: Command): Command {
     .option('--admin-token-file <file>', "registry admin token, to put the service's offer in the catalog (env SWARM_ADMIN_TOKEN)")
     .option('--provider-key <file>', 'provider key, PKCS#8 PEM, shared by replicas (default: <data>/provider-key.pem, created once)')
     .option('--data <dir>', 'state folder (default .swarm/<service_type>)')
+    .option('--metrics-port <n>', 'also serve /metrics, /healthz, /readyz here (loopback: no token; docs/OPERATIONS.md)', integer)
+    .option('--metrics-host <host>', 'address of the metrics port (default 127.0.0.1; any other needs SWARM_METRICS_TOKEN)')
     .option('--log-level <level>', 'log level', process.env.SWARM_LOG_LEVEL || 'info')
     .action(
       action(async (ctx, serviceType: string) => {
@@ -141,6 +145,8 @@ export function addServerCommands(program: Command): Command {
     .option('--admin-token-file <file>', "registry admin token, to put the auth provider's offer in the catalog (env SWARM_ADMIN_TOKEN)")
     .option('--provider-key <file>', 'auth provider key, PKCS#8 PEM, shared by replicas (default: <data>/auth-provider-key.pem)')
     .option('--data <dir>', 'state folder (auth.db, billing.db, logging.db, the provider key)', join('.swarm', 'backbone'))
+    .option('--metrics-port <n>', 'also serve /metrics, /healthz, /readyz here (loopback: no token; docs/OPERATIONS.md)', integer)
+    .option('--metrics-host <host>', 'address of the metrics port (default 127.0.0.1; any other needs SWARM_METRICS_TOKEN)')
     .option('--log-level <level>', 'log level', process.env.SWARM_LOG_LEVEL || 'info')
     .action(
       action(async (ctx) => {

@@ -6,13 +6,18 @@ import { startCrmContact } from '@swarm/crm-contact';
 import { LOCAL_AUTHORITY, STANDARD_PORTS } from '@swarm/dev-env/ports';
 import { parseTrustList, RegistryInfo, type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
 import { parseInstanceQuotas, type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
-import { type EgressOptions, isLoopbackHost, parseAllowList, watchTrustFile } from '@swarm/runtime';
+import { type EgressOptions, isLoopbackHost, type MetricsOptions, parseAllowList, watchTrustFile } from '@swarm/runtime';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { call } from '../http.js';
 import { loadKey } from '../keys.js';
 
 type Opts = Record<string, unknown>;
 const str = (opts: Opts, name: string) => (typeof opts[name] === 'string' ? (opts[name] as string) : undefined);
+/** `--metrics-port` (plus `offset`, for the backbone's second and third parts) and `--metrics-host`. */
+const metricsOf = (opts: Opts): { metrics?: MetricsOptions } =>
+  typeof opts.metricsPort === 'number'
+    ? { metrics: { port: opts.metricsPort, ...(str(opts, 'metricsHost') ? { host: str(opts, 'metricsHost')! } : {}) } }
+    : {};
 const logLevelOf = (opts: Opts): string | false => (opts.logLevel === 'silent' ? false : (str(opts, 'logLevel') ?? 'info'));
 
 /**
@@ -55,6 +60,7 @@ export async function startStandaloneRegistry(opts: Opts) {
     defaultLoggingUrl: `http://127.0.0.1:${STANDARD_PORTS.logging}`,
     ...registryOptionsFromEnv(),
     ...flags,
+    ...metricsOf(opts),
     logLevel: logLevelOf(opts),
   };
   if (options.dnsPort !== false && Number.isNaN(options.dnsPort))
@@ -210,6 +216,7 @@ export async function startStandaloneService(serviceType: string, opts: Opts, re
     ...(redisUrl ? { redisUrl } : {}),
     trustedRegistries: trust.table,
     ...(egress ? { egress } : {}),
+    ...metricsOf(opts),
     logLevel: logLevelOf(opts),
   });
   const token = await adminToken(opts);
@@ -248,6 +255,7 @@ export async function startStandaloneBackbone(opts: Opts, registryUrl: string) {
     ...(redisUrl ? { redisUrl } : {}),
     trustedRegistries: trust.table,
     ...(egress ? { egress } : {}),
+    ...metricsOf(opts),
     logLevel: logLevelOf(opts),
   });
   const token = await adminToken(opts);

@@ -1,6 +1,7 @@
 import { parseAuthority } from '@swarm/protocol';
 import { type InstanceRecords, instanceRecords } from './instance-records.js';
 import { type DnsLimits, dnsLimits, ResponseRateLimiter } from './limits.js';
+import { type DnsObserver, observedResponder } from './observed.js';
 import { createResponder, type Responder } from './responder.js';
 import { listenTcp } from './tcp-transport.js';
 import { type Listening, listenUdp } from './udp-transport.js';
@@ -18,6 +19,8 @@ export interface DnsServerOptions {
   logger?: DnsLogger;
   /** Rate limiting and TCP connection bounds; each left out takes its default (DEFAULT_DNS_LIMITS). */
   limits?: Partial<DnsLimits>;
+  /** Told the type and rcode of every query answered (metrics). */
+  observe?: DnsObserver;
 }
 
 export interface DnsServer {
@@ -44,7 +47,10 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0x7fffffff) throw new RangeError('ttl must be an integer number of seconds');
   const logger = options.logger ?? silent;
   const limits = dnsLimits(options.limits);
-  const respond = createResponder({ authority, source: options.source, ttl, describe: publishable(logger) }, logger);
+  const respond = observedResponder(
+    createResponder({ authority, source: options.source, ttl, describe: publishable(logger) }, logger),
+    options.observe,
+  );
   const [udp, tcp] = await listenOnOnePort(options.host, options.port, respond, logger, limits);
   return {
     port: udp.port,

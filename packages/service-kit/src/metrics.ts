@@ -1,0 +1,47 @@
+import { type Database, outboxGauges, PartMetrics, poolGauge } from '@swarm/runtime';
+import { type Kysely, sql } from 'kysely';
+import type { KitTables } from './store.js';
+
+/** The service kit's families (docs/OPERATIONS.md, "Metrics"), in the service's own registry. */
+export interface KitMetrics extends PartMetrics {
+  /** Provisioning requests answered, by outcome: active (201), binding (202) or the SPEC error code. */
+  provisionings: ReturnType<PartMetrics['counter']>;
+  /** Binding handshakes with the registry, by outcome: active, binding (to be retried) or the error code. */
+  bindingAttempts: ReturnType<PartMetrics['counter']>;
+}
+
+export function kitMetrics(database: Database<unknown>, db: Kysely<KitTables>): KitMetrics {
+  const metrics = new PartMetrics() as KitMetrics;
+  metrics.provisionings = metrics.counter(
+    'swarm_provisionings_total',
+    'Provisioning requests answered, by outcome (active, binding, error code)',
+    ['outcome'],
+  );
+  metrics.bindingAttempts = metrics.counter(
+    'swarm_binding_attempts_total',
+    'Binding handshakes sent to the registry, by outcome (active, binding = retried later, error code)',
+    ['outcome'],
+  );
+  // usage rows go to Billing, logs rows to Logging: the receiver kind is the row's kind.
+  outboxGauges(metrics, async () => {
+    const rows = await db
+      .selectFrom('kit_outbox')
+      .select([
+        'kind',
+        sql<number>`sum(case when dead_at is null then 1 else 0 end)`.as('pending'),
+        sql<number | null>`min(case when dead_at is null then created_at end)`.as('oldest'),
+        sql<number>`sum(case when dead_at is null then 0 else 1 end)`.as('dead'),
+      ])
+      .groupBy('kind')
+      .execute();
+    return rows.map((row) => ({
+      kind: row.kind,
+      pending: Number(row.pending),
+      // Kit rows are stamped in milliseconds.
+      oldestCreatedAt: row.oldest === null ? null : Number(row.oldest) / 1000,
+      dead: Number(row.dead),
+    }));
+  });
+  poolGauge(metrics, database.poolStats);
+  return metrics;
+}
