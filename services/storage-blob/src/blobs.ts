@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { open, rename, rm, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseMessage, SwarmError } from '@swarm/protocol';
 import { jsonBody } from '@swarm/runtime';
 import {
@@ -251,11 +251,21 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
           if (migrationDialect(db) === 'postgres') await sql`alter table blob_objects alter column key type text collate "C"`.execute(db);
         },
       },
+      '004_secrets': {
+        up: async (db) => {
+          await db.schema
+            .createTable('blob_secrets')
+            .ifNotExists()
+            .addColumn('name', 'text', (c) => c.primaryKey())
+            .addColumn('value', 'text', (c) => c.notNull())
+            .execute();
+        },
+      },
     },
 
-    routes(scope, context) {
+    async routes(scope, context) {
       const { db } = context;
-      const presigner = Presigner.fromFile(join(dirname(context.dataDir), 'presign-secret'));
+      const presigner = await Presigner.fromDatabase(db);
       // Bodies here are raw bytes of any size: handlers stream `request.raw` themselves.
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));

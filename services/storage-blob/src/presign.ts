@@ -1,7 +1,7 @@
 import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { SwarmError } from '@swarm/protocol';
+import type { Kysely } from 'kysely';
+import type { Tables } from './tables.js';
 
 /** Methods a presigned URL may be made for: reading and writing one object. */
 export const PRESIGN_METHODS = ['GET', 'HEAD', 'PUT'] as const;
@@ -18,8 +18,8 @@ export const SIGNATURE_PARAM = 'swarm-signature';
 const MAX_CACHED_KEYS = 10_000;
 
 /**
- * Signs and verifies presigned object URLs. The service keeps one 32-byte secret in its data
- * folder (created once, 0600, shared by replicas as the object files are); each instance signs
+ * Signs and verifies presigned object URLs. The service keeps one 32-byte secret in its
+ * database (shared by its replicas); each instance signs
  * with a key derived from it and its `service_id`, so a URL of one instance never opens
  * another's. A signature covers the method, the instance, the object key and the expiry:
  * nothing is stored, and verifying is one HMAC.
@@ -33,21 +33,18 @@ export class Presigner {
     this.#secret = secret;
   }
 
-  /** The secret in `file`, created the first time (a replica that loses the race reads the winner's). */
-  static fromFile(file: string): Presigner {
-    try {
-      return new Presigner(readFileSync(file));
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'ENOENT') throw error;
-    }
-    mkdirSync(dirname(file), { recursive: true });
-    try {
-      writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' });
-      chmodSync(file, 0o600);
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'EEXIST') throw error;
-    }
-    return new Presigner(readFileSync(file));
+  /**
+   * The service's secret, kept in its database (created by the first replica to start; the
+   * others read the same row), so every replica verifies what any of them signed.
+   */
+  static async fromDatabase(db: Kysely<Tables>): Promise<Presigner> {
+    await db
+      .insertInto('blob_secrets')
+      .values({ name: 'presign', value: randomBytes(32).toString('base64') })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    const row = await db.selectFrom('blob_secrets').select('value').where('name', '=', 'presign').executeTakeFirstOrThrow();
+    return new Presigner(Buffer.from(row.value, 'base64'));
   }
 
   #keyOf(serviceId: string): KeyObject {

@@ -35,8 +35,8 @@ export function parseRange(header: string | undefined, size: number): RangeAnswe
   }
   if (!DIGITS.test(first) || (last !== '' && !DIGITS.test(last))) return { kind: 'full' };
   const start = Number(first);
-  const end = last === '' ? size - 1 : Number(last);
-  if (end < start) return { kind: 'full' };
+  if (last !== '' && Number(last) < start) return { kind: 'full' };
   if (start >= size) return { kind: 'unsatisfiable' };
+  const end = last === '' ? size - 1 : Number(last);
   return { kind: 'partial', start, end: Math.min(end, size - 1) };
 }

@@ -16,7 +16,14 @@ export interface QuotaLockRow {
   writes: number;
 }
 
+/** Secrets of the service itself (the presign secret), one row each. */
+export interface SecretRow {
+  name: string;
+  value: string;
+}
+
 export interface Tables {
   blob_objects: ObjectRow;
   blob_quota_locks: QuotaLockRow;
+  blob_secrets: SecretRow;
 }
