@@ -1,5 +1,3 @@
-import { SwarmError } from '@swarm/protocol';
-
 /** Words a search may hold: more would only make a slower query, not a better one. */
 export const MAX_SEARCH_WORDS = 16;
 
@@ -7,12 +5,11 @@ export const MAX_SEARCH_WORDS = 16;
  * The words of a search, as both indexes see them: runs of letters and digits, lowercased.
  * SQLite's FTS5 (`unicode61`, diacritics kept) and PostgreSQL's `simple` configuration over
  * text whose other characters became spaces split text the same way, so this one rule is
- * what both databases match: a query of quotes or operators is only words to either.
+ * what both databases match: a query of quotes or operators is only words to either. A query
+ * without words (`%`, `!!`) has none: it finds nothing.
  */
 export function searchWords(q: string): string[] {
-  const words = (q.normalize('NFC').toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, MAX_SEARCH_WORDS);
-  if (words.length === 0) throw new SwarmError('invalid_request', 'q must contain at least one letter or digit');
-  return words;
+  return (q.normalize('NFC').toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, MAX_SEARCH_WORDS);
 }
 
 /** An FTS5 MATCH expression: every word (quoted, so never an operator), each a prefix when `prefix`. */

@@ -242,7 +242,8 @@ export const articlesDomain: Domain<Tables> = {
           if (request.headers['if-match'] !== undefined) query = query.where('version', '=', existing.version);
           const result = await query.executeTakeFirst();
           if (Number(result.numDeletedRows) === 0) {
-            if (request.headers['if-match'] !== undefined) throw new SwarmError('precondition_failed', 'the article changed while it was deleted');
+            if (request.headers['if-match'] !== undefined)
+              throw new SwarmError('precondition_failed', 'the article changed while it was deleted');
             throw new SwarmError('not_found', 'no such article');
           }
           await writeTags(trx, serviceId, id, []);

@@ -32,7 +32,10 @@ export async function listArticles(db: Kysely<Tables>, serviceId: string, raw: u
   const filter = [status, query.tag ?? null, words];
   const after = decodeCursor(query.cursor, Position, filter);
 
-  let select = db.selectFrom('cms_articles as a').select(ARTICLE_COLUMNS.map((c) => `a.${c}` as const)).where('a.service_id', '=', serviceId);
+  let select = db
+    .selectFrom('cms_articles as a')
+    .select(ARTICLE_COLUMNS.map((c) => `a.${c}` as const))
+    .where('a.service_id', '=', serviceId);
   if (status !== null) select = select.where('a.status', '=', status);
   if (query.tag !== undefined) {
     const tag = query.tag;
@@ -50,13 +53,23 @@ export async function listArticles(db: Kysely<Tables>, serviceId: string, raw: u
     select =
       migrationDialect(db as Kysely<unknown>) === 'postgres'
         ? select.where(sql<boolean>`a.search @@ to_tsquery('simple'::regconfig, ${tsQuery(words, false)})`)
-        : select.where(sql<boolean>`a.rowid in (select rowid from cms_articles_fts where cms_articles_fts match ${fts5Match(words, false)})`);
+        : select.where(
+            sql<boolean>`a.rowid in (select rowid from cms_articles_fts where cms_articles_fts match ${fts5Match(words, false)})`,
+          );
   }
+  // A search without words finds nothing (not everything).
+  if (words !== null && words.length === 0) return { rows: [] as ArticleRow[], nextCursor: null };
   if (after) {
     const [createdAt, id] = after;
-    select = select.where((eb) => eb.or([eb('a.created_at', '>', createdAt), eb.and([eb('a.created_at', '=', createdAt), eb('a.id', '>', id)])]));
+    select = select.where((eb) =>
+      eb.or([eb('a.created_at', '>', createdAt), eb.and([eb('a.created_at', '=', createdAt), eb('a.id', '>', id)])]),
+    );
   }
-  const rows = (await select.orderBy('a.created_at').orderBy('a.id').limit(limit + 1).execute()) as ArticleRow[];
+  const rows = (await select
+    .orderBy('a.created_at')
+    .orderBy('a.id')
+    .limit(limit + 1)
+    .execute()) as ArticleRow[];
   const page = pageOf(rows, limit, (row) => [Number(row.created_at), row.id], filter);
   return page;
 }

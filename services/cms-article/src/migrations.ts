@@ -31,8 +31,14 @@ export const articleMigrations: Record<string, Migration> = {
   '003_publishing': {
     up: async (db) => {
       await db.schema.alterTable('cms_articles').addColumn('slug', 'text').execute();
-      await db.schema.alterTable('cms_articles').addColumn('status', 'text', (c) => c.notNull().defaultTo('published')).execute();
-      await db.schema.alterTable('cms_articles').addColumn('version', 'bigint', (c) => c.notNull().defaultTo(1)).execute();
+      await db.schema
+        .alterTable('cms_articles')
+        .addColumn('status', 'text', (c) => c.notNull().defaultTo('published'))
+        .execute();
+      await db.schema
+        .alterTable('cms_articles')
+        .addColumn('version', 'bigint', (c) => c.notNull().defaultTo(1))
+        .execute();
       await db.schema.alterTable('cms_articles').addColumn('published_at', 'bigint').execute();
       await sql`update cms_articles set slug = id, published_at = created_at where slug is null`.execute(db);
       await db.schema.createIndex('cms_articles_slug').unique().on('cms_articles').columns(['service_id', 'slug']).execute();

@@ -3,7 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { callApi, createTestDeveloper, type ProvisionedInstance, provisionInstance, type TestDeveloper, trustedRegistryOf } from '@swarm/dev-env';
+import {
+  callApi,
+  createTestDeveloper,
+  type ProvisionedInstance,
+  provisionInstance,
+  type TestDeveloper,
+  trustedRegistryOf,
+} from '@swarm/dev-env';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
 import { dropPostgresSchema, ensurePostgresSchema, LOOPBACK_CIDRS } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
@@ -73,7 +80,13 @@ function publishingSuite(name: string, storage: 'sqlite' | 'postgres') {
 
     before(async () => {
       if (storage === 'postgres') await ensurePostgresSchema(postgresUrl as string, schema);
-      registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false, egress: { allow: LOOPBACK_CIDRS } });
+      registry = await startRegistry({
+        port: 0,
+        dataDir: join(dir, 'registry'),
+        dnsPort: false,
+        logLevel: false,
+        egress: { allow: LOOPBACK_CIDRS },
+      });
       service = await startCmsArticle({
         port: 0,
         dataDir: join(dir, 'cms'),
@@ -110,7 +123,10 @@ function publishingSuite(name: string, storage: 'sqlite' | 'postgres') {
       const counts = new Map<string, number>();
       for (const article of seen) counts.set(article.id, (counts.get(article.id) ?? 0) + 1);
       for (const id of ids) assert.equal(counts.get(id), 1, `article ${id} seen once`);
-      assert.ok([...counts.values()].every((n) => n === 1), 'no article twice');
+      assert.ok(
+        [...counts.values()].every((n) => n === 1),
+        'no article twice',
+      );
       assert.equal((await list('tag=walk&limit=1000')).articles.length, 1000, 'the maximum page');
       assert.equal((await callApi(`${articles()}?limit=1001`, editor)).status, 400);
       const first = await list('');
@@ -128,14 +144,20 @@ function publishingSuite(name: string, storage: 'sqlite' | 'postgres') {
       assert.deepEqual(readerIds, [published.id]);
       const editorIds = (await walk('tag=plans', editor)).map((a) => a.id).sort();
       assert.deepEqual(editorIds, [draft.id, published.id].sort());
-      assert.deepEqual((await walk('tag=plans&status=draft', editor)).map((a) => a.id), [draft.id]);
+      assert.deepEqual(
+        (await walk('tag=plans&status=draft', editor)).map((a) => a.id),
+        [draft.id],
+      );
       const asked = await callApi(`${articles()}?status=draft`, reader);
       assert.equal(asked.status, 403);
       assert.equal(code(asked.body), 'forbidden');
       assert.equal((await callApi(`${articles()}/${draft.id}`, reader)).status, 404);
       assert.equal((await callApi(`${articles()}/slug/${draft.slug}`, reader)).status, 404);
       assert.equal((await callApi(`${articles()}/${draft.id}`, editor)).status, 200);
-      assert.deepEqual((await walk('q=zeppelin', reader)).map((a) => a.id), [published.id]);
+      assert.deepEqual(
+        (await walk('q=zeppelin', reader)).map((a) => a.id),
+        [published.id],
+      );
       assert.deepEqual((await walk('q=zeppelin', editor)).map((a) => a.id).sort(), [draft.id, published.id].sort());
       // A reader cannot write, draft or not.
       assert.equal((await callApi(articles(), reader, { method: 'POST', json: { title: 't', body: '' } })).status, 403);
@@ -144,7 +166,10 @@ function publishingSuite(name: string, storage: 'sqlite' | 'postgres') {
     it('forgets a cached article the moment it goes back to draft', async () => {
       const article = await create({ title: 'Cached then hidden' });
       for (let i = 0; i < 3; i++) assert.equal((await callApi(`${articles()}/${article.id}`, reader)).status, 200);
-      const hidden = await callApi(`${articles()}/${article.id}`, editor, { method: 'PUT', json: { title: 'Cached then hidden', body: '', status: 'draft' } });
+      const hidden = await callApi(`${articles()}/${article.id}`, editor, {
+        method: 'PUT',
+        json: { title: 'Cached then hidden', body: '', status: 'draft' },
+      });
       assert.equal(hidden.status, 200);
       assert.equal((await callApi(`${articles()}/${article.id}`, reader)).status, 404);
       await callApi(`${articles()}/${article.id}`, editor, { method: 'PUT', json: { title: 'Back', body: '', status: 'published' } });
@@ -174,7 +199,10 @@ function publishingSuite(name: string, storage: 'sqlite' | 'postgres') {
       }
       // The same slug in another instance is its own.
       const elsewhere = await provisionInstance(service, developer);
-      const other = await callApi(`${elsewhere.endpoint_url}/articles`, editor, { method: 'POST', json: { title: 'x', body: '', slug: 'my-post' } });
+      const other = await callApi(`${elsewhere.endpoint_url}/articles`, editor, {
+        method: 'POST',
+        json: { title: 'x', body: '', slug: 'my-post' },
+      });
       assert.equal(other.status, 201);
     });
 
@@ -191,8 +219,7 @@ function publishingSuite(name: string, storage: 'sqlite' | 'postgres') {
       assert.deepEqual(await ids('"tides" OR -x*'), [], 'operators are only words');
       assert.deepEqual(await ids('"brittany" (NEAR)'), []);
       assert.deepEqual(await ids('brittany!'), [a.id]);
-      const empty = await callApi(`${articles()}?q=${encodeURIComponent('!!')}`, editor);
-      assert.equal(empty.status, 400);
+      assert.deepEqual(await ids('!! %'), [], 'a search without words finds nothing');
       // A changed article is found by its new words only.
       await callApi(`${articles()}/${a.id}`, editor, { method: 'PUT', json: { title: 'Moors', body: 'heather', tags: ['s'] } });
       assert.deepEqual(await ids('granite'), []);
@@ -238,7 +265,15 @@ function publishingSuite(name: string, storage: 'sqlite' | 'postgres') {
     it('refuses bad cursors and filters with invalid_request', async () => {
       const page = await list('limit=1');
       const cursor = page.next_cursor as string;
-      for (const query of [`cursor=${cursor}&tag=other`, `cursor=${cursor}&q=word`, 'cursor=!!', 'cursor=eyJ2IjoxfQ', 'limit=0', 'status=gone', 'unknown=1']) {
+      for (const query of [
+        `cursor=${cursor}&tag=other`,
+        `cursor=${cursor}&q=word`,
+        'cursor=!!',
+        'cursor=eyJ2IjoxfQ',
+        'limit=0',
+        'status=gone',
+        'unknown=1',
+      ]) {
         const answer = await callApi(`${articles()}?${query}`, editor);
         assert.equal(answer.status, 400, query);
         assert.equal(code(answer.body), 'invalid_request', query);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, rename, rm, unlink } from 'node:fs/promises';
+import { rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseMessage, SwarmError } from '@swarm/protocol';
 import { jsonBody } from '@swarm/runtime';
@@ -15,14 +15,14 @@ import {
   type SignedAccess,
 } from '@swarm/service-kit';
 import { type Kysely, sql } from 'kysely';
-import { listObjects, ListQuery } from './listing.js';
+import { ListQuery, listObjects } from './listing.js';
 import { metadataOf, storedMetadata } from './metadata.js';
 import { encodedKeyOf, parseObjectKey } from './object-key.js';
 import { blobOpenApi } from './openapi.js';
 import { Presigner } from './presign.js';
 import { PresignRequest, presignAnswer } from './presign-route.js';
-import { serveObject } from './serve.js';
 import { receiveToFile } from './receive.js';
+import { serveObject } from './serve.js';
 import type { ObjectRow, Tables } from './tables.js';
 
 /** What this process has in flight for one instance: bytes stored, bytes reserved by running uploads, and their number. */
@@ -183,16 +183,14 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
             .insertInto('blob_objects')
             .values(row)
             .onConflict((oc) =>
-              oc
-                .columns(['service_id', 'key'])
-                .doUpdateSet({
-                  file,
-                  size: row.size,
-                  content_type: contentType,
-                  sha256: row.sha256,
-                  updated_at: row.updated_at,
-                  metadata: row.metadata,
-                }),
+              oc.columns(['service_id', 'key']).doUpdateSet({
+                file,
+                size: row.size,
+                content_type: contentType,
+                sha256: row.sha256,
+                updated_at: row.updated_at,
+                metadata: row.metadata,
+              }),
             )
             .execute();
           return previous && { file: previous.file, size: Number(previous.size) };
@@ -374,7 +372,13 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
       // A presigned URL: anyone with the role the method needs may hand one out.
       scope.post('/presign', needs('reader'), async (request) => {
         const instance = requestInstance(request);
-        return presignAnswer(presigner, context.endpointUrl(instance.serviceId), request, instance, parseMessage(PresignRequest, jsonBody(request)));
+        return presignAnswer(
+          presigner,
+          context.endpointUrl(instance.serviceId),
+          request,
+          instance,
+          parseMessage(PresignRequest, jsonBody(request)),
+        );
       });
     },
 
@@ -389,4 +393,3 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
     },
   };
 }
-

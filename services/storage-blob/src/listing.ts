@@ -54,7 +54,8 @@ export async function listObjects(db: Kysely<Tables>, serviceId: string, query: 
   const end = prefix === '' ? null : prefixEnd(prefix);
 
   let lower: { key: string; inclusive: boolean } | null = { key: prefix, inclusive: true };
-  if (after) lower = after[1] === 1 ? mapNull(prefixEnd(after[0]), (key) => ({ key, inclusive: true })) : { key: after[0], inclusive: false };
+  if (after)
+    lower = after[1] === 1 ? mapNull(prefixEnd(after[0]), (key) => ({ key, inclusive: true })) : { key: after[0], inclusive: false };
 
   const rows: ObjectRow[] = [];
   const commonPrefixes: string[] = [];

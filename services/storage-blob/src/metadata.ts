@@ -1,5 +1,5 @@
-import { SwarmError } from '@swarm/protocol';
 import type { IncomingHttpHeaders } from 'node:http';
+import { SwarmError } from '@swarm/protocol';
 
 export const META_PREFIX = 'x-swarm-meta-';
 /** As S3: names and values of one object's user metadata take at most 2 KiB together. */
@@ -28,4 +28,5 @@ export function metadataOf(headers: IncomingHttpHeaders): Record<string, string>
   return any ? metadata : null;
 }
 
-export const storedMetadata = (text: string | null): Record<string, string> => (text === null ? {} : (JSON.parse(text) as Record<string, string>));
+export const storedMetadata = (text: string | null): Record<string, string> =>
+  text === null ? {} : (JSON.parse(text) as Record<string, string>);

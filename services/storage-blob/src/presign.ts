@@ -80,7 +80,8 @@ export class Presigner {
     if (expires <= nowSeconds) throw new SwarmError('invalid_token', 'the presigned URL has expired');
     // A URL never outlives the cap, whatever its signature says: one signed under a longer cap is refused too.
     if (expires > nowSeconds + MAX_PRESIGN_SECONDS) throw new SwarmError('invalid_token', 'the presigned URL expires too late');
-    if (!(PRESIGN_METHODS as readonly string[]).includes(method)) throw new SwarmError('invalid_token', 'the presigned URL does not allow this method');
+    if (!(PRESIGN_METHODS as readonly string[]).includes(method))
+      throw new SwarmError('invalid_token', 'the presigned URL does not allow this method');
     const expected = this.#sign(method as PresignMethod, serviceId, key, expires);
     const given = Buffer.from(signature, 'base64url');
     if (given.length !== expected.length || !timingSafeEqual(given, expected))

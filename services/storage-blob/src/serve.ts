@@ -35,7 +35,8 @@ export async function serveObject(request: FastifyRequest, reply: FastifyReply, 
     if (!ifMatchPasses(headers['if-match'], row.sha256)) throw new SwarmError('precondition_failed', 'the object does not match If-Match');
   } else {
     const since = httpDate(headers['if-unmodified-since']);
-    if (since !== null && updatedAt > since) throw new SwarmError('precondition_failed', 'the object was modified since If-Unmodified-Since');
+    if (since !== null && updatedAt > since)
+      throw new SwarmError('precondition_failed', 'the object was modified since If-Unmodified-Since');
   }
   if (headers['if-none-match'] !== undefined) {
     if (!ifNoneMatchPasses(headers['if-none-match'], row.sha256)) return reply.code(304).send();
@@ -46,7 +47,8 @@ export async function serveObject(request: FastifyRequest, reply: FastifyReply, 
 
   const rangeHeader = typeof headers.range === 'string' ? headers.range : undefined;
   const ifRange = headers['if-range'];
-  const rangeStillValid = ifRange === undefined || ifRange === `"${row.sha256}"` || (typeof ifRange === 'string' && httpDate(ifRange) === updatedAt);
+  const rangeStillValid =
+    ifRange === undefined || ifRange === `"${row.sha256}"` || (typeof ifRange === 'string' && httpDate(ifRange) === updatedAt);
   const range = rangeStillValid ? parseRange(rangeHeader, size) : ({ kind: 'full' } as const);
   if (range.kind === 'unsatisfiable') {
     reply.header('content-range', `bytes */${size}`);

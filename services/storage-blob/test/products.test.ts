@@ -230,7 +230,11 @@ function blobProductSuite(name: string, storage: 'sqlite' | 'postgres') {
       }
 
       const write = (body: string, headers: Record<string, string>, method = 'PUT') =>
-        fetch(url, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', ...headers }, body: method === 'PUT' ? body : null });
+        fetch(url, {
+          method,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', ...headers },
+          body: method === 'PUT' ? body : null,
+        });
       const refused = await write('two', { 'if-match': '"stale"' });
       assert.equal(refused.status, 412);
       assert.equal(code(await refused.json()), 'precondition_failed');
@@ -247,7 +251,11 @@ function blobProductSuite(name: string, storage: 'sqlite' | 'postgres') {
         body: 'fresh',
       });
       assert.equal(created.status, 201, 'If-None-Match: * creates what is absent');
-      const missing = await fetch(objectUrl('cond/absent.txt'), { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'if-match': '*' }, body: 'x' });
+      const missing = await fetch(objectUrl('cond/absent.txt'), {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'if-match': '*' },
+        body: 'x',
+      });
       assert.equal(missing.status, 412, 'If-Match: * needs an object');
     });
 
@@ -255,7 +263,12 @@ function blobProductSuite(name: string, storage: 'sqlite' | 'postgres') {
       const url = objectUrl('meta/photo.jpg');
       const put = await fetch(url, {
         method: 'PUT',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'image/jpeg', 'x-swarm-meta-camera': 'X100', 'x-swarm-meta-taken-at': '2024-01-01' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'image/jpeg',
+          'x-swarm-meta-camera': 'X100',
+          'x-swarm-meta-taken-at': '2024-01-01',
+        },
         body: 'jpegbytes',
       });
       assert.equal(put.status, 201);
