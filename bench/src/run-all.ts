@@ -1,5 +1,6 @@
 // `npm run bench [name…]`: runs the benchmarks, prints a table and writes bench/results.json.
 import { cpus, totalmem } from 'node:os';
+import { benchBlobListing } from './blob-listing.js';
 import { benchDns } from './dns.js';
 import { benchGrowth } from './growth.js';
 import { type BenchResult, printTable, RESULTS_PATH, writeResults } from './harness.js';
@@ -15,6 +16,7 @@ const benches: Array<[string, Bench]> = [
   ['dns', benchDns],
   ['provisioning', benchProvisioning],
   ['growth', () => benchGrowth()],
+  ['listing', () => benchBlobListing()],
 ];
 
 const only = process.argv.slice(2);
@@ -23,7 +25,7 @@ const results: BenchResult[] = [];
 let swarm: SwarmUnderTest | null = null;
 try {
   for (const [name, run] of selected) {
-    if (name !== 'verify' && name !== 'growth' && !swarm) swarm = await startSwarmProcess();
+    if (name !== 'verify' && name !== 'growth' && name !== 'listing' && !swarm) swarm = await startSwarmProcess();
     process.stderr.write(`running ${name}…\n`);
     results.push(...(await run(swarm as SwarmUnderTest)));
   }

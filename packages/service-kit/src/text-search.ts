@@ -9,7 +9,12 @@ export const MAX_SEARCH_WORDS = 16;
  * without words (`%`, `!!`) has none: it finds nothing.
  */
 export function searchWords(q: string): string[] {
-  return (q.normalize('NFC').toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, MAX_SEARCH_WORDS);
+  return (
+    q
+      .normalize('NFC')
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu) ?? []
+  ).slice(0, MAX_SEARCH_WORDS);
 }
 
 /** An FTS5 MATCH expression: every word (quoted, so never an operator), each a prefix when `prefix`. */

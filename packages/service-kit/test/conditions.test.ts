@@ -32,15 +32,19 @@ describe('entity-tag conditions (RFC 9110)', () => {
 
   it('never fail but with invalid_request, whatever the header', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.array(fc.string())), fc.option(fc.string()), (header, current) => {
-        for (const check of [ifMatchPasses, ifNoneMatchPasses]) {
-          try {
-            assert.equal(typeof check(header, current), 'boolean');
-          } catch (error) {
-            assert.ok(error instanceof SwarmError && error.code === 'invalid_request', String(error));
+      fc.property(
+        fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.array(fc.string())),
+        fc.option(fc.string()),
+        (header, current) => {
+          for (const check of [ifMatchPasses, ifNoneMatchPasses]) {
+            try {
+              assert.equal(typeof check(header, current), 'boolean');
+            } catch (error) {
+              assert.ok(error instanceof SwarmError && error.code === 'invalid_request', String(error));
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -22,13 +22,20 @@ describe('list cursors and limits', () => {
 
   it('refuse anything else as invalid_request, never another error', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.base64String(), fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v)).toString('base64url'))), (text) => {
-        try {
-          decodeCursor(text, Position, []);
-        } catch (error) {
-          assert.ok(invalid(error), String(error));
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.base64String(),
+          fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v)).toString('base64url')),
+        ),
+        (text) => {
+          try {
+            decodeCursor(text, Position, []);
+          } catch (error) {
+            assert.ok(invalid(error), String(error));
+          }
+        },
+      ),
       { numRuns: 500 },
     );
     // Well-formed envelopes around wrong positions.
@@ -57,7 +64,10 @@ describe('list cursors and limits', () => {
 
   it('cut a page after limit rows and point after the last kept', () => {
     const rows = [1, 2, 3].map((n) => ({ n }));
-    assert.deepEqual(pageOf(rows, 3, (r) => [r.n], []), { rows, nextCursor: null });
+    assert.deepEqual(
+      pageOf(rows, 3, (r) => [r.n], []),
+      { rows, nextCursor: null },
+    );
     const page = pageOf(rows, 2, (r) => [r.n], []);
     assert.deepEqual(page.rows, rows.slice(0, 2));
     assert.deepEqual(decodeCursor(page.nextCursor, z.tuple([z.number()]), []), [2]);

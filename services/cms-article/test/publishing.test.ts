@@ -262,6 +262,15 @@ function publishingSuite(name: string, storage: 'sqlite' | 'postgres') {
       assert.equal(deleted.status, 204);
     });
 
+    it('serves its OpenAPI description without a token', async () => {
+      const answer = await fetch(`${service.url}/openapi.json`);
+      assert.equal(answer.status, 200);
+      const description = (await answer.json()) as { openapi: string; info: { title: string }; paths: Record<string, unknown> };
+      assert.equal(description.info.title, 'cms-article');
+      assert.match(description.openapi, /^3\./);
+      assert.ok(description.paths['/articles/slug/{slug}']);
+    });
+
     it('refuses bad cursors and filters with invalid_request', async () => {
       const page = await list('limit=1');
       const cursor = page.next_cursor as string;

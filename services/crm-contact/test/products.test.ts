@@ -3,7 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { callApi, createTestDeveloper, type ProvisionedInstance, provisionInstance, type TestDeveloper, trustedRegistryOf } from '@swarm/dev-env';
+import {
+  callApi,
+  createTestDeveloper,
+  type ProvisionedInstance,
+  provisionInstance,
+  type TestDeveloper,
+  trustedRegistryOf,
+} from '@swarm/dev-env';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
 import { dropPostgresSchema, ensurePostgresSchema, LOOPBACK_CIDRS } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
@@ -21,7 +28,9 @@ interface Contact {
   version: number;
 }
 type Page = { contacts: Contact[]; next_cursor: string | null };
-type Refusal = { error: { code: string; error_count: number; rows: Array<{ index: number; code: string; existing_id?: string }>; existing_id?: string } };
+type Refusal = {
+  error: { code: string; error_count: number; rows: Array<{ index: number; code: string; existing_id?: string }>; existing_id?: string };
+};
 
 function contactSuite(name: string, storage: 'sqlite' | 'postgres') {
   const skip = storage === 'postgres' && !postgresUrl ? 'SWARM_TEST_POSTGRES_URL is not set' : false;
@@ -40,7 +49,10 @@ function contactSuite(name: string, storage: 'sqlite' | 'postgres') {
       const seen: Contact[] = [];
       let cursor: string | null = null;
       do {
-        const answer = await callApi(`${contacts()}?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, reader);
+        const answer = await callApi(
+          `${contacts()}?${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+          reader,
+        );
         assert.equal(answer.status, 200, JSON.stringify(answer.body));
         const page = answer.body as Page;
         seen.push(...page.contacts);
@@ -53,7 +65,13 @@ function contactSuite(name: string, storage: 'sqlite' | 'postgres') {
 
     before(async () => {
       if (storage === 'postgres') await ensurePostgresSchema(postgresUrl as string, schema);
-      registry = await startRegistry({ port: 0, dataDir: join(dir, 'registry'), dnsPort: false, logLevel: false, egress: { allow: LOOPBACK_CIDRS } });
+      registry = await startRegistry({
+        port: 0,
+        dataDir: join(dir, 'registry'),
+        dnsPort: false,
+        logLevel: false,
+        egress: { allow: LOOPBACK_CIDRS },
+      });
       service = await startCrmContact({
         port: 0,
         dataDir: join(dir, 'crm'),
@@ -82,12 +100,19 @@ function contactSuite(name: string, storage: 'sqlite' | 'postgres') {
       assert.equal(code(again.body), 'conflict');
       assert.equal((again.body as Refusal).error.existing_id, ada.id);
       const grace = (await create({ name: 'Grace Hopper', email: 'grace@navy.example' })).body as Contact;
-      const takeover = await callApi(`${contacts()}/${grace.id}`, editor, { method: 'PUT', json: { name: 'Grace', email: 'ADA@example.com' } });
+      const takeover = await callApi(`${contacts()}/${grace.id}`, editor, {
+        method: 'PUT',
+        json: { name: 'Grace', email: 'ADA@example.com' },
+      });
       assert.equal(takeover.status, 409);
       assert.equal((takeover.body as Refusal).error.existing_id, ada.id);
       // The same address in another instance is another contact.
       const elsewhere = await provisionInstance(service, developer);
-      assert.equal((await callApi(`${elsewhere.endpoint_url}/contacts`, editor, { method: 'POST', json: { name: 'Ada', email: 'ada@example.com' } })).status, 201);
+      assert.equal(
+        (await callApi(`${elsewhere.endpoint_url}/contacts`, editor, { method: 'POST', json: { name: 'Ada', email: 'ada@example.com' } }))
+          .status,
+        201,
+      );
       assert.equal((await create({ name: 'x', email: 'y@z.example' }, reader)).status, 403, 'a reader cannot create');
     });
 
@@ -114,7 +139,11 @@ function contactSuite(name: string, storage: 'sqlite' | 'postgres') {
       const url = `${contacts()}/${contact.id}`;
       assert.equal((await fetch(url, { headers: { authorization: `Bearer ${reader}`, 'if-none-match': '"1"' } })).status, 304);
       const put = (json: unknown, ifMatch: string) =>
-        fetch(url, { method: 'PUT', headers: { authorization: `Bearer ${editor}`, 'content-type': 'application/json', 'if-match': ifMatch }, body: JSON.stringify(json) });
+        fetch(url, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${editor}`, 'content-type': 'application/json', 'if-match': ifMatch },
+          body: JSON.stringify(json),
+        });
       assert.equal((await put({ name: 'V2', email: 'v@example.com' }, '"1"')).status, 200);
       const stale = await put({ name: 'Lost', email: 'v@example.com' }, '"1"');
       assert.equal(stale.status, 412);
@@ -160,7 +189,11 @@ function contactSuite(name: string, storage: 'sqlite' | 'postgres') {
 
     it('imports 10 000 contacts in one request and pages through them', async () => {
       const before = await count();
-      const rows = Array.from({ length: 10_000 }, (_, i) => ({ name: `Bulk ${String(i).padStart(5, '0')}`, email: `bulk${i}@import.example`, company: 'Bulk Co' }));
+      const rows = Array.from({ length: 10_000 }, (_, i) => ({
+        name: `Bulk ${String(i).padStart(5, '0')}`,
+        email: `bulk${i}@import.example`,
+        company: 'Bulk Co',
+      }));
       const answer = await importRows(rows);
       assert.equal(answer.status, 201, JSON.stringify(answer.body).slice(0, 300));
       assert.equal((answer.body as { imported: number; ids: string[] }).ids.length, 10_000);
@@ -174,6 +207,15 @@ function contactSuite(name: string, storage: 'sqlite' | 'postgres') {
       assert.equal(await count(), before + 10_000);
       const again = await importRows(rows.slice(0, 3));
       assert.equal(again.status, 400, 'a retried import adds nothing');
+    });
+
+    it('serves its OpenAPI description without a token', async () => {
+      const answer = await fetch(`${service.url}/openapi.json`);
+      assert.equal(answer.status, 200);
+      const description = (await answer.json()) as { openapi: string; info: { title: string }; paths: Record<string, unknown> };
+      assert.equal(description.info.title, 'crm-contact');
+      assert.match(description.openapi, /^3\./);
+      assert.ok(description.paths['/contacts/import']);
     });
 
     it('refuses bad cursors and limits with invalid_request', async () => {

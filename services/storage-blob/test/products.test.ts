@@ -144,6 +144,15 @@ function blobProductSuite(name: string, storage: 'sqlite' | 'postgres') {
       assert.equal(new Set(seen.objects).size, seen.objects.length, 'no key twice');
     });
 
+    it('serves its OpenAPI description without a token', async () => {
+      const answer = await fetch(`${setup.service.url}/openapi.json`);
+      assert.equal(answer.status, 200);
+      const description = (await answer.json()) as { openapi: string; info: { title: string }; paths: Record<string, unknown> };
+      assert.equal(description.info.title, 'storage-blob');
+      assert.match(description.openapi, /^3\./);
+      assert.ok(description.paths['/objects/{key}']);
+    });
+
     it('refuses bad limits and cursors with invalid_request, never a failure', async () => {
       const list = (query: string) => callApi(`${instance.endpoint_url}/objects?${query}`, token);
       for (const query of ['limit=0', 'limit=1001', 'limit=abc', 'limit=-1', 'limit=1&limit=2', 'cursor=%%%', 'cursor=e30', 'delimiter=']) {

@@ -14,7 +14,16 @@ describe('Range parsing', () => {
     assert.deepEqual(parseRange('bytes=11-', 11), { kind: 'unsatisfiable' });
     assert.deepEqual(parseRange('bytes=-0', 11), { kind: 'unsatisfiable' });
     assert.deepEqual(parseRange('bytes=0-', 0), { kind: 'unsatisfiable' });
-    for (const ignored of [undefined, 'bytes=1-2,4-5', 'bytes=2-1', 'bytes=a-', 'items=0-1', 'bytes=--1', 'bytes=1', `bytes=0-${'9'.repeat(20)}`])
+    for (const ignored of [
+      undefined,
+      'bytes=1-2,4-5',
+      'bytes=2-1',
+      'bytes=a-',
+      'items=0-1',
+      'bytes=--1',
+      'bytes=1',
+      `bytes=0-${'9'.repeat(20)}`,
+    ])
       assert.deepEqual(parseRange(ignored, 11), { kind: 'full' }, String(ignored));
   });
 
@@ -41,12 +50,17 @@ describe('prefix ends', () => {
   const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
   it('lie above every string with the prefix and below every other string above it', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }), fc.string({ unit: 'grapheme', maxLength: 6 }), fc.string({ unit: 'grapheme', maxLength: 6 }), (prefix, rest, other) => {
-        const end = prefixEnd(prefix);
-        if (end === null) return;
-        assert.ok(byteOrder(prefix + rest, end) < 0, 'above what has the prefix');
-        if (!other.startsWith(prefix) && byteOrder(other, prefix) > 0) assert.ok(byteOrder(other, end) >= 0, 'not above what does not');
-      }),
+      fc.property(
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }),
+        fc.string({ unit: 'grapheme', maxLength: 6 }),
+        fc.string({ unit: 'grapheme', maxLength: 6 }),
+        (prefix, rest, other) => {
+          const end = prefixEnd(prefix);
+          if (end === null) return;
+          assert.ok(byteOrder(prefix + rest, end) < 0, 'above what has the prefix');
+          if (!other.startsWith(prefix) && byteOrder(other, prefix) > 0) assert.ok(byteOrder(other, end) >= 0, 'not above what does not');
+        },
+      ),
       { numRuns: 1000 },
     );
     assert.equal(prefixEnd('\u{10FFFF}'), null);
