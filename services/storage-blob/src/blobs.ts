@@ -3,7 +3,6 @@ import { mkdirSync } from 'node:fs';
 import { rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseMessage, SwarmError } from '@swarm/protocol';
-import { jsonBody } from '@swarm/runtime';
 import {
   type Domain,
   type DomainContext,
@@ -20,7 +19,7 @@ import { metadataOf, storedMetadata } from './metadata.js';
 import { encodedKeyOf, parseObjectKey } from './object-key.js';
 import { blobOpenApi } from './openapi.js';
 import { Presigner } from './presign.js';
-import { PresignRequest, presignAnswer } from './presign-route.js';
+import { PresignRequest, presignAnswer, presignBody } from './presign-route.js';
 import { receiveToFile } from './receive.js';
 import { serveObject } from './serve.js';
 import type { ObjectRow, Tables } from './tables.js';
@@ -267,7 +266,6 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
       // Bodies here are raw bytes of any size: handlers stream `request.raw` themselves.
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
-      scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
       const keyOf = (url: string) => parseObjectKey(encodedKeyOf(url));
       const find = async (serviceId: string, key: string) => {
         const row = await db
@@ -370,15 +368,14 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
         };
       });
       // A presigned URL: anyone with the role the method needs may hand one out.
-      scope.post('/presign', needs('reader'), async (request) => {
+      scope.post('/presign', needs('reader'), async (request, reply) => {
         const instance = requestInstance(request);
-        return presignAnswer(
-          presigner,
-          context.endpointUrl(instance.serviceId),
-          request,
-          instance,
-          parseMessage(PresignRequest, jsonBody(request)),
-        );
+        // A body refused midway leaves bytes unread on the connection: it is closed after the answer.
+        const body = await presignBody(request.raw).catch((error: unknown) => {
+          reply.header('connection', 'close');
+          throw error;
+        });
+        return presignAnswer(presigner, context.endpointUrl(instance.serviceId), request, instance, parseMessage(PresignRequest, body));
       });
     },
 

@@ -1,4 +1,4 @@
-import { SwarmError } from '@swarm/protocol';
+import { MAX_BODY_BYTES, readJsonBody, SwarmError } from '@swarm/protocol';
 import { requireRole } from '@swarm/runtime';
 import { type InstanceInfo, requestClaims } from '@swarm/service-kit';
 import type { FastifyRequest } from 'fastify';
@@ -11,6 +11,22 @@ export const PresignRequest = z.strictObject({
   method: z.enum(PRESIGN_METHODS),
   expires_in: z.number().int().min(1).max(MAX_PRESIGN_SECONDS).optional(),
 });
+
+/**
+ * The JSON body of `POST /presign`, read here: this scope's bodies are streams its handlers
+ * read themselves (an object `PUT` of `application/json` must not be buffered by a parser).
+ */
+export async function presignBody(raw: AsyncIterable<Buffer>): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of raw) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) throw new SwarmError('payload_too_large', `body is over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) throw new SwarmError('invalid_request', 'a JSON body is required');
+  return readJsonBody(Buffer.concat(chunks));
+}
 
 /** A key as a URL path: each segment percent-encoded, as `parseObjectKey` reads it back. */
 const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('/');

@@ -268,6 +268,24 @@ function blobProductSuite(name: string, storage: 'sqlite' | 'postgres') {
       assert.equal(missing.status, 412, 'If-Match: * needs an object');
     });
 
+    it('stores a JSON document as bytes, unparsed', async () => {
+      const text = '{"a": 1, "a": 2, "__proto__": {}}';
+      const url = objectUrl('docs/odd.json');
+      assert.equal((await callApi(url, token, { method: 'PUT', body: text, contentType: 'application/json' })).status, 201);
+      const got = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(got.headers.get('content-type'), 'application/json');
+      assert.equal(await got.text(), text);
+      const big = 'x'.repeat(200_000);
+      assert.equal(
+        (await callApi(objectUrl('docs/big.json'), token, { method: 'PUT', body: big, contentType: 'application/json' })).status,
+        201,
+      );
+      assert.equal(
+        (await callApi(`${instance.endpoint_url}/presign`, token, { method: 'POST', body: big, contentType: 'application/json' })).status,
+        413,
+      );
+    });
+
     it('keeps content type and user metadata and answers HEAD without a body', async () => {
       const url = objectUrl('meta/photo.jpg');
       const put = await fetch(url, {
