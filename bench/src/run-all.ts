@@ -3,6 +3,7 @@
 // the file holds a full set after re-running only what changed.
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { benchBlobListing } from './blob-listing.js';
 import { benchDns } from './dns.js';
 import { benchDnsLoad } from './dns-load.js';
 import { benchGrowth } from './growth.js';
@@ -27,6 +28,7 @@ const benches: Array<[string, boolean, Bench]> = [
   ['dns-load', false, () => benchDnsLoad()],
   ['provider-beats', false, () => benchProviderBeats()],
   ['observability', false, () => benchObservability()],
+  ['listing', false, () => benchBlobListing()],
 ];
 
 const only = process.argv.slice(2);

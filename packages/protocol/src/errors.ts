@@ -1,6 +1,8 @@
 /**
- * Every failure code SPEC §14 names, with the HTTP status it travels under, and two of our own:
- * `rate_limited` (429, the auth provider's login throttle) and `internal_error` (500, a bug).
+ * Every failure code SPEC §14 names, with the HTTP status it travels under, and our own:
+ * `rate_limited` (429, the auth provider's login throttle), `internal_error` (500, a bug), and
+ * the two RFC 9110 answers of the domain services SPEC §15 names by status only:
+ * `precondition_failed` (412, a stale `If-Match`) and `range_not_satisfiable` (416).
  */
 export const ERROR_STATUS = {
   invalid_request: 400,
@@ -22,7 +24,9 @@ export const ERROR_STATUS = {
   namespace_taken: 409,
   conflict: 409,
   gone: 410,
+  precondition_failed: 412,
   payload_too_large: 413,
+  range_not_satisfiable: 416,
   unsupported_tier: 422,
   unsupported_region: 422,
   storage_limit_exceeded: 422,

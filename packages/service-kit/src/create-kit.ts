@@ -16,7 +16,7 @@ import { Binder } from './binding.js';
 import { ContextCache } from './contexts.js';
 import { bindDomain, type Domain } from './domain.js';
 import { InstanceStore } from './instances.js';
-import type { Kit } from './kit.js';
+import { endpointUrl, type Kit } from './kit.js';
 import { kitMetrics } from './metrics.js';
 import { resolveConfig, type ServiceOptions } from './options.js';
 import { loadOrCreateProviderKey } from './provider-key.js';
@@ -56,6 +56,8 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       prepare: database.prepare,
       dataVersion: database.dataVersion,
       dataDir: domainDir,
+      // Called only while serving, once `parts` (below) holds the public URL the server listens on.
+      endpointUrl: (serviceId): string => endpointUrl(parts as Pick<Kit, 'publicUrl'>, serviceId),
     });
     const instances = new InstanceStore(db);
     const contexts = new ContextCache(db, trusted);

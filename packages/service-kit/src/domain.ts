@@ -19,6 +19,8 @@ export interface DomainContext<Tables = unknown> {
   dataVersion: (() => number) | null;
   /** A folder of the service's own for files (blobs). */
   dataDir: string;
+  /** An instance's `endpoint_url` (SPEC §5), for links a domain hands out (presigned URLs). */
+  endpointUrl: (serviceId: string) => string;
 }
 
 declare module 'fastify' {
@@ -28,12 +30,24 @@ declare module 'fastify' {
      * declares one, `reader` for reads, `editor` for writes, `admin` for what only an admin may do.
      */
     role?: StandardRole;
+    /**
+     * Lets a request without an `Authorization` header in when it carries its own proof (a
+     * presigned URL): returns the claims that proof grants (the role is then checked against
+     * them as against a token's) or throws `invalid_token`.
+     */
+    signedAccess?: SignedAccess;
   }
 }
 
+/** Verifies the proof a tokenless request carries for `instance`; must not await (it runs on every such request). */
+export type SignedAccess = (request: FastifyRequest, instance: InstanceInfo) => UserClaims;
+
 /** Route options that declare the role a route needs: `scope.get('/x', needs('reader'), handler)`. */
-export function needs(role: StandardRole): { config: { role: StandardRole } } {
-  return { config: { role } };
+export function needs(
+  role: StandardRole,
+  options: { signedAccess?: SignedAccess } = {},
+): { config: { role: StandardRole; signedAccess?: SignedAccess } } {
+  return { config: { role, ...options } };
 }
 
 /**
@@ -54,6 +68,8 @@ export interface Domain<Tables = unknown> {
    * throws `quota_exceeded`. A domain that stores nothing sized against the limit leaves it out.
    */
   checkStorageLimit?(instance: InstanceInfo, storageLimitGb: number, context: DomainContext<Tables>): Promise<void>;
+  /** The OpenAPI description of the domain's routes, served by the kit at `GET /openapi.json`. */
+  openapi?: Record<string, unknown>;
 }
 
 /** A domain with its context given: what the kit calls, without knowing the domain's tables. */

@@ -1,8 +1,25 @@
+export {
+  ifMatchPasses,
+  ifNoneMatchPasses,
+  parseEntityTags,
+  preconditionFailed,
+  requireWritePreconditions,
+} from './conditions.js';
 export type { Domain, DomainContext } from './domain.js';
-export { authorOf, needs, requestClaims, requestInstance } from './domain.js';
+export { authorOf, needs, requestClaims, requestInstance, type SignedAccess } from './domain.js';
 export { serviceOptionsFromEnv } from './env.js';
 export type { InstanceInfo } from './instances.js';
+export { migrationDialect } from './migration-dialect.js';
 export { LOCAL_REGIONS, LOCAL_TIERS, type ServiceOptions } from './options.js';
+export {
+  DEFAULT_PAGE_LIMITS,
+  decodeCursor,
+  encodeCursor,
+  MAX_CURSOR_CHARS,
+  type PageLimits,
+  pageLimit,
+  pageOf,
+} from './paging.js';
 export { ReadCache } from './read-cache.js';
 export {
   listReportOutbox,
@@ -15,4 +32,5 @@ export {
 } from './reporting.js';
 export { type ServiceHandle, startService } from './service.js';
 export { kitDatabaseFile } from './store.js';
+export { fts5Match, MAX_SEARCH_WORDS, searchWords, tsQuery, tsVectorSql } from './text-search.js';
 export { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions, type UserClaims } from './tokens.js';

@@ -1,7 +1,7 @@
 import { SwarmError } from '@swarm/protocol';
 import { isStandardRole, requireBearerToken, requireRole, toSwarmError } from '@swarm/runtime';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
-import { attachRequestState, decorateRequestState, instanceOfRequest } from './domain.js';
+import { attachRequestState, decorateRequestState, instanceOfRequest, type SignedAccess } from './domain.js';
 import type { Instance } from './instances.js';
 import type { Kit } from './kit.js';
 import type { TokenVerifier, UserClaims } from './tokens.js';
@@ -137,6 +137,13 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
     return kit.reporter.record(instance.serviceId, instance.appId, 'requests');
   }
 
+  /** A tokenless request to a route that takes its own proof (a presigned URL): the instance must serve all the same. */
+  async function admitSigned(request: FastifyRequest, signedAccess: SignedAccess): Promise<void> {
+    const instance = kit.instances.cached(serviceIdOf(request)) ?? (await kit.instances.get(serviceIdOf(request)));
+    requireServing(instance);
+    await admitted(request, instance, signedAccess(request, instance.info));
+  }
+
   app.register(
     async (scope) => {
       decorateRequestState(scope);
@@ -169,6 +176,11 @@ export function registerInstanceScope(app: FastifyInstance, kit: Kit, verifyToke
         // still waits for the request.
         if (!isReadOnly(request.method)) inFlight.enter(serviceIdOf(request), request, reply);
         let counted: Promise<void>;
+        const signedAccess = request.routeOptions.config.signedAccess;
+        if (signedAccess && request.headers.authorization === undefined) {
+          admitSigned(request, signedAccess).then(() => done(), done);
+          return;
+        }
         try {
           const instance = kit.instances.cached(serviceIdOf(request));
           if (instance !== undefined) requireServing(instance);

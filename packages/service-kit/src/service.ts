@@ -107,6 +107,11 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
     if (event) await handleBroadcast(kit, event);
     reply.code(202).send({ status: 'accepted' });
   });
+  if (domain.openapi) {
+    // Public, like a catalog entry: it describes the routes, never an instance's data.
+    const description = JSON.stringify(domain.openapi);
+    app.get('/openapi.json', (_request, reply) => reply.type('application/json; charset=utf-8').send(description));
+  }
   registerInstanceScope(app, kit, verifyToken);
 
   const shutdown = new Shutdown();

@@ -1,45 +1,61 @@
 import { randomUUID } from 'node:crypto';
 import { parseMessage, SwarmError } from '@swarm/protocol';
-import { jsonBody } from '@swarm/runtime';
-import { authorOf, type Domain, type DomainContext, needs, ReadCache, requestInstance } from '@swarm/service-kit';
+import { hasRole, isUniqueViolation, jsonBody } from '@swarm/runtime';
+import {
+  authorOf,
+  type Domain,
+  type DomainContext,
+  ifNoneMatchPasses,
+  needs,
+  ReadCache,
+  requestClaims,
+  requestInstance,
+  requireWritePreconditions,
+} from '@swarm/service-kit';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
 import { z } from 'zod';
+import { listArticles } from './list.js';
+import { articleMigrations } from './migrations.js';
+import { articleOpenApi } from './openapi.js';
+import { Slug, slugify } from './slug.js';
+import { ARTICLE_COLUMNS, type ArticleRow, type Tables } from './tables.js';
 
 export const ArticleInput = z.strictObject({
   title: z.string().min(1).max(500),
   body: z.string().max(60_000),
   tags: z.array(z.string().min(1).max(64)).max(32).optional(),
+  slug: Slug.optional(),
+  status: z.enum(['draft', 'published']).optional(),
 });
 
-interface ArticleRow {
-  service_id: string;
-  id: string;
-  title: string;
-  body: string;
-  tags: string;
-  created_at: number;
-  updated_at: number;
-  created_by: string | null;
-  updated_by: string | null;
-}
-
-interface Tables {
-  cms_articles: ArticleRow;
-}
-
-const toArticle = (row: ArticleRow) => ({
+export const toArticle = (row: ArticleRow) => ({
   id: row.id,
+  slug: row.slug,
+  status: row.status,
   title: row.title,
   body: row.body,
   tags: JSON.parse(row.tags) as string[],
+  version: Number(row.version),
   created_at: Number(row.created_at),
   updated_at: Number(row.updated_at),
+  published_at: row.published_at === null ? null : Number(row.published_at),
   created_by: row.created_by,
   updated_by: row.updated_by,
 });
 
 const now = () => Math.floor(Date.now() / 1000);
+const etagOf = (version: number | string) => `"${version}"`;
+const bareTag = (version: number | string) => String(version);
 
-/** Articles are read far more than written: each service keeps recent ones as sent (ReadCache). */
+/** Drafts are for who may write them: a reader is told a draft does not exist. */
+export const seesDrafts = (request: FastifyRequest) => hasRole(requestClaims(request).roles, 'editor');
+
+/**
+ * Articles are read far more than written: each service keeps recent published ones as sent
+ * (ReadCache), the version first: `<version> <json>`. Drafts are never kept, so whatever the
+ * cache answers is visible to every reader.
+ */
 const caches = new WeakMap<DomainContext<Tables>, ReadCache>();
 function cacheOf(context: DomainContext<Tables>): ReadCache {
   let cache = caches.get(context);
@@ -52,113 +68,196 @@ function cacheOf(context: DomainContext<Tables>): ReadCache {
 const cacheKey = (serviceId: string, id: string) => `${serviceId}/${id}`;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** Articles (SPEC §12): each instance sees only rows with its own service_id. */
+const slugTaken = async (db: Kysely<Tables>, serviceId: string, slug: string) =>
+  db.selectFrom('cms_articles').select('id').where('service_id', '=', serviceId).where('slug', '=', slug).executeTakeFirst();
+
+/** `409 conflict` naming the article that holds the slug, as a client needs to resolve it. */
+function slugConflict(reply: FastifyReply, slug: string, existingId: string | undefined) {
+  return reply.code(409).send({
+    error: { code: 'conflict', message: `the slug ${slug} is taken in this instance`, ...(existingId ? { existing_id: existingId } : {}) },
+  });
+}
+
+async function writeTags(trx: Kysely<Tables>, serviceId: string, id: string, tags: readonly string[]) {
+  await trx.deleteFrom('cms_article_tags').where('service_id', '=', serviceId).where('article_id', '=', id).execute();
+  const unique = [...new Set(tags)];
+  if (unique.length > 0)
+    await trx
+      .insertInto('cms_article_tags')
+      .values(unique.map((tag) => ({ service_id: serviceId, tag, article_id: id })))
+      .execute();
+}
+
+/** Articles (SPEC §12, §15): drafts and published articles, slugs, tags, search and versions; each instance sees only its own rows. */
 export const articlesDomain: Domain<Tables> = {
-  migrations: {
-    '001_articles': {
-      up: async (db) => {
-        await db.schema
-          .createTable('cms_articles')
-          .ifNotExists()
-          .addColumn('service_id', 'text', (c) => c.notNull())
-          .addColumn('id', 'text', (c) => c.notNull())
-          .addColumn('title', 'text', (c) => c.notNull())
-          .addColumn('body', 'text', (c) => c.notNull())
-          .addColumn('tags', 'text', (c) => c.notNull())
-          .addColumn('created_at', 'bigint', (c) => c.notNull())
-          .addColumn('updated_at', 'bigint', (c) => c.notNull())
-          .addPrimaryKeyConstraint('cms_articles_pk', ['service_id', 'id'])
-          .execute();
-      },
-    },
-    // Who wrote what (docs/SERVICE-KIT.md, "Roles"): the token's sub; null for rows from before.
-    '002_authors': {
-      up: async (db) => {
-        await db.schema.alterTable('cms_articles').addColumn('created_by', 'text').execute();
-        await db.schema.alterTable('cms_articles').addColumn('updated_by', 'text').execute();
-      },
-    },
-  },
+  openapi: articleOpenApi,
+  migrations: articleMigrations,
 
   routes(scope, context) {
     const { db } = context;
     const cache = cacheOf(context);
     const selectArticle = context.prepare<{ serviceId: string; id: string }, ArticleRow>((value) =>
-      db.selectFrom('cms_articles').selectAll().where('service_id', '=', value('serviceId')).where('id', '=', value('id')),
+      db.selectFrom('cms_articles').select(ARTICLE_COLUMNS).where('service_id', '=', value('serviceId')).where('id', '=', value('id')),
     );
-    const find = async (serviceId: string, id: string) => {
+    /** The article, or 404 when there is none or it is a draft the caller may not see. */
+    const find = async (request: FastifyRequest, serviceId: string, id: string) => {
       const row = await selectArticle.first({ serviceId, id });
-      if (!row) throw new SwarmError('not_found', 'no such article');
+      if (!row || (row.status === 'draft' && !seesDrafts(request))) throw new SwarmError('not_found', 'no such article');
       return row;
+    };
+    const sendArticle = (request: FastifyRequest, reply: FastifyReply, version: string, text: string) => {
+      reply.header('etag', etagOf(version));
+      if (!ifNoneMatchPasses(request.headers['if-none-match'], version)) return reply.code(304).send();
+      return reply.type(JSON_TYPE).send(text);
     };
 
     scope.post('/articles', needs('editor'), async (request, reply) => {
       const input = parseMessage(ArticleInput, jsonBody(request));
+      const serviceId = requestInstance(request).serviceId;
       const at = now();
-      const row = {
-        service_id: requestInstance(request).serviceId,
-        id: randomUUID(),
-        ...input,
+      const id = randomUUID();
+      const status = input.status ?? 'published';
+      let slug = input.slug ?? slugify(input.title);
+      // A slug made from a title gives way to an earlier one; a slug the client chose is its to resolve.
+      if (input.slug === undefined && (await slugTaken(db, serviceId, slug))) slug = `${slug}-${id.slice(0, 8)}`;
+      const row: ArticleRow = {
+        service_id: serviceId,
+        id,
+        title: input.title,
+        body: input.body,
         tags: JSON.stringify(input.tags ?? []),
         created_at: at,
         updated_at: at,
         created_by: authorOf(request),
         updated_by: authorOf(request),
+        slug,
+        status,
+        version: 1,
+        published_at: status === 'published' ? at : null,
       };
-      await db.insertInto('cms_articles').values(row).execute();
-      reply.code(201).send(toArticle(row));
+      try {
+        await db.transaction().execute(async (trx) => {
+          await trx.insertInto('cms_articles').values(row).execute();
+          await writeTags(trx, serviceId, id, input.tags ?? []);
+        });
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        return slugConflict(reply, slug, (await slugTaken(db, serviceId, slug))?.id);
+      }
+      reply.code(201).header('etag', etagOf(1)).send(toArticle(row));
     });
+
     scope.get('/articles', needs('reader'), async (request) => {
-      const rows = await db
-        .selectFrom('cms_articles')
-        .selectAll()
-        .where('service_id', '=', requestInstance(request).serviceId)
-        .orderBy('created_at')
-        .orderBy('id')
-        .limit(1000)
-        .execute();
-      return { articles: rows.map(toArticle) };
+      const page = await listArticles(db, requestInstance(request).serviceId, request.query, seesDrafts(request));
+      return { articles: page.rows.map(toArticle), next_cursor: page.nextCursor };
     });
+
     scope.get('/articles/:id', needs('reader'), async (request, reply) => {
       const serviceId = requestInstance(request).serviceId;
       const { id } = request.params as { id: string };
       const key = cacheKey(serviceId, id);
-      let text = cache.get(key);
-      if (text === undefined) {
-        const generation = cache.generation;
-        text = JSON.stringify(toArticle(await find(serviceId, id)));
-        cache.set(key, text, generation);
+      const cached = cache.get(key);
+      if (cached !== undefined) {
+        const space = cached.indexOf(' ');
+        return sendArticle(request, reply, cached.slice(0, space), cached.slice(space + 1));
       }
-      return reply.type(JSON_TYPE).send(text);
+      const generation = cache.generation;
+      const row = await find(request, serviceId, id);
+      const text = JSON.stringify(toArticle(row));
+      const version = bareTag(row.version);
+      if (row.status === 'published') cache.set(key, `${version} ${text}`, generation);
+      return sendArticle(request, reply, version, text);
     });
-    scope.put('/articles/:id', needs('editor'), async (request) => {
+
+    scope.get('/articles/slug/:slug', needs('reader'), async (request, reply) => {
+      const serviceId = requestInstance(request).serviceId;
+      const { slug } = request.params as { slug: string };
+      const row = await db
+        .selectFrom('cms_articles')
+        .select(ARTICLE_COLUMNS)
+        .where('service_id', '=', serviceId)
+        .where('slug', '=', slug)
+        .executeTakeFirst();
+      if (!row || (row.status === 'draft' && !seesDrafts(request))) throw new SwarmError('not_found', 'no such article');
+      return sendArticle(request, reply, bareTag(row.version), JSON.stringify(toArticle(row)));
+    });
+
+    scope.put('/articles/:id', needs('editor'), async (request, reply) => {
       const input = parseMessage(ArticleInput, jsonBody(request));
       const serviceId = requestInstance(request).serviceId;
       const { id } = request.params as { id: string };
-      const existing = await find(serviceId, id);
-      const changes = {
-        title: input.title,
-        body: input.body,
-        tags: JSON.stringify(input.tags ?? []),
-        updated_at: now(),
-        updated_by: authorOf(request),
-      };
-      await db.updateTable('cms_articles').set(changes).where('service_id', '=', serviceId).where('id', '=', id).execute();
-      cache.forget(cacheKey(serviceId, id));
-      return toArticle({ ...existing, ...changes });
+      const conditional = request.headers['if-match'] !== undefined;
+      // Each try writes only over the version it read. With If-Match a write that got in between
+      // fails this one (412); without, the whole-record PUT simply tries again over the newer row.
+      for (let attempt = 0; ; attempt++) {
+        const existing = await find(request, serviceId, id);
+        requireWritePreconditions(request.headers, bareTag(existing.version), 'the article');
+        const at = now();
+        const status = input.status ?? existing.status;
+        const changes = {
+          title: input.title,
+          body: input.body,
+          tags: JSON.stringify(input.tags ?? []),
+          slug: input.slug ?? existing.slug,
+          status,
+          published_at: status === 'published' ? (existing.published_at ?? at) : null,
+          version: Number(existing.version) + 1,
+          updated_at: at,
+          updated_by: authorOf(request),
+        };
+        let written: boolean;
+        try {
+          written = await db.transaction().execute(async (trx) => {
+            const result = await trx
+              .updateTable('cms_articles')
+              .set(changes)
+              .where('service_id', '=', serviceId)
+              .where('id', '=', id)
+              .where('version', '=', existing.version)
+              .executeTakeFirst();
+            if (Number(result.numUpdatedRows) === 0) return false;
+            await writeTags(trx, serviceId, id, input.tags ?? []);
+            return true;
+          });
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+          return slugConflict(reply, changes.slug, (await slugTaken(db, serviceId, changes.slug))?.id);
+        } finally {
+          cache.forget(cacheKey(serviceId, id));
+        }
+        if (written) return reply.header('etag', etagOf(changes.version)).send(toArticle({ ...existing, ...changes }));
+        if (conditional || attempt >= 4) throw new SwarmError('precondition_failed', 'the article changed while it was written');
+      }
     });
+
     scope.delete('/articles/:id', needs('editor'), async (request, reply) => {
       const serviceId = requestInstance(request).serviceId;
       const { id } = request.params as { id: string };
-      const result = await db.deleteFrom('cms_articles').where('service_id', '=', serviceId).where('id', '=', id).executeTakeFirst();
-      cache.forget(cacheKey(serviceId, id));
-      if (Number(result.numDeletedRows) === 0) throw new SwarmError('not_found', 'no such article');
+      const existing = await find(request, serviceId, id);
+      requireWritePreconditions({ 'if-match': request.headers['if-match'] }, bareTag(existing.version), 'the article');
+      try {
+        await db.transaction().execute(async (trx) => {
+          let query = trx.deleteFrom('cms_articles').where('service_id', '=', serviceId).where('id', '=', id);
+          // Conditional: only the version that was checked.
+          if (request.headers['if-match'] !== undefined) query = query.where('version', '=', existing.version);
+          const result = await query.executeTakeFirst();
+          if (Number(result.numDeletedRows) === 0) {
+            if (request.headers['if-match'] !== undefined)
+              throw new SwarmError('precondition_failed', 'the article changed while it was deleted');
+            throw new SwarmError('not_found', 'no such article');
+          }
+          await writeTags(trx, serviceId, id, []);
+        });
+      } finally {
+        cache.forget(cacheKey(serviceId, id));
+      }
       reply.code(204).send();
     });
   },
 
   async wipe(instance, context) {
     await context.db.deleteFrom('cms_articles').where('service_id', '=', instance.serviceId).execute();
+    await context.db.deleteFrom('cms_article_tags').where('service_id', '=', instance.serviceId).execute();
     cacheOf(context).clear();
   },
 

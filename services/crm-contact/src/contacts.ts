@@ -1,42 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { parseMessage, SwarmError } from '@swarm/protocol';
-import { jsonBody } from '@swarm/runtime';
-import { authorOf, type Domain, needs, requestInstance } from '@swarm/service-kit';
-import { sql } from 'kysely';
-import { z } from 'zod';
+import { isUniqueViolation, jsonBody } from '@swarm/runtime';
+import { authorOf, type Domain, ifNoneMatchPasses, needs, requestInstance, requireWritePreconditions } from '@swarm/service-kit';
+import type { FastifyReply } from 'fastify';
+import { ContactInput, fieldsOf, holderOf } from './fields.js';
+import { IMPORT_MAX_BYTES, importContacts } from './import.js';
+import { listContacts } from './list.js';
+import { contactMigrations } from './migrations.js';
+import { contactOpenApi } from './openapi.js';
+import { CONTACT_COLUMNS, type ContactRow, type Tables } from './tables.js';
 
-export const ContactInput = z.strictObject({
-  name: z.string().min(1).max(200),
-  email: z.email().max(254),
-  company: z.string().max(200).optional(),
-  notes: z.string().max(10_000).optional(),
-});
-
-const SearchQuery = z.strictObject({ q: z.string().max(200).optional() });
-
-interface ContactRow {
-  service_id: string;
-  id: string;
-  name: string;
-  email: string;
-  company: string | null;
-  notes: string | null;
-  created_at: number;
-  updated_at: number;
-  created_by: string | null;
-  updated_by: string | null;
-}
-
-interface Tables {
-  crm_contacts: ContactRow;
-}
-
-const toContact = (row: ContactRow) => ({
+export const toContact = (row: ContactRow) => ({
   id: row.id,
   name: row.name,
   email: row.email,
   ...(row.company === null ? {} : { company: row.company }),
   ...(row.notes === null ? {} : { notes: row.notes }),
+  version: Number(row.version),
   created_at: Number(row.created_at),
   updated_at: Number(row.updated_at),
   created_by: row.created_by,
@@ -44,108 +24,117 @@ const toContact = (row: ContactRow) => ({
 });
 
 const now = () => Math.floor(Date.now() / 1000);
-/** A LIKE pattern matching `text` anywhere, with the pattern characters escaped. */
-const containing = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+const etagOf = (version: number | string) => `"${version}"`;
 
-/** Contacts (SPEC §12), searchable by name, email and company; isolated per instance. */
+/** `409 conflict` naming the contact that has the address, so a client can merge instead. */
+function emailConflict(reply: FastifyReply, email: string, existingId: string | undefined) {
+  return reply.code(409).send({
+    error: {
+      code: 'conflict',
+      message: `a contact with ${email} exists in this instance`,
+      ...(existingId ? { existing_id: existingId } : {}),
+    },
+  });
+}
+
+/** Contacts (SPEC §12, §15): unique emails, indexed search, versions and bulk import; isolated per instance. */
 export const contactsDomain: Domain<Tables> = {
-  migrations: {
-    '001_contacts': {
-      up: async (db) => {
-        await db.schema
-          .createTable('crm_contacts')
-          .ifNotExists()
-          .addColumn('service_id', 'text', (c) => c.notNull())
-          .addColumn('id', 'text', (c) => c.notNull())
-          .addColumn('name', 'text', (c) => c.notNull())
-          .addColumn('email', 'text', (c) => c.notNull())
-          .addColumn('company', 'text')
-          .addColumn('notes', 'text')
-          .addColumn('created_at', 'bigint', (c) => c.notNull())
-          .addColumn('updated_at', 'bigint', (c) => c.notNull())
-          .addPrimaryKeyConstraint('crm_contacts_pk', ['service_id', 'id'])
-          .execute();
-      },
-    },
-    // Who wrote what (docs/SERVICE-KIT.md, "Roles"): the token's sub; null for rows from before.
-    '002_authors': {
-      up: async (db) => {
-        await db.schema.alterTable('crm_contacts').addColumn('created_by', 'text').execute();
-        await db.schema.alterTable('crm_contacts').addColumn('updated_by', 'text').execute();
-      },
-    },
-  },
+  openapi: contactOpenApi,
+  migrations: contactMigrations,
 
   routes(scope, context) {
     const { db } = context;
     // The read every GET, PUT and DELETE by id starts with: compiled once.
     const selectContact = context.prepare<{ serviceId: string; id: string }, ContactRow>((value) =>
-      db.selectFrom('crm_contacts').selectAll().where('service_id', '=', value('serviceId')).where('id', '=', value('id')),
+      db.selectFrom('crm_contacts').select(CONTACT_COLUMNS).where('service_id', '=', value('serviceId')).where('id', '=', value('id')),
     );
     const find = async (serviceId: string, id: string) => {
       const row = await selectContact.first({ serviceId, id });
       if (!row) throw new SwarmError('not_found', 'no such contact');
       return row;
     };
-    const fields = (input: z.infer<typeof ContactInput>) => ({
-      name: input.name,
-      email: input.email,
-      company: input.company ?? null,
-      notes: input.notes ?? null,
-    });
 
     scope.post('/contacts', needs('editor'), async (request, reply) => {
       const input = parseMessage(ContactInput, jsonBody(request));
+      const serviceId = requestInstance(request).serviceId;
       const at = now();
       const author = authorOf(request);
-      const row = {
-        service_id: requestInstance(request).serviceId,
+      const row: ContactRow = {
+        service_id: serviceId,
         id: randomUUID(),
-        ...fields(input),
+        ...fieldsOf(input),
         created_at: at,
         updated_at: at,
         created_by: author,
         updated_by: author,
+        version: 1,
       };
-      await db.insertInto('crm_contacts').values(row).execute();
-      reply.code(201).send(toContact(row));
+      try {
+        await db.insertInto('crm_contacts').values(row).execute();
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        return emailConflict(reply, input.email, await holderOf(db, serviceId, row.email_normalized));
+      }
+      reply.code(201).header('etag', etagOf(1)).send(toContact(row));
+    });
+    scope.post('/contacts/import', { ...needs('editor'), bodyLimit: IMPORT_MAX_BYTES }, async (request, reply) => {
+      const answer = await importContacts(db, requestInstance(request).serviceId, request.body, authorOf(request));
+      reply.code(answer.status).send(answer.body);
     });
     scope.get('/contacts', needs('reader'), async (request) => {
-      const { q } = parseMessage(SearchQuery, request.query);
-      let query = db.selectFrom('crm_contacts').selectAll().where('service_id', '=', requestInstance(request).serviceId);
-      if (q) {
-        const pattern = containing(q);
-        query = query.where((eb) =>
-          eb.or([
-            eb(sql`lower(name)`, 'like', sql`${pattern} escape '\\'`),
-            eb(sql`lower(email)`, 'like', sql`${pattern} escape '\\'`),
-            eb(sql`lower(coalesce(company, ''))`, 'like', sql`${pattern} escape '\\'`),
-          ]),
-        );
-      }
-      const rows = await query.orderBy('name').orderBy('id').limit(1000).execute();
-      return { contacts: rows.map(toContact) };
+      const page = await listContacts(db, requestInstance(request).serviceId, request.query);
+      return { contacts: page.rows.map(toContact), next_cursor: page.nextCursor };
     });
-    scope.get('/contacts/:id', needs('reader'), async (request) =>
-      toContact(await find(requestInstance(request).serviceId, (request.params as { id: string }).id)),
-    );
-    scope.put('/contacts/:id', needs('editor'), async (request) => {
+    scope.get('/contacts/:id', needs('reader'), async (request, reply) => {
+      const row = await find(requestInstance(request).serviceId, (request.params as { id: string }).id);
+      reply.header('etag', etagOf(row.version));
+      if (!ifNoneMatchPasses(request.headers['if-none-match'], String(row.version))) return reply.code(304).send();
+      return toContact(row);
+    });
+    scope.put('/contacts/:id', needs('editor'), async (request, reply) => {
       const input = parseMessage(ContactInput, jsonBody(request));
       const serviceId = requestInstance(request).serviceId;
       const { id } = request.params as { id: string };
-      const existing = await find(serviceId, id);
-      const changes = { ...fields(input), updated_at: now(), updated_by: authorOf(request) };
-      await db.updateTable('crm_contacts').set(changes).where('service_id', '=', serviceId).where('id', '=', id).execute();
-      return toContact({ ...existing, ...changes });
+      const conditional = request.headers['if-match'] !== undefined;
+      // Each try writes only over the version it read: with If-Match a write in between is a 412,
+      // without it the whole-record PUT tries again over the newer row.
+      for (let attempt = 0; ; attempt++) {
+        const existing = await find(serviceId, id);
+        requireWritePreconditions(request.headers, String(existing.version), 'the contact');
+        const changes = { ...fieldsOf(input), version: Number(existing.version) + 1, updated_at: now(), updated_by: authorOf(request) };
+        let updated: number;
+        try {
+          const result = await db
+            .updateTable('crm_contacts')
+            .set(changes)
+            .where('service_id', '=', serviceId)
+            .where('id', '=', id)
+            .where('version', '=', existing.version)
+            .executeTakeFirst();
+          updated = Number(result.numUpdatedRows);
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+          return emailConflict(reply, input.email, await holderOf(db, serviceId, changes.email_normalized));
+        }
+        if (updated === 1) return reply.header('etag', etagOf(changes.version)).send(toContact({ ...existing, ...changes }));
+        if (conditional || attempt >= 4) throw new SwarmError('precondition_failed', 'the contact changed while it was written');
+      }
     });
     scope.delete('/contacts/:id', needs('editor'), async (request, reply) => {
+      const serviceId = requestInstance(request).serviceId;
       const { id } = request.params as { id: string };
-      const result = await db
-        .deleteFrom('crm_contacts')
-        .where('service_id', '=', requestInstance(request).serviceId)
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (Number(result.numDeletedRows) === 0) throw new SwarmError('not_found', 'no such contact');
+      let query = db.deleteFrom('crm_contacts').where('service_id', '=', serviceId).where('id', '=', id);
+      if (request.headers['if-match'] !== undefined) {
+        const existing = await find(serviceId, id);
+        requireWritePreconditions({ 'if-match': request.headers['if-match'] }, String(existing.version), 'the contact');
+        query = query.where('version', '=', existing.version);
+      }
+      const result = await query.executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) {
+        if (request.headers['if-match'] !== undefined)
+          throw new SwarmError('precondition_failed', 'the contact changed while it was deleted');
+        throw new SwarmError('not_found', 'no such contact');
+      }
       reply.code(204).send();
     });
   },

@@ -19,4 +19,5 @@ export function startCrmContact(options: CrmContactOptions): Promise<ServiceHand
   );
 }
 
-export { ContactInput, contactsDomain } from './contacts.js';
+export { contactsDomain } from './contacts.js';
+export { ContactInput } from './fields.js';

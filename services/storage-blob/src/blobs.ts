@@ -1,34 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, rename, rm, unlink } from 'node:fs/promises';
+import { rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseMessage, SwarmError } from '@swarm/protocol';
-import { type Domain, type DomainContext, type InstanceInfo, needs, requestInstance } from '@swarm/service-kit';
-import type { Kysely } from 'kysely';
-import { z } from 'zod';
+import {
+  type Domain,
+  type DomainContext,
+  type InstanceInfo,
+  migrationDialect,
+  needs,
+  requestInstance,
+  requireWritePreconditions,
+  type SignedAccess,
+} from '@swarm/service-kit';
+import { type Kysely, sql } from 'kysely';
+import { ListQuery, listObjects } from './listing.js';
+import { metadataOf, storedMetadata } from './metadata.js';
 import { encodedKeyOf, parseObjectKey } from './object-key.js';
+import { blobOpenApi } from './openapi.js';
+import { Presigner } from './presign.js';
+import { PresignRequest, presignAnswer, presignBody } from './presign-route.js';
 import { receiveToFile } from './receive.js';
-
-interface ObjectRow {
-  service_id: string;
-  key: string;
-  file: string;
-  size: number;
-  content_type: string;
-  sha256: string;
-  updated_at: number;
-}
-
-/** One row per instance, updated first in every write so writes of one instance take turns (SPEC §12 quota). */
-interface QuotaLockRow {
-  service_id: string;
-  writes: number;
-}
-
-interface Tables {
-  blob_objects: ObjectRow;
-  blob_quota_locks: QuotaLockRow;
-}
+import { serveObject } from './serve.js';
+import type { ObjectRow, Tables } from './tables.js';
 
 /** What this process has in flight for one instance: bytes stored, bytes reserved by running uploads, and their number. */
 interface InFlight {
@@ -36,8 +30,6 @@ interface InFlight {
   reserved: number;
   uploads: number;
 }
-
-const ListQuery = z.strictObject({ prefix: z.string().max(1024).optional() });
 
 export interface BlobDomainOptions {
   /** Bytes in one GB of `storage_limit_gb`; tests make it small to reach the quota. */
@@ -55,7 +47,11 @@ const toObject = (row: ObjectRow) => ({
   content_type: row.content_type,
   etag: row.sha256,
   updated_at: Number(row.updated_at),
+  metadata: storedMetadata(row.metadata),
 });
+
+/** The preconditions of a write, as RFC 9110 names them. */
+type WriteConditions = { 'if-match'?: string | string[]; 'if-none-match'?: string | string[] };
 
 /**
  * Takes the instance's lock row for the rest of the transaction: PostgreSQL holds a row lock
@@ -114,6 +110,8 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
     body: NodeJS.ReadableStream,
     contentType: string,
     declared: number | undefined,
+    metadata: Record<string, string> | null,
+    conditions: WriteConditions,
   ) {
     const { db } = context;
     const serviceId = instance.serviceId;
@@ -165,6 +163,7 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
         content_type: contentType,
         sha256: received.sha256,
         updated_at: Math.floor(Date.now() / 1000),
+        metadata: metadata === null ? null : JSON.stringify(metadata),
       };
       let replaced: { file: string; size: number } | undefined;
       try {
@@ -172,18 +171,25 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
           await lockInstance(trx, serviceId);
           const previous = await trx
             .selectFrom('blob_objects')
-            .select(['file', 'size'])
+            .select(['file', 'size', 'sha256'])
             .where('service_id', '=', serviceId)
             .where('key', '=', key)
             .executeTakeFirst();
+          // Checked again under the lock: another write may have replaced the object while this body streamed in.
+          requireWritePreconditions(conditions, previous?.sha256 ?? null, 'the object');
           if ((await usedBytes(trx, serviceId, key)) + row.size > limit) throw overQuota(instance);
           await trx
             .insertInto('blob_objects')
             .values(row)
             .onConflict((oc) =>
-              oc
-                .columns(['service_id', 'key'])
-                .doUpdateSet({ file, size: row.size, content_type: contentType, sha256: row.sha256, updated_at: row.updated_at }),
+              oc.columns(['service_id', 'key']).doUpdateSet({
+                file,
+                size: row.size,
+                content_type: contentType,
+                sha256: row.sha256,
+                updated_at: row.updated_at,
+                metadata: row.metadata,
+              }),
             )
             .execute();
           return previous && { file: previous.file, size: Number(previous.size) };
@@ -206,6 +212,7 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
   }
 
   return {
+    openapi: blobOpenApi,
     migrations: {
       '001_objects': {
         up: async (db) => {
@@ -233,10 +240,29 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
             .execute();
         },
       },
+      // User metadata, and keys compared byte by byte on PostgreSQL as on SQLite, so listings,
+      // prefixes and cursors order alike on both (the primary key index is rebuilt in that order).
+      '003_metadata_and_key_order': {
+        up: async (db) => {
+          await db.schema.alterTable('blob_objects').addColumn('metadata', 'text').execute();
+          if (migrationDialect(db) === 'postgres') await sql`alter table blob_objects alter column key type text collate "C"`.execute(db);
+        },
+      },
+      '004_secrets': {
+        up: async (db) => {
+          await db.schema
+            .createTable('blob_secrets')
+            .ifNotExists()
+            .addColumn('name', 'text', (c) => c.primaryKey())
+            .addColumn('value', 'text', (c) => c.notNull())
+            .execute();
+        },
+      },
     },
 
-    routes(scope, context) {
+    async routes(scope, context) {
       const { db } = context;
+      const presigner = await Presigner.fromDatabase(db);
       // Bodies here are raw bytes of any size: handlers stream `request.raw` themselves.
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
@@ -251,60 +277,105 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
         if (!row) throw new SwarmError('not_found', 'no such object');
         return row;
       };
+      // A presigned URL stands in for a token on the one object and method it was signed for.
+      const signedAccess: SignedAccess = (request, instance) => {
+        presigner.verify(request.method, instance.serviceId, keyOf(request.raw.url ?? ''), request.query, Math.floor(Date.now() / 1000));
+        return { roles: [request.method === 'PUT' ? 'editor' : 'reader'] };
+      };
 
-      scope.put('/objects/*', needs('editor'), async (request, reply) => {
+      scope.put('/objects/*', needs('editor', { signedAccess }), async (request, reply) => {
         const instance = requestInstance(request);
         const key = keyOf(request.raw.url ?? '');
         const type = request.headers['content-type'];
         const contentType = typeof type === 'string' && type.length <= 255 ? type : 'application/octet-stream';
         // Refusals are sent before the body is read, and the connection is closed after them,
         // so a refused client cannot keep streaming into the server.
-        const refuse = (status: number, error: SwarmError) => reply.code(status).header('connection', 'close').send(error.toBody());
+        const refuse = (error: SwarmError) => reply.code(error.status).header('connection', 'close').send(error.toBody());
         if ((inFlight.get(instance.serviceId)?.uploads ?? 0) >= maxParallelUploads) {
           reply.header('retry-after', '1');
-          return refuse(429, new SwarmError('rate_limited', `at most ${maxParallelUploads} uploads per instance at once`));
+          return refuse(new SwarmError('rate_limited', `at most ${maxParallelUploads} uploads per instance at once`));
+        }
+        const conditions = { 'if-match': request.headers['if-match'], 'if-none-match': request.headers['if-none-match'] };
+        let metadata: Record<string, string> | null;
+        try {
+          metadata = metadataOf(request.headers);
+          if (conditions['if-match'] !== undefined || conditions['if-none-match'] !== undefined) {
+            const current = await db
+              .selectFrom('blob_objects')
+              .select('sha256')
+              .where('service_id', '=', instance.serviceId)
+              .where('key', '=', key)
+              .executeTakeFirst();
+            requireWritePreconditions(conditions, current?.sha256 ?? null, 'the object');
+          }
+        } catch (error) {
+          if (error instanceof SwarmError && error.status < 500) return refuse(error);
+          throw error;
         }
         const length = request.headers['content-length'];
         const declared = length === undefined ? undefined : Number(length);
-        const stored = await put(context, instance, key, request.raw, contentType, Number.isSafeInteger(declared) ? declared : undefined);
-        if (!stored) return refuse(422, overQuota(instance));
-        return reply.code(201).send(stored);
+        const stored = await put(
+          context,
+          instance,
+          key,
+          request.raw,
+          contentType,
+          Number.isSafeInteger(declared) ? declared : undefined,
+          metadata,
+          conditions,
+        );
+        if (!stored) return refuse(overQuota(instance));
+        return reply.code(201).header('etag', `"${stored.etag}"`).send(stored);
       });
-      scope.get('/objects/*', needs('reader'), async (request, reply) => {
-        const instance = requestInstance(request);
-        const row = await find(instance.serviceId, keyOf(request.raw.url ?? ''));
-        let handle: Awaited<ReturnType<typeof open>>;
-        try {
-          handle = await open(join(instanceDir(context, instance.serviceId), row.file), 'r');
-        } catch {
-          throw new SwarmError('not_found', 'no such object');
-        }
-        return reply
-          .header('content-type', row.content_type)
-          .header('content-length', String(Number(row.size)))
-          .header('etag', `"${row.sha256}"`)
-          .send(handle.createReadStream());
-      });
+      // Declared before GET, so the kit's automatic HEAD route does not take its place.
+      for (const method of ['HEAD', 'GET'] as const) {
+        scope.route({
+          method,
+          url: '/objects/*',
+          ...needs('reader', { signedAccess }),
+          handler: async (request, reply) => {
+            const instance = requestInstance(request);
+            const row = await find(instance.serviceId, keyOf(request.raw.url ?? ''));
+            return serveObject(request, reply, row, join(instanceDir(context, instance.serviceId), row.file));
+          },
+        });
+      }
       scope.delete('/objects/*', needs('editor'), async (request, reply) => {
         const instance = requestInstance(request);
         const key = keyOf(request.raw.url ?? '');
         const row = await find(instance.serviceId, key);
-        await db.deleteFrom('blob_objects').where('service_id', '=', instance.serviceId).where('key', '=', key).execute();
+        requireWritePreconditions({ 'if-match': request.headers['if-match'] }, row.sha256, 'the object');
+        // Deleted only as it was checked: a PUT that replaced it in between wins.
+        const result = await db
+          .deleteFrom('blob_objects')
+          .where('service_id', '=', instance.serviceId)
+          .where('key', '=', key)
+          .where('file', '=', row.file)
+          .executeTakeFirst();
+        if (Number(result.numDeletedRows) === 0) throw new SwarmError('precondition_failed', 'the object changed while it was deleted');
         const flight = inFlight.get(instance.serviceId);
         if (flight) flight.used -= Number(row.size);
         await unlink(join(instanceDir(context, instance.serviceId), row.file)).catch(() => {});
         reply.code(204).send();
       });
       scope.get('/objects', needs('reader'), async (request) => {
-        const { prefix } = parseMessage(ListQuery, request.query);
-        const rows = await db
-          .selectFrom('blob_objects')
-          .selectAll()
-          .where('service_id', '=', requestInstance(request).serviceId)
-          .orderBy('key')
-          .limit(10_000)
-          .execute();
-        return { objects: rows.filter((row) => !prefix || row.key.startsWith(prefix)).map(toObject) };
+        const query = parseMessage(ListQuery, request.query);
+        const page = await listObjects(db, requestInstance(request).serviceId, query);
+        return {
+          objects: page.rows.map(toObject),
+          ...(query.delimiter === undefined ? {} : { common_prefixes: page.commonPrefixes }),
+          next_cursor: page.nextCursor,
+        };
+      });
+      // A presigned URL: anyone with the role the method needs may hand one out.
+      scope.post('/presign', needs('reader'), async (request, reply) => {
+        const instance = requestInstance(request);
+        // A body refused midway leaves bytes unread on the connection: it is closed after the answer.
+        const body = await presignBody(request.raw).catch((error: unknown) => {
+          reply.header('connection', 'close');
+          throw error;
+        });
+        return presignAnswer(presigner, context.endpointUrl(instance.serviceId), request, instance, parseMessage(PresignRequest, body));
       });
     },
 
