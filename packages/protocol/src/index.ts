@@ -4,6 +4,7 @@ export * from './audit.js';
 export * from './auth-admin.js';
 export * from './body.js';
 export * from './canonical.js';
+export * from './dnssec.js';
 export * from './errors.js';
 export * from './freshness.js';
 export * from './keys.js';

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -7,6 +7,7 @@ import {
   parseAuthority,
   privateKeyToPem,
   type SigningKey,
+  SwarmError,
   signingKeyFromPem,
 } from '@swarm/protocol';
 import {
@@ -25,7 +26,7 @@ import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { BroadcastDelivery, queuedBroadcasts } from './broadcasts.js';
 import { KEY_GRACE_SECONDS, type RegistryContext } from './context.js';
-import { type DnsInstance, type DnsLimits, startDnsServer } from './dns/index.js';
+import { type DnsInstance, type DnsLimits, type NameServer, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
 import { LookupCache } from './lookup-cache.js';
 import { DEFAULT_INSTANCE_QUOTAS, type InstanceQuotas } from './routes/bindings.js';
@@ -68,6 +69,15 @@ export interface RegistryOptions {
   dnsPort?: number | false;
   /** Service DNS rate limiting and TCP bounds (docs/OPERATIONS.md); each left out takes its default. */
   dnsLimits?: Partial<DnsLimits>;
+  /** The zone's NS records and their addresses (docs/DNS.md, "Delegation"); default `ns1.<authority>` at `host`. */
+  dnsNameServers?: NameServer[];
+  /** Signs Service DNS (DNSSEC, Ed25519); default true. */
+  dnssec?: boolean;
+  /**
+   * PKCS#8 PEM Ed25519 keys, one or more in one file (two while a key is rolled over); without it
+   * one key is created once and kept in the database, like the registry key.
+   */
+  dnssecKeyFile?: string;
   /** Service DNS answers kept for the rest of their second (SQLite only); 0 turns it off. Default 10 000. */
   lookupCacheEntries?: number;
   /**
@@ -124,6 +134,18 @@ function openRegistryDatabase(options: RegistryOptions): Database<RegistryTables
   if (options.databaseUrl) return openDatabase<RegistryTables>({ url: options.databaseUrl, schema: options.databaseSchema });
   const file = options.databaseFile ?? (options.dataDir ? join(options.dataDir, 'registry.db') : ':memory:');
   return openDatabase<RegistryTables>({ file });
+}
+
+/** The DNSSEC keys: every PEM block of the file, else one created once in the database (shared by replicas). */
+async function dnssecKeys(db: RegistryDb, options: RegistryOptions): Promise<KeyObject[]> {
+  if (options.dnssec === false) return [];
+  if (options.dnssecKeyFile) {
+    const blocks = readFileSync(options.dnssecKeyFile, 'utf8').match(/-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g) ?? [];
+    if (blocks.length === 0) throw new SwarmError('invalid_request', `${options.dnssecKeyFile} holds no PEM key`);
+    return blocks.map((pem) => signingKeyFromPem(pem).privateKey);
+  }
+  const pem = await settingOrCreate(db, 'dnssec_key', () => privateKeyToPem(generateSigningKey().privateKey));
+  return [signingKeyFromPem(pem).privateKey];
 }
 
 async function registryKey(db: RegistryDb, keyFile: string | undefined): Promise<SigningKey> {
@@ -210,6 +232,8 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
         source: storageZoneSource(ctx),
         logger: app.log,
         ...(options.dnsLimits ? { limits: options.dnsLimits } : {}),
+        ...(options.dnsNameServers ? { nameServers: options.dnsNameServers } : {}),
+        dnssecKeys: await dnssecKeys(database.db, options),
       });
       ctx.dnsPort = dns.port;
       shutdown.onStop(() => dns.close());

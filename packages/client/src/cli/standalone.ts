@@ -5,7 +5,7 @@ import { startCmsArticle } from '@swarm/cms-article';
 import { startCrmContact } from '@swarm/crm-contact';
 import { LOCAL_AUTHORITY, STANDARD_PORTS } from '@swarm/dev-env/ports';
 import { RegistryInfo, type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
-import { parseInstanceQuotas, type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
+import { parseInstanceQuotas, parseNameServers, type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
 import { type EgressOptions, isLoopbackHost, parseAllowList } from '@swarm/runtime';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { call } from '../http.js';
@@ -37,6 +37,10 @@ export async function startStandaloneRegistry(opts: Opts) {
     tcpPerAddress: opts.dnsTcpPerAddress,
   }).filter((entry): entry is [string, number] => typeof entry[1] === 'number');
   if (dnsLimitFlags.length > 0) set('dnsLimits', { ...registryOptionsFromEnv().dnsLimits, ...Object.fromEntries(dnsLimitFlags) });
+  const nameServers = str(opts, 'dnsNs');
+  set('dnsNameServers', nameServers === undefined ? undefined : parseNameServers(nameServers));
+  set('dnssec', opts.dnssec === false ? false : undefined);
+  set('dnssecKeyFile', str(opts, 'dnssecKey'));
   set('databaseUrl', str(opts, 'databaseUrl'));
   set('registryKeyFile', str(opts, 'registryKey'));
   set('admissionToken', str(opts, 'admissionToken'));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ServiceType } from '@swarm/protocol';
 import { isEncodableName } from './names.js';
@@ -10,6 +11,11 @@ export interface InstanceRecords {
   port: number;
   txt: Buffer[];
   address: { type: 'A' | 'AAAA'; data: string } | null;
+  /**
+   * For an address: the label, inside the app zone, of the name that carries it (the SRV target), as
+   * Consul answers with `.addr.` names: an address written as a name would sit outside the zone.
+   */
+  addressLabel: string;
 }
 
 const MAX_SERVICE_TYPE_IN_LABEL = 62;
@@ -32,7 +38,14 @@ export function instanceRecords(instance: DnsInstance): InstanceRecords | { prob
   ].filter((value): value is string => value !== null);
   const txt = strings.map((value) => Buffer.from(value, 'utf8'));
   if (txt.some((value) => value.length > MAX_TXT_STRING_BYTES)) return { problem: 'a TXT key=value is longer than 255 bytes' };
-  return { serviceType: instance.serviceType, ...endpoint, txt };
+  return { serviceType: instance.serviceType, ...endpoint, txt, addressLabel: addressLabel(instance.serviceId) };
+}
+
+/** The service_id when it fits one label (it is `[a-z0-9][a-z0-9-]*`), else a digest of it. */
+function addressLabel(serviceId: string): string {
+  const label = serviceId.toLowerCase();
+  if (/^[a-z0-9][a-z0-9-]{0,62}$/.test(label)) return label;
+  return `i-${createHash('sha256').update(serviceId).digest('hex').slice(0, 32)}`;
 }
 
 function parseEndpoint(endpointUrl: string): Pick<InstanceRecords, 'target' | 'port' | 'address'> | null {

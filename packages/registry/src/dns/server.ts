@@ -1,9 +1,13 @@
-import { parseAuthority } from '@swarm/protocol';
+import type { KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
+import { parseAuthority, SwarmError } from '@swarm/protocol';
 import { type InstanceRecords, instanceRecords } from './instance-records.js';
 import { type DnsLimits, dnsLimits, ResponseRateLimiter } from './limits.js';
 import { createResponder, type Responder } from './responder.js';
+import { ZoneSigner, zoneKey } from './signer.js';
 import { listenTcp } from './tcp-transport.js';
 import { type Listening, listenUdp } from './udp-transport.js';
+import type { NameServer } from './zone.js';
 import type { DnsInstance, DnsLogger, DnsZoneSource } from './zone-source.js';
 
 export interface DnsServerOptions {
@@ -18,6 +22,13 @@ export interface DnsServerOptions {
   logger?: DnsLogger;
   /** Rate limiting and TCP connection bounds; each left out takes its default (DEFAULT_DNS_LIMITS). */
   limits?: Partial<DnsLimits>;
+  /**
+   * The apex NS records (the first is the SOA's primary); addresses go with names inside the authority.
+   * Default: `ns1.<authority>` at `host` (when `host` is an address other than 0.0.0.0 or ::).
+   */
+  nameServers?: NameServer[];
+  /** DNSSEC keys (Ed25519): every one is published and signs (two during a rollover); none: unsigned. */
+  dnssecKeys?: KeyObject[];
 }
 
 export interface DnsServer {
@@ -44,7 +55,18 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0x7fffffff) throw new RangeError('ttl must be an integer number of seconds');
   const logger = options.logger ?? silent;
   const limits = dnsLimits(options.limits);
-  const respond = createResponder({ authority, source: options.source, ttl, describe: publishable(logger) }, logger);
+  const nameServers = options.nameServers ?? defaultNameServers(authority, options.host);
+  if (nameServers.length === 0) throw new RangeError('the zone needs at least one name server');
+  const unreachable = nameServers.find((server) => server.addresses.length === 0 && `.${server.name}`.endsWith(`.${authority}`));
+  if (options.nameServers && unreachable)
+    throw new SwarmError(
+      'invalid_request',
+      `name server ${unreachable.name} is inside ${authority}: give its address (${unreachable.name}=<ip>)`,
+    );
+  const keys = (options.dnssecKeys ?? []).map(zoneKey);
+  const signer = keys.length > 0 ? new ZoneSigner(authority, keys) : null;
+  const zone = { authority, source: options.source, ttl, nameServers, signer, describe: publishable(logger) };
+  const respond = createResponder(zone, logger);
   const [udp, tcp] = await listenOnOnePort(options.host, options.port, respond, logger, limits);
   return {
     port: udp.port,
@@ -52,6 +74,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       await Promise.all([udp.close(), tcp.close()]);
     },
   };
+}
+
+/** `ns1.<authority>`, with the address the server listens on when that is one peers can reach. */
+export function defaultNameServers(authority: string, host: string): NameServer[] {
+  const address = host.replace(/^\[(.*)\]$/, '$1');
+  const reachable = isIP(address) !== 0 && address !== '0.0.0.0' && address !== '::';
+  return [{ name: `ns1.${authority}`, addresses: reachable ? [address] : [] }];
 }
 
 async function listenOnOnePort(
