@@ -11,3 +11,4 @@ export * from './reports.js';
 export * from './services.js';
 export * from './tokens.js';
 export * from './users.js';
+export * from './zone-records.js';

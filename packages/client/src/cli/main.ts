@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { addAppCommands, addAuditCommands, addBackboneUpdateCommand } from './app-commands.js';
 import { defaultRegistryUrl } from './common.js';
+import { addRegistryDsCommand } from './dns-commands.js';
 import { addIdentityCommands } from './identity-commands.js';
 import { addBroadcastCommands, addOutboxCommands } from './outbox-commands.js';
 import { hintFor, toCliError } from './output.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   addOutboxCommands(program);
   const backbone = addServerCommands(program);
   addBackboneUpdateCommand(backbone);
+  addRegistryDsCommand(program.commands.find((command) => command.name() === 'registry') as Command);
   return program;
 }
 

@@ -133,16 +133,27 @@ function udpPayloadLimit(edns: Edns | null): number {
 }
 
 /**
- * Encodes a reply within `sizeLimit` bytes. Additional records are dropped first (RFC 2181 §9); when the
- * answer itself does not fit, the reply carries TC and no records at all, so a client never mistakes a
- * partial record set for the whole one and asks again over TCP.
+ * Encodes a reply within `sizeLimit` bytes. Additional records are dropped first (RFC 2181 §9): the TXT
+ * records (with their signatures) before the targets' addresses, which spare a resolver a round trip;
+ * when the answer itself does not fit, the reply carries TC and no records at all, so a client never
+ * mistakes a partial record set for the whole one and asks again over TCP.
  */
 function encodeReply(reply: Reply, sizeLimit: number): Buffer {
   const whole = encode(reply, false);
   if (whole.length <= sizeLimit) return whole;
+  const addresses = (reply.additionals ?? []).filter((rr) => coveredType(rr) !== QTYPE.TXT);
+  if (addresses.length > 0 && addresses.length < (reply.additionals ?? []).length) {
+    const withAddresses = encode({ ...reply, additionals: addresses }, false);
+    if (withAddresses.length <= sizeLimit) return withAddresses;
+  }
   const withoutAdditionals = encode({ ...reply, additionals: [] }, false);
   if (withoutAdditionals.length <= sizeLimit) return withoutAdditionals;
   return encode({ ...reply, answers: [], authorities: [], additionals: [] }, true);
+}
+
+/** A record's type, or for an RRSIG the type it signs. */
+function coveredType(rr: Rr): number {
+  return rr.type === QTYPE.RRSIG ? rr.rdata.readUInt16BE(0) : rr.type;
 }
 
 function encode(reply: Reply, truncated: boolean): Buffer {
