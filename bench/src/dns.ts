@@ -7,8 +7,14 @@ import dnsPacket from 'dns-packet';
 import { type BenchResult, result } from './harness.js';
 import { developerApp, type SwarmUnderTest } from './swarm.js';
 
-/** Answers per second for `name` SRV over UDP with `inFlight` queries outstanding. */
-async function srvRate(port: number, name: string, seconds: number, inFlight = 32): Promise<{ perSecond: number; lost: number }> {
+/** Answers per second for `name` SRV over UDP with `inFlight` queries outstanding; `dnssecOk` asks for signatures. */
+async function srvRate(
+  port: number,
+  name: string,
+  seconds: number,
+  dnssecOk = false,
+  inFlight = 32,
+): Promise<{ perSecond: number; lost: number }> {
   const socket = createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   let answered = 0;
@@ -18,7 +24,13 @@ async function srvRate(port: number, name: string, seconds: number, inFlight = 3
     id = (id + 1) & 0xffff;
     sent++;
     socket.send(
-      dnsPacket.encode({ id, type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'SRV', name }] }),
+      dnsPacket.encode({
+        id,
+        type: 'query',
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type: 'SRV', name }],
+        ...(dnssecOk ? { additionals: [DO] } : {}),
+      }),
       port,
       '127.0.0.1',
     );
@@ -45,6 +57,39 @@ async function srvRate(port: number, name: string, seconds: number, inFlight = 3
 }
 
 const ROUNDS = 5;
+const DO: dnsPacket.Answer = {
+  type: 'OPT',
+  name: '.',
+  udpPayloadSize: 1232,
+  extendedRcode: 0,
+  ednsVersion: 0,
+  flags: dnsPacket.DNSSEC_OK,
+  flag_do: true,
+  options: [],
+};
+
+/**
+ * Paired rounds in alternating order, the round with the median ratio kept (as the HTTP
+ * comparisons do): a burst of load from elsewhere hits one round, not one side.
+ */
+async function pairedRounds(measured: () => Promise<number>, baseline: () => Promise<number>) {
+  const pairs: Array<{ measured: number; baseline: number; ratio: number }> = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    let base: number;
+    let value: number;
+    if (round % 2 === 0) {
+      base = await baseline();
+      value = await measured();
+    } else {
+      value = await measured();
+      base = await baseline();
+    }
+    pairs.push({ measured: value, baseline: base, ratio: value / base });
+  }
+  const median = [...pairs].sort((x, y) => x.ratio - y.ratio)[Math.floor(pairs.length / 2)] as (typeof pairs)[number];
+  const spread = pairs.map((pair) => pair.ratio.toFixed(2)).sort();
+  return { median, note: `rounds ${spread[0]}–${spread.at(-1)} (median of ${pairs.length})` };
+}
 
 /** Service DNS SRV queries per second against a static answer from the same DNS library. */
 export async function benchDns(swarm: SwarmUnderTest, seconds = 3): Promise<BenchResult[]> {
@@ -60,28 +105,34 @@ export async function benchDns(swarm: SwarmUnderTest, seconds = 3): Promise<Benc
   const staticDns = await spawnScript<{ port: number }>('static dns', script, [], { stderr: 'inherit' });
   const staticPort = staticDns.ready.port;
   try {
-    // Paired rounds in alternating order, the round with the median ratio kept (as the HTTP
-    // comparisons do): a burst of load from elsewhere hits one round, not one side.
     const dnsPort = swarm.registry.dnsPort;
-    const pairs: Array<{ registry: number; baseline: number; ratio: number }> = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const first = round % 2 === 0 ? staticPort : dnsPort;
-      const a = (await srvRate(first, name, seconds)).perSecond;
-      const b = (await srvRate(first === staticPort ? dnsPort : staticPort, name, seconds)).perSecond;
-      const [baseline, registry] = first === staticPort ? [a, b] : [b, a];
-      pairs.push({ registry, baseline, ratio: registry / baseline });
-    }
-    const median = [...pairs].sort((x, y) => x.ratio - y.ratio)[Math.floor(pairs.length / 2)] as (typeof pairs)[number];
-    const spread = pairs.map((pair) => pair.ratio.toFixed(2)).sort();
+    const plain = await pairedRounds(
+      async () => (await srvRate(dnsPort, name, seconds)).perSecond,
+      async () => (await srvRate(staticPort, name, seconds)).perSecond,
+    );
+    // The same registry answering the same question with and without DO: what signing costs.
+    const signed = await pairedRounds(
+      async () => (await srvRate(dnsPort, name, seconds, true)).perSecond,
+      async () => (await srvRate(dnsPort, name, seconds)).perSecond,
+    );
     return [
       result(
         'Service DNS SRV over UDP (registry)',
-        median.registry,
+        plain.median.measured,
         'queries/s',
         'static SRV answer, same DNS library',
-        median.baseline,
+        plain.median.baseline,
         0.7,
-        `rounds ${spread[0]}–${spread.at(-1)} (median of ${pairs.length})`,
+        plain.note,
+      ),
+      result(
+        'Service DNS SRV over UDP, DNSSEC (DO set)',
+        signed.median.measured,
+        'queries/s',
+        'the same registry, DO clear',
+        signed.median.baseline,
+        0.7,
+        signed.note,
       ),
     ];
   } finally {

@@ -25,7 +25,8 @@ describe('Service DNS wired to storage', () => {
     const zone = appDnsZone(appId).slice(0, -1);
     const srv = await resolver.resolveSrv(`_cms-article._tcp.${zone}`);
     assert.equal(srv.length, 1);
-    assert.equal(srv[0]!.name, '127.0.0.1');
+    assert.equal(srv[0]!.name, `${bound.serviceId}.${zone}`);
+    assert.deepEqual(await resolver.resolve4(srv[0]!.name), ['127.0.0.1']);
     const txt = (await resolver.resolveTxt(`_cms-article._tcp.${zone}`)).flat();
     assert.ok(txt.includes(`service_id=${bound.serviceId}`));
     assert.ok(txt.includes(`public_key=${bound.instanceKey.publicKey}`));

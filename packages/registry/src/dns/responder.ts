@@ -2,9 +2,9 @@ import type { Answer } from 'dns-packet';
 import dnsPacket from 'dns-packet';
 import { nodataProof, nxdomainProof } from './denial.js';
 import { type Edns, opcodeOf, parseQuery, type QueryHeader, type Question } from './query.js';
-import { encodeAnswer, type Rr, rrOf, rrsets, rrWire } from './rr.js';
+import { encodeAnswer, type Rr, rrsets, rrWire } from './rr.js';
 import { BADVERS_EXTENDED, CLASSIC_UDP_PAYLOAD, FLAG, MAX_TCP_MESSAGE, MAX_UDP_PAYLOAD, QTYPE, RCODE } from './wire-constants.js';
-import { resolve, soaRecord, type Zone } from './zone.js';
+import { resolve, soaRr, type Zone } from './zone.js';
 import type { DnsLogger } from './zone-source.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -84,13 +84,12 @@ function answerer(zone: Zone, logger: DnsLogger): Responder & { failed: WeakSet<
       // RFC 3225: DNSSEC records go only to a client that set DO.
       const signer = edns?.dnssecOk ? zone.signer : null;
       const signed = (records: Rr[]) => (signer ? rrsets(records).flatMap((set) => [...set, ...signer.rrsigs(set)]) : records);
-      const soa = [rrOf(soaRecord(zone))];
       if (resolution.rcode === RCODE.NXDOMAIN) {
         const proof = signer ? nxdomainProof(question.labels, resolution.encloser, zone.ttl) : [];
-        const authorities = signed([...soa, ...proof]);
+        const authorities = signed([soaRr(zone), ...proof]);
         return encodeReply({ header, question, rcode: resolution.rcode, authoritative: true, authorities, edns }, sizeLimit);
       }
-      const answers = signed(resolution.answers.map(rrOf));
+      const answers = signed(resolution.answers);
       const proof = signer && answers.length === 0 ? nodataProof(question.labels, resolution.types, zone.ttl) : [];
       return encodeReply(
         {
@@ -99,8 +98,8 @@ function answerer(zone: Zone, logger: DnsLogger): Responder & { failed: WeakSet<
           rcode: resolution.rcode,
           authoritative: true,
           answers,
-          authorities: answers.length === 0 ? signed([...soa, ...proof]) : [],
-          additionals: signed(resolution.additionals.map(rrOf)),
+          authorities: answers.length === 0 ? signed([soaRr(zone), ...proof]) : [],
+          additionals: signed(resolution.additionals),
           edns,
         },
         sizeLimit,

@@ -4,6 +4,7 @@ import type { Answer } from 'dns-packet';
 import type { InstanceRecords } from './instance-records.js';
 import { isEncodableName, serviceName } from './names.js';
 import type { Question } from './query.js';
+import { type Rr, rrOf } from './rr.js';
 import type { ZoneSigner } from './signer.js';
 import { QCLASS, QTYPE, RCODE } from './wire-constants.js';
 import type { DnsInstance, DnsZoneSource } from './zone-source.js';
@@ -13,7 +14,7 @@ export type Resolution =
   /** `encloser`: the labels of the closest existing ancestor of the name (for the denial proof). */
   | { rcode: typeof RCODE.NXDOMAIN; encloser: string[] }
   /** `types`: every type the name has records of (an empty answer is NODATA; its proof lists them). */
-  | { rcode: typeof RCODE.NOERROR; answers: Answer[]; additionals: Answer[]; types: number[] };
+  | { rcode: typeof RCODE.NOERROR; answers: Rr[]; additionals: Rr[]; types: number[] };
 
 /** A name server of the authority: its name and, for a name inside the authority, its addresses (glue). */
 export interface NameServer {
@@ -73,7 +74,7 @@ export async function resolve(question: Question, zone: Zone): Promise<Resolutio
     .map((instance) => zone.describe(instance))
     .filter((entry): entry is InstanceRecords => entry !== null && fitsZone(entry, appZone));
   const below = relative.slice(0, -APP_ZONE_DEPTH);
-  const names = appZoneNames(appZone, records, zone.ttl);
+  const names = keptNames(instances, appZone, zone.ttl, () => appZoneNames(appZone, records, zone.ttl));
   const node = names.get(below.join('.'));
   if (!node) {
     let existing = 0;
@@ -92,12 +93,26 @@ function fitsZone(entry: InstanceRecords, appZone: string): boolean {
 }
 
 interface NameNode {
-  records: Answer[];
+  records: Rr[];
   types: number[];
   /** RFC 8482: ANY gets one RRset, not everything, so it is no better a reflector than SRV. */
   anyType: number;
   /** Additional records of an SRV answer. */
-  withSrv?: Answer[];
+  withSrv?: Rr[];
+}
+
+/**
+ * A zone source may hand out the same instance list for a while (the registry keeps its lists for the
+ * rest of a second): the app zone's names and encoded records are then built once, not per query.
+ */
+const namesKept = new WeakMap<DnsInstance[], { appZone: string; ttl: number; names: Map<string, NameNode> }>();
+
+function keptNames(instances: DnsInstance[], appZone: string, ttl: number, build: () => Map<string, NameNode>): Map<string, NameNode> {
+  const kept = namesKept.get(instances);
+  if (kept?.appZone === appZone && kept.ttl === ttl) return kept.names;
+  const names = build();
+  namesKept.set(instances, { appZone, ttl, names });
+  return names;
 }
 
 /** Every name of an app zone (relative to it, '' for the zone itself) and its records. */
@@ -108,7 +123,7 @@ function appZoneNames(appZone: string, records: InstanceRecords[], ttl: number):
   const types = [...new Set(records.map((entry) => entry.serviceType))];
   const services = `_services._dns-sd._udp.${appZone}`;
   names.set('_services._dns-sd._udp', {
-    records: types.map((serviceType) => ({ type: 'PTR', name: services, ttl, data: serviceName(serviceType, appZone) })),
+    records: types.map((serviceType) => rrOf({ type: 'PTR', name: services, ttl, data: serviceName(serviceType, appZone) })),
     types: [QTYPE.PTR],
     anyType: QTYPE.PTR,
   });
@@ -119,18 +134,18 @@ function appZoneNames(appZone: string, records: InstanceRecords[], ttl: number):
     const txt = matching.map((entry): Answer => ({ type: 'TXT', name, ttl, data: entry.txt }));
     const addresses = matching.flatMap((entry) => addressRecord(entry, appZone, ttl) ?? []);
     names.set(`_${serviceType}._tcp`, {
-      records: [...srv, ...txt],
+      records: [...srv, ...txt].map(rrOf),
       types: [QTYPE.SRV, QTYPE.TXT],
       anyType: QTYPE.SRV,
       // The TXT of the same name and the addresses of targets inside the zone; nothing outside it.
-      withSrv: [...txt, ...uniqueByName(addresses)],
+      withSrv: [...txt, ...uniqueByName(addresses)].map(rrOf),
     });
   }
   for (const entry of records) {
     const address = addressRecord(entry, appZone, ttl);
     if (address && !names.has(entry.addressLabel)) {
       const type = address.type === 'A' ? QTYPE.A : QTYPE.AAAA;
-      names.set(entry.addressLabel, { records: [address], types: [type], anyType: type });
+      names.set(entry.addressLabel, { records: [rrOf(address)], types: [type], anyType: type });
     }
   }
   return names;
@@ -144,7 +159,7 @@ function emptyNode(): NameNode {
 function atApex(zone: Zone, type: number): Resolution {
   const nameServers = zone.nameServers.map((server): Answer => ({ type: 'NS', name: zone.authority, ttl: APEX_TTL, data: server.name }));
   const dnskeys = (zone.signer?.keys ?? []).map((key): Answer => dnskeyRecord(zone.authority, key.rdata));
-  const records = [soaRecord(zone), ...nameServers, ...dnskeys];
+  const records = [soaRecord(zone), ...nameServers, ...dnskeys].map(rrOf);
   const types = [QTYPE.SOA, QTYPE.NS, ...(dnskeys.length > 0 ? [QTYPE.DNSKEY] : [])];
   if (type === QTYPE.ANY) return answered(records, QTYPE.SOA, types);
   const glue = type === QTYPE.NS ? zone.nameServers.flatMap((server) => nameServerAt(zone, server.name)?.records ?? []) : [];
@@ -161,11 +176,11 @@ export function dnskeyRecord(authority: string, rdata: Buffer): Answer {
 }
 
 /** A name server's own name inside the authority, with its addresses. */
-function nameServerAt(zone: Zone, name: string): { records: Answer[]; types: number[] } | null {
+function nameServerAt(zone: Zone, name: string): { records: Rr[]; types: number[] } | null {
   const server = zone.nameServers.find((candidate) => candidate.name === name);
   if (!server || !isInside(server.name, zone.authority) || server.name === zone.authority) return null;
-  const records = server.addresses.map((address): Answer => ({ type: isIPv4(address) ? 'A' : 'AAAA', name, ttl: APEX_TTL, data: address }));
-  return { records, types: [...new Set(records.map((record) => (record.type === 'A' ? QTYPE.A : QTYPE.AAAA)))] };
+  const records = server.addresses.map((address) => rrOf({ type: isIPv4(address) ? 'A' : 'AAAA', name, ttl: APEX_TTL, data: address }));
+  return { records, types: [...new Set(records.map((record) => record.type))] };
 }
 
 /** How many labels of `relative` (from the right) are a name server's name inside the authority or above it. */
@@ -200,19 +215,8 @@ function labelsBelow(labels: string[], authority: string[]): string[] | null {
   return authority.every((label, index) => labels[split + index] === label) ? labels.slice(0, split) : null;
 }
 
-const RECORD_TYPES: Record<string, number> = {
-  A: QTYPE.A,
-  NS: QTYPE.NS,
-  SOA: QTYPE.SOA,
-  PTR: QTYPE.PTR,
-  TXT: QTYPE.TXT,
-  AAAA: QTYPE.AAAA,
-  SRV: QTYPE.SRV,
-  DNSKEY: QTYPE.DNSKEY,
-};
-
-function answered(records: Answer[], type: number, types: number[], additionals: Answer[] = []): Resolution {
-  const answers = records.filter((record) => RECORD_TYPES[record.type] === type);
+function answered(records: Rr[], type: number, types: number[], additionals: Rr[] = []): Resolution {
+  const answers = records.filter((record) => record.type === type);
   return { rcode: RCODE.NOERROR, answers, additionals: answers.length > 0 ? additionals : [], types };
 }
 
@@ -235,6 +239,19 @@ function uniqueByName(records: Answer[]): Answer[] {
   const byName = new Map<string, Answer>();
   for (const record of records) if (!byName.has(record.name)) byName.set(record.name, record);
   return [...byName.values()];
+}
+
+const soaKept = new WeakMap<object, { serial: number; rr: Rr }>();
+
+/** The SOA as encoded, kept while its serial stands (an hour): negative answers all carry it. */
+export function soaRr(zone: Pick<Zone, 'authority' | 'ttl' | 'nameServers'>): Rr {
+  const answer = soaRecord(zone);
+  const serial = (answer as { data: { serial: number } }).data.serial;
+  const kept = soaKept.get(zone);
+  if (kept?.serial === serial) return kept.rr;
+  const rr = rrOf(answer);
+  soaKept.set(zone, { serial, rr });
+  return rr;
 }
 
 /**
