@@ -23,7 +23,7 @@ export interface SrvLoad {
 export async function srvLoad(
   port: number,
   name: string | (() => string),
-  options: { seconds?: number; amount?: number; inFlight?: number } = {},
+  options: { seconds?: number; amount?: number; inFlight?: number; dnssecOk?: boolean } = {},
 ): Promise<SrvLoad> {
   const inFlight = options.inFlight ?? 32;
   const nextName = typeof name === 'string' ? () => name : name;
@@ -43,7 +43,13 @@ export async function srvLoad(
     id = (id + 1) & 0xffff;
     sent++;
     socket.send(
-      dnsPacket.encode({ id, type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'SRV', name: nextName() }] }),
+      dnsPacket.encode({
+        id,
+        type: 'query',
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type: 'SRV', name: nextName() }],
+        ...(options.dnssecOk ? { additionals: [DO] } : {}),
+      }),
       port,
       '127.0.0.1',
     );
@@ -78,6 +84,17 @@ export async function srvLoad(
 }
 
 const ROUNDS = 5;
+/** EDNS with the DO bit: the query asks for signatures (RFC 3225). */
+const DO: dnsPacket.Answer = {
+  type: 'OPT',
+  name: '.',
+  udpPayloadSize: 1232,
+  extendedRcode: 0,
+  ednsVersion: 0,
+  flags: dnsPacket.DNSSEC_OK,
+  flag_do: true,
+  options: [],
+};
 
 /** The baseline DNS server (dns-static-process.ts) in its own process. */
 export function startStaticDns() {
@@ -107,6 +124,13 @@ export async function benchDns(swarm: SwarmUnderTest, seconds = 3): Promise<Benc
       (run) => run.perSecond,
       { rounds: ROUNDS },
     );
+    // The same registry answering the same question with and without DO: what signing costs.
+    const signed = await pairedMedian(
+      () => srvLoad(dnsPort, name, { seconds, dnssecOk: true }),
+      () => srvLoad(dnsPort, name, { seconds }),
+      (run) => run.perSecond,
+      { rounds: ROUNDS },
+    );
     return [
       result(
         'Service DNS SRV over UDP (registry)',
@@ -116,6 +140,15 @@ export async function benchDns(swarm: SwarmUnderTest, seconds = 3): Promise<Benc
         median.baseline.perSecond,
         0.7,
         spreadOf(ratios),
+      ),
+      result(
+        'Service DNS SRV over UDP, DNSSEC (DO set)',
+        signed.median.subject.perSecond,
+        'queries/s',
+        'the same registry, DO clear',
+        signed.median.baseline.perSecond,
+        0.7,
+        spreadOf(signed.ratios),
       ),
     ];
   } finally {

@@ -16,3 +16,4 @@ export * from './services.js';
 export * from './tokens.js';
 export * from './update.js';
 export * from './users.js';
+export * from './zone-records.js';

@@ -6,6 +6,7 @@ export * from './auth-admin.js';
 export * from './body.js';
 export * from './canonical.js';
 export * from './delegation.js';
+export * from './dnssec.js';
 export * from './errors.js';
 export * from './freshness.js';
 export * from './instance-update.js';

@@ -1,4 +1,5 @@
 import { parseAllowList } from '@swarm/runtime';
+import { type AddressTargets, parseNameServers } from './dns/index.js';
 import { parseInstanceQuotas } from './routes/bindings.js';
 import type { RegistryOptions } from './start.js';
 
@@ -20,7 +21,8 @@ const text = (value: string | undefined) => (value === undefined || value === ''
 
 /**
  * Registry options from SWARM_* environment variables; explicit options win over them.
- * SWARM_DNS_PORT=off turns Service DNS off; SWARM_ALLOW_EGRESS lists CIDRs broadcasts may reach.
+ * SWARM_DNS_PORT=off turns Service DNS off, SWARM_DNSSEC=off its signatures; SWARM_DNS_NS names its
+ * name servers; SWARM_ALLOW_EGRESS lists CIDRs broadcasts may reach.
  */
 export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RegistryOptions {
   const options: RegistryOptions = {};
@@ -40,6 +42,13 @@ export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Re
   };
   const givenLimits = Object.entries(dnsLimits).filter(([, value]) => value !== undefined);
   if (givenLimits.length > 0) options.dnsLimits = Object.fromEntries(givenLimits);
+  const nameServers = text(env.SWARM_DNS_NS);
+  if (nameServers !== undefined) options.dnsNameServers = parseNameServers(nameServers);
+  const targets = text(env.SWARM_DNS_ADDRESS_TARGETS);
+  if (targets !== undefined) options.dnsAddressTargets = addressTargets(targets, 'SWARM_DNS_ADDRESS_TARGETS');
+  if (env.SWARM_DNSSEC === 'off' || env.SWARM_DNSSEC === 'false') options.dnssec = false;
+  const dnssecKeyFile = text(env.SWARM_DNSSEC_KEY_FILE);
+  if (dnssecKeyFile !== undefined) options.dnssecKeyFile = dnssecKeyFile;
   const allow = text(env.SWARM_ALLOW_EGRESS);
   if (allow !== undefined) options.egress = { allow: parseAllowList(allow) };
   const fields = {
@@ -55,4 +64,10 @@ export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Re
   if (quotas !== undefined) options.instanceQuotas = parseInstanceQuotas(quotas);
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) (options as Record<string, unknown>)[key] = value;
   return options;
+}
+
+/** `host` (SPEC §7) or `zone`: how endpoints given as addresses are named as SRV targets. */
+export function addressTargets(value: string, name = '--dns-address-targets'): AddressTargets {
+  if (value !== 'host' && value !== 'zone') throw new Error(`${name} is host or zone, not ${value}`);
+  return value;
 }

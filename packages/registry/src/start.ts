@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -8,6 +8,7 @@ import {
   parseAuthority,
   privateKeyToPem,
   type SigningKey,
+  SwarmError,
   signingKeyFromPem,
 } from '@swarm/protocol';
 import {
@@ -30,7 +31,7 @@ import { AppLookups } from './app-lookups.js';
 import { BroadcastDelivery, queuedBroadcasts } from './broadcasts.js';
 import { ChangeChannel } from './change-channel.js';
 import { KEY_GRACE_SECONDS, type RegistryContext } from './context.js';
-import { type DnsLimits, startDnsServer } from './dns/index.js';
+import { type AddressTargets, type DnsInstance, type DnsLimits, type NameServer, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
 import { Liveness } from './liveness.js';
 import { type RegistryMetrics, registryMetrics } from './metrics.js';
@@ -74,6 +75,20 @@ export interface RegistryOptions {
   dnsPort?: number | false;
   /** Service DNS rate limiting and TCP bounds (docs/OPERATIONS.md); each left out takes its default. */
   dnsLimits?: Partial<DnsLimits>;
+  /** The zone's NS records and their addresses (docs/DNS.md, "Delegation"); default `ns1.<authority>` at `host`. */
+  dnsNameServers?: NameServer[];
+  /**
+   * SRV targets of endpoints given as addresses: `host` (SPEC §7, default: `127.0.0.1.`) or `zone`
+   * (`<service_id>.<app zone>` with its A/AAAA in the zone, for a zone resolvers follow; docs/DNS.md).
+   */
+  dnsAddressTargets?: AddressTargets;
+  /** Signs Service DNS (DNSSEC, Ed25519); default true. */
+  dnssec?: boolean;
+  /**
+   * PKCS#8 PEM Ed25519 keys, one or more in one file (two while a key is rolled over); without it
+   * one key is created once and kept in the database, like the registry key.
+   */
+  dnssecKeyFile?: string;
   /**
    * Service DNS answers kept for the rest of their second, dropped per app by each change
    * (on PostgreSQL while the change channel listens); 0 turns it off. Default 10 000.
@@ -133,6 +148,18 @@ function openRegistryDatabase(options: RegistryOptions): Database<RegistryTables
   if (options.databaseUrl) return openDatabase<RegistryTables>({ url: options.databaseUrl, schema: options.databaseSchema });
   const file = options.databaseFile ?? (options.dataDir ? join(options.dataDir, 'registry.db') : ':memory:');
   return openDatabase<RegistryTables>({ file });
+}
+
+/** The DNSSEC keys: every PEM block of the file, else one created once in the database (shared by replicas). */
+async function dnssecKeys(db: RegistryDb, options: RegistryOptions): Promise<KeyObject[]> {
+  if (options.dnssec === false) return [];
+  if (options.dnssecKeyFile) {
+    const blocks = readFileSync(options.dnssecKeyFile, 'utf8').match(/-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g) ?? [];
+    if (blocks.length === 0) throw new SwarmError('invalid_request', `${options.dnssecKeyFile} holds no PEM key`);
+    return blocks.map((pem) => signingKeyFromPem(pem).privateKey);
+  }
+  const pem = await settingOrCreate(db, 'dnssec_key', () => privateKeyToPem(generateSigningKey().privateKey));
+  return [signingKeyFromPem(pem).privateKey];
 }
 
 async function registryKey(db: RegistryDb, keyFile: string | undefined): Promise<SigningKey> {
@@ -259,6 +286,9 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
         logger: app.log,
         observe: metrics.dns,
         ...(options.dnsLimits ? { limits: options.dnsLimits } : {}),
+        ...(options.dnsNameServers ? { nameServers: options.dnsNameServers } : {}),
+        ...(options.dnsAddressTargets ? { addressTargets: options.dnsAddressTargets } : {}),
+        dnssecKeys: await dnssecKeys(database.db, options),
       });
       ctx.dnsPort = dns.port;
       shutdown.onStop(() => dns.close());

@@ -165,7 +165,7 @@ function assertNegative(result: Reply, rcode: number): void {
   const soa = result.authorities[0] as SoaAnswer;
   assert.equal(soa.type, 'SOA');
   assert.equal(soa.name, 'swarm.local');
-  assert.equal(soa.data.mname, 'swarm.local');
+  assert.equal(soa.data.mname, 'ns1.swarm.local');
   assert.equal(soa.data.rname, 'hostmaster.swarm.local');
 }
 
@@ -179,11 +179,13 @@ describe('Service DNS over DNS', () => {
   let close: () => Promise<void>;
 
   before(async () => {
+    // Targets inside the zone (docs/DNS.md, "Targets"); the SPEC §7 default is tested below.
     const server = await startDnsServer({
       host: HOST,
       port: 0,
       authority: 'swarm.local',
       source,
+      addressTargets: 'zone',
       logger: { warn: (obj) => warnings.push(obj as { serviceId?: string }) },
     });
     port = server.port;
@@ -192,7 +194,7 @@ describe('Service DNS over DNS', () => {
   after(() => close());
 
   describe('records of an app zone', () => {
-    it('answers SRV for each instance of a type, with TXT and IPv4 targets in the additional section', async () => {
+    it('answers SRV for each instance of a type, with TXT and the addresses of its targets inside the zone', async () => {
       const result = await udp(port, query(`_cms-article._tcp.${ZONE}`, 'SRV', { edns: { payload: 1232 } }));
       assert.equal(result.rcode, RCODE.NOERROR);
       assert.equal(result.packet.flag_aa, true);
@@ -203,8 +205,8 @@ describe('Service DNS over DNS', () => {
       assert.deepEqual(
         srv.map((record) => [record.type, record.name, record.data.priority, record.data.weight, record.data.port, record.data.target]),
         [
-          ['SRV', `_cms-article._tcp.${ZONE}`, 0, 0, 7410, '127.0.0.1'],
-          ['SRV', `_cms-article._tcp.${ZONE}`, 0, 0, 7410, '127.0.0.1'],
+          ['SRV', `_cms-article._tcp.${ZONE}`, 0, 0, 7410, `cms-article-aaaaaaaaaa.${ZONE}`],
+          ['SRV', `_cms-article._tcp.${ZONE}`, 0, 0, 7410, `cms-article-bbbbbbbbbb.${ZONE}`],
         ],
       );
       assert.ok(
@@ -216,8 +218,25 @@ describe('Service DNS over DNS', () => {
       const a = result.additionals.filter((record) => record.type === 'A') as StringAnswer[];
       assert.deepEqual(
         a.map((record) => [record.name, record.data]),
-        [['127.0.0.1', '127.0.0.1']],
+        [
+          [`cms-article-aaaaaaaaaa.${ZONE}`, '127.0.0.1'],
+          [`cms-article-bbbbbbbbbb.${ZONE}`, '127.0.0.1'],
+        ],
       );
+    });
+
+    it('answers A for the target name of an address, NODATA for other types, NXDOMAIN below it', async () => {
+      const a = await udp(port, query(`CMS-article-aaaaaaaaaa.${ZONE}`, 'A'));
+      assert.equal(a.rcode, RCODE.NOERROR);
+      assert.equal(a.packet.flag_aa, true);
+      assert.deepEqual(
+        a.answers.map((record) => [record.name, (record as StringAnswer).data]),
+        [[`cms-article-aaaaaaaaaa.${ZONE}`, '127.0.0.1']],
+      );
+      assertNegative(await udp(port, query(`cms-article-aaaaaaaaaa.${ZONE}`, 'AAAA')), RCODE.NOERROR);
+      assertNegative(await udp(port, query(`x.cms-article-aaaaaaaaaa.${ZONE}`, 'A')), RCODE.NXDOMAIN);
+      // A host name stays a host name: nothing is made up for it.
+      assertNegative(await udp(port, query(`crm-contact-dddddddddd.${ZONE}`, 'A')), RCODE.NXDOMAIN);
     });
 
     it('takes the SRV port from the endpoint URL, or 80/443 by scheme', async () => {
@@ -290,9 +309,15 @@ describe('Service DNS over DNS', () => {
 
     it('publishes an IPv6 endpoint with an AAAA record and a service type as long as a label allows', async () => {
       const v6 = await udp(port, query(`_blob-v6._tcp.${EDGE_ZONE}`, 'SRV', { edns: { payload: 1232 } }));
-      assert.deepEqual((v6.answers[0] as SrvAnswer).data, { priority: 0, weight: 0, port: 7420, target: '::1' });
+      const target = `blob-v6-0000000000.${EDGE_ZONE}`;
+      assert.deepEqual((v6.answers[0] as SrvAnswer).data, { priority: 0, weight: 0, port: 7420, target });
       assert.deepEqual(
-        v6.additionals.filter((record) => record.type === 'AAAA').map((record) => (record as StringAnswer).data),
+        v6.additionals.filter((record) => record.type === 'AAAA').map((record) => [record.name, (record as StringAnswer).data]),
+        [[target, '::1']],
+      );
+      const aaaa = await udp(port, query(target, 'AAAA'));
+      assert.deepEqual(
+        aaaa.answers.map((record) => (record as StringAnswer).data),
         ['::1'],
       );
       const longest = await udp(port, query(`_${LONGEST_TYPE}._tcp.${EDGE_ZONE}`, 'SRV'));
@@ -413,12 +438,18 @@ describe('Service DNS over DNS', () => {
       assert.equal(txt.answers.length, 40);
     });
 
-    it('drops additional records before it truncates an answer (RFC 2181 §9)', async () => {
+    it('drops additional records, TXT first, before it truncates an answer (RFC 2181 §9)', async () => {
       const result = await udp(port, query(`_cms-article._tcp.${ZONE}`, 'SRV'));
       assert.ok(result.raw.length <= 512);
       assert.equal(result.packet.flag_tc, false);
       assert.equal(result.answers.length, 2);
-      assert.equal(result.additionals.length, 0);
+      assert.deepEqual(
+        result.additionals.map((record) => record.type),
+        ['A', 'A'],
+        "the targets' addresses stay",
+      );
+      const big = await udp(port, query(`_storage-blob._tcp.${BIG_ZONE}`, 'SRV'));
+      assert.equal(big.packet.flag_tc, true);
     });
 
     it('uses the EDNS0 payload size the client advertises, from 512 up to 1232', async () => {
@@ -602,6 +633,7 @@ describe('Service DNS read by a stock dig', { skip: digMissing ? 'dig is not on 
       port: 0,
       authority: 'omiappreg.org',
       source: { instancesForZone: async (name) => digZones.get(name) ?? null },
+      addressTargets: 'zone',
     });
     port = server.port;
     close = server.close;
@@ -621,7 +653,10 @@ describe('Service DNS read by a stock dig', { skip: digMissing ? 'dig is not on 
       assert.match(srv, /status: NOERROR/);
       assert.match(srv, /flags: qr aa/);
       assert.match(srv, new RegExp(`SERVER: 127\\.0\\.0\\.1#${port}\\(127\\.0\\.0\\.1\\) \\(${transport}\\)`));
-      assert.equal((srv.match(/\s+IN\s+SRV\s+0 0 7410 127\.0\.0\.1\.$/gm) ?? []).length, 2);
+      assert.equal(
+        (srv.match(new RegExp(`\\s+IN\\s+SRV\\s+0 0 7410 cms-article-[a-z]{10}\\.${zone.replaceAll('.', '\\.')}\\.$`, 'gm')) ?? []).length,
+        2,
+      );
       const txt = await dig(...flags, '+short', 'TXT', `_auth._tcp.${zone}`);
       assert.equal(
         txt.trim(),
@@ -635,7 +670,10 @@ describe('Service DNS read by a stock dig', { skip: digMissing ? 'dig is not on 
       const missing = await dig(...flags, 'SRV', `_nope._tcp.${zone}`);
       assert.match(missing, /status: NXDOMAIN/);
       assert.match(missing, /flags: qr aa/);
-      assert.match(missing, /^omiappreg\.org\.\s+30\s+IN\s+SOA\s+omiappreg\.org\. hostmaster\.omiappreg\.org\. \d+ 3600 600 86400 30$/m);
+      assert.match(
+        missing,
+        /^omiappreg\.org\.\s+30\s+IN\s+SOA\s+ns1\.omiappreg\.org\. hostmaster\.omiappreg\.org\. \d+ 3600 600 86400 30$/m,
+      );
       assert.match(await dig(...flags, 'A', 'example.com'), /status: REFUSED/);
     });
   }
@@ -645,7 +683,7 @@ describe('Service DNS read by a stock dig', { skip: digMissing ? 'dig is not on 
     assert.match(output, /Truncated, retrying in TCP mode/);
     assert.match(output, /\(TCP\)/);
     assert.match(output, /ANSWER: 40,/);
-    assert.equal((output.match(/\s+IN\s+SRV\s+0 0 75\d\d 127\.0\.0\.1\.$/gm) ?? []).length, 40);
+    assert.equal((output.match(/\s+IN\s+SRV\s+0 0 75\d\d storage-blob-\d{10}\.b1g2z3\.many\.bob\.omiappreg\.org\.$/gm) ?? []).length, 40);
   });
 
   it('gets the same answer with 0x20-mixed case', async () => {

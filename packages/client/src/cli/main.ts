@@ -3,6 +3,7 @@ import { addAppCommands, addAuditCommands, addBackboneUpdateCommand, addExportCo
 import { defaultRegistryUrl } from './common.js';
 import { addConsoleCommand } from './console-command.js';
 import { addDelegationCommands } from './delegation-commands.js';
+import { addRegistryDsCommand } from './dns-commands.js';
 import { addIdentityCommands } from './identity-commands.js';
 import { addBroadcastCommands, addOutboxCommands } from './outbox-commands.js';
 import { hintFor, terminalSafe, toCliError } from './output.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   addOutboxCommands(program);
   const backbone = addServerCommands(program);
   addBackboneUpdateCommand(backbone);
+  addRegistryDsCommand(program.commands.find((command) => command.name() === 'registry') as Command);
   return program;
 }
 

@@ -58,6 +58,19 @@ export function addServerCommands(program: Command): Command {
       integer,
     )
     .option('--dns-tcp-per-address <n>', 'open DNS TCP connections per client address (default 16; env SWARM_DNS_TCP_PER_ADDRESS)', integer)
+    .option(
+      '--dns-ns <list>',
+      "the zone's name servers, name[=address],… (a name inside the authority needs its address; default ns1.<authority>=<host>; env SWARM_DNS_NS)",
+    )
+    .option(
+      '--dns-address-targets <how>',
+      'SRV target of an endpoint given as an address: host (127.0.0.1., SPEC §7; default) or zone (<service_id>.<app zone> with its A record, for delegation; env SWARM_DNS_ADDRESS_TARGETS)',
+    )
+    .option('--no-dnssec', 'answer Service DNS unsigned (env SWARM_DNSSEC=off)')
+    .option(
+      '--dnssec-key <file>',
+      'DNSSEC key(s), PKCS#8 PEM Ed25519, all published and signing; default: created once, kept in the database (env SWARM_DNSSEC_KEY_FILE)',
+    )
     .option('--authority <name>', `registry authority <registry>.<tld> (default ${LOCAL_AUTHORITY}; env SWARM_AUTHORITY)`)
     .option('--database-url <url>', 'postgres://… shared by replicas; default SQLite under --data (env SWARM_DATABASE_URL)')
     .option('--registry-key <file>', 'signing key, PKCS#8 PEM; default: created once, kept in the database (env SWARM_REGISTRY_KEY_FILE)')

@@ -5,7 +5,14 @@ import { startCmsArticle } from '@swarm/cms-article';
 import { startCrmContact } from '@swarm/crm-contact';
 import { LOCAL_AUTHORITY, STANDARD_PORTS } from '@swarm/dev-env/ports';
 import { parseTrustList, RegistryInfo, type SigningKey, SwarmError, TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
-import { parseInstanceQuotas, type RegistryOptions, registryOptionsFromEnv, startRegistry } from '@swarm/registry';
+import {
+  addressTargets,
+  parseInstanceQuotas,
+  parseNameServers,
+  type RegistryOptions,
+  registryOptionsFromEnv,
+  startRegistry,
+} from '@swarm/registry';
 import { type EgressOptions, isLoopbackHost, type MetricsOptions, parseAllowList, watchTrustFile } from '@swarm/runtime';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { call } from '../http.js';
@@ -42,6 +49,12 @@ export async function startStandaloneRegistry(opts: Opts) {
     tcpPerAddress: opts.dnsTcpPerAddress,
   }).filter((entry): entry is [string, number] => typeof entry[1] === 'number');
   if (dnsLimitFlags.length > 0) set('dnsLimits', { ...registryOptionsFromEnv().dnsLimits, ...Object.fromEntries(dnsLimitFlags) });
+  const nameServers = str(opts, 'dnsNs');
+  set('dnsNameServers', nameServers === undefined ? undefined : parseNameServers(nameServers));
+  const targets = str(opts, 'dnsAddressTargets');
+  set('dnsAddressTargets', targets === undefined ? undefined : addressTargets(targets));
+  set('dnssec', opts.dnssec === false ? false : undefined);
+  set('dnssecKeyFile', str(opts, 'dnssecKey'));
   set('databaseUrl', str(opts, 'databaseUrl'));
   set('registryKeyFile', str(opts, 'registryKey'));
   set('admissionToken', str(opts, 'admissionToken'));

@@ -1,8 +1,10 @@
 import type { Answer } from 'dns-packet';
 import dnsPacket from 'dns-packet';
+import { nodataProof, nxdomainProof } from './denial.js';
 import { type Edns, opcodeOf, parseQuery, type QueryHeader, type Question } from './query.js';
+import { encodeAnswer, type Rr, rrsets, rrWire } from './rr.js';
 import { BADVERS_EXTENDED, CLASSIC_UDP_PAYLOAD, FLAG, MAX_TCP_MESSAGE, MAX_UDP_PAYLOAD, QTYPE, RCODE } from './wire-constants.js';
-import { resolve, soaRecord, type Zone } from './zone.js';
+import { resolve, soaRr, type Zone } from './zone.js';
 import type { DnsLogger } from './zone-source.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -15,9 +17,9 @@ interface Reply {
   question: Question | null;
   rcode: number;
   authoritative?: boolean;
-  answers?: Answer[];
-  authorities?: Answer[];
-  additionals?: Answer[];
+  answers?: Rr[];
+  authorities?: Rr[];
+  additionals?: Rr[];
   edns?: Edns | null;
   extendedRcode?: number;
 }
@@ -36,6 +38,7 @@ export function createResponder(zone: Zone, logger: DnsLogger): Responder {
 
 /** Replies may be kept at most this big a query (a classic UDP datagram): the key is the query. */
 const MAX_KEPT_QUERY = 512;
+const QR = 0x8000;
 
 /**
  * Where the zone source keeps replies, a query answered before in the same circumstances gets
@@ -78,16 +81,25 @@ function answerer(zone: Zone, logger: DnsLogger): Responder & { failed: WeakSet<
     try {
       const resolution = await resolve(question, zone);
       if (resolution.rcode === RCODE.REFUSED) return encodeReply({ header, question, rcode: resolution.rcode, edns }, sizeLimit);
-      const negative = resolution.rcode === RCODE.NXDOMAIN || resolution.answers.length === 0;
+      // RFC 3225: DNSSEC records go only to a client that set DO.
+      const signer = edns?.dnssecOk ? zone.signer : null;
+      const signed = (records: Rr[]) => (signer ? rrsets(records).flatMap((set) => [...set, ...signer.rrsigs(set)]) : records);
+      if (resolution.rcode === RCODE.NXDOMAIN) {
+        const proof = signer ? nxdomainProof(question.labels, resolution.encloser, zone.ttl) : [];
+        const authorities = signed([soaRr(zone), ...proof]);
+        return encodeReply({ header, question, rcode: resolution.rcode, authoritative: true, authorities, edns }, sizeLimit);
+      }
+      const answers = signed(resolution.answers);
+      const proof = signer && answers.length === 0 ? nodataProof(question.labels, resolution.types, zone.ttl) : [];
       return encodeReply(
         {
           header,
           question,
           rcode: resolution.rcode,
           authoritative: true,
-          answers: resolution.rcode === RCODE.NOERROR ? resolution.answers : [],
-          authorities: negative ? [soaRecord(zone)] : [],
-          additionals: resolution.rcode === RCODE.NOERROR ? resolution.additionals : [],
+          answers,
+          authorities: answers.length === 0 ? signed([soaRr(zone), ...proof]) : [],
+          additionals: signed(resolution.additionals),
           edns,
         },
         sizeLimit,
@@ -120,42 +132,49 @@ function udpPayloadLimit(edns: Edns | null): number {
 }
 
 /**
- * Encodes a reply within `sizeLimit` bytes. Additional records are dropped first (RFC 2181 §9); when the
- * answer itself does not fit, the reply carries TC and no records at all, so a client never mistakes a
- * partial record set for the whole one and asks again over TCP.
+ * Encodes a reply within `sizeLimit` bytes. Additional records are dropped first (RFC 2181 §9): the TXT
+ * records (with their signatures) before the targets' addresses, which spare a resolver a round trip;
+ * when the answer itself does not fit, the reply carries TC and no records at all, so a client never
+ * mistakes a partial record set for the whole one and asks again over TCP.
  */
 function encodeReply(reply: Reply, sizeLimit: number): Buffer {
   const whole = encode(reply, false);
   if (whole.length <= sizeLimit) return whole;
+  const addresses = (reply.additionals ?? []).filter((rr) => coveredType(rr) !== QTYPE.TXT);
+  if (addresses.length > 0 && addresses.length < (reply.additionals ?? []).length) {
+    const withAddresses = encode({ ...reply, additionals: addresses }, false);
+    if (withAddresses.length <= sizeLimit) return withAddresses;
+  }
   const withoutAdditionals = encode({ ...reply, additionals: [] }, false);
   if (withoutAdditionals.length <= sizeLimit) return withoutAdditionals;
   return encode({ ...reply, answers: [], authorities: [], additionals: [] }, true);
 }
 
+/** A record's type, or for an RRSIG the type it signs. */
+function coveredType(rr: Rr): number {
+  return rr.type === QTYPE.RRSIG ? rr.rdata.readUInt16BE(0) : rr.type;
+}
+
 function encode(reply: Reply, truncated: boolean): Buffer {
   const { header } = reply;
   const flags =
+    QR |
     (opcodeOf(header.flags) << 11) |
     (header.flags & (FLAG.RD | FLAG.CD)) |
     (reply.authoritative ? FLAG.AA : 0) |
     (truncated ? FLAG.TC : 0) |
     (reply.rcode & 0xf);
-  const additionals = [...(reply.additionals ?? [])];
-  if (reply.edns) additionals.push(optRecord(reply.edns, reply.extendedRcode ?? 0));
-  const packet = dnsPacket.encode({
-    type: 'response',
-    id: header.id,
-    flags,
-    questions: [],
-    answers: reply.answers ?? [],
-    authorities: reply.authorities ?? [],
-    additionals,
-  });
-  if (!reply.question) return packet;
-  // dns-packet writes names without compression, so the question can be spliced in byte for byte.
-  const withQuestion = Buffer.concat([packet.subarray(0, 12), reply.question.wire, packet.subarray(12)]);
-  withQuestion.writeUInt16BE(1, 4);
-  return withQuestion;
+  const sections = [reply.answers ?? [], reply.authorities ?? [], reply.additionals ?? []];
+  const opt = reply.edns ? [encodeAnswer(optRecord(reply.edns, reply.extendedRcode ?? 0))] : [];
+  const head = Buffer.alloc(12);
+  head.writeUInt16BE(header.id, 0);
+  head.writeUInt16BE(flags, 2);
+  head.writeUInt16BE(reply.question ? 1 : 0, 4);
+  head.writeUInt16BE(sections[0]?.length ?? 0, 6);
+  head.writeUInt16BE(sections[1]?.length ?? 0, 8);
+  head.writeUInt16BE((sections[2]?.length ?? 0) + opt.length, 10);
+  // Names are written uncompressed, so the question goes in byte for byte as it was asked.
+  return Buffer.concat([head, reply.question?.wire ?? Buffer.alloc(0), ...sections.flat().map((rr) => rrWire(rr)), ...opt]);
 }
 
 function optRecord(edns: Edns, extendedRcode: number): Answer {

@@ -1,10 +1,14 @@
-import { parseAuthority } from '@swarm/protocol';
-import { type InstanceRecords, instanceRecords } from './instance-records.js';
+import type { KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
+import { parseAuthority, SwarmError } from '@swarm/protocol';
+import { type AddressTargets, type InstanceRecords, instanceRecords } from './instance-records.js';
 import { type DnsLimits, dnsLimits, ResponseRateLimiter } from './limits.js';
 import { type DnsObserver, observedResponder } from './observed.js';
 import { createResponder, type Responder } from './responder.js';
+import { ZoneSigner, zoneKey } from './signer.js';
 import { listenTcp } from './tcp-transport.js';
 import { type Listening, listenUdp } from './udp-transport.js';
+import type { NameServer } from './zone.js';
 import type { DnsInstance, DnsLogger, DnsZoneSource } from './zone-source.js';
 
 export interface DnsServerOptions {
@@ -21,6 +25,15 @@ export interface DnsServerOptions {
   limits?: Partial<DnsLimits>;
   /** Told the type and rcode of every query answered (metrics). */
   observe?: DnsObserver;
+  /** SRV targets of endpoints given as addresses: `host` (SPEC §7, default) or `zone` (names inside the app zone). */
+  addressTargets?: AddressTargets;
+  /**
+   * The apex NS records (the first is the SOA's primary); addresses go with names inside the authority.
+   * Default: `ns1.<authority>` at `host` (when `host` is an address other than 0.0.0.0 or ::).
+   */
+  nameServers?: NameServer[];
+  /** DNSSEC keys (Ed25519): every one is published and signs (two during a rollover); none: unsigned. */
+  dnssecKeys?: KeyObject[];
 }
 
 export interface DnsServer {
@@ -47,10 +60,25 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0x7fffffff) throw new RangeError('ttl must be an integer number of seconds');
   const logger = options.logger ?? silent;
   const limits = dnsLimits(options.limits);
-  const respond = observedResponder(
-    createResponder({ authority, source: options.source, ttl, describe: publishable(logger) }, logger),
-    options.observe,
-  );
+  const nameServers = options.nameServers ?? defaultNameServers(authority, options.host);
+  if (nameServers.length === 0) throw new RangeError('the zone needs at least one name server');
+  const unreachable = nameServers.find((server) => server.addresses.length === 0 && `.${server.name}`.endsWith(`.${authority}`));
+  if (options.nameServers && unreachable)
+    throw new SwarmError(
+      'invalid_request',
+      `name server ${unreachable.name} is inside ${authority}: give its address (${unreachable.name}=<ip>)`,
+    );
+  const keys = (options.dnssecKeys ?? []).map(zoneKey);
+  const signer = keys.length > 0 ? new ZoneSigner(authority, keys) : null;
+  const zone = {
+    authority,
+    source: options.source,
+    ttl,
+    nameServers,
+    signer,
+    describe: publishable(logger, options.addressTargets ?? 'host'),
+  };
+  const respond = observedResponder(createResponder(zone, logger), options.observe);
   const [udp, tcp] = await listenOnOnePort(options.host, options.port, respond, logger, limits);
   return {
     port: udp.port,
@@ -58,6 +86,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       await Promise.all([udp.close(), tcp.close()]);
     },
   };
+}
+
+/** `ns1.<authority>`, with the address the server listens on when that is one peers can reach. */
+export function defaultNameServers(authority: string, host: string): NameServer[] {
+  const address = host.replace(/^\[(.*)\]$/, '$1');
+  const reachable = isIP(address) !== 0 && address !== '0.0.0.0' && address !== '::';
+  return [{ name: `ns1.${authority}`, addresses: reachable ? [address] : [] }];
 }
 
 async function listenOnOnePort(
@@ -81,7 +116,7 @@ async function listenOnOnePort(
 }
 
 /** Leaves out instances that cannot be published, saying so once per instance and problem. */
-function publishable(logger: DnsLogger): (instance: DnsInstance) => InstanceRecords | null {
+function publishable(logger: DnsLogger, addressTargets: AddressTargets): (instance: DnsInstance) => InstanceRecords | null {
   const reported = new Set<string>();
   // A zone source may hand out the same instance objects for a while (the registry's keep theirs
   // for the rest of a second): each is described once, not per query.
@@ -96,7 +131,7 @@ function publishable(logger: DnsLogger): (instance: DnsInstance) => InstanceReco
   };
 
   function describe(instance: DnsInstance): InstanceRecords | null {
-    const records = instanceRecords(instance);
+    const records = instanceRecords(instance, addressTargets);
     if (!('problem' in records)) return records;
     const key = `${instance.serviceId}\n${records.problem}`;
     if (!reported.has(key)) {

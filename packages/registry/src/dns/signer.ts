@@ -1,0 +1,96 @@
+import { createPublicKey, type KeyObject, sign } from 'node:crypto';
+import { DNSSEC_ED25519, dnskeyRdata, keyTag } from '@swarm/protocol';
+import { labelCount, labelsWire, type Rr, rrWire } from './rr.js';
+import { QTYPE } from './wire-constants.js';
+
+/** A zone signing key: the private key (imported once) and its DNSKEY RDATA and tag. */
+export interface ZoneKey {
+  privateKey: KeyObject;
+  rdata: Buffer;
+  tag: number;
+}
+
+export function zoneKey(privateKey: KeyObject): ZoneKey {
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new RangeError('a DNSSEC key must be Ed25519 (algorithm 15)');
+  const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as { x?: string };
+  const rdata = dnskeyRdata(Buffer.from(jwk.x ?? '', 'base64url'));
+  return { privateKey, rdata, tag: keyTag(rdata) };
+}
+
+/**
+ * Signatures are made for a window of an hour and valid from an hour before it (clocks that lag) to
+ * a week after it: a resolver may cache an answer for its TTL well inside that, and a registry that
+ * stops signing leaves a week to notice. Ed25519 is deterministic, so replicas sharing the key make
+ * the same bytes for the same RRset and window.
+ */
+export const SIGNATURE_WINDOW_SECONDS = 3600;
+const INCEPTION_BEFORE_SECONDS = 3600;
+const VALIDITY_SECONDS = 7 * 86_400;
+/** Signatures kept: an entry is one RRset's bytes and 64-byte signatures; past either bound the oldest go. */
+const MAX_KEPT = 20_000;
+const MAX_KEPT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Online signing (RFC 4034 §3.1.8.1, RFC 8080): one RRSIG per key over the canonical RRset, kept per
+ * RRset and window so a busy name costs one signature an hour, not one per query.
+ */
+export class ZoneSigner {
+  readonly keys: ZoneKey[];
+  readonly #signer: Buffer;
+  readonly #kept = new Map<string, { rrsigs: Rr[]; bytes: number }>();
+  #keptBytes = 0;
+
+  constructor(authority: string, keys: ZoneKey[]) {
+    if (keys.length === 0) throw new RangeError('a signed zone needs at least one key');
+    this.keys = keys;
+    this.#signer = labelsWire(authority.split('.')) as Buffer;
+  }
+
+  /** The RRSIGs of one RRset (all records of one owner and type, in canonical form). */
+  rrsigs(rrset: Rr[], now = Date.now()): Rr[] {
+    const seconds = Math.floor(now / 1000);
+    const window = seconds - (seconds % SIGNATURE_WINDOW_SECONDS);
+    const canonical = canonicalOrder(rrset);
+    const wires = canonical.map((rr) => rrWire(rr));
+    const key = `${window}\n${Buffer.concat(wires).toString('latin1')}`;
+    const kept = this.#kept.get(key);
+    if (kept) return kept.rrsigs;
+    const rrsigs = this.keys.map((zoneKey) => this.#sign(canonical, window, zoneKey));
+    this.#keep(key, rrsigs);
+    return rrsigs;
+  }
+
+  #sign(rrset: Rr[], window: number, zoneKey: ZoneKey): Rr {
+    const first = rrset[0] as Rr;
+    const fixed = Buffer.alloc(18);
+    fixed.writeUInt16BE(first.type, 0);
+    fixed.writeUInt8(DNSSEC_ED25519, 2);
+    fixed.writeUInt8(labelCount(first.owner), 3);
+    fixed.writeUInt32BE(first.ttl, 4);
+    fixed.writeUInt32BE((window + VALIDITY_SECONDS) >>> 0, 8);
+    fixed.writeUInt32BE((window - INCEPTION_BEFORE_SECONDS) >>> 0, 12);
+    fixed.writeUInt16BE(zoneKey.tag, 16);
+    const head = Buffer.concat([fixed, this.#signer]);
+    // RFC 4034 §3.1.8.1: the RRSIG RDATA without its signature, then every RR with the original TTL.
+    const signed = Buffer.concat([head, ...rrset.map((rr) => rrWire(rr, first.ttl))]);
+    const signature = sign(null, signed, zoneKey.privateKey);
+    return { owner: first.owner, type: QTYPE.RRSIG, ttl: first.ttl, rdata: Buffer.concat([head, signature]) };
+  }
+
+  #keep(key: string, rrsigs: Rr[]): void {
+    const bytes = key.length + rrsigs.reduce((sum, rr) => sum + rr.rdata.length, 0);
+    while (this.#kept.size >= MAX_KEPT || (this.#kept.size > 0 && this.#keptBytes + bytes > MAX_KEPT_BYTES)) {
+      const [oldest, entry] = this.#kept.entries().next().value as [string, { bytes: number }];
+      this.#kept.delete(oldest);
+      this.#keptBytes -= entry.bytes;
+    }
+    this.#kept.set(key, { rrsigs, bytes });
+    this.#keptBytes += bytes;
+  }
+}
+
+/** RFC 4034 §6.3: records of an RRset ordered by their RDATA as bytes, duplicates removed. */
+function canonicalOrder(rrset: Rr[]): Rr[] {
+  const sorted = [...rrset].sort((a, b) => Buffer.compare(a.rdata, b.rdata));
+  return sorted.filter((rr, index) => index === 0 || !rr.rdata.equals((sorted[index - 1] as Rr).rdata));
+}
