@@ -65,7 +65,7 @@ describe('a part with metrics and traces', () => {
     spanId: request.trace.spanId,
     parent: request.headers.traceparent,
   }));
-  const app = createHttpApp({ name: 'part', logLevel: 'fatal', metricsAccess: { tokens: [TOKEN] } });
+  const app = createHttpApp({ name: 'part', logLevel: 'fatal', metricsAccess: { tokens: [TOKEN], loopback: 'token' } });
   let upstreamUrl = '';
   app.get('/items/:id', async (request) => ({ id: (request.params as { id: string }).id }));
   app.get('/call', async (request) => {
@@ -102,7 +102,7 @@ describe('a part with metrics and traces', () => {
     assert.match(text, /swarm_http_request_duration_seconds_count\{method="GET",route="unmatched",code="404"\} 1/);
     assert.doesNotMatch(text, /alice-app-id|bob|xxxxxxxx/);
     // The process's families come with the part's: event-loop delay and signature checks.
-    assert.match(text, /nodejs_eventloop_lag_seconds/);
+    assert.match(text, /swarm_nodejs_eventloop_lag_seconds/);
   });
 
   it('counts signature verifications by purpose and result', async () => {
@@ -141,14 +141,20 @@ describe('a part with metrics and traces', () => {
 });
 
 describe('where /metrics is served', () => {
-  it('is not on the part’s port without a token', async () => {
+  it('is on the part’s port for a scraper on this machine without a token (SPEC §15), and for no one when loopback needs one too', async () => {
     const app = createHttpApp({ name: 'plain', logLevel: false });
+    const guarded = createHttpApp({ name: 'guarded-loopback', logLevel: false, metricsAccess: { loopback: 'token' } });
     const { localUrl } = await listenApp(app);
+    const guardedUrl = (await listenApp(guarded)).localUrl;
     try {
-      const { status, text } = await metricsOf(localUrl, 'anything');
-      assert.equal(status, 404);
-      assert.equal(JSON.parse(text).error.code, 'not_found');
+      const open = await metricsOf(localUrl, null);
+      assert.equal(open.status, 200);
+      assert.match(open.text, /^# HELP swarm_/m);
+      const { status, text } = await metricsOf(guardedUrl, 'anything');
+      assert.equal(status, 401);
+      assert.equal(JSON.parse(text).error.code, 'invalid_token');
     } finally {
+      await guarded.close();
       await app.close();
     }
   });

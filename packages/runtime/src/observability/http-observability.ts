@@ -19,10 +19,16 @@ declare module 'fastify' {
 /** Who may read `/metrics`, and where it is served (docs/OPERATIONS.md, "Metrics"). */
 export interface MetricsOptions {
   /**
-   * Bearer tokens that may read `/metrics` on the part's own port (the registry adds its admin
-   * token). Without one, `/metrics` is not served there. Default: SWARM_METRICS_TOKEN.
+   * Bearer tokens that may read `/metrics` on the part's own port from anywhere (the registry
+   * adds its admin token). Default: SWARM_METRICS_TOKEN.
    */
   tokens?: string[];
+  /**
+   * `open` (default): a scraper on this machine (a loopback peer) reads `/metrics` on the part's
+   * port without a token, as SPEC §15 has every part serve it. `token`: it needs one too (a
+   * reverse proxy on the same host would make every client look local). Env SWARM_METRICS_LOOPBACK.
+   */
+  loopback?: 'open' | 'token';
   /** A second listener for `/metrics`, `/healthz` and `/readyz` only (Prometheus, probes). */
   port?: number;
   /** Default 127.0.0.1. Any other address needs a token: metrics name routes, load and peers. */
@@ -38,6 +44,11 @@ export interface ObservedApp {
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** A peer on this machine: 127/8, ::1, or 127/8 written as IPv4-mapped IPv6. */
+function isLoopbackPeer(address: string | undefined): boolean {
+  return address !== undefined && LOOPBACK.test(address.replace(/^::ffff:/i, ''));
+}
 
 /**
  * Adds what an operator sees of a part to its Fastify app: the trace context of each request
@@ -95,13 +106,15 @@ export function observeApp(
     return ok;
   };
 
-  if (tokens.length > 0) {
-    app.get('/metrics', async (request: FastifyRequest, reply: FastifyReply) => {
-      if (!authorized(request.headers.authorization)) throw new SwarmError('invalid_token', 'the metrics token is required');
-      reply.header('content-type', METRICS_CONTENT_TYPE).header('cache-control', 'no-store');
-      return metrics.text();
-    });
-  }
+  const loopbackOpen = (access.loopback ?? (process.env.SWARM_METRICS_LOOPBACK === 'token' ? 'token' : 'open')) === 'open';
+  app.get('/metrics', async (request: FastifyRequest, reply: FastifyReply) => {
+    const local = loopbackOpen && isLoopbackPeer(request.socket.remoteAddress);
+    if (!local && !authorized(request.headers.authorization)) {
+      throw new SwarmError('invalid_token', 'the metrics token is required (SWARM_METRICS_TOKEN) from another machine');
+    }
+    reply.header('content-type', METRICS_CONTENT_TYPE).header('cache-control', 'no-store');
+    return metrics.text();
+  });
 
   app.addHook('onReady', async () => {
     tracing = await openTracing(options.name);

@@ -85,7 +85,8 @@ let processMetrics: Registry | null = null;
 export function processRegistry(): Registry {
   if (processMetrics) return processMetrics;
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  // SPEC §15: every metric name starts with swarm_, the process's own too.
+  collectDefaultMetrics({ register: registry, prefix: 'swarm_', eventLoopMonitoringPrecision: 10 });
   const verifications = new Counter({
     name: 'swarm_signature_verifications_total',
     help: 'Ed25519 signature verifications, by purpose and result (ok, failed)',
