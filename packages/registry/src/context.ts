@@ -50,6 +50,8 @@ export interface RegistryContext {
   broadcastQueueCap: number;
   /** Starts a delivery pass now (after dead letters were put back in the queue). */
   kickBroadcasts(): void;
+  /** Counts the instance beats of a provider heartbeat (metrics). */
+  observeProviderBeats(accepted: number, refused: number): void;
 }
 
 /** SPEC §10.1: the old instance key stays valid this long after a rotation. */

@@ -14,6 +14,8 @@ export interface RegistryMetrics {
   cache: { http(hit: boolean): void; dns(hit: boolean): void; dnsReplies(hit: boolean): void };
   /** Counts bindings and heartbeats from the answers of their routes (no route code changes). */
   watch(app: FastifyInstance): void;
+  /** Counts the instance beats of one provider heartbeat: each entry is one beat received. */
+  providerBeats(accepted: number, refused: number): void;
 }
 
 const BINDINGS_ROUTE = '/v1/bindings';
@@ -95,6 +97,10 @@ export function registryMetrics(
         [`POST ${BINDINGS_ROUTE}`]: (status, error) => bindings.inc({ outcome: error ?? (status === 201 ? 'bound' : 'existing') }),
         [`POST ${HEARTBEAT_ROUTE}`]: (_status, error) => heartbeats.inc({ outcome: error ?? 'ok' }),
       });
+    },
+    providerBeats(accepted, refused) {
+      if (accepted > 0) heartbeats.inc({ outcome: 'ok' }, accepted);
+      if (refused > 0) heartbeats.inc({ outcome: 'forbidden' }, refused);
     },
   };
 }

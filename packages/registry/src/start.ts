@@ -264,6 +264,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       },
       broadcastQueueCap: retry.queueCapPerApp ?? 10_000,
       kickBroadcasts: () => delivery?.kick(),
+      observeProviderBeats: (accepted, refused) => metrics.providerBeats(accepted, refused),
     };
 
     const app = createHttpApp({

@@ -69,6 +69,8 @@ export function providerHeartbeatRoutes(app: FastifyInstance, ctx: RegistryConte
           : { app_id: beat.app_id, service_id: beat.service_id, config_epoch: epoch },
       );
     }
+    const refused = results.filter((result) => 'error' in result).length;
+    ctx.observeProviderBeats(results.length - refused, refused);
     return { results };
   });
 }
