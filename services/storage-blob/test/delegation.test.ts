@@ -188,4 +188,52 @@ describe('delegated keys: a CI key that may provision but not decommission', () 
       ['delegation_granted', 'delegation_revoked'],
     );
   });
+
+  // Last: it replaces the developer's Master key.
+  it('a Guardian recovery revokes every grant the lost Master key made; a planned rotation keeps them', async () => {
+    const kept = generateSigningKey();
+    assert.equal((await postJson(delegationsUrl(), grant({ public_key: kept.publicKey }))).status, 201);
+    const rotated = generateSigningKey();
+    const rotationData = {
+      namespace: developer.namespace,
+      new_master_public_key: rotated.publicKey,
+      timestamp: nowSeconds(),
+      nonce: newNonce(),
+      context: 'master_key_rotation',
+    };
+    const rotation = {
+      ...signEnvelope('master_key_rotation', rotationData, developer.master.privateKey),
+      new_key_signature: sign('master_key_rotation', rotationData, rotated.privateKey),
+    };
+    const rotatedAnswer = await postJson(`${setup.registry.url}/v1/namespaces/${developer.namespace}/master-key`, rotation);
+    assert.equal(rotatedAnswer.status, 200, JSON.stringify(rotatedAnswer.body));
+    assert.equal((await provisionAs(kept)).status, 201, 'a planned rotation keeps the grants');
+
+    const recovered = generateSigningKey();
+    const guardian = developer.guardians[0] as SigningKey;
+    const recovery = signEnvelope(
+      'identity_recovery',
+      {
+        namespace: developer.namespace,
+        new_master_public_key: recovered.publicKey,
+        timestamp: nowSeconds(),
+        nonce: newNonce(),
+        context: 'identity_recovery',
+      },
+      guardian.privateKey,
+    );
+    const answer = await postJson(`${setup.registry.url}/v1/namespaces/${developer.namespace}/recovery`, recovery);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(code((await provisionAs(kept)).body), 'invalid_signature', 'the grant went with the lost key');
+    const list = await getJson(delegationsUrl());
+    const record = (list.body as { delegations: Array<{ public_key: string; status: string }> }).delegations.find(
+      (d) => d.public_key === kept.publicKey,
+    );
+    assert.equal(record?.status, 'revoked');
+    const log = await getJson(`${setup.registry.url}/v1/apps/${developer.appId}/log?limit=1000`);
+    const entry = (log.body as { entries: Array<{ event: string; delegations_revoked?: number }> }).entries.find(
+      (e) => e.event === 'master_identity_recovered',
+    );
+    assert.equal(entry?.delegations_revoked, 1);
+  });
 });

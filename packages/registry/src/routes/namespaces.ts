@@ -17,6 +17,7 @@ import { consumeNonce, hasBearer, requireFresh, requireSame } from '../checks.js
 import type { RegistryContext } from '../context.js';
 import { findAppIdsOfNamespace, lockApp, saveApp } from '../storage/apps.js';
 import { appendAudit } from '../storage/audit.js';
+import { revokeNamespaceDelegations } from '../storage/delegations.js';
 import { findNamespace, insertNamespace, type NamespaceRow, namespaceRecord, replaceMasterKey } from '../storage/namespaces.js';
 import type { RegistryTables } from '../storage/schema.js';
 
@@ -59,7 +60,13 @@ async function requireCurrentMasterSigned(
   throw new SwarmError('invalid_signature', 'the rotation is not signed by the current Master key');
 }
 
-type MasterChange = { event: 'MASTER_KEY_ROTATION' | 'MASTER_IDENTITY_RECOVERY'; audit: string; signedBy: string };
+type MasterChange = {
+  event: 'MASTER_KEY_ROTATION' | 'MASTER_IDENTITY_RECOVERY';
+  audit: string;
+  signedBy: string;
+  /** Recovery: every delegation the lost key granted is revoked with it. */
+  revokeDelegations?: boolean;
+};
 
 /** Replaces the Master key, then logs and broadcasts the change for every app of the namespace, in one transaction. */
 async function replaceKey(ctx: RegistryContext, namespace: NamespaceRow, newKey: string, change: MasterChange): Promise<void> {
@@ -70,6 +77,9 @@ async function replaceKey(ctx: RegistryContext, namespace: NamespaceRow, newKey:
     if (!(await replaceMasterKey(trx, namespace, newKey, now))) {
       throw new SwarmError('conflict', 'the Master key changed meanwhile; try again');
     }
+    // A recovery says the Master key was lost or stolen: what it granted goes with it. A planned
+    // rotation keeps the grants (the owner still holds the old key and revokes what they choose).
+    const revokedGrants = change.revokeDelegations ? await revokeNamespaceDelegations(trx, namespace.namespace, now) : 0;
     for (const appId of await findAppIdsOfNamespace(trx, namespace.namespace)) {
       const app = await lockApp(trx, ctx.dialect, appId);
       if (!app) continue;
@@ -78,6 +88,7 @@ async function replaceKey(ctx: RegistryContext, namespace: NamespaceRow, newKey:
         revoked_master_key: namespace.publicKey,
         new_master_public_key: newKey,
         signed_by: change.signedBy,
+        ...(change.revokeDelegations ? { delegations_revoked: revokedGrants } : {}),
       });
       await queueBroadcast(trx, ctx, app, { event: change.event, revoked_master_key: namespace.publicKey, new_master_public_key: newKey });
       await saveApp(trx, app);
@@ -165,6 +176,7 @@ export function namespaceRoutes(app: FastifyInstance, ctx: RegistryContext): voi
       event: 'MASTER_IDENTITY_RECOVERY',
       audit: 'master_identity_recovered',
       signedBy: guardian,
+      revokeDelegations: true,
     });
     return namespaceRecord({ ...namespace, publicKey: data.new_master_public_key });
   });

@@ -110,3 +110,15 @@ export async function revokeDelegation(db: Executor, delegationId: string, now: 
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
+
+/** Revokes every grant of the namespace still in force (a Guardian recovery); answers how many. */
+export async function revokeNamespaceDelegations(db: Executor, namespace: string, now: number): Promise<number> {
+  const result = await db
+    .updateTable('delegations')
+    .set({ revoked_at: now })
+    .where('namespace', '=', namespace)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
