@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { spawnSwarm, stop } from '@swarm/dev-env';
 import { generateSigningKey, type SignedAppExport, SwarmError, signEnvelope, verifyAppExport } from '@swarm/protocol';
 import { auditLog, claimNamespace, exportApp, keygen, provision, provisionAuth, registerApp } from '../src/index.js';
 import { cliOk, runCli, SLOW, startTestSwarm, type TestSwarm } from './helpers.js';
@@ -109,6 +110,17 @@ describe('an app’s signed export', () => {
     assert.equal((await fetch(`${client().registry}/v1/namespaces/NOT%20OK/apps`)).status, 400);
     const listed = await cliOk(['apps', '--namespace', 'carol'], { registry: client().registry, cwd: test.dir });
     assert.deepEqual((listed.apps as Array<{ app_id: string }>).map((a) => a.app_id).sort(), [appId, otherAppId].sort());
+    // The console shows a whole namespace when asked for it.
+    const console = await spawnSwarm<{ apps: string[] }>('console', [
+      ...['console', '--registry', client().registry, '--key', join(test.dir, 'master.pem'), '--namespace', 'carol'],
+    ]);
+    try {
+      assert.deepEqual([...console.ready.apps].sort(), [appId, otherAppId].sort());
+    } finally {
+      await stop(console);
+    }
+    const none = await runCli(['console', '--key', join(test.dir, 'master.pem')], { registry: client().registry, cwd: test.dir });
+    assert.equal(none.json.error?.code, 'invalid_request');
   });
 
   it('swarm export writes the checked document to a file (0600) or to standard output', SLOW, async () => {

@@ -1,4 +1,6 @@
+import { SwarmError } from '@swarm/protocol';
 import type { Command } from 'commander';
+import { listApps } from '../apps.js';
 import { consoleSource } from '../console-source.js';
 import { loadKey } from '../keys.js';
 import { action, integer, option, optional } from './common.js';
@@ -9,13 +11,22 @@ export function addConsoleCommand(program: Command): void {
     .command('console')
     .description('a web console for your apps on 127.0.0.1; this process holds the key and signs, the browser never sees it')
     .requiredOption('--key <file>', 'Master (or delegated) private key')
-    .requiredOption('--app <app_id...>', 'the apps to show (repeat or list several)')
+    .option('--app <app_id...>', 'the apps to show (repeat or list several)')
+    .option('--namespace <name>', 'show every app of the namespace (read from the registry at start), with any --app')
     .option('--port <n>', 'port on 127.0.0.1 (default: a free one)', integer)
     .option('--log-level <level>', 'server log level: trace, debug, info, warn, error or silent', process.env.SWARM_LOG_LEVEL || 'warn')
     .action(
       action(async (ctx) => {
         const master = await loadKey(option(ctx, 'key'));
-        const apps = ctx.opts.app as string[];
+        const namespace = optional(ctx, 'namespace');
+        const listed = namespace ? (await listApps(ctx.client, namespace)).map((app) => app.app_id) : [];
+        const apps = [...new Set([...((ctx.opts.app as string[] | undefined) ?? []), ...listed])];
+        if (apps.length === 0) {
+          throw new SwarmError(
+            'invalid_request',
+            namespace ? `namespace ${namespace} has no apps yet` : 'give --app <app_id> or --namespace <name>',
+          );
+        }
         const { startConsole } = await import('@swarm/console');
         const port = ctx.opts.port as number | undefined;
         const handle = await startConsole({

@@ -28,7 +28,7 @@ export function addServerCommands(program: Command): Command {
           summary,
           `${table(['part', 'listens on', 'data'], rows)}\n\nregistry ${swarm.registry.authority} key ${swarm.registry.publicKey}\n` +
             `admin token in ${swarm.adminTokenFile}\n` +
-            `web console for your apps: swarm console --registry ${swarm.registry.url} --key master.pem --app <app_id>\n` +
+            `web console for your apps: swarm console --registry ${swarm.registry.url} --key master.pem --namespace <your namespace>\n` +
             'the swarm is up; Ctrl-C stops it',
         );
         await untilSignal();
