@@ -108,9 +108,9 @@ interface Instance {
 }
 
 /**
- * How one interval's beats leave. `per-instance` is today's protocol: every instance signs and
- * sends its own heartbeat. A batched mode (one signed batch per provider per interval) plugs in
- * here with its own sender and the same schedule and report.
+ * How one beat leaves: every instance signs and sends its own heartbeat (SPEC §9.2), the load a
+ * provider that does not batch puts on the registry. Batched provider heartbeats are measured
+ * apart (`provider-beats`).
  */
 type Sender = (instance: Instance) => Promise<{ status: number; code?: string }>;
 
@@ -127,7 +127,6 @@ function perInstanceSender(pool: Pool): Sender {
 }
 
 async function beat(o: BeatOptions): Promise<void> {
-  if (o.mode !== 'per-instance') throw new Error(`beat mode ${o.mode} is not implemented yet: only per-instance`);
   const file = JSON.parse(readFileSync(o.file, 'utf8')) as SeedFile;
   // Keys imported once, as an instance keeps its key object.
   const instances: Instance[] = file.apps.flatMap((app) =>
@@ -188,7 +187,6 @@ async function beat(o: BeatOptions): Promise<void> {
     const done = window;
     window = emptyWindow();
     return {
-      mode: o.mode,
       instances: instances.length,
       interval_seconds: o.intervalSeconds,
       target_per_second: perSecond,

@@ -64,8 +64,6 @@ export interface BeatOptions {
   registry: string;
   file: string;
   intervalSeconds: number;
-  /** `per-instance` is today's protocol (SPEC §9.2); a batched provider mode is to come. */
-  mode: 'per-instance';
   connections: number;
   /** Beats waiting for an answer; past it a beat is skipped and counted. */
   maxInFlight: number;
@@ -73,7 +71,6 @@ export interface BeatOptions {
 
 /** What the generator saw since its previous report. */
 export interface BeatReport {
-  mode: string;
   instances: number;
   interval_seconds: number;
   target_per_second: number;
@@ -114,7 +111,6 @@ export async function startBeats(registry: string, file: string, overrides: Part
     registry,
     file,
     intervalSeconds: HEARTBEAT_INTERVAL_SECONDS,
-    mode: 'per-instance',
     connections: 64,
     maxInFlight: 2048,
     ...overrides,
