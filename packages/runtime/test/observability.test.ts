@@ -150,6 +150,13 @@ describe('where /metrics is served', () => {
       const open = await metricsOf(localUrl, null);
       assert.equal(open.status, 200);
       assert.match(open.text, /^# HELP swarm_/m);
+      // SPEC §15: every metric name starts with swarm_, the process's own included.
+      const names = [...open.text.matchAll(/^# TYPE (\S+)/gm)].map((match) => match[1]);
+      assert.ok(names.length > 10, open.text.slice(0, 200));
+      assert.deepEqual(
+        names.filter((name) => !name?.startsWith('swarm_')),
+        [],
+      );
       const { status, text } = await metricsOf(guardedUrl, 'anything');
       assert.equal(status, 401);
       assert.equal(JSON.parse(text).error.code, 'invalid_token');
