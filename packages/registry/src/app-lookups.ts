@@ -45,10 +45,12 @@ export class AppLookups {
     this.dnsReplies.invalidate(zone);
   }
 
-  /** A beat moved an instance's `last_heartbeat_at` (shown over HTTP only); DNS changes only if it came back. */
+  /**
+   * A beat changes the answers only when it brings an instance back; any other beat leaves them
+   * (a listing's `last_heartbeat_at` is at most one interval old: kept-until.ts).
+   */
   beaten(appId: string, cameBack: boolean): void {
     if (cameBack) this.changed(appId);
-    else this.http.invalidate(appId);
   }
 
   clear(): void {

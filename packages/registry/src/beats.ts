@@ -5,13 +5,16 @@ import { recordHeartbeat } from './storage/bindings.js';
 
 /**
  * One verified beat of an active binding (per-instance or in a provider's batch): memory, and
- * the row when health changes. A beat that brings an instance back changes its app's DNS
- * answers here and, announced, at the other replicas; any beat moves the HTTP listing's
- * `last_heartbeat_at`. False when the binding is no longer active.
+ * the row when health changes. A beat that brings an instance back drops its app's kept
+ * answers here and, announced, at the other replicas; a row written only because every beat
+ * is (PostgreSQL without Redis) is not announced: the others' kept answers end no later than
+ * the earlier beat they were built from allows, and then read the row. False when the binding
+ * is no longer active.
  */
 export async function takeBeat(ctx: RegistryContext, binding: BindingRow, status: string): Promise<boolean> {
   const { appId, serviceId } = binding;
-  const taken = await ctx.liveness.beat(binding, status, nowSeconds(), async (at, beatStatus) => {
+  const taken = await ctx.liveness.beat(binding, status, nowSeconds(), async (at, beatStatus, transition) => {
+    if (!transition) return recordHeartbeat(ctx.db, appId, serviceId, at, beatStatus);
     let written = false;
     await ctx.db.transaction().execute(async (trx) => {
       written = await recordHeartbeat(trx, appId, serviceId, at, beatStatus);

@@ -53,6 +53,7 @@ export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Re
   if (allow !== undefined) options.egress = { allow: parseAllowList(allow) };
   const fields = {
     databaseUrl: text(env.SWARM_DATABASE_URL),
+    redisUrl: text(env.SWARM_REDIS_URL),
     dataDir: text(env.SWARM_DATA_DIR),
     authority: text(env.SWARM_AUTHORITY),
     adminToken: text(env.SWARM_ADMIN_TOKEN),

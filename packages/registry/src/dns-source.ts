@@ -1,29 +1,47 @@
 import { nowSeconds } from '@swarm/protocol';
 import type { RegistryContext } from './context.js';
 import type { DnsInstance, DnsZoneSource } from './dns/index.js';
+import { SIGNATURE_WINDOW_SECONDS } from './dns/signer.js';
+import { instancesUntil } from './kept-until.js';
 
 /**
  * Service DNS reads the apps table by its unique zone index and the bindings by (app_id, status),
- * keeping the answer for the rest of the second (LookupCache); health comes from liveness.ts. Callers must not change the list.
+ * keeping the instance list until an instance would turn unhealthy or the app changes
+ * (LookupCache); health comes from liveness.ts. Callers must not change the list. An encoded
+ * reply is kept as long as the list it was built from, and never into the next signature window
+ * (its RRSIGs and SOA serial change there).
  */
 export function storageZoneSource(ctx: RegistryContext): DnsZoneSource {
   return {
     instancesForZone(zone: string): Promise<DnsInstance[] | null> {
       const name = zone.toLowerCase();
       const now = nowSeconds();
-      return ctx.lookups.dns.get(name, name, now, () => instancesOf(ctx, name, now));
+      let until = now + 1;
+      const build = async () => {
+        const found = await instancesOf(ctx, name, now);
+        until = found.until;
+        return found.instances;
+      };
+      return ctx.lookups.dns.get(name, name, now, build, { until: () => until });
     },
     keepReplies(key, build, keep) {
-      return ctx.lookups.dnsReplies.get(ctx.lookups.replyGroup(key), key, nowSeconds(), build, keep);
+      const now = nowSeconds();
+      const group = ctx.lookups.replyGroup(key);
+      const windowEnd = now - (now % SIGNATURE_WINDOW_SECONDS) + SIGNATURE_WINDOW_SECONDS;
+      // Asked once the reply is built: the list it was built from is kept (or was not: one second).
+      const until = () => Math.min(windowEnd, ctx.lookups.dns.keptUntil(group, now) ?? now + 1);
+      return ctx.lookups.dnsReplies.get(group, key, now, build, { keep, until });
     },
   };
 }
 
-async function instancesOf(ctx: RegistryContext, zone: string, now: number): Promise<DnsInstance[] | null> {
+async function instancesOf(ctx: RegistryContext, zone: string, now: number): Promise<{ instances: DnsInstance[] | null; until: number }> {
   const appId = await ctx.reads.apps.idByZone(zone);
-  if (appId === null) return null;
-  const bindings = (await ctx.reads.bindings.listed(appId)).filter((binding) => ctx.liveness.isHealthy(binding, now));
-  return bindings.map((binding) => ({
+  // No such app: creating it is a write, which drops this answer.
+  if (appId === null) return { instances: null, until: Number.POSITIVE_INFINITY };
+  const listed = await ctx.reads.bindings.listed(appId);
+  const bindings = listed.filter((binding) => ctx.liveness.isHealthy(binding, now));
+  const instances = bindings.map((binding) => ({
     serviceType: binding.serviceType,
     serviceId: binding.serviceId,
     endpointUrl: binding.endpointUrl,
@@ -31,4 +49,5 @@ async function instancesOf(ctx: RegistryContext, zone: string, now: number): Pro
     tier: binding.serviceTier,
     region: binding.region,
   }));
+  return { instances, until: instancesUntil(ctx, listed, now) };
 }

@@ -1,4 +1,5 @@
 import { MISSED_HEARTBEATS } from './context.js';
+import type { SharedBeat, SharedBeats } from './shared-beats.js';
 import { type BindingRow, type StoredBeat, storeBeats } from './storage/bindings.js';
 import type { RegistryDb } from './storage/schema.js';
 
@@ -20,6 +21,8 @@ interface Beat {
   status: string;
   /** What the row holds (this process wrote it or read it). */
   stored: number;
+  /** Taken by this replica (false: another replica's, heard through Redis): only its taker writes a row merely due. */
+  own: boolean;
 }
 
 /**
@@ -36,6 +39,12 @@ interface Beat {
  *
  * Entries exist only for active bindings that beat in the last three intervals (the sweep drops
  * the others), so memory is bounded by the instance quotas.
+ *
+ * Replicas (`share`): every beat taken goes to the others through Redis (shared-beats.ts), so
+ * each replica's memory holds every instance's last beat and decides health alike. Transitions
+ * still reach the rows and the change channel from the replica that took the beat; a beat heard
+ * from another replica that revives an instance this one saw stopped drops that app's kept
+ * answers here.
  */
 export class Liveness {
   readonly #db: RegistryDb;
@@ -43,12 +52,38 @@ export class Liveness {
   readonly #beats = new Map<string, Beat>();
   #timer: NodeJS.Timeout | null = null;
   #sweeping: Promise<void> | null = null;
+  #shared: SharedBeats | null = null;
+  #revived: (appId: string) => void = () => {};
   /** Rows written by sweeps and transitions: tests and the bench count writes with it. */
   writes = 0;
 
   constructor(db: RegistryDb, options: LivenessOptions) {
     this.#db = db;
     this.#options = options;
+  }
+
+  /** Shares beats with the other replicas; `revived` is told of an app whose kept answers a heard beat makes wrong. */
+  share(shared: SharedBeats, revived: (appId: string) => void): void {
+    this.#shared = shared;
+    this.#revived = revived;
+  }
+
+  /**
+   * Beats another replica took: each replaces an earlier one in memory. A beat already older
+   * than the health window changes nothing (its instance stopped) and is left out.
+   */
+  merge(beats: readonly SharedBeat[], now: number): void {
+    const since = this.healthySince(now);
+    for (const beat of beats) {
+      if (beat.at < since) continue;
+      const key = keyOf(beat.appId, beat.serviceId);
+      const known = this.#beats.get(key);
+      if (known && known.at >= beat.at) continue;
+      const { appId, serviceId, at, status } = beat;
+      this.#beats.set(key, { appId, serviceId, at, status, stored: known?.stored ?? 0, own: false });
+      // Unknown here, or stopped: answers kept here may leave it out.
+      if (!known || known.at < since) this.#revived(appId);
+    }
   }
 
   get size(): number {
@@ -77,15 +112,30 @@ export class Liveness {
   }
 
   /**
+   * The first second at which the instance would be unhealthy if it never beat again (what a
+   * kept answer may last until); Infinity when it is unhealthy now: only a beat brings it back,
+   * and that beat drops the kept answers of its app (beats.ts, `merge`).
+   */
+  healthyUntil(row: BindingRow, now: number): number {
+    const assumed = this.#assumedBeat(row, now);
+    if (assumed < this.healthySince(now)) return Number.POSITIVE_INFINITY;
+    const until = assumed + MISSED_HEARTBEATS * this.#options.intervalSeconds + 1;
+    // The benefit of the doubt ends with the warm-up.
+    const warmUpEnd = this.#options.startedAt + 2 * this.#options.intervalSeconds;
+    return now < warmUpEnd ? Math.min(until, warmUpEnd) : until;
+  }
+
+  /**
    * Takes one verified beat of an active binding. `record` writes the row (false: the binding
-   * is no longer active); it runs when health changes or the row is due. Answers whether the
-   * instance was unhealthy before (its DNS answers change), or null when the row refused it.
+   * is no longer active); it runs when health changes (`transition`: the other replicas are
+   * told) or every beat is to be written. Answers whether the instance was unhealthy before
+   * (its DNS answers change), or null when the row refused it.
    */
   async beat(
     row: BindingRow,
     status: string,
     now: number,
-    record: (at: number, status: string) => Promise<boolean>,
+    record: (at: number, status: string, transition: boolean) => Promise<boolean>,
   ): Promise<{ cameBack: boolean } | null> {
     const key = keyOf(row.appId, row.serviceId);
     const known = this.#beats.get(key);
@@ -94,21 +144,24 @@ export class Liveness {
     const at = Math.max(now, known?.at ?? 0);
     let stored = Math.max(known?.stored ?? 0, row.lastHeartbeatAt);
     // Rows merely due are left to the sweep, which writes them many to a transaction.
-    if (cameBack || status !== statusBefore || this.#options.persistSeconds === 0) {
-      if (!(await record(at, status))) {
+    const transition = cameBack || status !== statusBefore;
+    if (transition || this.#options.persistSeconds === 0) {
+      if (!(await record(at, status, transition))) {
         this.#beats.delete(key);
         return null;
       }
       this.writes++;
       stored = at;
     }
-    this.#beats.set(key, { appId: row.appId, serviceId: row.serviceId, at, status, stored });
+    this.#beats.set(key, { appId: row.appId, serviceId: row.serviceId, at, status, stored, own: true });
+    this.#shared?.push({ appId: row.appId, serviceId: row.serviceId, at, status });
     return { cameBack };
   }
 
   /** Forgets an instance (revoked): its row already says everything. */
   forget(appId: string, serviceId: string): void {
     this.#beats.delete(keyOf(appId, serviceId));
+    void this.#shared?.forget(appId, serviceId);
   }
 
   /** Sweeps every quarter interval, at a random phase so replicas do not sweep together. */
@@ -131,17 +184,20 @@ export class Liveness {
   /**
    * One sweep: instances whose beats stopped get their exact last beat written and leave memory
    * (health flips by time alone, so no answer changes here); rows older than `persistSeconds`
-   * than their beat are written. All in one transaction.
+   * than their beat are written by the replica that took it. All in one transaction.
    */
   async sweep(now: number): Promise<void> {
     const due: StoredBeat[] = [];
     const since = this.healthySince(now);
     for (const [key, beat] of this.#beats) {
       const stopped = beat.at < since;
-      if (stopped || beat.at - beat.stored >= this.#options.persistSeconds) {
+      if (stopped || (beat.own && beat.at - beat.stored >= this.#options.persistSeconds)) {
         if (beat.at > beat.stored) due.push(beat);
       }
-      if (stopped) this.#beats.delete(key);
+      if (stopped) {
+        this.#beats.delete(key);
+        void this.#shared?.forget(beat.appId, beat.serviceId, beat.at);
+      }
     }
     await this.#store(due);
   }
@@ -149,7 +205,8 @@ export class Liveness {
   /** Writes every beat the rows do not hold yet (at close, so a clean restart starts exact). */
   async flush(): Promise<void> {
     await this.#sweeping;
-    await this.#store([...this.#beats.values()].filter((beat) => beat.at > beat.stored));
+    await this.#shared?.flush();
+    await this.#store([...this.#beats.values()].filter((beat) => beat.own && beat.at > beat.stored));
   }
 
   async stop(): Promise<void> {

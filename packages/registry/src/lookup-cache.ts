@@ -1,8 +1,10 @@
 /**
- * Service DNS answers (over HTTP and DNS) kept for the rest of the second they were built in:
- * an answer depends on one app's rows and on the current second (health and key grace are
- * computed from whole-second timestamps), so within one second and without a change of that
- * app in between, building it again gives the same answer.
+ * Service DNS answers (over HTTP and DNS) kept from the second they were built in until the
+ * deadline their build named (`until`, default: the rest of that second). An answer depends on
+ * one app's rows, its instances' last beats and the current second (health and key grace are
+ * computed from whole-second timestamps); its builder knows the first second at which time
+ * alone would change it (an instance turning unhealthy, a key's grace ending), and every other
+ * change of the app is a write or a beat that brings an instance back, which drops it.
  *
  * Every answer belongs to a group (the app it was built from). A change of one app drops that
  * app's answers only (`invalidate`, called by the registry after each of its own commits, and on
@@ -33,9 +35,18 @@ export const SHARED_GROUP = '';
 
 interface Entry<T> {
   group: string;
-  second: number;
+  /** Kept for the seconds from `from` up to, not including, `until`. */
+  from: number;
+  until: number;
   value: T;
   size: number;
+}
+
+export interface KeepOptions<T> {
+  /** May refuse to keep a built answer (a failure). */
+  keep?: (value: T) => boolean;
+  /** The first second the built answer may differ (asked after the build); default the next second. */
+  until?: (value: T) => number;
 }
 
 export class LookupCache<T> {
@@ -51,6 +62,8 @@ export class LookupCache<T> {
   readonly #invalidatedAt = new Map<string, number>();
   /** Builds started at or before this generation are never kept (everything was dropped since). */
   #floor = 0;
+  /** Builds under way: with none, nobody needs to know when a group was invalidated. */
+  #building = 0;
   #bytes = 0;
   #current: number | string | null = null;
   /** Lookups answered from what was kept: tests observe per-app invalidation with it, no timing involved. */
@@ -65,42 +78,61 @@ export class LookupCache<T> {
   }
 
   /**
-   * The answer for `key` (of `group`) at `second`, built by `build` unless one built in the same
-   * second with no change of its group since is kept. `keep` may refuse to keep a built answer (a failure).
+   * The answer for `key` (of `group`) at `second`, built by `build` unless one is kept whose
+   * seconds include this one, with no change of its group since it was built.
    */
-  async get(group: string, key: string, second: number, build: () => Promise<T>, keep?: (value: T) => boolean): Promise<T> {
+  async get(group: string, key: string, second: number, build: () => Promise<T>, options: KeepOptions<T> = {}): Promise<T> {
     if (!this.#source.enabled()) {
       if (this.#entries.size > 0) this.clear();
       return build();
     }
     this.#refresh();
     const kept = this.#entries.get(key);
-    if (kept && kept.second === second && kept.group === group) {
+    if (kept && kept.group === group && kept.from <= second && second < kept.until) {
       this.hits++;
       this.#observe?.(true);
+      // Most recently used last: the entry limit drops the least recently used first.
+      this.#entries.delete(key);
+      this.#entries.set(key, kept);
       return kept.value;
     }
     this.#observe?.(false);
     const startedAt = this.#generation;
     const stampBefore = this.#current;
-    const value = await build();
-    if (this.#unchangedSince(group, startedAt) && this.#readStamp() === stampBefore && (keep?.(value) ?? true)) {
-      this.#keep(key, group, second, value);
+    this.#building++;
+    let value: T;
+    try {
+      value = await build();
+    } finally {
+      this.#building--;
     }
+    if (this.#unchangedSince(group, startedAt) && this.#readStamp() === stampBefore && (options.keep?.(value) ?? true)) {
+      const until = options.until?.(value) ?? second + 1;
+      if (until > second) this.#keep(key, group, second, until, value);
+    }
+    if (this.#building === 0) this.#invalidatedAt.clear();
     return value;
+  }
+
+  /** The deadline of the answer kept under `key` for `second`, if one is. */
+  keptUntil(key: string, second: number): number | null {
+    const kept = this.#entries.get(key);
+    return kept && kept.from <= second && second < kept.until ? kept.until : null;
   }
 
   /** Drops the answers of `group` (and those of no one app), and refuses builds of it under way. */
   invalidate(group: string): void {
     this.#generation++;
+    this.#drop(group);
+    this.#drop(SHARED_GROUP);
+    // Only builds under way need to know when a group changed.
+    if (this.#building === 0) return;
     if (this.#invalidatedAt.size >= this.#maxEntries) {
       this.clear();
       return;
     }
     this.#invalidatedAt.set(group, this.#generation);
     this.#invalidatedAt.set(SHARED_GROUP, this.#generation);
-    this.#drop(group);
-    this.#drop(SHARED_GROUP);
   }
 
   /** Drops everything and refuses every build under way. */
@@ -132,17 +164,16 @@ export class LookupCache<T> {
     this.#keysOf.delete(group);
   }
 
-  #keep(key: string, group: string, second: number, value: T): void {
+  #keep(key: string, group: string, from: number, until: number, value: T): void {
     const size = this.#sizeOf?.(value) ?? 0;
     if (size > this.#maxBytes) return;
-    const old = this.#entries.get(key);
-    if (old) {
-      this.#entries.delete(key);
-      this.#keysOf.get(old.group)?.delete(key);
-      this.#bytes -= old.size;
+    this.#remove(key);
+    // Room for the new answer: the least recently used go first.
+    for (const oldest of this.#entries.keys()) {
+      if (this.#entries.size < this.#maxEntries && this.#bytes + size <= this.#maxBytes) break;
+      this.#remove(oldest);
     }
-    if (this.#entries.size >= this.#maxEntries || this.#bytes + size > this.#maxBytes) this.#wipeEntries();
-    this.#entries.set(key, { group, second, value, size });
+    this.#entries.set(key, { group, from, until, value, size });
     let keys = this.#keysOf.get(group);
     if (!keys) {
       keys = new Set();
@@ -152,11 +183,14 @@ export class LookupCache<T> {
     this.#bytes += size;
   }
 
-  /** Room for new answers: what is kept goes, builds under way may still be kept. */
-  #wipeEntries(): void {
-    this.#entries.clear();
-    this.#keysOf.clear();
-    this.#bytes = 0;
+  #remove(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    this.#entries.delete(key);
+    const keys = this.#keysOf.get(entry.group);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#keysOf.delete(entry.group);
+    this.#bytes -= entry.size;
   }
 
   #readStamp(): number | string | null {

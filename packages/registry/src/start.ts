@@ -1,4 +1,4 @@
-import { type KeyObject, randomBytes } from 'node:crypto';
+import { createHash, type KeyObject, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -22,6 +22,8 @@ import {
   migrate,
   observedOf,
   openDatabase,
+  openRedisClient,
+  RedisReplayStore,
   Shutdown,
   SqlReplayStore,
 } from '@swarm/runtime';
@@ -37,6 +39,7 @@ import { Liveness } from './liveness.js';
 import { registryMetrics } from './metrics.js';
 import { DEFAULT_INSTANCE_QUOTAS, type InstanceQuotas } from './routes/bindings.js';
 import { registerRoutes } from './routes/index.js';
+import { SharedBeats } from './shared-beats.js';
 import { prepareAppReads } from './storage/apps.js';
 import { prepareBindingReads } from './storage/bindings.js';
 import { migrations } from './storage/migrations.js';
@@ -56,6 +59,11 @@ export interface RegistryOptions {
   /** `postgres://…` switches to PostgreSQL. */
   databaseUrl?: string;
   databaseSchema?: string;
+  /**
+   * `redis://…` shared by the replicas of this registry: nonces and the last beats of instances
+   * live there (docs/SCALE-OUT.md), so a beat taken by one replica counts at every replica.
+   */
+  redisUrl?: string;
   /** PKCS#8 PEM; without it the key is created once and kept in the database. */
   registryKeyFile?: string;
   /** Without it a random token is created once and kept in the database. */
@@ -96,8 +104,9 @@ export interface RegistryOptions {
   lookupCacheEntries?: number;
   /**
    * How often at most a beat that changes no health is written to the binding row, in heartbeat
-   * intervals (docs/REGISTRY.md, "Liveness"). Default 6 on SQLite; 0 (every beat) on PostgreSQL,
-   * where replicas read each other's beats from the rows.
+   * intervals (docs/REGISTRY.md, "Liveness"). Default 6 on SQLite, and on PostgreSQL with
+   * `redisUrl` (replicas hear each other's beats through Redis); 0 (every beat) on PostgreSQL
+   * without it, where replicas can read each other's beats only from the rows.
    */
   persistBeatsEveryIntervals?: number;
   /**
@@ -193,8 +202,20 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
     const outbound = new Egress(egress);
     shutdown.onRelease(() => outbound.close());
     await migrate(database.db, 'registry', migrations);
-    const replay = await SqlReplayStore.open(database.db as unknown as Kysely<unknown>);
     const key = await registryKey(database.db, options.registryKeyFile);
+    // Replicas of one registry share its key: it names their nonces and beats in Redis.
+    const redisPrefix = `swarm:registry:${createHash('sha256').update(key.publicKey).digest('hex').slice(0, 16)}`;
+    const redis = options.redisUrl ? await openRedisClient(options.redisUrl) : null;
+    if (redis)
+      shutdown.onRelease(() =>
+        redis.quit().then(
+          () => {},
+          () => {},
+        ),
+      );
+    const replay = redis
+      ? RedisReplayStore.over(redis, `${redisPrefix}:nonce`)
+      : await SqlReplayStore.open(database.db as unknown as Kysely<unknown>);
     const adminToken =
       options.adminToken ?? (await settingOrCreate(database.db, 'admin_token', () => randomBytes(32).toString('base64url')));
 
@@ -208,7 +229,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
     );
     liveness = new Liveness(database.db, {
       intervalSeconds: heartbeatIntervalSeconds,
-      persistSeconds: heartbeatIntervalSeconds * (options.persistBeatsEveryIntervals ?? (database.dialect === 'sqlite' ? 6 : 0)),
+      persistSeconds: heartbeatIntervalSeconds * (options.persistBeatsEveryIntervals ?? (database.dialect === 'sqlite' || redis ? 6 : 0)),
       startedAt: nowSeconds(),
     });
     // SQLite: the data version moves only when another process commits. PostgreSQL: answers are
@@ -231,6 +252,17 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       });
       changes = channel;
       shutdown.onRelease(() => channel.close());
+    }
+    if (redis) {
+      const table = liveness;
+      const shared = await SharedBeats.open({
+        client: redis,
+        prefix: `${redisPrefix}:beats`,
+        expireSeconds: Math.max(60, 6 * heartbeatIntervalSeconds),
+        onBeats: (beats) => table.merge(beats, nowSeconds()),
+      });
+      table.share(shared, (appId) => lookups.changed(appId));
+      shutdown.onRelease(() => shared.close());
     }
 
     const retry = options.broadcastRetry ?? {};
@@ -272,7 +304,10 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
       metrics: metrics.part,
       metricsAccess: { ...options.metrics, tokens: [adminToken, ...(options.metrics?.tokens ?? [])] },
-      checks: { database: () => sql`select 1`.execute(database.db) },
+      checks: {
+        database: () => sql`select 1`.execute(database.db),
+        ...(redis ? { redis: () => redis.ping() } : {}),
+      },
     });
     metrics.watch(app);
     registerRoutes(app, ctx);

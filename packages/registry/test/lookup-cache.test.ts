@@ -209,7 +209,7 @@ describe('kept DNS replies', () => {
           if (failures-- > 0) throw new Error('database is down');
           return instances;
         },
-        keepReplies: (key, build, keep) => replies.get('g', key, 100, build, keep),
+        keepReplies: (key, build, keep) => replies.get('g', key, 100, build, { keep }),
       },
     });
     const socket = createSocket('udp4');

@@ -95,6 +95,7 @@ export async function openRedisClient(url: string): Promise<RedisClientType> {
 export class RedisReplayStore implements ReplayStore {
   readonly #client: RedisClientType;
   readonly #prefix: string;
+  #borrowed = false;
 
   private constructor(client: RedisClientType, prefix: string) {
     this.#client = client;
@@ -104,6 +105,13 @@ export class RedisReplayStore implements ReplayStore {
   static async open(url: string, prefix = 'swarm:nonce'): Promise<RedisReplayStore> {
     const client = await openRedisClient(url);
     return new RedisReplayStore(client, prefix);
+  }
+
+  /** Over a client the caller also uses for other things (and closes itself: `close` then leaves it open). */
+  static over(client: RedisClientType, prefix: string): RedisReplayStore {
+    const store = new RedisReplayStore(client, prefix);
+    store.#borrowed = true;
+    return store;
   }
 
   async unique(scope: string, nonce: string, expiresAt: number): Promise<boolean> {
@@ -126,6 +134,6 @@ export class RedisReplayStore implements ReplayStore {
   }
 
   async close(): Promise<void> {
-    if (this.#client.isOpen) await this.#client.quit().catch(() => {});
+    if (!this.#borrowed && this.#client.isOpen) await this.#client.quit().catch(() => {});
   }
 }

@@ -73,6 +73,7 @@ export function addServerCommands(program: Command): Command {
     )
     .option('--authority <name>', `registry authority <registry>.<tld> (default ${LOCAL_AUTHORITY}; env SWARM_AUTHORITY)`)
     .option('--database-url <url>', 'postgres://… shared by replicas; default SQLite under --data (env SWARM_DATABASE_URL)')
+    .option('--redis-url <url>', 'redis://… for nonces and last beats shared by replicas (env SWARM_REDIS_URL)')
     .option('--registry-key <file>', 'signing key, PKCS#8 PEM; default: created once, kept in the database (env SWARM_REGISTRY_KEY_FILE)')
     .option('--admission-token <token>', 'require it to claim a namespace (env SWARM_ADMISSION_TOKEN); default: open')
     .option(

@@ -56,6 +56,7 @@ export async function startStandaloneRegistry(opts: Opts) {
   set('dnssec', opts.dnssec === false ? false : undefined);
   set('dnssecKeyFile', str(opts, 'dnssecKey'));
   set('databaseUrl', str(opts, 'databaseUrl'));
+  set('redisUrl', str(opts, 'redisUrl'));
   set('registryKeyFile', str(opts, 'registryKey'));
   set('admissionToken', str(opts, 'admissionToken'));
   const quotas = str(opts, 'instanceQuotas');

@@ -22,6 +22,7 @@ import { takeBeat } from '../beats.js';
 import { queueBroadcast } from '../broadcasts.js';
 import { consumeNonce, pathAppId, requireFresh, requireSame } from '../checks.js';
 import type { RegistryContext } from '../context.js';
+import { listingUntil } from '../kept-until.js';
 import { requireMasterSigned } from '../master-key.js';
 import { signedContext } from '../operational-context.js';
 import { bindingRecord, instanceKeys, serviceRecord } from '../records.js';
@@ -76,11 +77,15 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
       type = parsed.data;
     }
     const now = nowSeconds();
-    const answer = await ctx.lookups.http.get(appId, `${appId}\n${type ?? ''}`, now, async () => {
+    let until = now + 1;
+    const build = async () => {
       const row = await requireApp(ctx, appId);
-      const records = (await ctx.reads.bindings.active(row.appId, type)).map((binding) => serviceRecord(ctx, binding, now));
+      const bindings = await ctx.reads.bindings.active(row.appId, type);
+      until = listingUntil(ctx, bindings, now);
+      const records = bindings.map((binding) => serviceRecord(ctx, binding, now));
       return JSON.stringify({ app_id: row.appId, records } satisfies ServicesAnswer);
-    });
+    };
+    const answer = await ctx.lookups.http.get(appId, `${appId}\n${type ?? ''}`, now, build, { until: () => until });
     return reply.type('application/json; charset=utf-8').send(answer);
   });
 

@@ -1,0 +1,179 @@
+import type { RedisClientType } from 'redis';
+
+/** One instance's last beat as replicas share it. */
+export interface SharedBeat {
+  appId: string;
+  serviceId: string;
+  at: number;
+  status: string;
+}
+
+export interface SharedBeatsOptions {
+  /** A connected client (the registry's, also used for nonces); a subscriber is duplicated from it. */
+  client: RedisClientType;
+  /** Names the hash and the channel: one per registry (replicas of one registry share it). */
+  prefix: string;
+  /** Beats another replica took (or, after a reconnection, every beat the hash holds). */
+  onBeats(beats: SharedBeat[]): void;
+  /** How long beats wait to go out together. Default 100 ms. */
+  flushMs?: number;
+  /** The hash goes when no replica took a beat this long (every beat in it is then stale). */
+  expireSeconds: number;
+}
+
+/**
+ * Merges beats into the hash (a field keeps the latest beat: replicas' beats arrive in any
+ * order), then publishes them to every replica; one round trip per batch.
+ * KEYS: hash, channel. ARGV: the message, the hash's lifetime, then field and `<at> <status>` pairs.
+ */
+const MERGE = `
+for i = 3, #ARGV, 2 do
+  local old = redis.call('HGET', KEYS[1], ARGV[i])
+  if not old or tonumber(string.match(old, '^%d+')) < tonumber(string.match(ARGV[i + 1], '^%d+')) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return 1`;
+
+/** Drops a field only while it still holds the beat the caller saw stop (another replica may have a newer one). */
+const FORGET = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and tonumber(string.match(old, '^%d+')) <= tonumber(ARGV[2]) then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0`;
+
+/**
+ * Last beats shared by the replicas of one registry through Redis (docs/REGISTRY.md,
+ * "Liveness"): each replica sends the beats it took, batched, to a hash holding every
+ * instance's latest beat and to a channel every replica listens to, so a beat taken by one
+ * counts at all of them. A replica that (re)subscribes reads the whole hash first: beats
+ * published while it was away are not lost. While Redis is away beats stay local (a replica
+ * then knows only its own, and its rows).
+ */
+export class SharedBeats {
+  readonly #client: RedisClientType;
+  readonly #subscriber: RedisClientType;
+  readonly #hash: string;
+  readonly #channel: string;
+  readonly #options: SharedBeatsOptions;
+  /** Tells this replica's own messages apart. */
+  readonly #origin = Math.random().toString(36).slice(2);
+  #pending: SharedBeat[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #sending: Promise<void> = Promise.resolve();
+  #closed = false;
+  /** Batches Redis refused (it was away): those beats counted here only. */
+  failures = 0;
+
+  private constructor(options: SharedBeatsOptions) {
+    this.#options = options;
+    this.#client = options.client;
+    this.#subscriber = options.client.duplicate();
+    this.#hash = `${options.prefix}:last`;
+    this.#channel = `${options.prefix}:taken`;
+  }
+
+  static async open(options: SharedBeatsOptions): Promise<SharedBeats> {
+    const shared = new SharedBeats(options);
+    await shared.#listen();
+    return shared;
+  }
+
+  /** Queues a beat this replica took. */
+  push(beat: SharedBeat): void {
+    if (this.#closed) return;
+    this.#pending.push(beat);
+    if (this.#timer === null) {
+      this.#timer = setTimeout(() => void this.flush(), this.#options.flushMs ?? 100);
+      this.#timer.unref();
+    }
+  }
+
+  /** Sends what is queued; never throws (a failure is counted). */
+  flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const beats = this.#pending;
+    this.#pending = [];
+    if (beats.length === 0) return this.#sending;
+    const message = JSON.stringify({ from: this.#origin, beats: beats.map((b) => [b.appId, b.serviceId, b.at, b.status]) });
+    const pairs = beats.flatMap((b) => [fieldOf(b.appId, b.serviceId), `${b.at} ${b.status}`]);
+    this.#sending = this.#sending.then(() =>
+      this.#client
+        .eval(MERGE, { keys: [this.#hash, this.#channel], arguments: [message, String(this.#options.expireSeconds), ...pairs] })
+        .then(
+          () => {},
+          () => {
+            this.failures++;
+          },
+        ),
+    );
+    return this.#sending;
+  }
+
+  /** Drops an instance's beat from the hash unless a later one arrived (`at` omitted: whatever it holds, a revoked instance). */
+  async forget(appId: string, serviceId: string, at = Number.MAX_SAFE_INTEGER): Promise<void> {
+    await this.#client.eval(FORGET, { keys: [this.#hash], arguments: [fieldOf(appId, serviceId), String(at)] }).catch(() => {
+      this.failures++;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+    if (this.#subscriber.isOpen) await this.#subscriber.quit().catch(() => {});
+  }
+
+  async #listen(): Promise<void> {
+    this.#subscriber.on('error', () => {});
+    // Every (re)connection: beats published while nobody listened are in the hash.
+    let connections = 0;
+    this.#subscriber.on('ready', () => {
+      if (connections++ > 0) void this.#readAll();
+    });
+    await this.#subscriber.connect();
+    await this.#subscriber.subscribe(this.#channel, (message) => this.#received(message));
+    await this.#readAll();
+  }
+
+  #received(message: string): void {
+    let parsed: { from?: unknown; beats?: unknown };
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (parsed.from === this.#origin || !Array.isArray(parsed.beats)) return;
+    const beats: SharedBeat[] = [];
+    for (const entry of parsed.beats) {
+      if (!Array.isArray(entry)) continue;
+      const [appId, serviceId, at, status] = entry;
+      if (typeof appId === 'string' && typeof serviceId === 'string' && Number.isSafeInteger(at) && typeof status === 'string') {
+        beats.push({ appId, serviceId, at, status });
+      }
+    }
+    if (beats.length > 0) this.#options.onBeats(beats);
+  }
+
+  async #readAll(): Promise<void> {
+    try {
+      for await (const entries of this.#client.hScanIterator(this.#hash, { COUNT: 1000 })) {
+        const beats: SharedBeat[] = [];
+        for (const { field, value } of entries) {
+          const [appId, serviceId] = field.split(' ');
+          const [at, status] = value.split(' ');
+          if (appId && serviceId && status && Number.isSafeInteger(Number(at))) beats.push({ appId, serviceId, at: Number(at), status });
+        }
+        if (beats.length > 0) this.#options.onBeats(beats);
+      }
+    } catch {
+      this.failures++;
+    }
+  }
+}
+
+/** app_ids and service_ids hold no space. */
+function fieldOf(appId: string, serviceId: string): string {
+  return `${appId} ${serviceId}`;
+}
