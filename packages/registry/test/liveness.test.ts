@@ -143,6 +143,49 @@ describe('liveness after a restart (warm-up)', () => {
     );
   });
 
+  it('names the first second an instance turns unhealthy without a beat, warm-up or not (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 99_000, max: 100_200 }), fc.integer({ min: 0, max: 200 }), (lastBeat, sinceStart) => {
+        const table = liveness();
+        const row = rowOf(lastBeat);
+        const now = startedAt + sinceStart;
+        const until = table.healthyUntil(row, now);
+        if (!table.isHealthy(row, now)) {
+          assert.equal(until, Number.POSITIVE_INFINITY);
+          // Time alone never brings it back.
+          for (let s = now; s < now + 5 * interval; s++) assert.equal(table.isHealthy(row, s), false);
+          return;
+        }
+        assert.ok(until > now);
+        for (let s = now; s < until; s++) assert.equal(table.isHealthy(row, s), true, `healthy at ${s}`);
+        // At the deadline it is unhealthy, or the warm-up's doubt ends there (a rebuild decides again).
+        assert.ok(!table.isHealthy(row, until) || until === startedAt + 2 * interval);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("takes another replica's later beats, leaves stale ones, and says when an app's answers may have left an instance out", async () => {
+    const table = liveness();
+    const revived: string[] = [];
+    table.share({ push() {}, flush: async () => {}, forget: async () => {} } as never, (appId) => revived.push(appId));
+    const row = rowOf(99_000);
+    const now = startedAt + 5 * interval;
+    const beat = { appId: row.appId, serviceId: row.serviceId, status: 'ok' };
+    table.merge([{ ...beat, at: now - 4 * interval }], now);
+    assert.equal(table.isHealthy(row, now), false, 'a beat older than 3 intervals changes nothing');
+    assert.deepEqual(revived, []);
+    table.merge([{ ...beat, at: now - 1 }], now);
+    assert.equal(table.isHealthy(row, now), true);
+    assert.deepEqual(revived, [row.appId], 'unknown here before: its answers are dropped');
+    table.merge([{ ...beat, at: now }], now);
+    table.merge([{ ...beat, at: now - 2 }], now);
+    assert.equal(table.lastBeat(row), now, 'an earlier beat arriving late does not go back in time');
+    assert.deepEqual(revived, [row.appId], 'a fresh beat of a healthy instance drops nothing');
+    table.merge([{ ...beat, at: now + 4 * interval }], now + 4 * interval);
+    assert.deepEqual(revived, [row.appId, row.appId], 'it had stopped here: dropped again');
+  });
+
   it('decides from memory exactly once an instance beat', async () => {
     const table = liveness();
     const row = rowOf(99_000);

@@ -232,3 +232,86 @@ describe('kept DNS replies', () => {
     }
   });
 });
+
+describe('LookupCache deadlines', () => {
+  it('keeps an answer from the second it was built up to the deadline its build named', async () => {
+    const cache = new LookupCache<number>(stampSource(() => 'v1:0'));
+    let builds = 0;
+    const build = async () => ++builds;
+    const until = () => 105;
+    assert.equal(await cache.get('g', 'a', 100, build, { until }), 1);
+    assert.equal(cache.keptUntil('a', 100), 105);
+    for (const second of [100, 101, 104]) assert.equal(await cache.get('g', 'a', second, build, { until }), 1, `kept at ${second}`);
+    assert.equal(await cache.get('g', 'a', 99, build, { until }), 2, 'never before it was built');
+    assert.equal(await cache.get('g', 'a', 105, build, { until }), 3, 'built anew at its deadline');
+    assert.equal(cache.keptUntil('a', 200), null);
+  });
+
+  it('keeps nothing whose deadline has passed already, and drops a kept answer with its group', async () => {
+    const cache = new LookupCache<number>(stampSource(() => 'v1:0'));
+    let builds = 0;
+    const build = async () => ++builds;
+    await cache.get('g', 'a', 100, build, { until: () => 100 });
+    assert.equal(await cache.get('g', 'a', 100, build), 2);
+    await cache.get('g', 'b', 100, build, { until: () => Number.POSITIVE_INFINITY });
+    assert.equal(await cache.get('g', 'b', 10_000, build), 3, 'kept for ever while nothing changes');
+    cache.invalidate('g');
+    assert.equal(await cache.get('g', 'b', 10_000, build), 4);
+  });
+
+  it('drops the least recently used answer when full, not everything', async () => {
+    const cache = new LookupCache<string>(
+      stampSource(() => 'v1:0'),
+      { maxEntries: 2 },
+    );
+    let builds = 0;
+    const build = (text: string) => async () => {
+      builds++;
+      return text;
+    };
+    const forever = { until: () => Number.POSITIVE_INFINITY };
+    await cache.get('g', 'a', 100, build('a'), forever);
+    await cache.get('g', 'b', 100, build('b'), forever);
+    await cache.get('g', 'a', 100, build('a'), forever);
+    await cache.get('g', 'c', 100, build('c'), forever);
+    assert.equal(builds, 3);
+    await cache.get('g', 'a', 100, build('a'), forever);
+    assert.equal(builds, 3, 'a was used last: kept');
+    await cache.get('g', 'b', 100, build('b'), forever);
+    assert.equal(builds, 4, 'b was the least recently used: dropped');
+  });
+
+  it('whatever happens, an answer is served only within its seconds and never after its group changed (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(
+            fc.record({ ask: fc.constantFrom('a', 'b'), second: fc.integer({ min: 0, max: 20 }), life: fc.integer({ min: 0, max: 5 }) }),
+            fc.record({ change: fc.constantFrom('a', 'b') }),
+          ),
+          { maxLength: 40 },
+        ),
+        async (steps) => {
+          const cache = new LookupCache<{ version: number; from: number; until: number }>(
+            stampSource(() => 'v'),
+            { maxEntries: 1 },
+          );
+          const versions = { a: 0, b: 0 };
+          for (const step of steps) {
+            if ('change' in step) {
+              versions[step.change]++;
+              cache.invalidate(step.change);
+              continue;
+            }
+            const { ask, second, life } = step;
+            const built = { version: versions[ask], from: second, until: second + life };
+            const value = await cache.get(ask, ask, second, async () => built, { until: (v) => v.until });
+            assert.equal(value.version, versions[ask], 'never from before a change');
+            assert.ok(value.from <= second && (second < value.until || value === built), 'only within its seconds');
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
