@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '@swarm/dev-env';
 import { openDatabase, openRedisClient } from '@swarm/runtime';
+import { sql } from 'kysely';
 import type { RegistryHandle } from '../src/index.js';
 import type { RegistryTables } from '../src/storage/schema.js';
 import { boundInstance, developerWithApp, get, listedProvider, post, postgresBackend, serviceCall } from './helpers.js';
@@ -66,6 +67,20 @@ describe('liveness shared by two replicas through Redis (PostgreSQL)', {
     assert.equal(await rowBeat(), bound, 'the row was not written');
     assert.equal(a.internals.liveness.writes + b.internals.liveness.writes, writes);
     for (const registry of [a, b]) assert.equal((await record(registry)).health, 'healthy');
+  });
+
+  it('refuses at one replica a beat the other took (nonces in Redis)', async () => {
+    const body = serviceCall(appId, instance.serviceId, instance.instanceKey, { status: 'ok' });
+    const path = `/v1/apps/${appId}/services/${instance.serviceId}/heartbeat`;
+    assert.equal((await post(`${a.url}${path}`, body)).status, 200);
+    const replay = await post(`${b.url}${path}`, body);
+    assert.deepEqual([replay.status, replay.body.error.code], [409, 'nonce_reused']);
+    const same = (nonce: string) => serviceCall(appId, instance.serviceId, instance.instanceKey, { status: 'ok', nonce });
+    const nonce = `n${Date.now()}`;
+    const [one, two] = await Promise.all([post(`${a.url}${path}`, same(nonce)), post(`${b.url}${path}`, same(nonce))]);
+    assert.deepEqual([one.status, two.status].sort(), [200, 409], 'one nonce at both at once: one wins');
+    const table = await sql<{ name: string | null }>`select to_regclass('replay_nonces')::text as name`.execute(rows.db);
+    assert.equal(table.rows[0]?.name, null, 'no nonce table in PostgreSQL: nonces live in Redis');
   });
 
   it('ignores what is not a batch of beats on its channel', async () => {
