@@ -98,8 +98,10 @@ export interface RegistryOptions {
    */
   dnssecKeyFile?: string;
   /**
-   * Service DNS answers kept for the rest of their second, dropped per app by each change
-   * (on PostgreSQL while the change channel listens); 0 turns it off. Default 10 000.
+   * Service DNS answers kept per cache (HTTP listings, DNS instance lists, encoded DNS replies)
+   * until their deadline or a change of their app (on PostgreSQL while the change channel
+   * listens), each cache also bounded by 32 MiB; 0 turns them off. Default 100 000: every app of
+   * a large registry may be asked within one health window.
    */
   lookupCacheEntries?: number;
   /**
@@ -239,7 +241,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       database.dataVersion
         ? { stamp: database.dataVersion, enabled: () => true }
         : { stamp: null, enabled: () => changes?.listening ?? false },
-      options.lookupCacheEntries ?? 10_000,
+      options.lookupCacheEntries ?? 100_000,
       authority,
       metrics.cache,
     );
