@@ -48,8 +48,8 @@ return 0`;
  * "Liveness"): each replica sends the beats it took, batched, to a hash holding every
  * instance's latest beat and to a channel every replica listens to, so a beat taken by one
  * counts at all of them. A replica that (re)subscribes reads the whole hash first: beats
- * published while it was away are not lost. While Redis is away beats stay local (a replica
- * then knows only its own, and its rows).
+ * published while it was away are not lost. A batch Redis refuses stays with the replica that
+ * took it (counted in `failures`).
  */
 export class SharedBeats {
   readonly #client: RedisClientType;
@@ -138,39 +138,60 @@ export class SharedBeats {
   }
 
   #received(message: string): void {
-    let parsed: { from?: unknown; beats?: unknown };
+    const { from, beats } = beatsMessage(message);
+    if (from !== this.#origin && beats.length > 0) this.#options.onBeats(beats);
+  }
+
+  /** Reads every beat of the hash; retried a few times while the main connection comes back too. */
+  async #readAll(attempt = 0): Promise<void> {
     try {
-      parsed = JSON.parse(message);
+      for await (const entries of this.#client.hScanIterator(this.#hash, { COUNT: 1000 })) {
+        const beats = entries.flatMap(({ field, value }) => hashBeat(field, value) ?? []);
+        if (beats.length > 0) this.#options.onBeats(beats);
+      }
     } catch {
-      return;
+      this.failures++;
+      if (this.#closed || attempt >= 5) return;
+      const retry = setTimeout(() => void this.#readAll(attempt + 1), 1000 * 2 ** attempt);
+      retry.unref();
     }
-    if (parsed.from === this.#origin || !Array.isArray(parsed.beats)) return;
-    const beats: SharedBeat[] = [];
-    for (const entry of parsed.beats) {
+  }
+}
+
+/**
+ * A message of the channel: who sent it and its well-formed beats. Anything else in it is left
+ * out, and a message that is no JSON object has none: whatever else writes to the channel
+ * cannot break a replica.
+ */
+export function beatsMessage(message: string): { from: unknown; beats: SharedBeat[] } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    return { from: null, beats: [] };
+  }
+  if (typeof parsed !== 'object' || parsed === null) return { from: null, beats: [] };
+  const { from, beats: entries } = parsed as { from?: unknown; beats?: unknown };
+  const beats: SharedBeat[] = [];
+  if (Array.isArray(entries)) {
+    for (const entry of entries) {
       if (!Array.isArray(entry)) continue;
       const [appId, serviceId, at, status] = entry;
       if (typeof appId === 'string' && typeof serviceId === 'string' && Number.isSafeInteger(at) && typeof status === 'string') {
         beats.push({ appId, serviceId, at, status });
       }
     }
-    if (beats.length > 0) this.#options.onBeats(beats);
   }
+  return { from: from ?? null, beats };
+}
 
-  async #readAll(): Promise<void> {
-    try {
-      for await (const entries of this.#client.hScanIterator(this.#hash, { COUNT: 1000 })) {
-        const beats: SharedBeat[] = [];
-        for (const { field, value } of entries) {
-          const [appId, serviceId] = field.split(' ');
-          const [at, status] = value.split(' ');
-          if (appId && serviceId && status && Number.isSafeInteger(Number(at))) beats.push({ appId, serviceId, at: Number(at), status });
-        }
-        if (beats.length > 0) this.#options.onBeats(beats);
-      }
-    } catch {
-      this.failures++;
-    }
-  }
+/** One field of the hash (`<app_id> <service_id>` → `<at> <status>`), or null when it is not one. */
+export function hashBeat(field: string, value: string): SharedBeat | null {
+  const [appId, serviceId, extra] = field.split(' ');
+  const [at, status] = value.split(' ');
+  if (!appId || !serviceId || extra !== undefined || !status || !/^\d+$/.test(at ?? '')) return null;
+  const when = Number(at);
+  return Number.isSafeInteger(when) ? { appId, serviceId, at: when, status } : null;
 }
 
 /** app_ids and service_ids hold no space. */
