@@ -243,3 +243,24 @@ describe('a standalone part pins the registry it trusts', () => {
     assert.equal((await serviceStart('http://127.0.0.1:1', ['--trust', trustFile, '--data', 'remote', '--insecure'])).started, true);
   });
 });
+
+const redisUrl = process.env.SWARM_TEST_REDIS_URL;
+
+describe('swarm registry --redis-url', { skip: redisUrl ? false : 'SWARM_TEST_REDIS_URL is not set' }, () => {
+  it('takes Redis for nonces and last beats, and names it among its readiness checks', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'swarm-registry-redis-'));
+    let registry: Server | undefined;
+    try {
+      registry = await startServer(
+        ['registry', '--port', '0', '--dns-port', 'off', '--data', 'registry', '--redis-url', redisUrl ?? ''],
+        dir,
+      );
+      const ready = await fetch(`${registry.summary.url}/readyz`);
+      assert.equal(ready.status, 200);
+      assert.deepEqual(((await ready.json()) as { checks: Record<string, string> }).checks, { database: 'ok', redis: 'ok' });
+    } finally {
+      await stop(registry);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
