@@ -188,6 +188,7 @@ export class Liveness {
    */
   async sweep(now: number): Promise<void> {
     const due: StoredBeat[] = [];
+    const gone: Beat[] = [];
     const since = this.healthySince(now);
     for (const [key, beat] of this.#beats) {
       const stopped = beat.at < since;
@@ -196,9 +197,10 @@ export class Liveness {
       }
       if (stopped) {
         this.#beats.delete(key);
-        void this.#shared?.forget(beat.appId, beat.serviceId, beat.at);
+        gone.push(beat);
       }
     }
+    void this.#shared?.forgetAll(gone);
     await this.#store(due);
   }
 

@@ -37,11 +37,16 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', KEYS[2], ARGV[1])
 return 1`;
 
-/** Drops a field only while it still holds the beat the caller saw stop (another replica may have a newer one). */
+/**
+ * Drops each field only while it still holds the beat the caller saw stop (another replica may
+ * have a newer one). ARGV: field and beat time pairs.
+ */
 const FORGET = `
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old and tonumber(string.match(old, '^%d+')) <= tonumber(ARGV[2]) then return redis.call('HDEL', KEYS[1], ARGV[1]) end
-return 0`;
+for i = 1, #ARGV, 2 do
+  local old = redis.call('HGET', KEYS[1], ARGV[i])
+  if old and tonumber(string.match(old, '^%d+')) <= tonumber(ARGV[i + 1]) then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return 1`;
 
 /**
  * Last beats shared by the replicas of one registry through Redis (docs/REGISTRY.md,
@@ -113,8 +118,15 @@ export class SharedBeats {
   }
 
   /** Drops an instance's beat from the hash unless a later one arrived (`at` omitted: whatever it holds, a revoked instance). */
-  async forget(appId: string, serviceId: string, at = Number.MAX_SAFE_INTEGER): Promise<void> {
-    await this.#client.eval(FORGET, { keys: [this.#hash], arguments: [fieldOf(appId, serviceId), String(at)] }).catch(() => {
+  forget(appId: string, serviceId: string, at = Number.MAX_SAFE_INTEGER): Promise<void> {
+    return this.forgetAll([{ appId, serviceId, at }]);
+  }
+
+  /** `forget` for many instances in one call (a sweep's stopped ones). */
+  async forgetAll(beats: readonly Pick<SharedBeat, 'appId' | 'serviceId' | 'at'>[]): Promise<void> {
+    if (beats.length === 0) return;
+    const pairs = beats.flatMap((beat) => [fieldOf(beat.appId, beat.serviceId), String(beat.at)]);
+    await this.#client.eval(FORGET, { keys: [this.#hash], arguments: pairs }).catch(() => {
       this.failures++;
     });
   }

@@ -168,7 +168,9 @@ describe('liveness after a restart (warm-up)', () => {
   it("takes another replica's later beats, leaves stale ones, and says when an app's answers may have left an instance out", async () => {
     const table = liveness();
     const revived: string[] = [];
-    table.share({ push() {}, flush: async () => {}, forget: async () => {} } as never, (appId) => revived.push(appId));
+    table.share({ push() {}, flush: async () => {}, forget: async () => {}, forgetAll: async () => {} } as never, (appId) =>
+      revived.push(appId),
+    );
     const row = rowOf(99_000);
     const now = startedAt + 5 * interval;
     const beat = { appId: row.appId, serviceId: row.serviceId, status: 'ok' };

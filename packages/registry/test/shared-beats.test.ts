@@ -96,6 +96,16 @@ describe('shared beats between two replicas', { skip: redisUrl ? false : 'SWARM_
       assert.equal(await client.hGet(`${prefix}:last`, `${early.appId} ${early.serviceId}`), '1005 ok');
       await a.forget(early.appId, early.serviceId);
       assert.equal(await client.hGet(`${prefix}:last`, `${early.appId} ${early.serviceId}`), null);
+      // A sweep forgets its stopped instances in one call, each under the same rule.
+      a.push({ ...early, serviceId: 'cms-article-3', at: 2000 });
+      a.push({ ...early, serviceId: 'cms-article-4', at: 2000 });
+      await a.flush();
+      await a.forgetAll([
+        { ...early, serviceId: 'cms-article-3', at: 2000 },
+        { ...early, serviceId: 'cms-article-4', at: 1999 },
+      ]);
+      assert.equal(await client.hGet(`${prefix}:last`, `${early.appId} cms-article-3`), null);
+      assert.equal(await client.hGet(`${prefix}:last`, `${early.appId} cms-article-4`), '2000 ok');
       assert.equal(a.failures + b.failures, 0);
     } finally {
       await a.close();
