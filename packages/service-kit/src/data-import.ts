@@ -214,7 +214,7 @@ export class Transfers {
     let failures = 0;
     while (!this.#closed) {
       const row = await db.selectFrom('kit_transfers').selectAll().where('service_id', '=', serviceId).executeTakeFirst();
-      if (!row || row.status !== 'running') return;
+      if (row?.status !== 'running') return;
       let step: 'next' | 'retry';
       try {
         step = await this.#step(row, transfer);
