@@ -33,6 +33,7 @@ import {
 } from '@swarm/protocol';
 import { getJson, LOOPBACK_CIDRS, postJson } from '@swarm/runtime';
 import type { ServiceHandle } from '@swarm/service-kit';
+import fc from 'fast-check';
 
 const code = (body: unknown) => (body as { error?: { code?: string } } | null)?.error?.code;
 type Json = Record<string, unknown>;
@@ -205,14 +206,20 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
       });
       const importUrl = () => `${second('cms-article').catalogEntry.provision_url}/${target.service_id}/import`;
       const exportUrl = () => `${service('cms-article').catalogEntry.provision_url}/${old.service_id}/export`;
-      const page = (payload: InstanceMoveData, ownerKey: SigningKey, providerKey: SigningKey, provider = second('cms-article').provider) =>
+      const page = (
+        payload: InstanceMoveData,
+        ownerKey: SigningKey,
+        providerKey: SigningKey,
+        provider = second('cms-article').provider,
+        cursor: string | null = null,
+      ) =>
         signEnvelope(
           'transfer_page',
           {
             move_id: moveIdOf(payload),
             provider,
             authorization: { payload, signature: signEnvelope('instance_move', payload, ownerKey.privateKey).signature },
-            cursor: null,
+            cursor,
             timestamp: nowSeconds(),
             nonce: newNonce(),
           } satisfies TransferPageData,
@@ -280,6 +287,26 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
         });
         assert.equal(done.status, 'done', JSON.stringify(done));
         assert.deepEqual(done.source, done.imported);
+      });
+
+      it('answers any malformed body, or a cursor it did not make, with a 4xx and never a 500', async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.jsonValue({ maxDepth: 3 }), async (body) => {
+            const [atOld, atNew] = await Promise.all([postJson(exportUrl(), body), postJson(importUrl(), body)]);
+            for (const answer of [atOld, atNew])
+              assert.ok(answer.status >= 400 && answer.status < 500, `${answer.status} ${JSON.stringify(answer.body)}`);
+          }),
+          { numRuns: 40 },
+        );
+        const providerKey = signingKeyFromPem(await readFile(join(network.dataDir, 'cms-article-2', 'provider-key.pem'), 'utf8'));
+        await fc.assert(
+          fc.asyncProperty(fc.stringMatching(/^[A-Za-z0-9_-]{1,300}$/), async (cursor) => {
+            const answer = await postJson(exportUrl(), page(move(), developer.master, providerKey, undefined, cursor));
+            assert.equal(answer.status, 400, JSON.stringify(answer.body));
+            assert.equal(code(answer.body), 'invalid_request');
+          }),
+          { numRuns: 40 },
+        );
       });
 
       it('with the target provider’s own key: serves a page once, refuses its replay and an owner signature of another app', async () => {

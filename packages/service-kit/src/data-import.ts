@@ -85,9 +85,11 @@ export async function startImport(
       .where('service_id', '=', serviceId)
       .execute();
   } else {
+    // Two first requests at once (a client's retry): one row, whichever came first.
     await db
       .insertInto('kit_transfers')
       .values(newRow(serviceId, data, authorization))
+      .onConflict((oc) => oc.column('service_id').doNothing())
       .execute();
   }
   transfers.start(serviceId);
@@ -156,6 +158,8 @@ function answerOf(kit: Kit, row: TransferRow): MoveStatusAnswer {
 export class Transfers {
   readonly #kit: Kit;
   readonly #running = new Map<string, Promise<void>>();
+  /** Aborts the waits between retries when the service stops. */
+  readonly #stopping = new AbortController();
   #closed = false;
 
   constructor(kit: Kit) {
@@ -204,6 +208,7 @@ export class Transfers {
   /** Lets the page in flight finish (its cursor is committed) and starts no other. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stopping.abort();
     await Promise.allSettled(this.#running.values());
   }
 
@@ -229,7 +234,7 @@ export class Transfers {
         }
         step = 'retry';
       }
-      if (step === 'retry') await sleep(Math.min(250 * 2 ** failures, 4000));
+      if (step === 'retry') await sleep(Math.min(250 * 2 ** failures, 4000), undefined, { signal: this.#stopping.signal }).catch(() => {});
     }
   }
 
