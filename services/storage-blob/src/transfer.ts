@@ -201,11 +201,17 @@ export function blobTransfer(parts: BlobTransferParts): DataTransfer<Tables> {
         ) {
           continue;
         }
+        // An object that could never fit is refused before any of its bytes are kept.
+        if (record.size > instance.storageLimitGb * parts.bytesPerGb) {
+          throw new SwarmError('quota_exceeded', `${record.key} is larger than the new instance's storage limit`);
+        }
         const staged = stagingPath(context, instance.serviceId, record);
         const file = await open(staged, offset === 0 ? 'w' : 'r+', 0o600).catch(() => {
           throw new SwarmError('conflict', `the first parts of ${record.key} are missing here; move again`);
         });
         try {
+          // Parts follow each other (a repeated one overlaps what is there): no gap, so no sparse file of a made-up size.
+          if (offset > (await file.stat()).size) throw new SwarmError('conflict', `a part of ${record.key} is missing here; move again`);
           if (bytes.length > 0) await file.write(bytes, 0, bytes.length, offset);
           await file.truncate(offset + bytes.length);
           await file.sync();
