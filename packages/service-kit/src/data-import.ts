@@ -79,6 +79,9 @@ export async function startImport(
         status: 'running',
         error_code: null,
         error_message: null,
+        finished_at: null,
+        source_summary: null,
+        imported_summary: null,
         resumed_from_items: resumed === null ? null : Number(resumed),
         source_provider: data.source_provider,
       })
