@@ -331,7 +331,7 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
       });
     });
 
-    it('a move the new provider refuses leaves the old instance serving and says what to do next', async () => {
+    it('a move to a provider that is down or refuses leaves the old instance serving and says what to do next', async () => {
       const old = await provisioned('cms-article');
       const created = await callApi(`${old.endpoint_url}/articles`, token, { method: 'POST', json: { title: 'Stays', body: 'put' } });
       assert.equal(created.status, 201);
@@ -344,6 +344,22 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
           storageGb: 500,
         }),
         (error: SwarmError) => error.code === 'storage_limit_exceeded' && /still serves/.test(error.message),
+      );
+      // A provider in the catalog that is down: nothing is provisioned, nothing moves.
+      const downDir = await mkdtemp(join(tmpdir(), 'swarm-move-down-'));
+      const down = await startCmsArticle({
+        provider: 'article4.cms.local',
+        dataDir: downDir,
+        trustedRegistries: [network.trusted],
+        egress: { allow: LOOPBACK_CIDRS },
+        logLevel: false,
+      });
+      await down.registerOffer(network.registry.url, network.registry.adminToken);
+      await down.close();
+      await rm(downDir, { recursive: true, force: true });
+      await assert.rejects(
+        moveInstance(client, { appId: developer.appId, serviceId: old.service_id, master: developer.master, to: 'article4.cms.local' }),
+        (error: SwarmError) => error.code === 'registry_unavailable' && /Nothing was moved: .* still serves/.test(error.message),
       );
       // A delegated key that may provision but not move: the copy is refused after provisioning.
       const ci = generateSigningKey();
