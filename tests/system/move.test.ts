@@ -239,6 +239,10 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
         const atNew = await postJson(importUrl(), signEnvelope('instance_move', payload, stranger.master.privateKey));
         assert.equal(atNew.status, 401, JSON.stringify(atNew.body));
         assert.equal(code(atNew.body), 'invalid_signature');
+        const sameProvider = move({ source_provider: second('cms-article').provider });
+        const within = await postJson(importUrl(), signEnvelope('instance_move', sameProvider, developer.master.privateKey));
+        assert.equal(within.status, 400, 'a move goes to another provider');
+        assert.equal(code(within.body), 'invalid_request');
       });
 
       it('refuses a page request not signed by the target provider’s catalog key, or for another target', async () => {

@@ -57,7 +57,8 @@ export async function startImport(
       if (data.target_provider !== kit.config.provider) {
         throw new SwarmError('wrong_provider', `this is ${kit.config.provider}, not ${data.target_provider}`);
       }
-      if (data.service_id === serviceId) throw new SwarmError('invalid_request', 'an instance cannot move into itself');
+      // Within one provider there is nothing to move (and the owner's nonce, spent here, could not be shown to itself again).
+      if (data.source_provider === data.target_provider) throw new SwarmError('invalid_request', 'a move goes to another provider');
       await servingInstance(kit, serviceId, data.app_id);
       await peerOffer(kit, data.app_id, data.source_provider);
     },
