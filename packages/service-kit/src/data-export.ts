@@ -58,6 +58,8 @@ export async function serveDataPage(kit: Kit, serviceId: string, body: unknown):
     maxBytes: kit.config.transferPageBytes,
     withData: true,
   });
+  kit.metrics.transferPages.inc({ side: 'export' });
+  kit.metrics.transferItems.inc({ side: 'export' }, page.items.length);
   const answer: DataPageAnswer = {
     format: DATA_FORMAT,
     service_type: kit.config.serviceType,

@@ -280,6 +280,8 @@ export class Transfers {
       throw new SwarmError('conflict', `${row.source_provider} answered with data of another instance`);
     }
     await transfer.importPage(instance.info, page.items);
+    kit.metrics.transferPages.inc({ side: 'import' });
+    kit.metrics.transferItems.inc({ side: 'import' }, page.items.length);
     const progress = { items_copied: Number(row.items_copied) + page.items.length, pages: Number(row.pages) + 1 };
     if (page.next_cursor !== null) {
       await db
@@ -293,6 +295,7 @@ export class Transfers {
     if (!page.summary) throw new SwarmError('conflict', `${row.source_provider} sent its last page without a summary`);
     const imported = await summarize(transfer, instance.info);
     const same = imported.items === page.summary.items && imported.digest === page.summary.digest;
+    kit.metrics.transfers.inc({ outcome: same ? 'done' : 'conflict' });
     await db
       .updateTable('kit_transfers')
       .set({
@@ -318,6 +321,7 @@ export class Transfers {
   }
 
   async #fail(serviceId: string, code: string, message: string): Promise<void> {
+    this.#kit.metrics.transfers.inc({ outcome: code });
     await dbOf(this.#kit)
       .updateTable('kit_transfers')
       .set({ status: 'failed', error_code: code, error_message: message.slice(0, 500), finished_at: nowSeconds() })
