@@ -315,7 +315,8 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
 
       it('with the target provider’s own key: serves a page once, refuses its replay and an owner signature of another app', async () => {
         const providerKey = signingKeyFromPem(await readFile(join(network.dataDir, 'cms-article-2', 'provider-key.pem'), 'utf8'));
-        const request = page(move(), developer.master, providerKey);
+        const payload = move();
+        const request = page(payload, developer.master, providerKey);
         const served = await postJson(exportUrl(), request);
         assert.equal(served.status, 200, JSON.stringify(served.body));
         const body = served.body as Json;
@@ -326,6 +327,9 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
         assert.equal(again.status, 409);
         assert.equal(code(again.body), 'nonce_reused');
         const stranger = await createTestDeveloper(network.registry.url);
+        const sameMoveOtherSignature = await postJson(exportUrl(), page(payload, stranger.master, providerKey));
+        assert.equal(sameMoveOtherSignature.status, 401, 'a known move still needs the owner’s own signature');
+        assert.equal(code(sameMoveOtherSignature.body), 'invalid_signature');
         const forgedOwner = await postJson(exportUrl(), page(move(), stranger.master, providerKey));
         assert.equal(forgedOwner.status, 401, JSON.stringify(forgedOwner.body));
         assert.equal(code(forgedOwner.body), 'invalid_signature');

@@ -78,6 +78,10 @@ async function requireMoveGrant(kit: Kit, data: TransferPageData): Promise<void>
   const db = withTables<KitTables>(kit.database.db);
   const grant = await db.selectFrom('kit_move_grants').selectAll().where('move_id', '=', data.move_id).executeTakeFirst();
   if (grant) {
+    // The owner's signature is deterministic (Ed25519): the one verified is the only one there is.
+    if (grant.signature !== data.authorization.signature) {
+      throw new SwarmError('invalid_signature', 'the owner did not sign this move');
+    }
     if (Number(grant.granted_at) + MOVE_GRANT_SECONDS < nowSeconds()) {
       throw new SwarmError('stale_timestamp', `the owner's permission for move ${data.move_id} has expired; sign the move again`);
     }
@@ -103,6 +107,7 @@ async function requireMoveGrant(kit: Kit, data: TransferPageData): Promise<void>
       app_id: move.app_id,
       target_provider: move.target_provider,
       new_service_id: move.new_service_id,
+      signature: data.authorization.signature,
       granted_at: nowSeconds(),
     })
     .onConflict((oc) => oc.column('move_id').doNothing())

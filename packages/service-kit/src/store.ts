@@ -110,6 +110,8 @@ export interface KitMoveGrantsTable {
   app_id: string;
   target_provider: string;
   new_service_id: string;
+  /** The owner's signature as verified; later pages must show the same one. */
+  signature: string;
   granted_at: number;
 }
 
@@ -316,6 +318,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('app_id', 'text', (c) => c.notNull())
         .addColumn('target_provider', 'text', (c) => c.notNull())
         .addColumn('new_service_id', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
         .addColumn('granted_at', 'bigint', (c) => c.notNull())
         .execute();
     },
