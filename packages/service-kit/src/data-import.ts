@@ -184,27 +184,20 @@ export class Transfers {
 
   /** Starts every transfer still `running` in the database that no loop here runs (after a restart). */
   async resumeAll(): Promise<void> {
-    const rows = await dbOf(this.#kit)
+    const db = dbOf(this.#kit);
+    const rows = await db
       .selectFrom('kit_transfers')
-      .select('service_id')
+      .select(['service_id', 'items_copied'])
       .where('status', '=', 'running')
       .limit(100)
       .execute();
     for (const row of rows) {
-      if (this.#running.has(row.service_id)) continue;
-      const db = dbOf(this.#kit);
-      const current = await db
-        .selectFrom('kit_transfers')
-        .select('items_copied')
+      if (this.#closed || this.#running.has(row.service_id)) continue;
+      await db
+        .updateTable('kit_transfers')
+        .set({ resumed_from_items: Number(row.items_copied) })
         .where('service_id', '=', row.service_id)
-        .executeTakeFirst();
-      if (current) {
-        await db
-          .updateTable('kit_transfers')
-          .set({ resumed_from_items: Number(current.items_copied) })
-          .where('service_id', '=', row.service_id)
-          .execute();
-      }
+        .execute();
       this.start(row.service_id);
     }
   }
