@@ -433,6 +433,17 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
       assert.equal((status.source as Json).items, 2);
       assert.equal((status.imported as Json).items, 3);
       assert.ok(await listed(old.service_id), 'Service DNS still lists the old instance');
+      // Moving into it again empties the copy and makes it anew.
+      const receipt = await moveInstance(client, {
+        appId: developer.appId,
+        serviceId: old.service_id,
+        master: developer.master,
+        to: SECOND_PROVIDERS['cms-article'].provider,
+        into: target.service_id,
+      });
+      assert.equal(receipt.items, 2);
+      const strayGone = await callApi(`${target.endpoint_url}/articles/${(stray.body as Json).id}`, token);
+      assert.equal(strayGone.status, 404);
     });
 
     it('a transfer whose new provider stops mid-way resumes from its last committed page after a restart', async () => {

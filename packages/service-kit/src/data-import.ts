@@ -70,8 +70,23 @@ export async function startImport(
   }
   if (existing?.status === 'done') return { status: 200, body: answerOf(kit, existing) };
   const authorization = JSON.stringify({ payload: data, signature });
+  // After a digest mismatch the copy is not the old instance's: it is emptied and made again.
+  const mismatched = existing?.status === 'failed' && existing.source_summary !== null;
+  if (existing && mismatched) {
+    const instance = await servingInstance(kit, serviceId, data.app_id);
+    await kit.domain.wipe(instance.info);
+    await db
+      .updateTable('kit_transfers')
+      .set({ cursor: null, items_copied: 0, pages: 0, resumed_from_items: null })
+      .where('service_id', '=', serviceId)
+      .execute();
+  }
   if (existing) {
-    const resumed = existing.status === 'running' && transfers.isRunning(serviceId) ? existing.resumed_from_items : existing.items_copied;
+    const resumed = mismatched
+      ? null
+      : existing.status === 'running' && transfers.isRunning(serviceId)
+        ? existing.resumed_from_items
+        : existing.items_copied;
     await db
       .updateTable('kit_transfers')
       .set({
