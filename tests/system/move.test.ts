@@ -407,7 +407,7 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
       assert.equal(receipt.items, 1);
     });
 
-    it('a copy whose digest differs from the old instance fails the move (conflict), and the old instance keeps serving', async () => {
+    it('a copy whose digest differs from the old instance fails the move (conflict), the old instance keeps serving, and moving again makes the copy anew', async () => {
       const old = await provisioned('cms-article');
       for (const title of ['One', 'Two']) {
         assert.equal((await callApi(`${old.endpoint_url}/articles`, token, { method: 'POST', json: { title, body: '.' } })).status, 201);
