@@ -9,6 +9,7 @@ import { benchDnsLoad } from './dns-load.js';
 import { benchGrowth } from './growth.js';
 import { type BenchResult, printTable, RESULTS_PATH, writeResults } from './harness.js';
 import { benchHttpRoutes } from './http-routes.js';
+import { benchMove } from './move.js';
 import { benchObservability } from './observability.js';
 import { benchProviderBeats } from './provider-beats.js';
 import { benchProvisioning } from './provisioning.js';
@@ -29,6 +30,7 @@ const benches: Array<[string, boolean, Bench]> = [
   ['provider-beats', false, () => benchProviderBeats()],
   ['observability', false, () => benchObservability()],
   ['listing', false, () => benchBlobListing()],
+  ['move', false, () => benchMove()],
 ];
 
 const only = process.argv.slice(2);

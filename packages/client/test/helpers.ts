@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TestNetwork } from '@swarm/dev-env';
+import { TestNetwork, type TestNetworkOptions } from '@swarm/dev-env';
 
 export interface TestSwarm {
   swarm: TestNetwork;
@@ -13,9 +13,9 @@ export interface TestSwarm {
 }
 
 /** A whole network on free ports with a data folder that outlives a restart. */
-export async function startTestSwarm(): Promise<TestSwarm> {
+export async function startTestSwarm(options: Pick<TestNetworkOptions, 'secondProviders'> = {}): Promise<TestSwarm> {
   const dir = await mkdtemp(join(tmpdir(), 'swarm-client-'));
-  const start = () => TestNetwork.create({ dataDir: join(dir, 'data') });
+  const start = () => TestNetwork.create({ dataDir: join(dir, 'data'), ...options });
   const handle: TestSwarm = {
     swarm: await start(),
     dir,

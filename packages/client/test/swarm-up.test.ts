@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Part, STANDARD_PORTS, spawnPart, stop } from '@swarm/dev-env';
+import { type Part, SECOND_PROVIDERS, STANDARD_PORTS, spawnPart, stop } from '@swarm/dev-env';
 
 const SWARM_BIN = fileURLToPath(new URL('../bin/swarm.js', import.meta.url));
 
 /** Whether every port of SPEC §13 is free on 127.0.0.1 (TCP; DNS is checked the same way). */
 async function standardPortsFree(): Promise<boolean> {
-  for (const port of Object.values(STANDARD_PORTS)) {
+  for (const port of [...Object.values(STANDARD_PORTS), ...Object.values(SECOND_PROVIDERS).map((second) => second.port)]) {
     const free = await new Promise<boolean>((resolve) => {
       const server = createServer();
       server.once('error', () => resolve(false));
@@ -24,11 +24,13 @@ async function standardPortsFree(): Promise<boolean> {
   return true;
 }
 
-const busy = (await standardPortsFree()) ? false : 'a port of SPEC §13 (7400–7412, 7453) is in use on this machine';
+const busy = (await standardPortsFree()) ? false : 'a port of SPEC §13 (7400–7412, 7453) or of the second providers (7420–7422) is in use';
 
 describe('`swarm up` on the ports of SPEC §13 with ./.swarm/ (npm start)', { skip: busy }, () => {
   let dir: string;
-  let swarm: Part<{ parts: Array<{ name: string; url: string }>; dnsPort: number }> | undefined;
+  let swarm:
+    | Part<{ parts: Array<{ name: string; url: string }>; second_providers: Array<{ provider: string; url: string }>; dnsPort: number }>
+    | undefined;
   after(async () => {
     await stop(swarm);
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -43,6 +45,15 @@ describe('`swarm up` on the ports of SPEC §13 with ./.swarm/ (npm start)', { sk
       assert.equal(urls[name], `http://127.0.0.1:${port}`, name);
     }
     assert.equal(swarm.ready.dnsPort, STANDARD_PORTS.dns);
+    // A second provider of each domain type, so `swarm move` can be tried locally.
+    assert.deepEqual(
+      swarm.ready.second_providers.map((second) => [second.provider, second.url]),
+      Object.values(SECOND_PROVIDERS).map((second) => [second.provider, `http://127.0.0.1:${second.port}`]),
+    );
+    const catalog = (await (await fetch('http://127.0.0.1:7400/v1/catalog/cms-article')).json()) as {
+      services: Array<{ provider: string }>;
+    };
+    assert.deepEqual(catalog.services.map((entry) => entry.provider).sort(), ['article.cms.local', 'article2.cms.local']);
     assert.equal((await fetch('http://127.0.0.1:7400/healthz')).status, 200);
     const wellKnown = (await (await fetch('http://127.0.0.1:7400/.well-known/swarm-registry')).json()) as { authority: string };
     assert.equal(wellKnown.authority, 'swarm.local');

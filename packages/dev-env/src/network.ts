@@ -12,7 +12,7 @@ import type { ServiceHandle, ServiceOptions } from '@swarm/service-kit';
 import { startStorageBlob } from '@swarm/storage-blob';
 import { writeAdminToken } from './admin-token.js';
 import { trustedRegistryOf } from './instances.js';
-import { freePort, LOCAL_AUTHORITY, type PartName, STANDARD_PORTS } from './ports.js';
+import { freePort, LOCAL_AUTHORITY, type PartName, SECOND_PROVIDERS, STANDARD_PORTS } from './ports.js';
 
 export type ServerPart = Exclude<PartName, 'dns'>;
 export type DomainPart = 'cms-article' | 'crm-contact' | 'storage-blob';
@@ -26,6 +26,13 @@ export interface TestNetworkOptions {
   logLevel?: string | false;
   /** `all` (default): registry, backbone and the three domain services; `backbone`: registry and backbone only. */
   parts?: 'all' | 'backbone';
+  /**
+   * Also a second provider of each domain service type (`SECOND_PROVIDERS`: `article2.cms.local`
+   * and so on), so instances can move between providers (`swarm move`). Default false.
+   */
+  secondProviders?: boolean;
+  /** Items and object bytes per page the domain services serve when an instance moves away (defaults 100 and 4 MiB). */
+  transfer?: Partial<Pick<ServiceOptions, 'transferPageItems' | 'transferPageBytes'>>;
   /** How often domain services beat, and what the registry expects (default 10 s). */
   heartbeatIntervalSeconds?: number;
   /** Every part keeps its tables in a PostgreSQL schema of this network's own instead of SQLite files. */
@@ -69,6 +76,8 @@ export class TestNetwork {
     readonly logging: ServerHandle,
     /** The domain services by service type; empty with `parts: 'backbone'`. */
     readonly services: Partial<Record<DomainPart, ServiceHandle>>,
+    /** The second provider of each type, with `secondProviders`; empty otherwise. */
+    readonly secondServices: Partial<Record<DomainPart, ServiceHandle>>,
     readonly adminTokenFile: string,
     private readonly started: Closable[],
     private readonly cleanup: () => Promise<void>,
@@ -79,7 +88,7 @@ export class TestNetwork {
     const dataDir = temporary ? await mkdtemp(join(tmpdir(), 'swarm-network-')) : resolve(options.dataDir as string);
     const host = '127.0.0.1';
     const logLevel = options.logLevel ?? false;
-    const ports = options.ports === 'standard' ? { ...STANDARD_PORTS } : await ephemeralPorts(dataDir, host);
+    const ports = options.ports === 'standard' ? { ...STANDARD_PORTS, ...secondPorts() } : await ephemeralPorts(dataDir, host);
     // One schema per part: the domain services share the kit's table names.
     const postgresUrl = options.postgresUrl;
     const schemaPrefix = `network_${randomBytes(5).toString('hex')}`;
@@ -88,6 +97,12 @@ export class TestNetwork {
       if (!postgresUrl) return {};
       const schema = `${schemaPrefix}_${name.replace('-', '_')}`;
       await ensurePostgresSchema(postgresUrl, schema);
+      schemas.push(schema);
+      return { databaseUrl: postgresUrl, databaseSchema: schema };
+    };
+    const secondDatabase = async (name: DomainPart) => {
+      const schema = `${schemaPrefix}_${name.replace('-', '_')}_2`;
+      await ensurePostgresSchema(postgresUrl as string, schema);
       schemas.push(schema);
       return { databaseUrl: postgresUrl, databaseSchema: schema };
     };
@@ -137,17 +152,38 @@ export class TestNetwork {
       const auth = await startAuthProvider(await common('auth'));
       started.push(auth);
       const services: Partial<Record<DomainPart, ServiceHandle>> = {};
+      const secondServices: Partial<Record<DomainPart, ServiceHandle>> = {};
+      const transfer = options.transfer ?? {};
       if (options.parts !== 'backbone') {
         const starters = { 'cms-article': startCmsArticle, 'crm-contact': startCrmContact, 'storage-blob': startStorageBlob };
         for (const [name, start] of Object.entries(starters) as Array<[DomainPart, typeof startCmsArticle]>) {
-          const service = await start({ ...(await common(name)), ...heartbeat, ...options.services });
+          const service = await start({ ...(await common(name)), ...heartbeat, ...transfer, ...options.services });
           started.push(service);
           services[name] = service;
         }
+        for (const [name, start] of options.secondProviders
+          ? (Object.entries(starters) as Array<[DomainPart, typeof startCmsArticle]>)
+          : []) {
+          const second = SECOND_PROVIDERS[name];
+          const service = await start({
+            ...(await common(name)),
+            port: ports[secondPortName(name)],
+            dataDir: await dirOf(secondPortName(name)),
+            ...(postgresUrl ? await secondDatabase(name) : {}),
+            provider: second.provider,
+            ...heartbeat,
+            ...transfer,
+            ...options.services,
+          });
+          started.push(service);
+          secondServices[name] = service;
+        }
       }
-      for (const provider of [auth, ...Object.values(services)]) await provider.registerOffer(registry.url, registry.adminToken);
+      for (const provider of [auth, ...Object.values(services), ...Object.values(secondServices)]) {
+        await provider.registerOffer(registry.url, registry.adminToken);
+      }
       const adminTokenFile = await writeAdminToken(dataDir, registry.adminToken);
-      return new TestNetwork(dataDir, registry, auth, billing, logging, services, adminTokenFile, started, cleanup);
+      return new TestNetwork(dataDir, registry, auth, billing, logging, services, secondServices, adminTokenFile, started, cleanup);
     } catch (error) {
       for (const part of started.reverse()) await part.close().catch(() => {});
       await cleanup().catch(() => {});
@@ -170,6 +206,16 @@ export class TestNetwork {
     return urls;
   }
 
+  /** The second providers (`secondProviders`) with their provider name, URL and data folder. */
+  get secondParts(): Array<{ name: string; provider: string; url: string; dataDir: string }> {
+    return Object.entries(this.secondServices).map(([name, service]) => ({
+      name: secondPortName(name as DomainPart),
+      provider: service.provider,
+      url: service.url,
+      dataDir: join(this.dataDir, secondPortName(name as DomainPart)),
+    }));
+  }
+
   /** Each running part with its URL and data folder, in start order. */
   get parts(): Array<{ name: ServerPart; url: string; dataDir: string }> {
     return Object.entries(this.urls).map(([name, url]) => ({ name: name as ServerPart, url, dataDir: join(this.dataDir, name) }));
@@ -182,7 +228,7 @@ export class TestNetwork {
 
   /** Each domain service sends its pending usage and logs now (tests read usage right after). */
   async flushReports(): Promise<void> {
-    await Promise.all(Object.values(this.services).map((service) => service.flushReports()));
+    await Promise.all([...Object.values(this.services), ...Object.values(this.secondServices)].map((service) => service.flushReports()));
   }
 
   /** Closes the domain services (they flush their reports), then the backbone, then the registry. */
@@ -193,20 +239,31 @@ export class TestNetwork {
   }
 }
 
+type SecondPortName = `${DomainPart}-2`;
+const secondPortName = (name: DomainPart): SecondPortName => `${name}-2`;
+const secondPorts = () =>
+  Object.fromEntries(Object.entries(SECOND_PROVIDERS).map(([name, second]) => [secondPortName(name as DomainPart), second.port])) as Record<
+    SecondPortName,
+    number
+  >;
+
 /**
  * Free ports, kept in `<dataDir>/ports.json`: instances' endpoint URLs are stored with their
  * bindings, so a restarted ephemeral network comes back on the ports it had.
  */
-async function ephemeralPorts(dataDir: string, host: string): Promise<Record<PartName, number>> {
+async function ephemeralPorts(dataDir: string, host: string): Promise<Record<PartName | SecondPortName, number>> {
   const file = join(dataDir, 'ports.json');
   const kept = await readFile(file, 'utf8').then(
-    (text) => JSON.parse(text) as Record<PartName, number>,
+    (text) => JSON.parse(text) as Partial<Record<PartName | SecondPortName, number>>,
     () => null,
   );
-  if (kept) return kept;
-  const chosen = new Set<number>();
-  const ports = {} as Record<PartName, number>;
-  for (const name of Object.keys(STANDARD_PORTS) as PartName[]) {
+  const names = [...Object.keys(STANDARD_PORTS), ...Object.keys(secondPorts())] as Array<PartName | SecondPortName>;
+  if (kept && names.every((name) => typeof kept[name] === 'number')) return kept as Record<PartName | SecondPortName, number>;
+  // A folder from before the second providers keeps its ports; only the missing ones are picked.
+  const ports = { ...(kept ?? {}) } as Record<PartName | SecondPortName, number>;
+  const chosen = new Set<number>(Object.values(ports));
+  for (const name of names) {
+    if (typeof ports[name] === 'number') continue;
     let port = await freePort(host);
     while (chosen.has(port)) port = await freePort(host);
     chosen.add(port);

@@ -17,6 +17,16 @@ export const STANDARD_PORTS = {
 
 export type PartName = keyof typeof STANDARD_PORTS;
 
+/**
+ * A second provider of each domain service type, so an instance can be moved between providers
+ * on one machine (`swarm move`, docs/DATA-TRANSFER.md): its provider name and `swarm up` port.
+ */
+export const SECOND_PROVIDERS = {
+  'cms-article': { provider: 'article2.cms.local', port: 7420 },
+  'crm-contact': { provider: 'contact2.crm.local', port: 7421 },
+  'storage-blob': { provider: 'blob2.storage.local', port: 7422 },
+} as const;
+
 /*
  * Ports are picked below Linux's ephemeral range (32768–60999), where the kernel hands out ports
  * for `listen(0)` and for the source side of outbound connections: a port picked there could be

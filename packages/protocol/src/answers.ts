@@ -214,6 +214,38 @@ export const InstanceUpdateAnswer = z.object({
 export const UpdateBindingAnswer = z.object({ update_id: z.string().regex(/^[0-9a-f]{32}$/), binding: BindingRecord });
 export const AppRetirementAnswer = z.object({ app_id: AppIdString, status: z.literal('retired'), retired_at: Timestamp });
 
+// Moving an instance with its data (docs/DATA-TRANSFER.md).
+/** How many items an instance holds and the SHA-256 over their export records, in export order. */
+export const TransferSummary = z.object({ items: z.number().int().min(0), digest: z.string().regex(/^[0-9a-f]{64}$/) });
+/** One page of an instance's data in the `swarm-data/1` format; `summary` only on the last page. */
+export const DataPageAnswer = z.object({
+  format: z.literal('swarm-data/1'),
+  service_type: ServiceType,
+  service_id: ServiceId,
+  items: z.array(z.record(z.string(), z.unknown())).max(10_000),
+  next_cursor: z.string().min(1).max(4096).nullable(),
+  summary: TransferSummary.optional(),
+});
+/** A transfer as the new provider runs it: `GET {provision_url}/{new_service_id}/import`. */
+export const MoveStatusAnswer = z.object({
+  move_id: z.string().regex(/^[0-9a-f]{32}$/),
+  app_id: AppIdString,
+  service_id: ServiceId,
+  source_service_id: ServiceId,
+  source_provider: z.string().max(253),
+  status: z.enum(['running', 'done', 'failed']),
+  items_copied: z.number().int().min(0),
+  pages: z.number().int().min(0),
+  /** Items that had been copied when the transfer last resumed; null when it never stopped. */
+  resumed_from_items: z.number().int().min(0).nullable(),
+  source: TransferSummary.nullable(),
+  imported: TransferSummary.nullable(),
+  started_at: Timestamp,
+  finished_at: Timestamp.nullable(),
+  status_url: HttpUrl,
+  error: ErrorDetail.optional(),
+});
+
 // Delegated keys (docs/PROTOCOL.md): a grant as the registry keeps it, and lists of them.
 export const DelegationRecord = z.object({
   delegation_id: z.string().regex(/^[0-9a-f]{32}$/),
@@ -280,6 +312,9 @@ export type InstanceUpdateAnswer = z.infer<typeof InstanceUpdateAnswer>;
 export type UpdateBindingAnswer = z.infer<typeof UpdateBindingAnswer>;
 export type AppRetirementAnswer = z.infer<typeof AppRetirementAnswer>;
 export type DelegationRecord = z.infer<typeof DelegationRecord>;
+export type TransferSummary = z.infer<typeof TransferSummary>;
+export type DataPageAnswer = z.infer<typeof DataPageAnswer>;
+export type MoveStatusAnswer = z.infer<typeof MoveStatusAnswer>;
 export type DelegationsAnswer = z.infer<typeof DelegationsAnswer>;
 export type UsageSummary = z.infer<typeof UsageSummary>;
 export type StoredLogEntry = z.infer<typeof StoredLogEntry>;

@@ -46,6 +46,9 @@ export const EXTENSION_PURPOSES = [
   // Delegated keys: the Master key's grant and its revocation.
   'delegation',
   'delegation_revocation',
+  // Moving an instance with its data: the owner's permission, and the new provider's page requests.
+  'instance_move',
+  'transfer_page',
 ] as const;
 
 export type Purpose = (typeof PURPOSES)[number] | (typeof EXTENSION_PURPOSES)[number];

@@ -9,6 +9,7 @@ export * from './delegation.js';
 export * from './dnssec.js';
 export * from './errors.js';
 export * from './freshness.js';
+export * from './instance-move.js';
 export * from './instance-update.js';
 export * from './keys.js';
 export * from './observe.js';

@@ -70,6 +70,41 @@ export interface Domain<Tables = unknown> {
   checkStorageLimit?(instance: InstanceInfo, storageLimitGb: number, context: DomainContext<Tables>): Promise<void>;
   /** The OpenAPI description of the domain's routes, served by the kit at `GET /openapi.json`. */
   openapi?: Record<string, unknown>;
+  /** How an instance's data leaves and enters in the `swarm-data/1` format (docs/DATA-TRANSFER.md); a domain without it cannot be moved. */
+  transfer?: DataTransfer<Tables>;
+}
+
+/** What one page of an export may hold. */
+export interface TransferLimits {
+  /** At most this many items. */
+  maxItems: number;
+  /** About this many bytes of bulk data (object bytes); a page holds at least one item. */
+  maxBytes: number;
+  /**
+   * False: one record per item without bulk bytes (an object's `sha256` stands for them), what
+   * the transfer's digest is computed over.
+   */
+  withData: boolean;
+}
+
+export interface DataPage {
+  items: Array<Record<string, unknown>>;
+  /** The domain's own cursor of the next page, opaque to the kit; null after the last. */
+  next: string | null;
+}
+
+/**
+ * A domain's item mapping for moving an instance (docs/DATA-TRANSFER.md); the kit does the rest
+ * (page protocol, signatures, resume bookkeeping, digests).
+ */
+export interface DataTransfer<Tables = unknown> {
+  /** The items after `cursor` (null: from the start) in a stable order; a cursor it did not make is `invalid_request`. */
+  exportPage(instance: InstanceInfo, cursor: string | null, limits: TransferLimits, context: DomainContext<Tables>): Promise<DataPage>;
+  /**
+   * Writes a page's items into the instance, idempotent by item id (a page may come twice after
+   * a resume). An item that does not parse is `invalid_request`, one that does not fit `quota_exceeded`.
+   */
+  importPage(instance: InstanceInfo, items: unknown[], context: DomainContext<Tables>): Promise<void>;
 }
 
 /** A domain with its context given: what the kit calls, without knowing the domain's tables. */
@@ -79,6 +114,11 @@ export interface BoundDomain {
   /** The domain's gauges; none when it measures nothing. */
   usage(instance: InstanceInfo): Promise<Record<string, number>>;
   checkStorageLimit(instance: InstanceInfo, storageLimitGb: number): Promise<void>;
+  /** The domain's data transfer with its context given; null when the domain has none. */
+  transfer: {
+    exportPage(instance: InstanceInfo, cursor: string | null, limits: TransferLimits): Promise<DataPage>;
+    importPage(instance: InstanceInfo, items: unknown[]): Promise<void>;
+  } | null;
 }
 
 export function bindDomain<Tables>(domain: Domain<Tables>, context: DomainContext<Tables>): BoundDomain {
@@ -87,6 +127,12 @@ export function bindDomain<Tables>(domain: Domain<Tables>, context: DomainContex
     wipe: (instance) => domain.wipe(instance, context),
     usage: async (instance) => (domain.usage ? domain.usage(instance, context) : {}),
     checkStorageLimit: async (instance, storageLimitGb) => domain.checkStorageLimit?.(instance, storageLimitGb, context),
+    transfer: domain.transfer
+      ? {
+          exportPage: (instance, cursor, limits) => (domain.transfer as DataTransfer<Tables>).exportPage(instance, cursor, limits, context),
+          importPage: (instance, items) => (domain.transfer as DataTransfer<Tables>).importPage(instance, items, context),
+        }
+      : null,
   };
 }
 

@@ -5,7 +5,7 @@ export {
   preconditionFailed,
   requireWritePreconditions,
 } from './conditions.js';
-export type { Domain, DomainContext } from './domain.js';
+export type { DataPage, DataTransfer, Domain, DomainContext, TransferLimits } from './domain.js';
 export { authorOf, needs, requestClaims, requestInstance, type SignedAccess } from './domain.js';
 export { serviceOptionsFromEnv } from './env.js';
 export type { InstanceInfo } from './instances.js';

@@ -8,6 +8,12 @@ export interface KitMetrics extends PartMetrics {
   provisionings: ReturnType<PartMetrics['counter']>;
   /** Binding handshakes with the registry, by outcome: active, binding (to be retried) or the error code. */
   bindingAttempts: ReturnType<PartMetrics['counter']>;
+  /** Pages of moves (docs/DATA-TRANSFER.md), by side: `export` (served to a new provider) or `import` (written here). */
+  transferPages: ReturnType<PartMetrics['counter']>;
+  /** Items in those pages, by side. */
+  transferItems: ReturnType<PartMetrics['counter']>;
+  /** Transfers into this provider that ended, by outcome: done or the error code. */
+  transfers: ReturnType<PartMetrics['counter']>;
 }
 
 export function kitMetrics(database: Database<unknown>, db: Kysely<KitTables>): KitMetrics {
@@ -22,6 +28,13 @@ export function kitMetrics(database: Database<unknown>, db: Kysely<KitTables>): 
     'Binding handshakes sent to the registry, by outcome (active, binding = retried later, error code)',
     ['outcome'],
   );
+  metrics.transferPages = metrics.counter('swarm_transfer_pages_total', 'Pages of instance moves, by side (export, import)', ['side']);
+  metrics.transferItems = metrics.counter('swarm_transfer_items_total', 'Items in pages of instance moves, by side (export, import)', [
+    'side',
+  ]);
+  metrics.transfers = metrics.counter('swarm_transfers_total', 'Transfers into this provider that ended, by outcome (done, error code)', [
+    'outcome',
+  ]);
   // usage rows go to Billing, logs rows to Logging: the receiver kind is the row's kind.
   outboxGauges(metrics, async () => {
     const rows = await db

@@ -2,6 +2,9 @@ import { type SigningKey, type Tier, TrustedRegistries, type TrustedRegistry } f
 import type { EgressOptions, MetricsOptions } from '@swarm/runtime';
 import { DEFAULT_HEARTBEAT_CONCURRENCY } from './heartbeat.js';
 
+/** Object bytes per page of a transfer by default (base64 makes them a third more, within the 16 MiB answer cap). */
+export const DEFAULT_TRANSFER_PAGE_BYTES = 4 * 1024 * 1024;
+
 export interface ServiceOptions {
   port?: number;
   host?: string;
@@ -36,6 +39,10 @@ export interface ServiceOptions {
   revocationPollSeconds?: number;
   bindingRetry?: { initialMs?: number; maxMs?: number };
   freshnessSeconds?: number;
+  /** Items per page this service serves when its instances move away (default 100; docs/DATA-TRANSFER.md). */
+  transferPageItems?: number;
+  /** Object bytes per page this service serves when its instances move away (default 4 MiB, at most 8 MiB). */
+  transferPageBytes?: number;
   /**
    * Where reports may go (the Billing and Logging an app's context names): internal addresses
    * are refused unless `allow` lists them (docs/OPERATIONS.md). Trusted registries always pass.
@@ -69,6 +76,8 @@ export interface ServiceConfig {
   bindingRetryInitialMs: number;
   bindingRetryMaxMs: number;
   freshnessSeconds: number;
+  transferPageItems: number;
+  transferPageBytes: number;
   logLevel: string | false | undefined;
 }
 
@@ -83,6 +92,10 @@ export function resolveConfig(options: ServiceOptions): ServiceConfig {
     throw new Error('heartbeatConcurrency must be a positive integer');
   if (options.heartbeats !== undefined && options.heartbeats !== 'batch' && options.heartbeats !== 'instance')
     throw new Error('heartbeats must be batch or instance');
+  if (options.transferPageItems !== undefined && !(Number.isInteger(options.transferPageItems) && options.transferPageItems > 0))
+    throw new Error('transferPageItems must be a positive integer');
+  if (options.transferPageBytes !== undefined && !(Number.isInteger(options.transferPageBytes) && options.transferPageBytes > 0))
+    throw new Error('transferPageBytes must be a positive integer');
   if (TrustedRegistries.of(options.trustedRegistries).list().length === 0) throw new Error('a service trusts at least one registry');
   const seconds = (value: number | undefined, fallback: number) => {
     const chosen = value ?? fallback;
@@ -111,6 +124,8 @@ export function resolveConfig(options: ServiceOptions): ServiceConfig {
     bindingRetryInitialMs: options.bindingRetry?.initialMs ?? 1000,
     bindingRetryMaxMs: options.bindingRetry?.maxMs ?? 60_000,
     freshnessSeconds: options.freshnessSeconds ?? 300,
+    transferPageItems: Math.min(options.transferPageItems ?? 100, 1000),
+    transferPageBytes: Math.min(options.transferPageBytes ?? DEFAULT_TRANSFER_PAGE_BYTES, 2 * DEFAULT_TRANSFER_PAGE_BYTES),
     logLevel: options.logLevel,
   };
 }

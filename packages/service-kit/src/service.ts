@@ -13,6 +13,8 @@ import {
 } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { createKit } from './create-kit.js';
+import { serveDataPage } from './data-export.js';
+import { importStatus, startImport, Transfers } from './data-import.js';
 import type { Domain } from './domain.js';
 import { handleBroadcast } from './events.js';
 import { serviceChecks } from './health.js';
@@ -102,6 +104,16 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
     const params = request.params as { service_id: string; update_id: string };
     return updateStatus(kit, params.service_id, params.update_id);
   });
+  // Moving an instance with its data (docs/DATA-TRANSFER.md): the old provider serves pages, the new one pulls them.
+  const transfers = new Transfers(kit);
+  app.post('/v1/instances/:service_id/export', async (request) =>
+    serveDataPage(kit, (request.params as { service_id: string }).service_id, jsonBody(request)),
+  );
+  app.post('/v1/instances/:service_id/import', async (request, reply) => {
+    const result = await startImport(kit, transfers, (request.params as { service_id: string }).service_id, jsonBody(request));
+    reply.code(result.status).send(result.body);
+  });
+  app.get('/v1/instances/:service_id/import', async (request) => importStatus(kit, (request.params as { service_id: string }).service_id));
   app.post('/v1/events', async (request, reply) => {
     const event = await verifyBroadcast(trusted, jsonBody(request), replay);
     if (event) await handleBroadcast(kit, event);
@@ -137,6 +149,8 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
     every(config.reportFlushMs, () => reporter.flush()),
     // Updates the registry has not heard of yet (it was down); a restart resumes them too.
     every(config.bindingRetryInitialMs, () => retryPendingUpdates(kit)),
+    // Transfers a stop interrupted resume from their last committed page.
+    every(config.bindingRetryInitialMs, () => transfers.resumeAll()),
     every(config.revocationPollMs, async () => {
       const issuers = (await activeInstances()).map((i) => contexts.get(i.serviceId)?.context.auth?.issuer);
       await revocations.refresh(issuers.filter((issuer): issuer is string => typeof issuer === 'string'));
@@ -144,6 +158,7 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
   ];
   shutdown.onStop(() => Promise.all(loops.map((loop) => loop.stop())));
   shutdown.onStop(() => kit.binder.close());
+  shutdown.onStop(() => transfers.close());
   shutdown.onStop(() => kit.contexts.close());
   // What was counted while the last requests ran still goes out before the store closes.
   shutdown.onFlush(() =>

@@ -76,7 +76,48 @@ export interface KitInstanceUpdatesTable {
   applied_at: number | null;
 }
 
+/**
+ * A transfer into one of this provider's instances (docs/DATA-TRANSFER.md), one per target
+ * instance: the owner's permission, the old provider's cursor after the last committed page,
+ * and the counts a resume and the final check need.
+ */
+export interface KitTransfersTable {
+  service_id: string;
+  move_id: string;
+  app_id: string;
+  source_service_id: string;
+  source_provider: string;
+  /** `{ payload, signature }` of the owner's `instance_move`, shown to the old provider with every page. */
+  authorization: string;
+  cursor: string | null;
+  items_copied: number;
+  pages: number;
+  resumed_from_items: number | null;
+  status: 'running' | 'done' | 'failed';
+  error_code: string | null;
+  error_message: string | null;
+  /** JSON `TransferSummary` of the old instance (its last page) and of this one after the import. */
+  source_summary: string | null;
+  imported_summary: string | null;
+  started_at: number;
+  finished_at: number | null;
+}
+
+/** A move an old instance's owner allowed, checked once (fresh signature, nonce) and then named by its id. */
+export interface KitMoveGrantsTable {
+  move_id: string;
+  service_id: string;
+  app_id: string;
+  target_provider: string;
+  new_service_id: string;
+  /** The owner's signature as verified; later pages must show the same one. */
+  signature: string;
+  granted_at: number;
+}
+
 export interface KitTables {
+  kit_transfers: KitTransfersTable;
+  kit_move_grants: KitMoveGrantsTable;
   kit_instance_updates: KitInstanceUpdatesTable;
   kit_instances: KitInstancesTable;
   kit_contexts: KitContextsTable;
@@ -243,6 +284,42 @@ const migrations: Record<string, Migration> = {
         .ifNotExists()
         .on('kit_instance_updates')
         .columns(['service_id', 'status'])
+        .execute();
+    },
+  },
+  '005_transfers': {
+    up: async (db) => {
+      await db.schema
+        .createTable('kit_transfers')
+        .ifNotExists()
+        .addColumn('service_id', 'text', (c) => c.primaryKey())
+        .addColumn('move_id', 'text', (c) => c.notNull())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('source_service_id', 'text', (c) => c.notNull())
+        .addColumn('source_provider', 'text', (c) => c.notNull())
+        .addColumn('authorization', 'text', (c) => c.notNull())
+        .addColumn('cursor', 'text')
+        .addColumn('items_copied', 'bigint', (c) => c.notNull())
+        .addColumn('pages', 'bigint', (c) => c.notNull())
+        .addColumn('resumed_from_items', 'bigint')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('error_message', 'text')
+        .addColumn('source_summary', 'text')
+        .addColumn('imported_summary', 'text')
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .execute();
+      await db.schema
+        .createTable('kit_move_grants')
+        .ifNotExists()
+        .addColumn('move_id', 'text', (c) => c.primaryKey())
+        .addColumn('service_id', 'text', (c) => c.notNull())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('target_provider', 'text', (c) => c.notNull())
+        .addColumn('new_service_id', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('granted_at', 'bigint', (c) => c.notNull())
         .execute();
     },
   },

@@ -20,6 +20,7 @@ import { articleMigrations } from './migrations.js';
 import { articleOpenApi } from './openapi.js';
 import { Slug, slugify } from './slug.js';
 import { ARTICLE_COLUMNS, type ArticleRow, type Tables } from './tables.js';
+import { articleTransfer } from './transfer.js';
 
 export const ArticleInput = z.strictObject({
   title: z.string().min(1).max(500),
@@ -92,6 +93,8 @@ async function writeTags(trx: Kysely<Tables>, serviceId: string, id: string, tag
 export const articlesDomain: Domain<Tables> = {
   openapi: articleOpenApi,
   migrations: articleMigrations,
+  // A moved article comes in under its id; a copy kept by this service's cache must not outlive it.
+  transfer: articleTransfer((context, serviceId, id) => cacheOf(context).forget(cacheKey(serviceId, id))),
 
   routes(scope, context) {
     const { db } = context;

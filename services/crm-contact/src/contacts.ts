@@ -9,6 +9,7 @@ import { listContacts } from './list.js';
 import { contactMigrations } from './migrations.js';
 import { contactOpenApi } from './openapi.js';
 import { CONTACT_COLUMNS, type ContactRow, type Tables } from './tables.js';
+import { contactTransfer } from './transfer.js';
 
 export const toContact = (row: ContactRow) => ({
   id: row.id,
@@ -41,6 +42,7 @@ function emailConflict(reply: FastifyReply, email: string, existingId: string | 
 export const contactsDomain: Domain<Tables> = {
   openapi: contactOpenApi,
   migrations: contactMigrations,
+  transfer: contactTransfer,
 
   routes(scope, context) {
     const { db } = context;

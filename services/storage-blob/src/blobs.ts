@@ -23,6 +23,7 @@ import { PresignRequest, presignAnswer, presignBody } from './presign-route.js';
 import { receiveToFile } from './receive.js';
 import { serveObject } from './serve.js';
 import type { ObjectRow, Tables } from './tables.js';
+import { blobTransfer } from './transfer.js';
 
 /** What this process has in flight for one instance: bytes stored, bytes reserved by running uploads, and their number. */
 interface InFlight {
@@ -213,6 +214,7 @@ export function createBlobDomain(options: BlobDomainOptions = {}): Domain<Tables
 
   return {
     openapi: blobOpenApi,
+    transfer: blobTransfer({ instanceDir, usedBytes, lockInstance, bytesPerGb }),
     migrations: {
       '001_objects': {
         up: async (db) => {

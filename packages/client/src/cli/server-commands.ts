@@ -9,7 +9,9 @@ import { table } from './output.js';
 export function addServerCommands(program: Command): Command {
   program
     .command('up')
-    .description('run a whole swarm on this machine (registry, auth, billing, logging, cms-article, crm-contact, storage-blob)')
+    .description(
+      'run a whole swarm on this machine (registry, auth, billing, logging, cms-article, crm-contact, storage-blob, and a second provider of each domain type to move instances to)',
+    )
     .option('--data <dir>', 'state folder (env SWARM_DATA_DIR)', process.env.SWARM_DATA_DIR || '.swarm')
     .option('--log-level <level>', 'server log level: trace, debug, info, warn, error or silent', process.env.SWARM_LOG_LEVEL || 'warn')
     .action(
@@ -19,10 +21,19 @@ export function addServerCommands(program: Command): Command {
           dataDir: optional(ctx, 'data') ?? '.swarm',
           ports: 'standard',
           logLevel: optional(ctx, 'logLevel') ?? 'warn',
+          secondProviders: true,
         });
-        const rows = swarm.parts.map((part) => [part.name, part.url, part.dataDir]);
+        const rows = [
+          ...swarm.parts.map((part) => [part.name, part.url, part.dataDir]),
+          ...swarm.secondParts.map((part) => [`${part.name} (${part.provider})`, part.url, part.dataDir]),
+        ];
         if (swarm.registry.dnsPort) rows.splice(1, 0, ['dns', `udp+tcp 127.0.0.1:${swarm.registry.dnsPort}`, '']);
-        const summary = { ...swarm.summary().registry, parts: swarm.parts, admin_token_file: swarm.adminTokenFile };
+        const summary = {
+          ...swarm.summary().registry,
+          parts: swarm.parts,
+          second_providers: swarm.secondParts,
+          admin_token_file: swarm.adminTokenFile,
+        };
         print(
           ctx.json,
           summary,

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { catalog } from '../catalog.js';
 import { decommission } from '../decommission.js';
 import { loadKey } from '../keys.js';
+import { type MoveProgress, moveInstance } from '../move.js';
 import { provision } from '../provision.js';
 import { logs, usage } from '../reports.js';
 import { services } from '../services.js';
@@ -96,6 +97,46 @@ export function addServiceCommands(program: Command): void {
     );
 
   program
+    .command('move <service_id>')
+    .description('move an instance to another provider with its data; the old one is decommissioned once the copy checks out')
+    .requiredOption('--to <provider>', 'the provider to move to (see `swarm catalog <service_type>`)')
+    .requiredOption('--app <app_id>', 'the app')
+    .requiredOption('--key <file>', 'Master private key (or a delegated key granted provision, update and decommission)')
+    .option('--tier <tier>', "the new instance's tier (default: the current one)")
+    .option('--region <region>', "the new instance's region (default: the current one)")
+    .option('--storage-gb <n>', "the new instance's storage limit in GB (default: the current one)", integer)
+    .option('--into <service_id>', 'resume a move that failed into the instance it left at the new provider')
+    .action(
+      action(async (ctx, serviceId: string) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const storageGb = ctx.opts.storageGb as number | undefined;
+        const tier = optional(ctx, 'tier');
+        const region = optional(ctx, 'region');
+        const into = optional(ctx, 'into');
+        const receipt = await moveInstance(ctx.client, {
+          appId: option(ctx, 'app'),
+          serviceId,
+          master,
+          to: option(ctx, 'to'),
+          ...(tier ? { tier } : {}),
+          ...(region ? { region } : {}),
+          ...(storageGb === undefined ? {} : { storageGb }),
+          ...(into ? { into } : {}),
+          onProgress: ctx.json ? undefined : progressLines(),
+        });
+        const human = fields({
+          moved: `${receipt.from.service_id} (${receipt.from.provider}) → ${receipt.to.service_id} (${receipt.to.provider})`,
+          endpoint_url: receipt.to.endpoint_url,
+          items: receipt.items,
+          digest: receipt.digest,
+          move_id: receipt.move_id,
+          receipt: receipt.receipt?.data.receipt_id ?? 'none',
+        });
+        return { json: receipt, human };
+      }),
+    );
+
+  program
     .command('services <app_id>')
     .description("the app's bound instances (Service DNS)")
     .option('--type <service_type>', 'only this type')
@@ -177,6 +218,20 @@ export function addServiceCommands(program: Command): void {
         return { json: result, human: `decommissioned ${serviceId} (${how})` };
       }),
     );
+}
+
+/** One line per step on stderr, and one per change of the copy's count while it runs. */
+function progressLines(stream: NodeJS.WriteStream = process.stderr): (progress: MoveProgress) => void {
+  let copied = -1;
+  return (progress) => {
+    if (progress.step === 'provisioned') stream.write(`provisioned ${progress.instance.service_id}\n`);
+    if (progress.step === 'transfer' && progress.status.items_copied !== copied) {
+      copied = progress.status.items_copied;
+      stream.write(`copying: ${copied} items in ${progress.status.pages} pages (${progress.status.status})\n`);
+    }
+    if (progress.step === 'verified') stream.write(`verified: ${progress.summary.items} items, digest ${progress.summary.digest}\n`);
+    if (progress.step === 'switched') stream.write(`switched: ${progress.decommission.service_id} decommissioned\n`);
+  };
 }
 
 function renderUsage(answer: UsageSummary): string {
