@@ -6,7 +6,10 @@ import {
   MigrationRecord,
   type MigrationSuccessor,
   migratedZone,
+  newNonce,
+  nowSeconds,
   RebindAnswer,
+  signEnvelope,
   TrustedRegistries,
   verifySuccessor,
 } from '@swarm/protocol';
@@ -126,6 +129,20 @@ describe('registry migration: the release path between two registries', () => {
       assert.equal(answer.body.error.code, 'app_migrated');
       assert.deepEqual(answer.body.successor, successor);
     }
+    // A provider's batched beat for the moved app is refused entry by entry.
+    const batch = signEnvelope(
+      'provider_heartbeat',
+      {
+        provider: app.provider.name,
+        timestamp: nowSeconds(),
+        nonce: newNonce(),
+        beats: [{ app_id: app.appId, service_id: serviceId, status: 'ok' }],
+      },
+      app.provider.key.privateKey,
+    );
+    const beats = await post(`${source.url}/v1/providers/${app.provider.name}/heartbeats`, batch);
+    assert.equal(beats.status, 200);
+    assert.equal(beats.body.results[0].error.code, 'app_migrated');
     assert.equal((await get(`${source.url}/v1/apps/${app.appId}/export`)).status, 200);
     assert.equal((await get(`${source.url}/v1/apps/${app.appId}/log`)).status, 200);
     // The move is broadcast through the outbox to the app's providers, signed by the source.
