@@ -24,6 +24,7 @@ import {
   listedProvider,
   makeProvider,
   type Provider,
+  serviceCall,
 } from './helpers.js';
 
 /** Two (or more) real registries, each with its own SQLite file, authority and keys. */
@@ -176,3 +177,25 @@ export function rebind(
 }
 
 export { generateSigningKey };
+
+/** The whole release path for `app`: prepare at `target`, release at `source`, activate, and every instance re-bound and beating. */
+export async function migrateByRelease(source: RegistryHandle, target: RegistryHandle, app: MovingApp): Promise<void> {
+  const signed = await exportOf(source, app.appId);
+  const proof = proofOf(signed, target.authority, app.dev.master);
+  const steps: Array<[string, unknown]> = [
+    [`${target.url}/v1/apps/${app.appId}/migration`, { export: signed, proof }],
+    [`${source.url}/v1/apps/${app.appId}/release`, proof],
+    [`${target.url}/v1/apps/${app.appId}/migration/activate`, control(app.appId, 'activate', app.dev.master)],
+  ];
+  for (const [url, body] of steps) {
+    const answer = await call('POST', url, body);
+    if (answer.status >= 300) throw new Error(`${url}: ${JSON.stringify(answer.body)}`);
+  }
+  for (const [index, instance] of app.instances.entries()) {
+    const base = `${target.url}/v1/apps/${app.appId}/services/${instance.serviceId}`;
+    const rebound = await call('POST', `${base}/rebind`, rebind(app, index, source.authority));
+    if (rebound.status !== 200) throw new Error(`rebind: ${JSON.stringify(rebound.body)}`);
+    const beat = await call('POST', `${base}/heartbeat`, serviceCall(app.appId, instance.serviceId, instance.instanceKey));
+    if (beat.status !== 200) throw new Error(`heartbeat: ${JSON.stringify(beat.body)}`);
+  }
+}
