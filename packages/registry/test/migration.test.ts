@@ -78,6 +78,18 @@ describe('registry migration: the release path between two registries', () => {
     assert.equal(context.status, 403);
   });
 
+  it('the routes are described in the OpenAPI document', async () => {
+    const doc = (await get(`${target.url}/openapi.json`)).body;
+    for (const path of [
+      '/v1/apps/{app_id}/migration',
+      '/v1/apps/{app_id}/migration/activate',
+      '/v1/apps/{app_id}/release',
+      '/v1/apps/{app_id}/services/{service_id}/rebind',
+    ]) {
+      assert.ok(doc.paths[path], path);
+    }
+  });
+
   it('activation before the release, without a Guardian and inside the contest window, is refused', async () => {
     const early = await post(`${target.url}/v1/apps/${app.appId}/migration/activate`, control(app.appId, 'activate', app.dev.master));
     assert.equal(early.status, 409);
