@@ -31,6 +31,7 @@ import {
 export class Registries {
   readonly #dirs: string[] = [];
   readonly #open: RegistryHandle[] = [];
+  readonly #dirOf = new Map<RegistryHandle, string>();
 
   async start(authority: string, options: RegistryOptions = {}): Promise<RegistryHandle> {
     const dir = mkdtempSync(join(tmpdir(), `swarm-migration-${authority}-`));
@@ -44,7 +45,15 @@ export class Registries {
       ...options,
     });
     this.#open.push(registry);
+    this.#dirOf.set(registry, dir);
     return registry;
+  }
+
+  /** The registry's SQLite file (a test may move its clock back by rewriting a row). */
+  databaseFile(registry: RegistryHandle): string {
+    const dir = this.#dirOf.get(registry);
+    if (!dir) throw new Error('not started here');
+    return join(dir, 'registry.db');
   }
 
   /** Each registry trusts the others, set through the admin route (the table is replaced whole). */

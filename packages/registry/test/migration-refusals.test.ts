@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type AuditEntry, generateSigningKey, MigrationRecord, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
+import { openDatabase } from '@swarm/runtime';
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import type { RegistryHandle } from '../src/index.js';
 import { bearer, call, get, post } from './helpers.js';
 import { appWithInstances, control, exportOf, guardianApproval, proofOf, Registries, rebind, veto } from './migration-fixture.js';
@@ -193,6 +195,16 @@ describe('registry migration: refusals and the paths without a release', () => {
       rebind(app, 1, 'swarm.gone'),
     );
     assert.equal(rebound.status, 200, JSON.stringify(rebound.body));
+    // Seven days after activation, an instance that never re-bound shows as stale to its owner.
+    const db = openDatabase<{ migration_imports: { app_id: string; activated_at: number } }>({ file: registries.databaseFile(target) });
+    try {
+      await sql`update migration_imports set activated_at = activated_at - ${8 * 86400} where app_id = ${app.appId}`.execute(db.db);
+    } finally {
+      await db.close();
+    }
+    const later = MigrationRecord.parse((await get(`${target.url}/v1/apps/${app.appId}/migration`)).body);
+    const states = Object.fromEntries(later.instances.map((instance) => [instance.service_id, instance.state]));
+    assert.deepEqual(states, { [app.instances[0]?.serviceId as string]: 'stale', [app.instances[1]?.serviceId as string]: 'rebound' });
     await registries.trustEachOther(source, target);
   });
 
