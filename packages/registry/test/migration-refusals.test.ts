@@ -120,6 +120,16 @@ describe('registry migration: refusals and the paths without a release', () => {
     const release = await post(`${source.url}/v1/apps/${app.appId}/release`, delegated);
     assert.equal(release.status, 401);
     assert.equal(release.body.error.code, 'invalid_signature');
+    // Nor activate or abort one: the target asks the Master key only.
+    assert.equal((await prepare(app.appId, { export: signed, proof: proofOf(signed, target.authority, app.dev.master) })).status, 201);
+    for (const context of ['activate', 'abort'] as const) {
+      const refused = await post(`${target.url}/v1/apps/${app.appId}/migration/${context}`, control(app.appId, context, delegate));
+      assert.equal(refused.status, 401, context);
+    }
+    assert.equal(
+      (await post(`${target.url}/v1/apps/${app.appId}/migration/abort`, control(app.appId, 'abort', app.dev.master))).status,
+      200,
+    );
   });
 
   it('a replayed proof is proof_reused; a second prepare of a held app is a conflict; abort then a new prepare works', async () => {
