@@ -179,6 +179,24 @@ describe('registry migration: refusals and the paths without a release', () => {
     assert.equal(rebound.status, 409);
   });
 
+  it('activation takes the successor from the owner too: a tampered one is refused, the signed one accepted', async () => {
+    const app = await appWithInstances(source, 1);
+    const signed = await exportOf(source, app.appId);
+    const proof = proofOf(signed, target.authority, app.dev.master);
+    assert.equal((await prepare(app.appId, { export: signed, proof })).status, 201);
+    const released = await post(`${source.url}/v1/apps/${app.appId}/release`, proof);
+    const successor = released.body.successor as { data: Record<string, unknown> };
+    const tampered = { ...successor, data: { ...successor.data, audit_head: { seq: 1, hash: 'ab'.repeat(32) } } };
+    const activate = (extra: Record<string, unknown>) =>
+      post(`${target.url}/v1/apps/${app.appId}/migration/activate`, control(app.appId, 'activate', app.dev.master, extra));
+    const refused = await activate({ successor: tampered });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error.code, 'invalid_signature');
+    const accepted = await activate({ successor });
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+    assert.equal(MigrationRecord.parse(accepted.body).path, 'release');
+  });
+
   it('the Guardian path: with the source stopped, a Guardian co-signed prepare activates and the chain goes on from the export', async () => {
     const gone = await registries.start('swarm.gone');
     await registries.trustEachOther(source, target, gone);
