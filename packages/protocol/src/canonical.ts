@@ -49,6 +49,12 @@ export const EXTENSION_PURPOSES = [
   // Moving an instance with its data: the owner's permission, and the new provider's page requests.
   'instance_move',
   'transfer_page',
+  // Registry migration (docs/PROTOCOL.md): SPEC §15 names `registry_migration`; the rest are ours.
+  'registry_migration',
+  'migration_successor',
+  'migration_control',
+  'migration_veto',
+  'service_rebind',
 ] as const;
 
 export type Purpose = (typeof PURPOSES)[number] | (typeof EXTENSION_PURPOSES)[number];

@@ -12,6 +12,7 @@ export * from './freshness.js';
 export * from './instance-move.js';
 export * from './instance-update.js';
 export * from './keys.js';
+export * from './migration.js';
 export * from './observe.js';
 export * from './replay.js';
 export * from './schemas.js';

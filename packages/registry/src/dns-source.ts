@@ -1,6 +1,6 @@
-import { nowSeconds } from '@swarm/protocol';
+import { MigrationSuccessor, migratedZone, nowSeconds } from '@swarm/protocol';
 import type { RegistryContext } from './context.js';
-import type { DnsInstance, DnsZoneSource } from './dns/index.js';
+import type { DnsInstance, DnsZoneSource, MovedZone } from './dns/index.js';
 import { SIGNATURE_WINDOW_SECONDS } from './dns/signer.js';
 import { instancesUntil } from './kept-until.js';
 
@@ -13,7 +13,7 @@ import { instancesUntil } from './kept-until.js';
  */
 export function storageZoneSource(ctx: RegistryContext): DnsZoneSource {
   return {
-    instancesForZone(zone: string): Promise<DnsInstance[] | null> {
+    instancesForZone(zone: string): Promise<DnsInstance[] | MovedZone | null> {
       const name = zone.toLowerCase();
       const now = nowSeconds();
       let until = now + 1;
@@ -35,10 +35,19 @@ export function storageZoneSource(ctx: RegistryContext): DnsZoneSource {
   };
 }
 
-async function instancesOf(ctx: RegistryContext, zone: string, now: number): Promise<{ instances: DnsInstance[] | null; until: number }> {
-  const appId = await ctx.reads.apps.idByZone(zone);
+async function instancesOf(
+  ctx: RegistryContext,
+  zone: string,
+  now: number,
+): Promise<{ instances: DnsInstance[] | MovedZone | null; until: number }> {
+  const app = await ctx.reads.apps.byZone(zone);
   // No such app: creating it is a write, which drops this answer.
-  if (appId === null) return { instances: null, until: Number.POSITIVE_INFINITY };
+  if (app === null) return { instances: null, until: Number.POSITIVE_INFINITY };
+  const appId = app.appId;
+  // An app being imported is not in Service DNS until its migration is activated (a write).
+  if (app.status === 'importing') return { instances: null, until: Number.POSITIVE_INFINITY };
+  // A moved zone ends with its grace period; kept a second at a time like any answer without a deadline.
+  if (app.status === 'migrated') return { instances: movedZone(ctx, appId, app.successor, now), until: now + 1 };
   const listed = await ctx.reads.bindings.listed(appId);
   const bindings = listed.filter((binding) => ctx.liveness.isHealthy(binding, now));
   const instances = bindings.map((binding) => ({
@@ -50,4 +59,12 @@ async function instancesOf(ctx: RegistryContext, zone: string, now: number): Pro
     region: binding.region,
   }));
   return { instances, until: instancesUntil(ctx, listed, now) };
+}
+
+/** A released app's old zone points at its new one for the grace period (docs/DNS.md, "Migration"), then is gone. */
+function movedZone(ctx: RegistryContext, appId: string, successor: string | null, now: number): MovedZone | null {
+  const parsed = MigrationSuccessor.safeParse(successor === null ? null : JSON.parse(successor));
+  if (!parsed.success) return null;
+  if (now >= parsed.data.data.released_at + ctx.migrationDnsGraceSeconds) return null;
+  return { target: migratedZone(appId, parsed.data.data.successor), successor: parsed.data.data.successor };
 }
