@@ -11,6 +11,8 @@ export interface LivenessOptions {
   persistSeconds: number;
   /** When this registry started (seconds): the warm-up after it gives rows the benefit of the doubt. */
   startedAt: number;
+  /** Told of each app with an instance whose beats stopped (a sweep found it unhealthy): its DNS answers changed. */
+  onStopped?: (appId: string) => void;
 }
 
 interface Beat {
@@ -135,15 +137,20 @@ export class Liveness {
    */
   async sweep(now: number): Promise<void> {
     const due: StoredBeat[] = [];
+    const stoppedApps = new Set<string>();
     const since = this.healthySince(now);
     for (const [key, beat] of this.#beats) {
       const stopped = beat.at < since;
       if (stopped || beat.at - beat.stored >= this.#options.persistSeconds) {
         if (beat.at > beat.stored) due.push(beat);
       }
-      if (stopped) this.#beats.delete(key);
+      if (stopped) {
+        this.#beats.delete(key);
+        stoppedApps.add(beat.appId);
+      }
     }
     await this.#store(due);
+    for (const appId of stoppedApps) this.#options.onStopped?.(appId);
   }
 
   /** Writes every beat the rows do not hold yet (at close, so a clean restart starts exact). */

@@ -7,9 +7,12 @@ import { type DnsObserver, observedResponder } from './observed.js';
 import { createResponder, type Responder } from './responder.js';
 import { ZoneSigner, zoneKey } from './signer.js';
 import { listenTcp } from './tcp-transport.js';
+import { type TcpResponder, tcpResponder } from './transfer.js';
+import { TransferAcl } from './transfer-acl.js';
 import { type Listening, listenUdp } from './udp-transport.js';
 import type { NameServer } from './zone.js';
 import type { DnsInstance, DnsLogger, DnsZoneSource } from './zone-source.js';
+import { ZoneVersion } from './zone-version.js';
 
 export interface DnsServerOptions {
   host: string;
@@ -34,6 +37,8 @@ export interface DnsServerOptions {
   nameServers?: NameServer[];
   /** DNSSEC keys (Ed25519): every one is published and signs (two during a rollover); none: unsigned. */
   dnssecKeys?: KeyObject[];
+  /** Addresses or CIDRs that may transfer the zone over TCP (AXFR, IXFR); default none (REFUSED). */
+  allowTransfer?: readonly string[];
 }
 
 export interface DnsServer {
@@ -77,9 +82,12 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     nameServers,
     signer,
     describe: publishable(logger, options.addressTargets ?? 'host'),
+    version: options.source.version ?? new ZoneVersion(Math.floor(Date.now() / 1000)),
   };
+  const acl = new TransferAcl(options.allowTransfer);
   const respond = observedResponder(createResponder(zone, logger), options.observe);
-  const [udp, tcp] = await listenOnOnePort(options.host, options.port, respond, logger, limits);
+  const respondTcp = tcpResponder(zone, respond, acl, logger, options.observe);
+  const [udp, tcp] = await listenOnOnePort(options.host, options.port, respond, respondTcp, logger, limits);
   return {
     port: udp.port,
     close: async () => {
@@ -99,13 +107,14 @@ async function listenOnOnePort(
   host: string,
   port: number,
   respond: Responder,
+  respondTcp: TcpResponder,
   logger: DnsLogger,
   limits: DnsLimits,
 ): Promise<[Listening, Listening]> {
   for (let attempt = 1; ; attempt++) {
     const udp = await listenUdp(host, port, respond, logger, new ResponseRateLimiter(limits));
     try {
-      return [udp, await listenTcp(host, udp.port, respond, logger, limits)];
+      return [udp, await listenTcp(host, udp.port, respondTcp, logger, limits)];
     } catch (error) {
       await udp.close();
       // A free UDP port may be taken for TCP; with port 0 another free one will do.

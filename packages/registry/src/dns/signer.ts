@@ -1,19 +1,41 @@
-import { createPublicKey, type KeyObject, sign } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
 import { DNSSEC_ED25519, dnskeyRdata, keyTag } from '@swarm/protocol';
 import { labelCount, labelsWire, type Rr, rrWire } from './rr.js';
 import { QTYPE } from './wire-constants.js';
 
-/** A zone signing key: the private key (imported once) and its DNSKEY RDATA and tag. */
-export interface ZoneKey {
+/** One DNSKEY: the private key (imported once), its RDATA and tag. */
+export interface SigningDnskey {
   privateKey: KeyObject;
   rdata: Buffer;
   tag: number;
 }
 
+/**
+ * A key the operator keeps (database or file) is the key-signing key (flags 257, what the parent's DS
+ * names; it signs the DNSKEY RRset); the zone-signing key (flags 256) that signs every other RRset is
+ * derived from it, so replicas sharing the stored key share both and a rollover rolls both. A split
+ * KSK/ZSK is what stock verifiers (`dnssec-verify` without -z) expect of a signed zone.
+ */
+export interface ZoneKey extends SigningDnskey {
+  zsk: SigningDnskey;
+}
+
+const KSK_FLAGS = 257;
+const ZSK_FLAGS = 256;
+/** PKCS#8 DER of an Ed25519 private key, before its 32-byte seed (RFC 8410). */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
 export function zoneKey(privateKey: KeyObject): ZoneKey {
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new RangeError('a DNSSEC key must be Ed25519 (algorithm 15)');
+  const seed = Buffer.from((privateKey.export({ format: 'jwk' }) as { d?: string }).d ?? '', 'base64url');
+  const zskSeed = createHmac('sha256', seed).update('swarm dnssec zone-signing key').digest();
+  const zskKey = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, zskSeed]), format: 'der', type: 'pkcs8' });
+  return { ...signingDnskey(privateKey, KSK_FLAGS), zsk: signingDnskey(zskKey, ZSK_FLAGS) };
+}
+
+function signingDnskey(privateKey: KeyObject, flags: number): SigningDnskey {
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as { x?: string };
-  const rdata = dnskeyRdata(Buffer.from(jwk.x ?? '', 'base64url'));
+  const rdata = dnskeyRdata(Buffer.from(jwk.x ?? '', 'base64url'), flags);
   return { privateKey, rdata, tag: keyTag(rdata) };
 }
 
@@ -36,6 +58,8 @@ const MAX_KEPT_BYTES = 32 * 1024 * 1024;
  */
 export class ZoneSigner {
   readonly keys: ZoneKey[];
+  /** The apex DNSKEY RDATAs: each key's KSK and ZSK. */
+  readonly dnskeys: Buffer[];
   readonly #signer: Buffer;
   readonly #kept = new Map<string, { rrsigs: Rr[]; bytes: number }>();
   #keptBytes = 0;
@@ -43,11 +67,16 @@ export class ZoneSigner {
   constructor(authority: string, keys: ZoneKey[]) {
     if (keys.length === 0) throw new RangeError('a signed zone needs at least one key');
     this.keys = keys;
+    this.dnskeys = keys.flatMap((key) => [key.rdata, key.zsk.rdata]);
     this.#signer = labelsWire(authority.split('.')) as Buffer;
   }
 
-  /** The RRSIGs of one RRset (all records of one owner and type, in canonical form). */
-  rrsigs(rrset: Rr[], now = Date.now()): Rr[] {
+  /**
+   * The RRSIGs of one RRset (all records of one owner and type, in canonical form). `keep: false`
+   * (a zone transfer, every RRset once) uses kept signatures but keeps no new ones, so a transfer
+   * does not push out the signatures online answers use.
+   */
+  rrsigs(rrset: Rr[], now = Date.now(), keep = true): Rr[] {
     const seconds = Math.floor(now / 1000);
     const window = seconds - (seconds % SIGNATURE_WINDOW_SECONDS);
     const canonical = canonicalOrder(rrset);
@@ -55,12 +84,14 @@ export class ZoneSigner {
     const key = `${window}\n${Buffer.concat(wires).toString('latin1')}`;
     const kept = this.#kept.get(key);
     if (kept) return kept.rrsigs;
-    const rrsigs = this.keys.map((zoneKey) => this.#sign(canonical, window, zoneKey));
-    this.#keep(key, rrsigs);
+    // The DNSKEY RRset by the key-signing keys (what the DS vouches for), everything else by the zone-signing keys.
+    const signers = canonical[0]?.type === QTYPE.DNSKEY ? this.keys : this.keys.map((key) => key.zsk);
+    const rrsigs = signers.map((dnskey) => this.#sign(canonical, window, dnskey));
+    if (keep) this.#keep(key, rrsigs);
     return rrsigs;
   }
 
-  #sign(rrset: Rr[], window: number, zoneKey: ZoneKey): Rr {
+  #sign(rrset: Rr[], window: number, zoneKey: SigningDnskey): Rr {
     const first = rrset[0] as Rr;
     const fixed = Buffer.alloc(18);
     fixed.writeUInt16BE(first.type, 0);

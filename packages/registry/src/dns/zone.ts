@@ -8,6 +8,7 @@ import { type Rr, rrOf } from './rr.js';
 import type { ZoneSigner } from './signer.js';
 import { QCLASS, QTYPE, RCODE } from './wire-constants.js';
 import type { DnsInstance, DnsZoneSource } from './zone-source.js';
+import type { ZoneVersion } from './zone-version.js';
 
 export type Resolution =
   | { rcode: typeof RCODE.REFUSED }
@@ -34,12 +35,15 @@ export interface Zone {
   signer: ZoneSigner | null;
   /** An instance's records, or null when it cannot be published (reported by the caller). */
   describe(instance: DnsInstance): InstanceRecords | null;
+  /** The SOA serial (zone-version.ts). */
+  version: ZoneVersion;
 }
 
 /** NS, their addresses and DNSKEY change only with a restart: a longer TTL, as parents use for delegations. */
 export const APEX_TTL = 3600;
-/** The SOA serial steps once an hour (the signatures' window, signer.ts): the same bytes all hour long. */
-const SERIAL_STEP_SECONDS = 3600;
+const SOA_REFRESH = 60;
+const SOA_RETRY = 30;
+const SOA_EXPIRE = 86400;
 
 const REFUSED: Resolution = { rcode: RCODE.REFUSED };
 const APP_ZONE_DEPTH = 3;
@@ -70,11 +74,8 @@ export async function resolve(question: Question, zone: Zone): Promise<Resolutio
   const appZone = appDnsZone(appId).slice(0, -1);
   const instances = await zone.source.instancesForZone(appZone);
   if (!instances) return nx(namespaceDepth);
-  const records = instances
-    .map((instance) => zone.describe(instance))
-    .filter((entry): entry is InstanceRecords => entry !== null && fitsZone(entry, appZone));
   const below = relative.slice(0, -APP_ZONE_DEPTH);
-  const names = keptNames(instances, appZone, zone.ttl, () => appZoneNames(appZone, records, zone.ttl));
+  const names = appZoneNodes(zone, appZone, instances);
   const node = names.get(below.join('.'));
   if (!node) {
     let existing = 0;
@@ -83,6 +84,33 @@ export async function resolve(question: Question, zone: Zone): Promise<Resolutio
   }
   if (question.type === QTYPE.SRV) return answered(node.records, QTYPE.SRV, node.types, node.withSrv);
   return answered(node.records, question.type === QTYPE.ANY ? node.anyType : question.type, node.types);
+}
+
+/** The names of an app zone and their records, from its instances (kept while the source keeps the list). */
+function appZoneNodes(zone: Zone, appZone: string, instances: DnsInstance[]): Map<string, NameNode> {
+  return keptNames(instances, appZone, zone.ttl, () => {
+    const records = instances
+      .map((instance) => zone.describe(instance))
+      .filter((entry): entry is InstanceRecords => entry !== null && fitsZone(entry, appZone));
+    return appZoneNames(appZone, records, zone.ttl);
+  });
+}
+
+/** Every record of one app zone (`appZone`: lowercase, no trailing dot), as a zone transfer sends them. */
+export function appZoneRecords(zone: Zone, appZone: string, instances: DnsInstance[]): Rr[] {
+  return [...appZoneNodes(zone, appZone, instances).values()].flatMap((node) => node.records);
+}
+
+/** Every record at the apex and of the name servers inside the authority, with the SOA of `serial`. */
+export function apexRecords(zone: Zone, serial: number): Rr[] {
+  const glue = zone.nameServers.flatMap((server) => nameServerAt(zone, server.name)?.records ?? []);
+  return [...apexSet(zone, serial), ...glue];
+}
+
+function apexSet(zone: Zone, serial: number): Rr[] {
+  const nameServers = zone.nameServers.map((server): Answer => ({ type: 'NS', name: zone.authority, ttl: APEX_TTL, data: server.name }));
+  const dnskeys = (zone.signer?.dnskeys ?? []).map((rdata): Answer => dnskeyRecord(zone.authority, rdata));
+  return [soaRecord(zone, serial), ...nameServers, ...dnskeys].map(rrOf);
 }
 
 /** Whether the instance's names inside the app zone can be written (at most 255 bytes). */
@@ -157,10 +185,8 @@ function emptyNode(): NameNode {
 
 /** The apex: SOA, NS (with the addresses of name servers inside the authority) and, when signed, DNSKEY. */
 function atApex(zone: Zone, type: number): Resolution {
-  const nameServers = zone.nameServers.map((server): Answer => ({ type: 'NS', name: zone.authority, ttl: APEX_TTL, data: server.name }));
-  const dnskeys = (zone.signer?.keys ?? []).map((key): Answer => dnskeyRecord(zone.authority, key.rdata));
-  const records = [soaRecord(zone), ...nameServers, ...dnskeys].map(rrOf);
-  const types = [QTYPE.SOA, QTYPE.NS, ...(dnskeys.length > 0 ? [QTYPE.DNSKEY] : [])];
+  const records = apexSet(zone, currentSerial(zone));
+  const types = [QTYPE.SOA, QTYPE.NS, ...(zone.signer ? [QTYPE.DNSKEY] : [])];
   if (type === QTYPE.ANY) return answered(records, QTYPE.SOA, types);
   const glue = type === QTYPE.NS ? zone.nameServers.flatMap((server) => nameServerAt(zone, server.name)?.records ?? []) : [];
   return answered(records, type, types, glue);
@@ -243,24 +269,27 @@ function uniqueByName(records: Answer[]): Answer[] {
 
 const soaKept = new WeakMap<object, { serial: number; rr: Rr }>();
 
-/** The SOA as encoded, kept while its serial stands (an hour): negative answers all carry it. */
-export function soaRr(zone: Pick<Zone, 'authority' | 'ttl' | 'nameServers'>): Rr {
-  const answer = soaRecord(zone);
-  const serial = (answer as { data: { serial: number } }).data.serial;
+function currentSerial(zone: Pick<Zone, 'version'>): number {
+  return zone.version.serial(Math.floor(Date.now() / 1000));
+}
+
+/** The SOA as encoded, kept while its serial stands: negative answers all carry it. */
+export function soaRr(zone: Pick<Zone, 'authority' | 'ttl' | 'nameServers' | 'version'>): Rr {
+  const serial = currentSerial(zone);
   const kept = soaKept.get(zone);
   if (kept?.serial === serial) return kept.rr;
-  const rr = rrOf(answer);
+  const rr = rrOf(soaRecord(zone, serial));
   soaKept.set(zone, { serial, rr });
   return rr;
 }
 
 /**
- * The authority's SOA. There is no zone transfer, so the serial only has to move now and then (it steps
- * hourly, so a signed SOA keeps one signature an hour); refresh, retry and expire only matter to
- * secondaries, and `minimum` (the negative-caching TTL, RFC 2308) is the record TTL.
+ * The authority's SOA. The serial is the zone's version (zone-version.ts); refresh and retry are what
+ * a secondary polls at, short because answers live 30 s; expire is how long a secondary that cannot
+ * reach the registry keeps answering (signatures stay valid a week); `minimum` is the negative-caching
+ * TTL (RFC 2308), the record TTL.
  */
-export function soaRecord(zone: Pick<Zone, 'authority' | 'ttl' | 'nameServers'>, now = Date.now()): Answer {
-  const seconds = Math.floor(now / 1000);
+export function soaRecord(zone: Pick<Zone, 'authority' | 'ttl' | 'nameServers'>, serial: number): Answer {
   return {
     type: 'SOA',
     name: zone.authority,
@@ -268,10 +297,10 @@ export function soaRecord(zone: Pick<Zone, 'authority' | 'ttl' | 'nameServers'>,
     data: {
       mname: zone.nameServers[0]?.name ?? zone.authority,
       rname: `hostmaster.${zone.authority}`,
-      serial: (seconds - (seconds % SERIAL_STEP_SECONDS)) >>> 0,
-      refresh: 3600,
-      retry: 600,
-      expire: 86400,
+      serial,
+      refresh: SOA_REFRESH,
+      retry: SOA_RETRY,
+      expire: SOA_EXPIRE,
       minimum: zone.ttl,
     },
   };
