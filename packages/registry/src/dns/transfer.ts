@@ -92,7 +92,7 @@ function serialBefore(a: number, b: number): boolean {
 
 /** The serial of the SOA an IXFR query carries in its authority section (RFC 1995 §3), or null. */
 export function clientSerial(message: Buffer): number | null {
-  if (message.readUInt16BE(8) < 1) return null;
+  if (message.length < 12 || message.readUInt16BE(8) < 1) return null;
   let offset = skipName(message, 12);
   if (offset < 0) return null;
   offset = skipName(message, offset + 4);
