@@ -243,7 +243,7 @@ describe('DNSSEC: online signing, Ed25519', () => {
   });
   after(() => close());
 
-  it('publishes one DNSKEY (257, algorithm 15) at the apex, signed by itself', async () => {
+  it('publishes the key-signing DNSKEY (257, algorithm 15) at the apex, the DNSKEY RRset signed by it alone', async () => {
     const { reply } = await udp(port, query('swarm.local', 'DNSKEY'));
     const [dnskey] = ofType(reply.answers, TYPE.DNSKEY);
     assert.equal(dnskey?.rdata.readUInt16BE(0), 257);

@@ -85,7 +85,7 @@ function answerer(zone: Zone, logger: DnsLogger): Responder & { failed: WeakSet<
       const signer = edns?.dnssecOk ? zone.signer : null;
       const signed = (records: Rr[]) => (signer ? rrsets(records).flatMap((set) => [...set, ...signer.rrsigs(set)]) : records);
       if (resolution.rcode === RCODE.NXDOMAIN) {
-        const proof = signer ? nxdomainProof(question.labels, resolution.encloser, zone.ttl) : [];
+        const proof = signer ? nxdomainProof(question.labels, resolution.encloser, resolution.encloserTypes, zone.ttl) : [];
         const authorities = signed([soaRr(zone), ...proof]);
         return encodeReply({ header, question, rcode: resolution.rcode, authoritative: true, authorities, edns }, sizeLimit);
       }

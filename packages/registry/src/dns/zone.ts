@@ -12,8 +12,11 @@ import type { ZoneVersion } from './zone-version.js';
 
 export type Resolution =
   | { rcode: typeof RCODE.REFUSED }
-  /** `encloser`: the labels of the closest existing ancestor of the name (for the denial proof). */
-  | { rcode: typeof RCODE.NXDOMAIN; encloser: string[] }
+  /**
+   * `encloser`: the labels of the closest existing ancestor of the name, `encloserTypes` the types it
+   * has (for the denial proof: an NSEC owned by it must tell its types truly).
+   */
+  | { rcode: typeof RCODE.NXDOMAIN; encloser: string[]; encloserTypes: number[] }
   /** `types`: every type the name has records of (an empty answer is NODATA; its proof lists them). */
   | { rcode: typeof RCODE.NOERROR; answers: Rr[]; additionals: Rr[]; types: number[] };
 
@@ -59,9 +62,10 @@ export async function resolve(question: Question, zone: Zone): Promise<Resolutio
   const host = nameServerAt(zone, question.labels.join('.'));
   if (host) return answered(host.records, question.type === QTYPE.ANY ? (host.types[0] ?? QTYPE.ANY) : question.type, host.types);
   const nsEncloser = nameServerEncloser(zone, relative);
-  const nx = (existing: number): Resolution => {
+  const nx = (existing: number, names?: Map<string, NameNode>): Resolution => {
     const depth = Math.max(existing, nsEncloser);
-    return { rcode: RCODE.NXDOMAIN, encloser: [...relative.slice(relative.length - depth), ...apex] };
+    const encloser = relative.slice(relative.length - depth);
+    return { rcode: RCODE.NXDOMAIN, encloser: [...encloser, ...apex], encloserTypes: typesAt(zone, encloser, names) };
   };
   // `<namespace>` and `<slug>.<namespace>` may have apps below them, so they are empty non-terminals, not
   // NXDOMAIN: resolvers that follow RFC 8020 would otherwise deny every app zone underneath.
@@ -80,10 +84,19 @@ export async function resolve(question: Question, zone: Zone): Promise<Resolutio
   if (!node) {
     let existing = 0;
     while (existing < below.length && names.has(below.slice(below.length - existing - 1).join('.'))) existing++;
-    return nx(Math.max(existing + APP_ZONE_DEPTH, nsEncloser));
+    return nx(Math.max(existing + APP_ZONE_DEPTH, nsEncloser), names);
   }
   if (question.type === QTYPE.SRV) return answered(node.records, QTYPE.SRV, node.types, node.withSrv);
   return answered(node.records, question.type === QTYPE.ANY ? node.anyType : question.type, node.types);
+}
+
+/** The types a name has (labels relative to the apex); `names`: its app zone's names, when it is in one. */
+function typesAt(zone: Zone, relative: string[], names?: Map<string, NameNode>): number[] {
+  if (relative.length === 0) return [QTYPE.SOA, QTYPE.NS, ...(zone.signer ? [QTYPE.DNSKEY] : [])];
+  const host = nameServerAt(zone, [...relative, zone.authority].join('.'));
+  if (host) return host.types;
+  if (!names || relative.length < APP_ZONE_DEPTH) return [];
+  return names.get(relative.slice(0, -APP_ZONE_DEPTH).join('.'))?.types ?? [];
 }
 
 /** The names of an app zone and their records, from its instances (kept while the source keeps the list). */
