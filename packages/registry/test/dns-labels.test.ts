@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, keyTag } from '@swarm/protocol';
 import fc from 'fast-check';
 import { type DnsInstance, startDnsServer } from '../src/dns/index.js';
+import { instanceRecords } from '../src/dns/instance-records.js';
 import { openDnsTcp } from './dns-tcp.js';
 import { transfer, transferQuery } from './dns-transfer-client.js';
 import { compareNames, dnskeyPublicKey, nameOf, type RawRecord, readNsec, readRaw, TYPE, verifySection } from './dnssec-check.js';
@@ -178,5 +179,36 @@ describe('Service DNS: labels with any byte', () => {
     } finally {
       connection.close();
     }
+  });
+});
+
+describe('Service DNS: endpoint hosts with any character', () => {
+  it('publishes a target only when every label of the host is letters, digits, - or _ (property)', () => {
+    const hostChar = fc.constantFrom(...'abcXYZ019-_.*;"$()!~\'+,=&{}`%\u00fc'.split(''));
+    fc.assert(
+      fc.property(
+        fc.string({ unit: hostChar, minLength: 1, maxLength: 40 }),
+        fc.constantFrom('host', 'zone') as fc.Arbitrary<'host' | 'zone'>,
+        (host, targets) => {
+          let url: string;
+          try {
+            url = new URL(`http://${host}:7410/i/x`).href;
+          } catch {
+            return true;
+          }
+          const records = instanceRecords(instance('cms-article', 'cms-article-x', url), targets);
+          if ('problem' in records) return true;
+          if (records.address) return true;
+          return records.target.split('.').every((label) => /^[a-z0-9_-]{1,63}$/.test(label));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    assert.ok('problem' in instanceRecords(instance('cms-article', 'x', 'http://a*b.example/i/x')));
+    assert.ok('problem' in instanceRecords(instance('cms-article', 'x', 'http://a;b.example/i/x')));
+    assert.equal(
+      (instanceRecords(instance('cms-article', 'x', 'http://B\u00fccher.example/i')) as { target: string }).target,
+      'xn--bcher-kva.example',
+    );
   });
 });
