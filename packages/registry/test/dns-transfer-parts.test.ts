@@ -56,11 +56,11 @@ describe('zone version (the SOA serial)', () => {
 
   it('never sends different records under one serial', () => {
     const version = new ZoneVersion(hour);
-    const first = version.transferred('a', hour + 5);
-    assert.equal(version.transferred('a', hour + 6), first, 'the same records, the same serial');
-    const second = version.transferred('b', hour + 7);
+    const first = version.observed('a', hour + 5);
+    assert.equal(version.observed('a', hour + 6), first, 'the same records, the same serial');
+    const second = version.observed('b', hour + 7);
     assert.ok(second > first);
-    assert.equal(version.transferred('b', hour + 8), second);
+    assert.equal(version.observed('b', hour + 8), second);
   });
 
   it('never goes back (property)', () => {
@@ -72,7 +72,7 @@ describe('zone version (the SOA serial)', () => {
         for (const [advance, change, digest] of steps) {
           now += advance;
           if (change) version.changed(now);
-          const serial = change ? version.serial(now) : version.transferred(digest, now);
+          const serial = change ? version.serial(now) : version.observed(digest, now);
           if (serial < last) return false;
           last = serial;
         }

@@ -206,6 +206,30 @@ describe('Service DNS zone transfer (AXFR) to listed secondaries', () => {
   });
 });
 
+describe('Service DNS zone transfer: changes nobody announces', () => {
+  it('moves the serial when an instance that never beat drops out by time alone: IXFR from the old serial gets the zone without it', async () => {
+    const registry = await startRegistry({ logLevel: false, dnsPort: 0, heartbeatIntervalSeconds: 1, dnsAllowTransfer: [HOST] });
+    try {
+      const port = registry.dnsPort as number;
+      const { dev, appId } = await developerWithApp(registry);
+      await boundInstance(registry, dev, appId, await listedProvider(registry));
+      const first = await transfer(port, transferQuery('swarm.local', 'AXFR'));
+      assert.equal(byType(first.records, TYPE.SRV).length, 1);
+      const serial = soaSerial(first.records[0] as RawRecord);
+      // Three missed beats (3 s) later the instance is unhealthy; no change was written or announced.
+      const later = await eventually('the instance to drop out', async () => {
+        const ixfr = await transfer(port, transferQuery('swarm.local', 'IXFR', serial));
+        // The SOA alone means "nothing new"; the whole zone comes with a new serial.
+        return ixfr.records.length > 1 && byType(ixfr.records, TYPE.SRV).length === 0 ? ixfr : undefined;
+      });
+      assert.ok(soaSerial(later.records[0] as RawRecord) > serial, 'a new serial for the new records');
+      assert.ok((await soaQuery(port)) > serial, 'and the SOA a secondary polls says so');
+    } finally {
+      await registry.close();
+    }
+  });
+});
+
 describe('Service DNS zone transfer refused', () => {
   it('to an address the allow-list does not hold, and to everyone by default', async () => {
     const elsewhere = await startRegistry({ logLevel: false, dnsPort: 0, dnsAllowTransfer: ['192.0.2.7', '2001:db8::/32'] });

@@ -11,6 +11,7 @@ import { type TcpResponder, tcpResponder } from './transfer.js';
 import { TransferAcl } from './transfer-acl.js';
 import { type Listening, listenUdp } from './udp-transport.js';
 import type { NameServer } from './zone.js';
+import { watchZone } from './zone-snapshot.js';
 import type { DnsInstance, DnsLogger, DnsZoneSource } from './zone-source.js';
 import { ZoneVersion } from './zone-version.js';
 
@@ -47,6 +48,8 @@ export interface DnsServer {
 }
 
 export const DEFAULT_DNS_TTL = 30;
+/** Half the SOA refresh (60 s): a change shows in the serial before a secondary's next poll. */
+const ZONE_CHECK_MS = 30_000;
 const FREE_PORT_ATTEMPTS = 20;
 const silent: DnsLogger = { warn() {} };
 
@@ -88,9 +91,16 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const respond = observedResponder(createResponder(zone, logger), options.observe);
   const respondTcp = tcpResponder(zone, respond, acl, logger, options.observe);
   const [udp, tcp] = await listenOnOnePort(options.host, options.port, respond, respondTcp, logger, limits);
+  // With secondaries listed, the zone is read now and then, so that the SOA they poll tells of
+  // changes nobody announced (health lost by time alone) within that period.
+  const unwatch =
+    acl.entries.length > 0 && options.source.everyZone
+      ? watchZone(zone, ZONE_CHECK_MS, (error) => logger.warn({ err: error }, 'service DNS could not read the zone'))
+      : () => {};
   return {
     port: udp.port,
     close: async () => {
+      unwatch();
       await Promise.all([udp.close(), tcp.close()]);
     },
   };

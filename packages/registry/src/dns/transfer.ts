@@ -6,7 +6,7 @@ import { type Rr, rrWire } from './rr.js';
 import type { TransferAcl } from './transfer-acl.js';
 import { MAX_TCP_MESSAGE, QCLASS, QTYPE, RCODE } from './wire-constants.js';
 import { soaRr, type Zone } from './zone.js';
-import { zoneSnapshot } from './zone-snapshot.js';
+import { zoneContent, zoneSnapshot } from './zone-snapshot.js';
 import type { DnsLogger } from './zone-source.js';
 
 /** Answers one message received over TCP from `peerAddress`: the replies to send, in order (none: drop). */
@@ -59,13 +59,14 @@ async function transferReplies(zone: Zone, message: Buffer, header: QueryHeader,
       { header, question: first ? question : null, rcode: RCODE.NOERROR, authoritative: true, answers, edns: first ? edns : null },
       false,
     );
+  // Read first: the serial compared below must tell of changes nobody announced.
+  const content = await zoneContent(zone);
   if (question.type === QTYPE.IXFR) {
     // RFC 1995 §2: a client as new as the server (or newer) gets the SOA alone.
-    const current = soaRr(zone);
     const theirs = clientSerial(message);
-    if (theirs !== null && !serialBefore(theirs, current.rdata.readUInt32BE(current.rdata.length - 20))) return [reply([current], true)];
+    if (theirs !== null && !serialBefore(theirs, content.serial)) return [reply([soaRr(zone)], true)];
   }
-  const snapshot = await zoneSnapshot(zone);
+  const snapshot = zoneSnapshot(zone, content);
   // RFC 5936 §2.2: the SOA, every other record, the SOA again; as many messages as it takes.
   const messages: Buffer[] = [];
   let batch: Rr[] = [snapshot.soa];

@@ -12,27 +12,57 @@ export interface ZoneSnapshot {
   records: Rr[];
 }
 
+/** Every record of the zone but the SOA, as read at one moment, and the serial they go under. */
+export interface ZoneContent {
+  serial: number;
+  body: Rr[];
+  nowMs: number;
+}
+
 /**
- * Reads every app zone from the source and writes the zone out: apex (SOA, NS, DNSKEY), the name
- * servers' addresses, every app zone's records. When the zone is signed, a full NSEC chain over
- * every name that owns records is made here (RFC 4034 §4: the next owner in canonical order, the
- * last pointing back at the apex), unlike the white lies of online answers (denial.ts), and every
- * RRset gets its RRSIGs, so the copy is a complete signed zone a secondary serves as it is.
+ * Reads every app zone from the source: apex (NS, DNSKEY), the name servers' addresses, every app
+ * zone's records. Their digest goes to the zone's version (zone-version.ts), which moves the serial
+ * when they changed unannounced.
  */
-export async function zoneSnapshot(zone: Zone, nowMs = Date.now()): Promise<ZoneSnapshot> {
+export async function zoneContent(zone: Zone, nowMs = Date.now()): Promise<ZoneContent> {
   if (!zone.source.everyZone) throw new Error('the zone source cannot list its zones');
   const suffix = `.${zone.authority}`;
   const appZones = (await zone.source.everyZone()).filter((app) => app.zone.endsWith(suffix));
-  const now = Math.floor(nowMs / 1000);
   const apex = apexRecords(zone, 0).filter((rr) => rr.type !== QTYPE.SOA);
   const body = unique([...apex, ...appZones.flatMap((app) => appZoneRecords(zone, app.zone, app.instances))]);
-  const serial = zone.version.transferred(digestOf(body), now);
+  return { serial: zone.version.observed(digestOf(body), Math.floor(nowMs / 1000)), body, nowMs };
+}
+
+/**
+ * The zone written out for a transfer. When the zone is signed, a full NSEC chain over every name
+ * that owns records is made here (RFC 4034 §4: the next owner in canonical order, the last pointing
+ * back at the apex), unlike the white lies of online answers (denial.ts), and every RRset gets its
+ * RRSIGs, so the copy is a complete signed zone a secondary serves as it is.
+ */
+export function zoneSnapshot(zone: Zone, content: ZoneContent): ZoneSnapshot {
+  const { serial, body, nowMs } = content;
   const soa = rrOf(soaRecord(zone, serial));
   const records = sortedCanonically([soa, ...body]);
   if (!zone.signer) return { serial, soa, records: records.slice(1) };
   const signer = zone.signer;
   const signed = rrsets([...records, ...nsecChain(records, zone.ttl)]).flatMap((set) => [...set, ...signer.rrsigs(set, nowMs, false)]);
   return { serial, soa, records: sortedCanonically(signed).filter((rr) => rr !== soa) };
+}
+
+/** Reads the zone now and checks it against the serial, every `everyMs`, until stopped (listed secondaries poll the SOA). */
+export function watchZone(zone: Zone, everyMs: number, onError: (error: unknown) => void): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    zoneContent(zone)
+      .catch(onError)
+      .finally(() => {
+        running = false;
+      });
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** One NSEC per owner name, pointing at the next owner; types: the owner's, RRSIG and NSEC. */

@@ -7,9 +7,11 @@
  * at the process's start time, so a restart never goes back. Each change takes the current second,
  * or one more than the last serial when two changes fall in one second.
  *
- * Health lost by time alone is heard of late (the liveness sweep), and a commit of another process
- * on SQLite not at all; so a transfer also compares a digest of the records it sends with the last
- * one sent: the same serial never goes out with different records (`transferred`).
+ * Some changes nobody announces: health lost by time alone (an instance that never beat after its
+ * binding), a commit of another process on SQLite. So whoever reads the whole zone (a transfer, an
+ * IXFR poll, the periodic check while secondaries are listed) hands its digest to `observed`: when
+ * the records differ from the last ones seen under the same serial, the serial moves first. The
+ * same serial never goes out with different records.
  */
 export const SERIAL_STEP_SECONDS = 3600;
 
@@ -33,10 +35,10 @@ export class ZoneVersion {
   }
 
   /**
-   * The serial a transfer built at `now` goes out with, given the digest of its records: when the
-   * records differ from the last transfer sent under the same serial, the serial moves first.
+   * The serial of the zone whose records have `digest`, read at `now`: when the records differ from
+   * the last ones seen under the same serial, the serial moves first.
    */
-  transferred(digest: string, now: number): number {
+  observed(digest: string, now: number): number {
     if (this.#lastDigest !== null && this.#lastDigest !== digest && this.#lastDigestSerial === this.serial(now)) this.changed(now);
     this.#lastDigest = digest;
     this.#lastDigestSerial = this.serial(now);
