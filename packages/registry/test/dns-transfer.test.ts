@@ -11,7 +11,7 @@ import { type RegistryHandle, startRegistry } from '../src/index.js';
 import { openDnsTcp } from './dns-tcp.js';
 import { soaSerial, transfer, transferQuery } from './dns-transfer-client.js';
 import { dnskeyPublicKey, nameOf, type RawRecord, readNsec, readRaw, TYPE, verifySection } from './dnssec-check.js';
-import { boundInstance, developerWithApp, listedProvider } from './helpers.js';
+import { boundInstance, developerWithApp, listedProvider, postgresBackend } from './helpers.js';
 
 const HOST = '127.0.0.1';
 const REFUSED = 5;
@@ -226,6 +226,37 @@ describe('Service DNS zone transfer: changes nobody announces', () => {
       assert.ok((await soaQuery(port)) > serial, 'and the SOA a secondary polls says so');
     } finally {
       await registry.close();
+    }
+  });
+});
+
+const postgres = postgresBackend();
+describe('Service DNS zone transfer on PostgreSQL: replicas on one database send the same records', { skip: postgres.skip }, () => {
+  after(() => postgres.cleanup());
+
+  it('lists every healthy instance of every app from the database, on each replica', async () => {
+    const options = { dnsPort: 0, dnsAllowTransfer: [HOST], dnsAddressTargets: 'zone' as const };
+    const first = await postgres.start(options);
+    const second = await postgres.start(options);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const { dev, appId } = await developerWithApp(first);
+        await boundInstance(first, dev, appId, await listedProvider(first));
+      }
+      const records = async (registry: RegistryHandle) => {
+        const axfr = await transfer(registry.dnsPort as number, transferQuery('swarm.local', 'AXFR'));
+        // Signatures and serials are each replica's own moment; the records themselves must agree.
+        return axfr.records
+          .filter((record) => record.type !== TYPE.RRSIG && record.type !== TYPE.SOA)
+          .map((record) => `${record.owner.toString('hex')}/${record.type}/${record.rdata.toString('hex')}`)
+          .sort();
+      };
+      const fromFirst = await records(first);
+      assert.equal(fromFirst.filter((key) => key.includes(`/${TYPE.SRV}/`)).length, 2);
+      assert.deepEqual(await records(second), fromFirst);
+    } finally {
+      await second.close();
+      await first.close();
     }
   });
 });
