@@ -54,6 +54,15 @@ describe('zone version (the SOA serial)', () => {
     assert.equal(version.serial(hour + 3600), hour + 3600);
   });
 
+  it('gives a burst of changes no one saw a serial between one new serial', () => {
+    const version = new ZoneVersion(hour + 10);
+    assert.equal(version.serial(hour + 20), hour + 10);
+    for (let i = 0; i < 100; i++) version.changed(hour + 20);
+    assert.equal(version.serial(hour + 20), hour + 20, 'the clock, not 100 past the start');
+    version.changed(hour + 20);
+    assert.equal(version.serial(hour + 20), hour + 21, 'a change after a serial was handed out moves it again');
+  });
+
   it('never sends different records under one serial', () => {
     const version = new ZoneVersion(hour);
     const first = version.observed('a', hour + 5);

@@ -17,6 +17,7 @@ export const SERIAL_STEP_SECONDS = 3600;
 
 export class ZoneVersion {
   #changedTo: number;
+  #handedOut = true;
   #lastDigest: string | null = null;
   #lastDigestSerial = -1;
 
@@ -24,14 +25,24 @@ export class ZoneVersion {
     this.#changedTo = startedAt >>> 0;
   }
 
-  /** The serial at `now` (Unix seconds). */
+  /** The serial at `now` (Unix seconds), handed out (an SOA, a transfer). */
   serial(now: number): number {
-    return Math.max(hourStart(now), this.#changedTo) >>> 0;
+    this.#handedOut = true;
+    return this.#current(now);
   }
 
-  /** Something an answer depends on changed at `now`. */
+  /**
+   * Something an answer depends on changed at `now`. Changes between two serials handed out share
+   * one new serial, so a burst of changes moves the serial once, not once per change, and the
+   * serial stays near the clock.
+   */
   changed(now: number): void {
-    this.#changedTo = Math.max(now, this.serial(now) + 1) >>> 0;
+    this.#changedTo = (this.#handedOut ? Math.max(now, this.#current(now) + 1) : Math.max(now, this.#changedTo)) >>> 0;
+    this.#handedOut = false;
+  }
+
+  #current(now: number): number {
+    return Math.max(hourStart(now), this.#changedTo) >>> 0;
   }
 
   /**
