@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { eventually, freePort, stop, tempDir } from '@swarm/dev-env';
-import { appDnsZone, keyTag } from '@swarm/protocol';
+import { appDnsZone, dsRecord, keyTag } from '@swarm/protocol';
 import dnsPacket from 'dns-packet';
 import { type RegistryHandle, startRegistry } from '../src/index.js';
 import { openDnsTcp } from './dns-tcp.js';
@@ -27,6 +28,7 @@ const digMissing = missing('dig', ['-v'], 'dnsutils');
 const checkzoneMissing = missing('named-checkzone', ['-v'], 'bind9-utils');
 const verifyMissing = missing('dnssec-verify', ['-V'], 'bind9-utils');
 const nsdMissing = missing('nsd', ['-v'], 'nsd');
+const unboundMissing = missing('unbound', ['-V'], 'unbound');
 
 async function soaQuery(port: number): Promise<number> {
   const connection = await openDnsTcp(HOST, port);
@@ -119,7 +121,6 @@ describe('Service DNS zone transfer (AXFR) to listed secondaries', () => {
   it('refuses a transfer of a name below the apex and AXFR over UDP', async () => {
     const below = await transfer(port, transferQuery(zone, 'AXFR'));
     assert.equal(below.rcode, REFUSED);
-    const { createSocket } = await import('node:dgram');
     const socket = createSocket('udp4');
     try {
       const answer = new Promise<Buffer>((resolve) => socket.once('message', resolve));
@@ -151,58 +152,134 @@ describe('Service DNS zone transfer (AXFR) to listed secondaries', () => {
     });
   });
 
-  it('nsd, as a secondary with request-xfr, loads the zone and answers the same SRV as the registry', { skip: nsdMissing }, async () => {
-    const nsdPort = await freePort();
-    const nsdDir = join(dir.path, 'nsd');
-    await run('mkdir', ['-p', nsdDir]);
-    const config = join(nsdDir, 'nsd.conf');
-    writeFileSync(
-      config,
-      [
-        'server:',
-        `  ip-address: ${HOST}@${nsdPort}`,
-        '  username: ""',
-        '  chroot: ""',
-        `  zonesdir: "${nsdDir}"`,
-        '  database: ""',
-        `  pidfile: "${nsdDir}/nsd.pid"`,
-        `  xfrdfile: "${nsdDir}/xfrd.state"`,
-        `  xfrdir: "${nsdDir}"`,
-        `  zonelistfile: "${nsdDir}/zone.list"`,
-        '  server-count: 1',
-        '  do-ip6: no',
-        '  verbosity: 0',
-        'remote-control:',
-        '  control-enable: no',
-        'zone:',
-        '  name: "swarm.local"',
-        '  zonefile: "swarm.local.zone"',
-        `  request-xfr: ${HOST}@${port} NOKEY`,
-        '',
-      ].join('\n'),
-    );
-    const nsd = { child: spawn('nsd', ['-d', '-c', config], { stdio: 'ignore' }) };
-    try {
-      const name = `_cms-article._tcp.${zone}`;
-      const srvOf = async (server: number) => {
-        const connection = await openDnsTcp(HOST, server);
-        try {
-          connection.send(dnsPacket.encode({ type: 'query', id: 9, questions: [{ name, type: 'SRV' }] }));
-          // nsd compresses names: read with dns-packet.
-          const reply = dnsPacket.decode(await connection.next());
-          return (reply.answers ?? []).flatMap((record) => (record.type === 'SRV' ? [JSON.stringify(record.data)] : []));
-        } finally {
-          connection.close();
-        }
-      };
-      const fromNsd = await eventually('nsd to load the zone', async () => {
-        const srv = await srvOf(nsdPort).catch(() => []);
-        return srv.length > 0 ? srv : undefined;
-      });
-      assert.deepEqual(fromNsd.sort(), (await srvOf(port)).sort());
-    } finally {
-      await stop(nsd);
+  describe('nsd as a secondary (request-xfr)', { skip: nsdMissing }, () => {
+    let nsd: { child: ReturnType<typeof spawn> };
+    let nsdPort: number;
+    const name = () => `_cms-article._tcp.${zone}`;
+
+    before(async () => {
+      nsdPort = await freePort();
+      const nsdDir = join(dir.path, 'nsd');
+      mkdirSync(nsdDir, { recursive: true });
+      const config = join(nsdDir, 'nsd.conf');
+      writeFileSync(
+        config,
+        [
+          'server:',
+          `  ip-address: ${HOST}@${nsdPort}`,
+          '  username: ""',
+          '  chroot: ""',
+          `  zonesdir: "${nsdDir}"`,
+          '  database: ""',
+          `  pidfile: "${nsdDir}/nsd.pid"`,
+          `  xfrdfile: "${nsdDir}/xfrd.state"`,
+          `  xfrdir: "${nsdDir}"`,
+          `  zonelistfile: "${nsdDir}/zone.list"`,
+          '  server-count: 1',
+          '  do-ip6: no',
+          '  verbosity: 0',
+          'remote-control:',
+          '  control-enable: no',
+          'zone:',
+          '  name: "swarm.local"',
+          '  zonefile: "swarm.local.zone"',
+          `  request-xfr: ${HOST}@${port} NOKEY`,
+          '',
+        ].join('\n'),
+      );
+      nsd = { child: spawn('nsd', ['-d', '-c', config], { stdio: 'ignore' }) };
+      await eventually('nsd to load the zone', async () => ((await srvOf(nsdPort).catch(() => [])).length > 0 ? true : undefined));
+    });
+    after(() => stop(nsd));
+
+    async function srvOf(server: number): Promise<string[]> {
+      const connection = await openDnsTcp(HOST, server);
+      try {
+        connection.send(dnsPacket.encode({ type: 'query', id: 9, questions: [{ name: name(), type: 'SRV' }] }));
+        // nsd compresses names: read with dns-packet.
+        const reply = dnsPacket.decode(await connection.next());
+        return (reply.answers ?? []).flatMap((record) => (record.type === 'SRV' ? [JSON.stringify(record.data)] : []));
+      } finally {
+        connection.close();
+      }
     }
+
+    it('loads the zone and answers the same SRV as the registry', async () => {
+      assert.deepEqual((await srvOf(nsdPort)).sort(), (await srvOf(port)).sort());
+    });
+
+    it("serves a copy unbound validates with the registry's DS as trust anchor: answers and NXDOMAIN (the NSEC chain)", {
+      skip: unboundMissing,
+    }, async () => {
+      const connection = await openDnsTcp(HOST, port);
+      connection.send(dnsPacket.encode({ type: 'query', id: 3, questions: [{ name: 'swarm.local', type: 'DNSKEY' }] }));
+      const ksk = byType(readRaw(await connection.next()).answers, TYPE.DNSKEY).find((key) => key.rdata.readUInt16BE(0) === 257);
+      connection.close();
+      const ds = dsRecord('swarm.local', (ksk as RawRecord).rdata);
+      const resolverPort = await freePort();
+      const config = join(dir.path, 'unbound.conf');
+      writeFileSync(
+        config,
+        [
+          'server:',
+          `  interface: ${HOST}`,
+          `  port: ${resolverPort}`,
+          '  do-daemonize: no',
+          '  chroot: ""',
+          '  username: ""',
+          `  directory: "${dir.path}"`,
+          '  pidfile: ""',
+          '  use-syslog: no',
+          '  logfile: ""',
+          '  verbosity: 0',
+          '  num-threads: 1',
+          '  do-not-query-localhost: no',
+          '  module-config: "validator iterator"',
+          '  local-zone: "local." nodefault',
+          `  trust-anchor: "swarm.local. DS ${ds.keyTag} ${ds.algorithm} ${ds.digestType} ${ds.digest}"`,
+          'remote-control:',
+          '  control-enable: no',
+          'stub-zone:',
+          '  name: "swarm.local"',
+          `  stub-addr: ${HOST}@${nsdPort}`,
+          '',
+        ].join('\n'),
+      );
+      const unbound = { child: spawn('unbound', ['-d', '-c', config], { stdio: 'ignore' }) };
+      try {
+        const ask = async (qname: string, type: 'SRV' | 'A') => {
+          const socket = createSocket('udp4');
+          try {
+            const reply = new Promise<Buffer>((resolve, reject) => {
+              socket.once('message', resolve);
+              setTimeout(() => reject(new Error('no answer')), 1000).unref();
+            });
+            // DO set: a validating resolver sets AD only for a client that asks for DNSSEC (RFC 6840 §5.8).
+            const opt = { type: 'OPT', name: '.', udpPayloadSize: 1232, flags: dnsPacket.DNSSEC_OK } as unknown as dnsPacket.Answer;
+            const query: dnsPacket.Packet = {
+              type: 'query',
+              id: 5,
+              flags: dnsPacket.RECURSION_DESIRED,
+              questions: [{ name: qname, type }],
+              additionals: [opt],
+            };
+            socket.send(dnsPacket.encode(query), resolverPort, HOST);
+            return dnsPacket.decode(await reply) as ReturnType<typeof dnsPacket.decode> & { rcode?: string };
+          } finally {
+            socket.close();
+          }
+        };
+        const srv = await eventually('unbound to answer', async () => (await ask(name(), 'SRV').catch(() => undefined)) ?? undefined);
+        assert.equal(srv.rcode, 'NOERROR');
+        assert.equal(srv.flag_ad, true, 'validated');
+        assert.ok((srv.answers ?? []).some((record) => record.type === 'SRV'));
+        const missingName = await ask(`nope.${zone}`, 'A');
+        assert.equal(missingName.rcode, 'NXDOMAIN');
+        assert.equal(missingName.flag_ad, true, 'the denial validated: the transferred NSEC chain proves it');
+      } finally {
+        await stop(unbound);
+      }
+    });
   });
 });
 
