@@ -1,4 +1,4 @@
-import { createHmac, createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
 import { DNSSEC_ED25519, dnskeyRdata, keyTag } from '@swarm/protocol';
 import { labelCount, labelsWire, type Rr, rrWire } from './rr.js';
 import { QTYPE } from './wire-constants.js';
@@ -72,22 +72,30 @@ export class ZoneSigner {
   }
 
   /**
-   * The RRSIGs of one RRset (all records of one owner and type, in canonical form). `keep: false`
-   * (a zone transfer, every RRset once) uses kept signatures but keeps no new ones, so a transfer
-   * does not push out the signatures online answers use.
+   * The RRSIGs of one RRset (all records of one owner and type, in canonical form). With `transfer`
+   * (a zone transfer, every RRset once) the signatures come from the online ones kept or from the
+   * previous transfer's, and new ones go to the transfer's own store, never among the online ones:
+   * a transfer neither pushes out what online answers use nor signs again what did not change.
    */
-  rrsigs(rrset: Rr[], now = Date.now(), keep = true): Rr[] {
+  rrsigs(rrset: Rr[], now = Date.now(), transfer?: TransferSignatures): Rr[] {
     const seconds = Math.floor(now / 1000);
     const window = seconds - (seconds % SIGNATURE_WINDOW_SECONDS);
     const canonical = canonicalOrder(rrset);
     const wires = canonical.map((rr) => rrWire(rr));
     const key = `${window}\n${Buffer.concat(wires).toString('latin1')}`;
+    if (transfer) {
+      const digest = createHash('sha256').update(key, 'latin1').digest('base64');
+      const rrsigs =
+        this.#kept.get(key)?.rrsigs ??
+        transfer.previous.get(digest) ??
+        this.keys.map((zoneKey) => this.#sign(canonical, window, signerOf(canonical, zoneKey)));
+      transfer.next.set(digest, rrsigs);
+      return rrsigs;
+    }
     const kept = this.#kept.get(key);
     if (kept) return kept.rrsigs;
-    // The DNSKEY RRset by the key-signing keys (what the DS vouches for), everything else by the zone-signing keys.
-    const signers = canonical[0]?.type === QTYPE.DNSKEY ? this.keys : this.keys.map((key) => key.zsk);
-    const rrsigs = signers.map((dnskey) => this.#sign(canonical, window, dnskey));
-    if (keep) this.#keep(key, rrsigs);
+    const rrsigs = this.keys.map((zoneKey) => this.#sign(canonical, window, signerOf(canonical, zoneKey)));
+    this.#keep(key, rrsigs);
     return rrsigs;
   }
 
@@ -118,6 +126,17 @@ export class ZoneSigner {
     this.#kept.set(key, { rrsigs, bytes });
     this.#keptBytes += bytes;
   }
+}
+
+/** Signatures a zone transfer reuses from the previous one (by a digest of RRset and window) and those it made. */
+export interface TransferSignatures {
+  previous: ReadonlyMap<string, Rr[]>;
+  next: Map<string, Rr[]>;
+}
+
+/** The DNSKEY RRset is signed by the key-signing key (what the DS vouches for), everything else by the zone-signing key. */
+function signerOf(rrset: Rr[], key: ZoneKey): SigningDnskey {
+  return rrset[0]?.type === QTYPE.DNSKEY ? key : key.zsk;
 }
 
 /** RFC 4034 §6.3: records of an RRset ordered by their RDATA as bytes, duplicates removed. */

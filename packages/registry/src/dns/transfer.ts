@@ -66,7 +66,7 @@ async function transferReplies(zone: Zone, message: Buffer, header: QueryHeader,
     const theirs = clientSerial(message);
     if (theirs !== null && !serialBefore(theirs, content.serial)) return [reply([soaRr(zone)], true)];
   }
-  const snapshot = zoneSnapshot(zone, content);
+  const snapshot = await zoneSnapshot(zone, content);
   // RFC 5936 §2.2: the SOA, every other record, the SOA again; as many messages as it takes.
   const messages: Buffer[] = [];
   let batch: Rr[] = [snapshot.soa];

@@ -39,15 +39,27 @@ export async function zoneContent(zone: Zone, nowMs = Date.now()): Promise<ZoneC
  * back at the apex), unlike the white lies of online answers (denial.ts), and every RRset gets its
  * RRSIGs, so the copy is a complete signed zone a secondary serves as it is.
  */
-export function zoneSnapshot(zone: Zone, content: ZoneContent): ZoneSnapshot {
+export async function zoneSnapshot(zone: Zone, content: ZoneContent): Promise<ZoneSnapshot> {
   const { serial, body, nowMs } = content;
   const soa = rrOf(soaRecord(zone, serial));
   const records = sortedCanonically([soa, ...body]);
   if (!zone.signer) return { serial, soa, records: records.slice(1) };
   const signer = zone.signer;
-  const signed = rrsets([...records, ...nsecChain(records, zone.ttl)]).flatMap((set) => [...set, ...signer.rrsigs(set, nowMs, false)]);
+  // What did not change since the last transfer keeps its signatures (in the same window).
+  const signatures = { previous: lastSignatures.get(zone) ?? new Map<string, Rr[]>(), next: new Map<string, Rr[]>() };
+  const signed: Rr[] = [];
+  for (const [index, set] of rrsets([...records, ...nsecChain(records, zone.ttl)]).entries()) {
+    signed.push(...set, ...signer.rrsigs(set, nowMs, signatures));
+    // Signing a large zone takes a while: online answers get their turn in between.
+    if (index % YIELD_EVERY_RRSETS === YIELD_EVERY_RRSETS - 1) await new Promise((resolve) => setImmediate(resolve));
+  }
+  lastSignatures.set(zone, signatures.next);
   return { serial, soa, records: sortedCanonically(signed).filter((rr) => rr !== soa) };
 }
+
+/** The signatures of each zone's last transfer, by a digest of RRset and window. */
+const lastSignatures = new WeakMap<Zone, Map<string, Rr[]>>();
+const YIELD_EVERY_RRSETS = 256;
 
 /** Reads the zone now and checks it against the serial, every `everyMs`, until stopped (listed secondaries poll the SOA). */
 export function watchZone(zone: Zone, everyMs: number, onError: (error: unknown) => void): () => void {
