@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { eventually, freePort, stop, tempDir } from '@swarm/dev-env';
-import { appDnsZone, dsRecord, keyTag } from '@swarm/protocol';
+import { appDnsZone, dsRecord, generateSigningKey, keyTag } from '@swarm/protocol';
 import dnsPacket from 'dns-packet';
+import { type DnsInstance, startDnsServer } from '../src/dns/index.js';
 import { type RegistryHandle, startRegistry } from '../src/index.js';
 import { openDnsTcp } from './dns-tcp.js';
 import { soaSerial, transfer, transferQuery } from './dns-transfer-client.js';
@@ -205,7 +206,8 @@ describe('Service DNS zone transfer (AXFR) to listed secondaries', () => {
     }
 
     it('loads the zone and answers the same SRV as the registry', async () => {
-      assert.deepEqual((await srvOf(nsdPort)).sort(), (await srvOf(port)).sort());
+      const [fromNsd, fromRegistry] = [await srvOf(nsdPort), await srvOf(port)];
+      assert.deepEqual(fromNsd.sort(), fromRegistry.sort(), `nsd ${fromNsd.join(' ')}; registry ${fromRegistry.join(' ')}`);
     });
 
     it("serves a copy unbound validates with the registry's DS as trust anchor: answers and NXDOMAIN (the NSEC chain)", {
@@ -280,6 +282,52 @@ describe('Service DNS zone transfer (AXFR) to listed secondaries', () => {
         await stop(unbound);
       }
     });
+  });
+});
+
+describe('Service DNS zone transfer of a zone larger than one message', () => {
+  it('spreads it over several messages, every record once, signed, the chain whole', async () => {
+    const zones = new Map<string, DnsInstance[]>();
+    for (let app = 0; app < 100; app++) {
+      const zone = `a${String(app).padStart(5, '0')}.shop.bob.swarm.local`;
+      zones.set(
+        zone,
+        [0, 1].map((n) => ({
+          serviceType: 'cms-article',
+          serviceId: `cms-article-${app}-${n}`,
+          endpointUrl: `http://10.0.${app % 250}.${n + 1}:7410/i/${app}`,
+          publicKey: 'Zm9vYmFy',
+          tier: 'free',
+          region: 'local',
+        })),
+      );
+    }
+    const server = await startDnsServer({
+      host: HOST,
+      port: 0,
+      authority: 'swarm.local',
+      addressTargets: 'zone',
+      allowTransfer: [HOST],
+      dnssecKeys: [generateSigningKey().privateKey],
+      source: {
+        instancesForZone: async (zone) => zones.get(zone) ?? null,
+        everyZone: async () => [...zones].map(([zone, instances]) => ({ zone, instances })),
+      },
+    });
+    try {
+      const axfr = await transfer(server.port, transferQuery('swarm.local', 'AXFR'));
+      assert.ok(axfr.messages > 1, `${axfr.messages} messages`);
+      const body = axfr.records.slice(0, -1);
+      assert.equal(byType(body, TYPE.SRV).length, 200);
+      assert.equal(byType(body, TYPE.A).length, 201, 'every target and the name server');
+      const keys = new Map(byType(body, TYPE.DNSKEY).map((key) => [keyTag(key.rdata), dnskeyPublicKey(key.rdata)]));
+      verifySection(body, keys);
+      const unique = new Set(body.map((record) => `${record.owner.toString('hex')}/${record.type}/${record.rdata.toString('hex')}`));
+      assert.equal(unique.size, body.length, 'no record twice');
+      assert.equal(byType(body, TYPE.NSEC).length, names(body.filter((r) => r.type !== TYPE.RRSIG && r.type !== TYPE.NSEC)).length);
+    } finally {
+      await server.close();
+    }
   });
 });
 
