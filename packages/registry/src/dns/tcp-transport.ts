@@ -63,7 +63,8 @@ function serveConnection(socket: Socket, address: string, respond: TcpResponder,
   // Two timers, neither reset by a byte alone: a client trickling one byte at a time would
   // otherwise hold its connection for ever. Idle counts from the last whole query or reply.
   const lifetime = setTimeout(() => socket.destroy(), limits.tcpLifetimeMs);
-  const idle = setTimeout(() => socket.destroy(), limits.tcpIdleMs);
+  // While the server works on a reply (a zone transfer may take seconds) the client is not idle.
+  const idle = setTimeout(() => (answering ? idle.refresh() : socket.destroy()), limits.tcpIdleMs);
   lifetime.unref();
   idle.unref();
   socket.once('close', () => {
