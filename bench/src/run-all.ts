@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchBlobListing } from './blob-listing.js';
 import { benchDns } from './dns.js';
 import { benchDnsLoad } from './dns-load.js';
+import { benchDnsZone } from './dns-zone.js';
 import { benchGrowth } from './growth.js';
 import { type BenchResult, printTable, RESULTS_PATH, writeResults } from './harness.js';
 import { benchHttpRoutes } from './http-routes.js';
@@ -27,6 +28,7 @@ const benches: Array<[string, boolean, Bench]> = [
   ['provisioning', true, benchProvisioning],
   ['growth', false, () => benchGrowth()],
   ['dns-load', false, () => benchDnsLoad()],
+  ['dns-zone', false, () => benchDnsZone()],
   ['provider-beats', false, () => benchProviderBeats()],
   ['observability', false, () => benchObservability()],
   ['listing', false, () => benchBlobListing()],

@@ -1,5 +1,5 @@
-import { appDnsZone, migratedZone } from '@swarm/protocol';
-import type { DnsInstance, MovedZone } from './dns/index.js';
+import { appDnsZone, migratedZone, nowSeconds } from '@swarm/protocol';
+import { type DnsInstance, type MovedZone, ZoneVersion } from './dns/index.js';
 import { LookupCache, type LookupCacheSource, SHARED_GROUP } from './lookup-cache.js';
 
 /** Hit/miss counters per cache (the registry's metrics). */
@@ -18,6 +18,8 @@ export class AppLookups {
   readonly http: LookupCache<string>;
   readonly dns: LookupCache<DnsInstance[] | MovedZone | null>;
   readonly dnsReplies: LookupCache<Buffer | null>;
+  /** The Service DNS zone's SOA serial: moved by every change dropped here. */
+  readonly version = new ZoneVersion(nowSeconds());
   readonly #authority: string[];
 
   constructor(source: LookupCacheSource | null, maxEntries: number, authority: string, observe?: LookupObservers) {
@@ -40,6 +42,7 @@ export class AppLookups {
   /** Anything of the app changed: its listing, its instance list, its replies. */
   changed(appId: string): void {
     const zone = zoneOf(appId);
+    this.version.changed(nowSeconds());
     this.http.invalidate(appId);
     this.dns.invalidate(zone);
     this.dnsReplies.invalidate(zone);
@@ -60,6 +63,7 @@ export class AppLookups {
   }
 
   clear(): void {
+    this.version.changed(nowSeconds());
     this.http.clear();
     this.dns.clear();
     this.dnsReplies.clear();

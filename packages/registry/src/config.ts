@@ -1,5 +1,5 @@
 import { parseAllowList } from '@swarm/runtime';
-import { type AddressTargets, parseNameServers } from './dns/index.js';
+import { type AddressTargets, parseNameServers, parseTransferAllowList } from './dns/index.js';
 import { parseInstanceQuotas } from './routes/bindings.js';
 import type { RegistryOptions } from './start.js';
 
@@ -22,7 +22,7 @@ const text = (value: string | undefined) => (value === undefined || value === ''
 /**
  * Registry options from SWARM_* environment variables; explicit options win over them.
  * SWARM_DNS_PORT=off turns Service DNS off, SWARM_DNSSEC=off its signatures; SWARM_DNS_NS names its
- * name servers; SWARM_ALLOW_EGRESS lists CIDRs broadcasts may reach.
+ * name servers; SWARM_DNS_ALLOW_TRANSFER who may transfer the zone; SWARM_ALLOW_EGRESS lists CIDRs broadcasts may reach.
  */
 export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RegistryOptions {
   const options: RegistryOptions = {};
@@ -44,6 +44,8 @@ export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Re
   if (givenLimits.length > 0) options.dnsLimits = Object.fromEntries(givenLimits);
   const nameServers = text(env.SWARM_DNS_NS);
   if (nameServers !== undefined) options.dnsNameServers = parseNameServers(nameServers);
+  const allowTransfer = text(env.SWARM_DNS_ALLOW_TRANSFER);
+  if (allowTransfer !== undefined) options.dnsAllowTransfer = parseTransferAllowList(allowTransfer);
   const targets = text(env.SWARM_DNS_ADDRESS_TARGETS);
   if (targets !== undefined) options.dnsAddressTargets = addressTargets(targets, 'SWARM_DNS_ADDRESS_TARGETS');
   if (env.SWARM_DNSSEC === 'off' || env.SWARM_DNSSEC === 'false') options.dnssec = false;

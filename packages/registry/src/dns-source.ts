@@ -1,8 +1,9 @@
 import { MigrationSuccessor, migratedZone, nowSeconds } from '@swarm/protocol';
 import type { RegistryContext } from './context.js';
-import type { DnsInstance, DnsZoneSource, MovedZone } from './dns/index.js';
+import type { DnsAppZone, DnsInstance, DnsZoneSource, MovedZone } from './dns/index.js';
 import { SIGNATURE_WINDOW_SECONDS } from './dns/signer.js';
 import { instancesUntil } from './kept-until.js';
+import { activeBindingsByZone, type BindingRow } from './storage/bindings.js';
 
 /**
  * Service DNS reads the apps table by its unique zone index and the bindings by (app_id, status),
@@ -24,6 +25,17 @@ export function storageZoneSource(ctx: RegistryContext): DnsZoneSource {
       };
       return ctx.lookups.dns.get(name, name, now, build, { until: () => until });
     },
+    async everyZone(): Promise<DnsAppZone[]> {
+      const now = nowSeconds();
+      const zones = new Map<string, DnsInstance[]>();
+      for (const { zone, binding } of await activeBindingsByZone(ctx.db)) {
+        if (!ctx.liveness.isHealthy(binding, now)) continue;
+        const name = zone.toLowerCase();
+        zones.set(name, [...(zones.get(name) ?? []), dnsInstance(binding)]);
+      }
+      return [...zones].map(([zone, instances]) => ({ zone, instances }));
+    },
+    version: ctx.lookups.version,
     keepReplies(key, build, keep) {
       const now = nowSeconds();
       const group = ctx.lookups.replyGroup(key);
@@ -50,15 +62,18 @@ async function instancesOf(
   if (app.status === 'migrated') return { instances: movedZone(ctx, appId, app.successor, now), until: now + 1 };
   const listed = await ctx.reads.bindings.listed(appId);
   const bindings = listed.filter((binding) => ctx.liveness.isHealthy(binding, now));
-  const instances = bindings.map((binding) => ({
+  return { instances: bindings.map(dnsInstance), until: instancesUntil(ctx, listed, now) };
+}
+
+function dnsInstance(binding: BindingRow): DnsInstance {
+  return {
     serviceType: binding.serviceType,
     serviceId: binding.serviceId,
     endpointUrl: binding.endpointUrl,
     publicKey: binding.publicKey,
     tier: binding.serviceTier,
     region: binding.region,
-  }));
-  return { instances, until: instancesUntil(ctx, listed, now) };
+  };
 }
 
 /** A released app's old zone points at its new one for the grace period (docs/DNS.md, "Migration"), then is gone. */

@@ -12,6 +12,8 @@ export interface LivenessOptions {
   persistSeconds: number;
   /** When this registry started (seconds): the warm-up after it gives rows the benefit of the doubt. */
   startedAt: number;
+  /** Told of each app with an instance whose beats stopped (a sweep found it unhealthy): its DNS answers changed. */
+  onStopped?: (appId: string) => void;
 }
 
 interface Beat {
@@ -189,6 +191,7 @@ export class Liveness {
   async sweep(now: number): Promise<void> {
     const due: StoredBeat[] = [];
     const gone: Beat[] = [];
+    const stoppedApps = new Set<string>();
     const since = this.healthySince(now);
     for (const [key, beat] of this.#beats) {
       const stopped = beat.at < since;
@@ -198,10 +201,12 @@ export class Liveness {
       if (stopped) {
         this.#beats.delete(key);
         gone.push(beat);
+        stoppedApps.add(beat.appId);
       }
     }
     void this.#shared?.forgetAll(gone);
     await this.#store(due);
+    for (const appId of stoppedApps) this.#options.onStopped?.(appId);
   }
 
   /** Writes every beat the rows do not hold yet (at close, so a clean restart starts exact). */

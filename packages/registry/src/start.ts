@@ -93,6 +93,8 @@ export interface RegistryOptions {
    * (`<service_id>.<app zone>` with its A/AAAA in the zone, for a zone resolvers follow; docs/DNS.md).
    */
   dnsAddressTargets?: AddressTargets;
+  /** Addresses or CIDRs that may transfer the Service DNS zone (AXFR/IXFR over TCP); default none. */
+  dnsAllowTransfer?: string[];
   /** Signs Service DNS (DNSSEC, Ed25519); default true. */
   dnssec?: boolean;
   /**
@@ -249,6 +251,8 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       intervalSeconds: heartbeatIntervalSeconds,
       persistSeconds: heartbeatIntervalSeconds * (options.persistBeatsEveryIntervals ?? (database.dialect === 'sqlite' || redis ? 6 : 0)),
       startedAt: nowSeconds(),
+      // Health lost by time alone changes DNS answers: the zone's serial moves with it.
+      onStopped: (appId) => lookups.changed(appId),
     });
     // SQLite: the data version moves only when another process commits. PostgreSQL: answers are
     // kept while the change channel listens to every replica's commits.
@@ -364,6 +368,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
         ...(options.dnsNameServers ? { nameServers: options.dnsNameServers } : {}),
         ...(options.dnsAddressTargets ? { addressTargets: options.dnsAddressTargets } : {}),
         dnssecKeys: await dnssecKeys(database.db, options),
+        ...(options.dnsAllowTransfer ? { allowTransfer: options.dnsAllowTransfer } : {}),
       });
       ctx.dnsPort = dns.port;
       shutdown.onStop(() => dns.close());

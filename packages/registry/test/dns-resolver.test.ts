@@ -108,9 +108,11 @@ describe('Service DNS through a validating resolver (unbound)', { skip: unboundM
     // The trust anchor is the DS a parent would publish, worked out from the key the registry serves.
     const keys = await ask(registry.dnsPort as number, 'swarm.local', 'DNSKEY');
     const anchors = (keys.answers ?? [])
+      // The parent's DS names the key-signing key (SEP flag), as `swarm registry ds` prints it.
       .filter((record) => record.type === 'DNSKEY')
-      .map((record) => {
-        const data = record.data as { flags: number; algorithm: number; key: Buffer };
+      .map((record) => record.data as { flags: number; algorithm: number; key: Buffer })
+      .filter((data) => (data.flags & 1) === 1)
+      .map((data) => {
         const ds = dsRecord('swarm.local', Buffer.concat([Buffer.from([data.flags >> 8, data.flags & 0xff, 3, data.algorithm]), data.key]));
         return `  trust-anchor: "swarm.local. DS ${ds.keyTag} ${ds.algorithm} ${ds.digestType} ${ds.digest}"`;
       });

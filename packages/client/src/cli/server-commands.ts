@@ -77,6 +77,10 @@ export function addServerCommands(program: Command): Command {
       '--dns-address-targets <how>',
       'SRV target of an endpoint given as an address: host (127.0.0.1., SPEC §7; default) or zone (<service_id>.<app zone> with its A record, for delegation; env SWARM_DNS_ADDRESS_TARGETS)',
     )
+    .option(
+      '--dns-allow-transfer <list>',
+      'addresses or CIDRs that may transfer the zone (AXFR/IXFR over TCP), comma-separated; default none (env SWARM_DNS_ALLOW_TRANSFER)',
+    )
     .option('--no-dnssec', 'answer Service DNS unsigned (env SWARM_DNSSEC=off)')
     .option(
       '--dnssec-key <file>',

@@ -9,6 +9,7 @@ import {
   addressTargets,
   parseInstanceQuotas,
   parseNameServers,
+  parseTransferAllowList,
   type RegistryOptions,
   registryOptionsFromEnv,
   startRegistry,
@@ -51,6 +52,8 @@ export async function startStandaloneRegistry(opts: Opts) {
   if (dnsLimitFlags.length > 0) set('dnsLimits', { ...registryOptionsFromEnv().dnsLimits, ...Object.fromEntries(dnsLimitFlags) });
   const nameServers = str(opts, 'dnsNs');
   set('dnsNameServers', nameServers === undefined ? undefined : parseNameServers(nameServers));
+  const allowTransfer = str(opts, 'dnsAllowTransfer');
+  set('dnsAllowTransfer', allowTransfer === undefined ? undefined : parseTransferAllowList(allowTransfer));
   const targets = str(opts, 'dnsAddressTargets');
   set('dnsAddressTargets', targets === undefined ? undefined : addressTargets(targets));
   set('dnssec', opts.dnssec === false ? false : undefined);

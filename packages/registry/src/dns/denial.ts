@@ -21,13 +21,20 @@ export function nodataProof(labels: string[], types: number[], ttl: number): Rr[
  * share exactly the closest encloser with the name, which is how a validator finds it (RFC 4035
  * §5.4); an NSEC ending at `\000.<name>` would make the name itself look like the closest encloser.
  */
-export function nxdomainProof(labels: string[], encloser: string[], ttl: number): Rr[] {
+export function nxdomainProof(labels: string[], encloser: string[], encloserTypes: number[], ttl: number): Rr[] {
   const proofs: Rr[] = [];
   const branch = labels.slice(labels.length - encloser.length - 1);
   for (const name of [branch, ['*', ...encloser]]) {
     const owner = predecessor(name);
-    if (!owner || proofs.some((proof) => proof.owner.equals(owner))) continue;
-    proofs.push(nsec(owner, nextSibling(name), [QTYPE.RRSIG, QTYPE.NSEC], ttl));
+    if (owner) {
+      if (!proofs.some((proof) => proof.owner.equals(owner))) proofs.push(nsec(owner, nextSibling(name), [QTYPE.RRSIG, QTYPE.NSEC], ttl));
+      continue;
+    }
+    // `\000.<encloser>` comes right after the encloser: nothing but the encloser itself precedes it, so
+    // the NSEC is the encloser's own, telling the types it has (a white lie may not deny real data).
+    const at = labelsWire(encloser);
+    if (at && !proofs.some((proof) => proof.owner.equals(at)))
+      proofs.push(nsec(at, nextSibling(name), [...encloserTypes, QTYPE.RRSIG, QTYPE.NSEC], ttl));
   }
   return proofs;
 }
@@ -47,7 +54,8 @@ export function predecessor(labels: string[]): Buffer | null {
     return shorter === '' ? null : (labelsWire(['\xff', shorter, ...parent]) ?? labelsWire([shorter, ...parent]));
   }
   const lower = first.slice(0, -1) + String.fromCharCode(last - 1);
-  return labelsWire([`${lower}\xff`, ...parent]) ?? labelsWire([lower, ...parent]);
+  // A 63-byte label cannot take `\255`: a child of the lowered label comes after it just the same.
+  return labelsWire([`${lower}\xff`, ...parent]) ?? labelsWire(['\xff', lower, ...parent]) ?? labelsWire([lower, ...parent]);
 }
 
 /** A name just after `labels` with nothing in between: its first child `\000.<name>` (RFC 4470 §3). */

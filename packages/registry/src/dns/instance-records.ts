@@ -21,6 +21,7 @@ export interface InstanceRecords {
 const MAX_SERVICE_TYPE_IN_LABEL = 62;
 const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
 const MAX_TXT_STRING_BYTES = 255;
+const HOST_LABEL = /^[a-z0-9_-]+$/i;
 
 /**
  * How an endpoint given as an address is named as the SRV target. `host` (SPEC §7, the default):
@@ -69,7 +70,10 @@ function parseEndpoint(endpointUrl: string): Pick<InstanceRecords, 'target' | 'p
   if (defaultPort === undefined) return null;
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
   const ipVersion = isIP(host);
-  if (!isEncodableName(host)) return null;
+  // A target is a host name (RFC 2782): letters, digits, `-` (and `_`, used by internal names). The
+  // URL parser lets `*`, `;`, `"` and more through; such a name could not be written in a zone file
+  // without escapes, and no resolver would look it up: the instance is left out instead.
+  if (!isEncodableName(host) || (ipVersion === 0 && !host.split('.').every((label) => HOST_LABEL.test(label)))) return null;
   const address = ipVersion === 4 ? { type: 'A' as const, data: host } : ipVersion === 6 ? { type: 'AAAA' as const, data: host } : null;
   return { target: host, port: url.port === '' ? defaultPort : Number(url.port), address };
 }

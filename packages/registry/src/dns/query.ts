@@ -114,8 +114,8 @@ function readEdns(message: Buffer, offset: number): Edns | null | 'malformed' {
   return edns;
 }
 
-/** The offset just past the name at `offset`, or -1 when it runs off the message. */
-function skipName(message: Buffer, offset: number): number {
+/** The offset just past the name at `offset` (a compression pointer ends it), or -1 when it runs off the message. */
+export function skipName(message: Buffer, offset: number): number {
   for (;;) {
     const length = message[offset];
     if (length === undefined) return -1;

@@ -12,7 +12,7 @@ export type Transport = 'udp' | 'tcp';
 /** Turns one DNS message into the reply to send, or null to send nothing. Never throws. */
 export type Responder = (message: Buffer, transport: Transport) => Promise<Buffer | null>;
 
-interface Reply {
+export interface Reply {
   header: QueryHeader;
   question: Question | null;
   rcode: number;
@@ -85,7 +85,7 @@ function answerer(zone: Zone, logger: DnsLogger): Responder & { failed: WeakSet<
       const signer = edns?.dnssecOk ? zone.signer : null;
       const signed = (records: Rr[]) => (signer ? rrsets(records).flatMap((set) => [...set, ...signer.rrsigs(set)]) : records);
       if (resolution.rcode === RCODE.NXDOMAIN) {
-        const proof = signer ? nxdomainProof(question.labels, resolution.encloser, zone.ttl) : [];
+        const proof = signer ? nxdomainProof(question.labels, resolution.encloser, resolution.encloserTypes, zone.ttl) : [];
         const authorities = signed([soaRr(zone), ...proof]);
         return encodeReply({ header, question, rcode: resolution.rcode, authoritative: true, authorities, edns }, sizeLimit);
       }
@@ -122,7 +122,7 @@ function answerer(zone: Zone, logger: DnsLogger): Responder & { failed: WeakSet<
 export function truncatedReply(message: Buffer): Buffer | null {
   const query = parseQuery(message);
   if (query.kind !== 'query') return null;
-  return encode({ header: query.header, question: query.question, rcode: RCODE.NOERROR, edns: query.edns }, true);
+  return encodeMessage({ header: query.header, question: query.question, rcode: RCODE.NOERROR, edns: query.edns }, true);
 }
 
 /** The client's advertised EDNS0 payload size, never below 512 (RFC 6891 §6.2.5) nor above 1232. */
@@ -138,16 +138,16 @@ function udpPayloadLimit(edns: Edns | null): number {
  * mistakes a partial record set for the whole one and asks again over TCP.
  */
 function encodeReply(reply: Reply, sizeLimit: number): Buffer {
-  const whole = encode(reply, false);
+  const whole = encodeMessage(reply, false);
   if (whole.length <= sizeLimit) return whole;
   const addresses = (reply.additionals ?? []).filter((rr) => coveredType(rr) !== QTYPE.TXT);
   if (addresses.length > 0 && addresses.length < (reply.additionals ?? []).length) {
-    const withAddresses = encode({ ...reply, additionals: addresses }, false);
+    const withAddresses = encodeMessage({ ...reply, additionals: addresses }, false);
     if (withAddresses.length <= sizeLimit) return withAddresses;
   }
-  const withoutAdditionals = encode({ ...reply, additionals: [] }, false);
+  const withoutAdditionals = encodeMessage({ ...reply, additionals: [] }, false);
   if (withoutAdditionals.length <= sizeLimit) return withoutAdditionals;
-  return encode({ ...reply, answers: [], authorities: [], additionals: [] }, true);
+  return encodeMessage({ ...reply, answers: [], authorities: [], additionals: [] }, true);
 }
 
 /** A record's type, or for an RRSIG the type it signs. */
@@ -155,7 +155,7 @@ function coveredType(rr: Rr): number {
   return rr.type === QTYPE.RRSIG ? rr.rdata.readUInt16BE(0) : rr.type;
 }
 
-function encode(reply: Reply, truncated: boolean): Buffer {
+export function encodeMessage(reply: Reply, truncated: boolean): Buffer {
   const { header } = reply;
   const flags =
     QR |

@@ -7,9 +7,13 @@ import { type DnsObserver, observedResponder } from './observed.js';
 import { createResponder, type Responder } from './responder.js';
 import { ZoneSigner, zoneKey } from './signer.js';
 import { listenTcp } from './tcp-transport.js';
+import { type TcpResponder, tcpResponder } from './transfer.js';
+import { TransferAcl } from './transfer-acl.js';
 import { type Listening, listenUdp } from './udp-transport.js';
 import type { NameServer } from './zone.js';
+import { watchZone } from './zone-snapshot.js';
 import type { DnsInstance, DnsLogger, DnsZoneSource } from './zone-source.js';
+import { ZoneVersion } from './zone-version.js';
 
 export interface DnsServerOptions {
   host: string;
@@ -34,6 +38,8 @@ export interface DnsServerOptions {
   nameServers?: NameServer[];
   /** DNSSEC keys (Ed25519): every one is published and signs (two during a rollover); none: unsigned. */
   dnssecKeys?: KeyObject[];
+  /** Addresses or CIDRs that may transfer the zone over TCP (AXFR, IXFR); default none (REFUSED). */
+  allowTransfer?: readonly string[];
 }
 
 export interface DnsServer {
@@ -42,6 +48,8 @@ export interface DnsServer {
 }
 
 export const DEFAULT_DNS_TTL = 30;
+/** Half the SOA refresh (60 s): a change shows in the serial before a secondary's next poll. */
+const ZONE_CHECK_MS = 30_000;
 const FREE_PORT_ATTEMPTS = 20;
 const silent: DnsLogger = { warn() {} };
 
@@ -77,12 +85,22 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     nameServers,
     signer,
     describe: publishable(logger, options.addressTargets ?? 'host'),
+    version: options.source.version ?? new ZoneVersion(Math.floor(Date.now() / 1000)),
   };
+  const acl = new TransferAcl(options.allowTransfer);
   const respond = observedResponder(createResponder(zone, logger), options.observe);
-  const [udp, tcp] = await listenOnOnePort(options.host, options.port, respond, logger, limits);
+  const respondTcp = tcpResponder(zone, respond, acl, logger, options.observe);
+  const [udp, tcp] = await listenOnOnePort(options.host, options.port, respond, respondTcp, logger, limits);
+  // With secondaries listed, the zone is read now and then, so that the SOA they poll tells of
+  // changes nobody announced (health lost by time alone) within that period.
+  const unwatch =
+    acl.entries.length > 0 && options.source.everyZone
+      ? watchZone(zone, ZONE_CHECK_MS, (error) => logger.warn({ err: error }, 'service DNS could not read the zone'))
+      : () => {};
   return {
     port: udp.port,
     close: async () => {
+      unwatch();
       await Promise.all([udp.close(), tcp.close()]);
     },
   };
@@ -99,13 +117,14 @@ async function listenOnOnePort(
   host: string,
   port: number,
   respond: Responder,
+  respondTcp: TcpResponder,
   logger: DnsLogger,
   limits: DnsLimits,
 ): Promise<[Listening, Listening]> {
   for (let attempt = 1; ; attempt++) {
     const udp = await listenUdp(host, port, respond, logger, new ResponseRateLimiter(limits));
     try {
-      return [udp, await listenTcp(host, udp.port, respond, logger, limits)];
+      return [udp, await listenTcp(host, udp.port, respondTcp, logger, limits)];
     } catch (error) {
       await udp.close();
       // A free UDP port may be taken for TCP; with port 0 another free one will do.

@@ -1,7 +1,7 @@
 import { createServer, type Socket } from 'node:net';
 import type { DnsLimits } from './limits.js';
-import type { Responder } from './responder.js';
 import { FrameReader } from './tcp-frames.js';
+import type { TcpResponder } from './transfer.js';
 import type { Listening } from './udp-transport.js';
 import type { DnsLogger } from './zone-source.js';
 
@@ -11,7 +11,7 @@ const MAX_QUEUED_QUERIES = 16;
 
 type TcpLimits = Pick<DnsLimits, 'tcpLifetimeMs' | 'tcpIdleMs' | 'tcpPerAddress'>;
 
-export function listenTcp(host: string, port: number, respond: Responder, logger: DnsLogger, limits: TcpLimits): Promise<Listening> {
+export function listenTcp(host: string, port: number, respond: TcpResponder, logger: DnsLogger, limits: TcpLimits): Promise<Listening> {
   const connections = new Set<Socket>();
   const perAddress = new Map<string, number>();
   const server = createServer((socket) => {
@@ -31,7 +31,7 @@ export function listenTcp(host: string, port: number, respond: Responder, logger
       if (left > 0) perAddress.set(address, left);
       else perAddress.delete(address);
     });
-    serveConnection(socket, respond, limits);
+    serveConnection(socket, address, respond, limits);
   });
   server.maxConnections = MAX_CONNECTIONS;
 
@@ -53,8 +53,8 @@ export function listenTcp(host: string, port: number, respond: Responder, logger
   });
 }
 
-/** Reads 2-byte length-prefixed messages (RFC 1035 §4.2.2) and answers them in order. */
-function serveConnection(socket: Socket, respond: Responder, limits: TcpLimits): void {
+/** Reads 2-byte length-prefixed messages (RFC 1035 §4.2.2) and answers them in order (a transfer: several messages). */
+function serveConnection(socket: Socket, address: string, respond: TcpResponder, limits: TcpLimits): void {
   const frames = new FrameReader();
   const queue: Buffer[] = [];
   let answering = false;
@@ -63,7 +63,8 @@ function serveConnection(socket: Socket, respond: Responder, limits: TcpLimits):
   // Two timers, neither reset by a byte alone: a client trickling one byte at a time would
   // otherwise hold its connection for ever. Idle counts from the last whole query or reply.
   const lifetime = setTimeout(() => socket.destroy(), limits.tcpLifetimeMs);
-  const idle = setTimeout(() => socket.destroy(), limits.tcpIdleMs);
+  // While the server works on a reply (a zone transfer may take seconds) the client is not idle.
+  const idle = setTimeout(() => (answering ? idle.refresh() : socket.destroy()), limits.tcpIdleMs);
   lifetime.unref();
   idle.unref();
   socket.once('close', () => {
@@ -84,8 +85,8 @@ function serveConnection(socket: Socket, respond: Responder, limits: TcpLimits):
     if (answering) return;
     answering = true;
     for (let message = queue.shift(); message && !socket.destroyed; message = queue.shift()) {
-      const reply = await respond(message, 'tcp');
-      if (reply && socket.writable) {
+      for (const reply of await respond(message, address)) {
+        if (!socket.writable) break;
         const frame = Buffer.alloc(2 + reply.length);
         frame.writeUInt16BE(reply.length, 0);
         reply.copy(frame, 2);

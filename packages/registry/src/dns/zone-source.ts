@@ -1,3 +1,5 @@
+import type { ZoneVersion } from './zone-version.js';
+
 /** One active, healthy service instance as Service DNS publishes it (SPEC §7). */
 export interface DnsInstance {
   serviceType: string;
@@ -19,6 +21,13 @@ export interface MovedZone {
   successor: string;
 }
 
+/** An app zone and its instances, as a zone transfer reads them. */
+export interface DnsAppZone {
+  /** Reversed app_id, lowercase, no trailing dot. */
+  zone: string;
+  instances: DnsInstance[];
+}
+
 export interface DnsZoneSource {
   /**
    * Active, healthy instances of the app whose zone is given (reversed app_id, no trailing dot,
@@ -31,6 +40,17 @@ export interface DnsZoneSource {
    * stand (the registry: for the rest of the second, until the next commit). Runs `build` when
    * nothing is kept under `key`; keeps what it built only if `keep` says so.
    */
+  /**
+   * Optional: every app zone that has an instance, for zone transfers (AXFR, IXFR); without it
+   * transfers are refused.
+   */
+  everyZone?(): Promise<DnsAppZone[]>;
+  /**
+   * Optional: the zone's version, moved by the source whenever an answer changes (the registry: each
+   * commit, each change another replica announces, each instance whose beats stopped); without it the
+   * server keeps one that steps hourly and with what transfers send (zone-version.ts).
+   */
+  version?: ZoneVersion;
   keepReplies?(key: string, build: () => Promise<Buffer | null>, keep: (reply: Buffer | null) => boolean): Promise<Buffer | null>;
 }
 

@@ -8,11 +8,15 @@ import { type Rr, rrOf } from './rr.js';
 import type { ZoneSigner } from './signer.js';
 import { QCLASS, QTYPE, RCODE } from './wire-constants.js';
 import type { DnsInstance, DnsZoneSource, MovedZone } from './zone-source.js';
+import type { ZoneVersion } from './zone-version.js';
 
 export type Resolution =
   | { rcode: typeof RCODE.REFUSED }
-  /** `encloser`: the labels of the closest existing ancestor of the name (for the denial proof). */
-  | { rcode: typeof RCODE.NXDOMAIN; encloser: string[] }
+  /**
+   * `encloser`: the labels of the closest existing ancestor of the name, `encloserTypes` the types it
+   * has (for the denial proof: an NSEC owned by it must tell its types truly).
+   */
+  | { rcode: typeof RCODE.NXDOMAIN; encloser: string[]; encloserTypes: number[] }
   /** `types`: every type the name has records of (an empty answer is NODATA; its proof lists them). */
   | { rcode: typeof RCODE.NOERROR; answers: Rr[]; additionals: Rr[]; types: number[] };
 
@@ -34,12 +38,15 @@ export interface Zone {
   signer: ZoneSigner | null;
   /** An instance's records, or null when it cannot be published (reported by the caller). */
   describe(instance: DnsInstance): InstanceRecords | null;
+  /** The SOA serial (zone-version.ts). */
+  version: ZoneVersion;
 }
 
 /** NS, their addresses and DNSKEY change only with a restart: a longer TTL, as parents use for delegations. */
 export const APEX_TTL = 3600;
-/** The SOA serial steps once an hour (the signatures' window, signer.ts): the same bytes all hour long. */
-const SERIAL_STEP_SECONDS = 3600;
+const SOA_REFRESH = 60;
+const SOA_RETRY = 30;
+const SOA_EXPIRE = 86400;
 
 const REFUSED: Resolution = { rcode: RCODE.REFUSED };
 const APP_ZONE_DEPTH = 3;
@@ -55,9 +62,10 @@ export async function resolve(question: Question, zone: Zone): Promise<Resolutio
   const host = nameServerAt(zone, question.labels.join('.'));
   if (host) return answered(host.records, question.type === QTYPE.ANY ? (host.types[0] ?? QTYPE.ANY) : question.type, host.types);
   const nsEncloser = nameServerEncloser(zone, relative);
-  const nx = (existing: number): Resolution => {
+  const nx = (existing: number, names?: Map<string, NameNode>): Resolution => {
     const depth = Math.max(existing, nsEncloser);
-    return { rcode: RCODE.NXDOMAIN, encloser: [...relative.slice(relative.length - depth), ...apex] };
+    const encloser = relative.slice(relative.length - depth);
+    return { rcode: RCODE.NXDOMAIN, encloser: [...encloser, ...apex], encloserTypes: typesAt(zone, encloser, names) };
   };
   // `<namespace>` and `<slug>.<namespace>` may have apps below them, so they are empty non-terminals, not
   // NXDOMAIN: resolvers that follow RFC 8020 would otherwise deny every app zone underneath.
@@ -71,16 +79,13 @@ export async function resolve(question: Question, zone: Zone): Promise<Resolutio
   const instances = await zone.source.instancesForZone(appZone);
   if (!instances) return nx(namespaceDepth);
   if (!Array.isArray(instances)) return moved(question, relative.slice(0, -APP_ZONE_DEPTH), appZone, instances, zone.ttl);
-  const records = instances
-    .map((instance) => zone.describe(instance))
-    .filter((entry): entry is InstanceRecords => entry !== null && fitsZone(entry, appZone));
   const below = relative.slice(0, -APP_ZONE_DEPTH);
-  const names = keptNames(instances, appZone, zone.ttl, () => appZoneNames(appZone, records, zone.ttl));
+  const names = appZoneNodes(zone, appZone, instances);
   const node = names.get(below.join('.'));
   if (!node) {
     let existing = 0;
     while (existing < below.length && names.has(below.slice(below.length - existing - 1).join('.'))) existing++;
-    return nx(Math.max(existing + APP_ZONE_DEPTH, nsEncloser));
+    return nx(Math.max(existing + APP_ZONE_DEPTH, nsEncloser), names);
   }
   if (question.type === QTYPE.SRV) return answered(node.records, QTYPE.SRV, node.types, node.withSrv);
   return answered(node.records, question.type === QTYPE.ANY ? node.anyType : question.type, node.types);
@@ -103,6 +108,42 @@ function moved(question: Question, below: string[], appZone: string, to: MovedZo
   if (!isEncodableName(target)) return { rcode: RCODE.NOERROR, answers: [dname], additionals: [], types: [] };
   const cname = rrOf({ type: 'CNAME', name: `${relativeName}.${appZone}`, ttl, data: target });
   return { rcode: RCODE.NOERROR, answers: question.type === QTYPE.DNAME ? [dname] : [dname, cname], additionals: [], types: [QTYPE.CNAME] };
+}
+
+/** The types a name has (labels relative to the apex); `names`: its app zone's names, when it is in one. */
+function typesAt(zone: Zone, relative: string[], names?: Map<string, NameNode>): number[] {
+  if (relative.length === 0) return [QTYPE.SOA, QTYPE.NS, ...(zone.signer ? [QTYPE.DNSKEY] : [])];
+  const host = nameServerAt(zone, [...relative, zone.authority].join('.'));
+  if (host) return host.types;
+  if (!names || relative.length < APP_ZONE_DEPTH) return [];
+  return names.get(relative.slice(0, -APP_ZONE_DEPTH).join('.'))?.types ?? [];
+}
+
+/** The names of an app zone and their records, from its instances (kept while the source keeps the list). */
+function appZoneNodes(zone: Zone, appZone: string, instances: DnsInstance[]): Map<string, NameNode> {
+  return keptNames(instances, appZone, zone.ttl, () => {
+    const records = instances
+      .map((instance) => zone.describe(instance))
+      .filter((entry): entry is InstanceRecords => entry !== null && fitsZone(entry, appZone));
+    return appZoneNames(appZone, records, zone.ttl);
+  });
+}
+
+/** Every record of one app zone (`appZone`: lowercase, no trailing dot), as a zone transfer sends them. */
+export function appZoneRecords(zone: Zone, appZone: string, instances: DnsInstance[]): Rr[] {
+  return [...appZoneNodes(zone, appZone, instances).values()].flatMap((node) => node.records);
+}
+
+/** Every record at the apex and of the name servers inside the authority, with the SOA of `serial`. */
+export function apexRecords(zone: Zone, serial: number): Rr[] {
+  const glue = zone.nameServers.flatMap((server) => nameServerAt(zone, server.name)?.records ?? []);
+  return [...apexSet(zone, serial), ...glue];
+}
+
+function apexSet(zone: Zone, serial: number): Rr[] {
+  const nameServers = zone.nameServers.map((server): Answer => ({ type: 'NS', name: zone.authority, ttl: APEX_TTL, data: server.name }));
+  const dnskeys = (zone.signer?.dnskeys ?? []).map((rdata): Answer => dnskeyRecord(zone.authority, rdata));
+  return [soaRecord(zone, serial), ...nameServers, ...dnskeys].map(rrOf);
 }
 
 /** Whether the instance's names inside the app zone can be written (at most 255 bytes). */
@@ -177,10 +218,8 @@ function emptyNode(): NameNode {
 
 /** The apex: SOA, NS (with the addresses of name servers inside the authority) and, when signed, DNSKEY. */
 function atApex(zone: Zone, type: number): Resolution {
-  const nameServers = zone.nameServers.map((server): Answer => ({ type: 'NS', name: zone.authority, ttl: APEX_TTL, data: server.name }));
-  const dnskeys = (zone.signer?.keys ?? []).map((key): Answer => dnskeyRecord(zone.authority, key.rdata));
-  const records = [soaRecord(zone), ...nameServers, ...dnskeys].map(rrOf);
-  const types = [QTYPE.SOA, QTYPE.NS, ...(dnskeys.length > 0 ? [QTYPE.DNSKEY] : [])];
+  const records = apexSet(zone, currentSerial(zone));
+  const types = [QTYPE.SOA, QTYPE.NS, ...(zone.signer ? [QTYPE.DNSKEY] : [])];
   if (type === QTYPE.ANY) return answered(records, QTYPE.SOA, types);
   const glue = type === QTYPE.NS ? zone.nameServers.flatMap((server) => nameServerAt(zone, server.name)?.records ?? []) : [];
   return answered(records, type, types, glue);
@@ -263,24 +302,27 @@ function uniqueByName(records: Answer[]): Answer[] {
 
 const soaKept = new WeakMap<object, { serial: number; rr: Rr }>();
 
-/** The SOA as encoded, kept while its serial stands (an hour): negative answers all carry it. */
-export function soaRr(zone: Pick<Zone, 'authority' | 'ttl' | 'nameServers'>): Rr {
-  const answer = soaRecord(zone);
-  const serial = (answer as { data: { serial: number } }).data.serial;
+function currentSerial(zone: Pick<Zone, 'version'>): number {
+  return zone.version.serial(Math.floor(Date.now() / 1000));
+}
+
+/** The SOA as encoded, kept while its serial stands: negative answers all carry it. */
+export function soaRr(zone: Pick<Zone, 'authority' | 'ttl' | 'nameServers' | 'version'>): Rr {
+  const serial = currentSerial(zone);
   const kept = soaKept.get(zone);
   if (kept?.serial === serial) return kept.rr;
-  const rr = rrOf(answer);
+  const rr = rrOf(soaRecord(zone, serial));
   soaKept.set(zone, { serial, rr });
   return rr;
 }
 
 /**
- * The authority's SOA. There is no zone transfer, so the serial only has to move now and then (it steps
- * hourly, so a signed SOA keeps one signature an hour); refresh, retry and expire only matter to
- * secondaries, and `minimum` (the negative-caching TTL, RFC 2308) is the record TTL.
+ * The authority's SOA. The serial is the zone's version (zone-version.ts); refresh and retry are what
+ * a secondary polls at, short because answers live 30 s; expire is how long a secondary that cannot
+ * reach the registry keeps answering (signatures stay valid a week); `minimum` is the negative-caching
+ * TTL (RFC 2308), the record TTL.
  */
-export function soaRecord(zone: Pick<Zone, 'authority' | 'ttl' | 'nameServers'>, now = Date.now()): Answer {
-  const seconds = Math.floor(now / 1000);
+export function soaRecord(zone: Pick<Zone, 'authority' | 'ttl' | 'nameServers'>, serial: number): Answer {
   return {
     type: 'SOA',
     name: zone.authority,
@@ -288,10 +330,10 @@ export function soaRecord(zone: Pick<Zone, 'authority' | 'ttl' | 'nameServers'>,
     data: {
       mname: zone.nameServers[0]?.name ?? zone.authority,
       rname: `hostmaster.${zone.authority}`,
-      serial: (seconds - (seconds % SERIAL_STEP_SECONDS)) >>> 0,
-      refresh: 3600,
-      retry: 600,
-      expire: 86400,
+      serial,
+      refresh: SOA_REFRESH,
+      retry: SOA_RETRY,
+      expire: SOA_EXPIRE,
       minimum: zone.ttl,
     },
   };

@@ -114,6 +114,23 @@ export function prepareBindingReads(db: RegistryDb, prepare: Prepare): BindingRe
   };
 }
 
+/** Every active binding with its app's zone, ordered by zone: what a zone transfer publishes (liveness filters). */
+export async function activeBindingsByZone(db: Executor): Promise<{ zone: string; binding: BindingRow }[]> {
+  const rows = await db
+    .selectFrom('bindings')
+    .innerJoin('apps', 'apps.app_id', 'bindings.app_id')
+    .selectAll('bindings')
+    .select('apps.zone as zone')
+    .where('bindings.status', '=', 'active')
+    // An app being imported is not served yet, and a released one answers its DNAME instead.
+    .where('apps.status', 'not in', ['importing', 'migrated'])
+    .orderBy('apps.zone')
+    .orderBy('bindings.service_type')
+    .orderBy('bindings.service_id')
+    .execute();
+  return rows.map(({ zone, ...row }) => ({ zone, binding: toRow(row as BindingsTable) }));
+}
+
 export async function insertBinding(db: Executor, row: BindingRow): Promise<void> {
   await db
     .insertInto('bindings')
