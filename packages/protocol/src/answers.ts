@@ -129,6 +129,8 @@ export const ServiceRecord = z.object({
   ...BindingRecord.shape,
   health: z.enum(['healthy', 'unhealthy']).optional(),
   last_heartbeat_at: Timestamp.optional(),
+  /** The last change of the instance's terms or key (its binding time when none since). */
+  updated_at: Timestamp.optional(),
   previous_public_key: PublicKey.optional(),
   previous_key_expires_at: Timestamp.optional(),
 });
@@ -213,6 +215,8 @@ export const InstanceUpdateAnswer = z.object({
 });
 export const UpdateBindingAnswer = z.object({ update_id: z.string().regex(/^[0-9a-f]{32}$/), binding: BindingRecord });
 export const AppRetirementAnswer = z.object({ app_id: AppIdString, status: z.literal('retired'), retired_at: Timestamp });
+/** An app's display data changed: the public record, and the seq of its `app_updated` audit entry (the operation id). */
+export const AppUpdateAnswer = AppRecord.extend({ audit_seq: z.int().min(1) });
 
 // Moving an instance with its data (docs/DATA-TRANSFER.md).
 /** How many items an instance holds and the SHA-256 over their export records, in export order. */
@@ -311,6 +315,7 @@ export type DecommissionAnswer = z.infer<typeof DecommissionAnswer>;
 export type InstanceUpdateAnswer = z.infer<typeof InstanceUpdateAnswer>;
 export type UpdateBindingAnswer = z.infer<typeof UpdateBindingAnswer>;
 export type AppRetirementAnswer = z.infer<typeof AppRetirementAnswer>;
+export type AppUpdateAnswer = z.infer<typeof AppUpdateAnswer>;
 export type DelegationRecord = z.infer<typeof DelegationRecord>;
 export type TransferSummary = z.infer<typeof TransferSummary>;
 export type DataPageAnswer = z.infer<typeof DataPageAnswer>;

@@ -14,6 +14,7 @@ export * from './instance-update.js';
 export * from './keys.js';
 export * from './migration.js';
 export * from './observe.js';
+export * from './owner-changes.js';
 export * from './replay.js';
 export * from './schemas.js';
 export * from './signature.js';

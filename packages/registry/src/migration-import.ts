@@ -174,6 +174,7 @@ export async function importApp(
       lastHeartbeatAt: 0,
       heartbeatStatus: null,
       revokedAt: null,
+      changedAt: null,
     };
     try {
       await insertBinding(trx, row);

@@ -25,6 +25,7 @@ export function serviceRecord(ctx: RegistryContext, row: BindingRow, now: number
     ...bindingRecord(row),
     health: ctx.liveness.isHealthy(row, now) ? ('healthy' as const) : ('unhealthy' as const),
     last_heartbeat_at: ctx.liveness.lastBeat(row),
+    updated_at: row.changedAt ?? row.boundAt,
     ...(previous !== null && expiresAt !== null && expiresAt > now
       ? { previous_public_key: previous, previous_key_expires_at: expiresAt }
       : {}),

@@ -115,6 +115,7 @@ describe('liveness after a restart (warm-up)', () => {
     lastHeartbeatAt,
     heartbeatStatus: 'ok',
     revokedAt: null,
+    changedAt: null,
   });
   const liveness = () => new Liveness(database.db, { intervalSeconds: interval, persistSeconds: persist, startedAt });
 

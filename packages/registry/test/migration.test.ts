@@ -14,7 +14,7 @@ import {
   verifySuccessor,
 } from '@swarm/protocol';
 import type { RegistryHandle } from '../src/index.js';
-import { bindingRequest, developerProof, get, post, serviceCall } from './helpers.js';
+import { bindingRequest, call, developerProof, get, post, serviceCall } from './helpers.js';
 import { appWithInstances, control, exportOf, type MovingApp, proofOf, Registries, rebind } from './migration-fixture.js';
 import { BroadcastReceiver } from './receiver.js';
 
@@ -134,6 +134,16 @@ describe('registry migration: the release path between two registries', () => {
       () => post(`${source.url}/v1/apps/${app.appId}/services/${serviceId}/heartbeat`, serviceCall(app.appId, serviceId, key)),
       () => post(`${source.url}/v1/apps/${app.appId}/services/${serviceId}/context`, serviceCall(app.appId, serviceId, key)),
       () => post(`${source.url}/v1/bindings`, bindingRequest(app.provider, developerProof(app.dev, app.appId, app.provider.name)).body),
+      () =>
+        call(
+          'PATCH',
+          `${source.url}/v1/apps/${app.appId}`,
+          signEnvelope(
+            'app_update',
+            { app_id: app.appId, display_name: 'Moved', timestamp: nowSeconds(), nonce: newNonce(), context: 'app_update' },
+            app.dev.master.privateKey,
+          ),
+        ),
     ];
     for (const write of writes) {
       const answer = await write();
@@ -157,6 +167,7 @@ describe('registry migration: the release path between two registries', () => {
     assert.equal(beats.body.results[0].error.code, 'app_migrated');
     assert.equal((await get(`${source.url}/v1/apps/${app.appId}/export`)).status, 200);
     assert.equal((await get(`${source.url}/v1/apps/${app.appId}/log`)).status, 200);
+    assert.equal((await get(`${source.url}/v1/apps/${app.appId}/log/1`)).status, 200, 'one entry by its seq stays readable too');
     // The move is broadcast through the outbox to the app's providers, signed by the source.
     const deliveries = await receiver.waitFor((all) => all.some((delivery) => delivery.data.event === 'APP_MIGRATED'));
     const moved = deliveries.find((delivery) => delivery.data.event === 'APP_MIGRATED')?.data;

@@ -168,6 +168,7 @@ export function bindingRoutes(app: FastifyInstance, ctx: RegistryContext): void 
           lastHeartbeatAt: now,
           heartbeatStatus: null,
           revokedAt: null,
+          changedAt: null,
         };
         await insertBinding(trx, binding);
         await appendAudit(trx, row, now, 'service_bound', {

@@ -127,7 +127,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
     const now = nowSeconds();
     const graceUntil = now + ctx.instanceKeyGraceSeconds;
     await changeApp(ctx, appId, async (trx, row) => {
-      if (!(await rotateBindingKey(trx, binding, data.new_public_key, graceUntil))) {
+      if (!(await rotateBindingKey(trx, binding, data.new_public_key, graceUntil, now))) {
         throw new SwarmError('conflict', 'the instance key changed meanwhile');
       }
       await appendAudit(trx, row, now, 'instance_key_rotated', {

@@ -167,7 +167,7 @@ export function namespaceRoutes(app: FastifyInstance, ctx: RegistryContext): voi
     requireFresh(ctx, data.timestamp);
     const namespace = await requireNamespace(ctx, name);
     requireNotGuardian(namespace, data.new_master_public_key);
-    // Guardian keys come from the genesis claim only: nothing a Master key signs can change them.
+    // The Guardian set of the genesis claim, or as the Master key and a Guardian together last changed it (guardians.ts).
     const guardian = namespace.guardianPublicKeys.find((key) => verify('identity_recovery', data, recovery.signature, key));
     if (!guardian) throw new SwarmError('invalid_signature', 'recovery is not signed by a Guardian key of the namespace');
     await consumeNonce(ctx, guardian, data);

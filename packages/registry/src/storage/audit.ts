@@ -69,3 +69,9 @@ export async function auditPage(
   const more = rows.length > entries.length;
   return { entries, next: more ? Number(rows[entries.length - 1]?.seq) : null };
 }
+
+/** One entry as stored (JSON text), or null past the head. */
+export async function auditEntryText(db: Executor, appId: string, seq: number): Promise<string | null> {
+  const row = await db.selectFrom('audit_log').select('entry').where('app_id', '=', appId).where('seq', '=', seq).executeTakeFirst();
+  return row?.entry ?? null;
+}

@@ -35,7 +35,7 @@ export async function findBindingUpdate(db: Executor, updateId: string): Promise
 export async function applyBindingUpdate(db: Executor, binding: BindingRow, update: BindingUpdateRow): Promise<boolean> {
   const result = await db
     .updateTable('bindings')
-    .set({ service_tier: update.serviceTier, region: update.region, storage_limit_gb: update.storageLimitGb })
+    .set({ service_tier: update.serviceTier, region: update.region, storage_limit_gb: update.storageLimitGb, changed_at: update.at })
     .where('app_id', '=', binding.appId)
     .where('service_id', '=', binding.serviceId)
     .where('status', '=', 'active')

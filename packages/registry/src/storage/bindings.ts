@@ -20,6 +20,8 @@ export interface BindingRow {
   lastHeartbeatAt: number;
   heartbeatStatus: string | null;
   revokedAt: number | null;
+  /** Its last change after binding (an update, a key rotation, a re-bind), null when none. */
+  changedAt: number | null;
 }
 
 const num = (value: number | string | null): number | null => (value === null ? null : Number(value));
@@ -43,6 +45,7 @@ function toRow(row: BindingsTable): BindingRow {
     lastHeartbeatAt: Number(row.last_heartbeat_at),
     heartbeatStatus: row.heartbeat_status,
     revokedAt: num(row.revoked_at),
+    changedAt: num(row.changed_at ?? null),
   };
 }
 
@@ -152,6 +155,7 @@ export async function insertBinding(db: Executor, row: BindingRow): Promise<void
       last_heartbeat_at: row.lastHeartbeatAt,
       heartbeat_status: row.heartbeatStatus,
       revoked_at: row.revokedAt,
+      changed_at: row.changedAt,
     })
     .execute();
 }
@@ -194,10 +198,16 @@ export async function storeBeats(db: RegistryDb, beats: StoredBeat[]): Promise<v
 }
 
 /** Swaps the instance key only if `oldKey` is still current, so racing rotations cannot both win. */
-export async function rotateBindingKey(db: Executor, binding: BindingRow, newKey: string, graceUntil: number): Promise<boolean> {
+export async function rotateBindingKey(
+  db: Executor,
+  binding: BindingRow,
+  newKey: string,
+  graceUntil: number,
+  now: number,
+): Promise<boolean> {
   const result = await db
     .updateTable('bindings')
-    .set({ public_key: newKey, previous_public_key: binding.publicKey, previous_key_expires_at: graceUntil })
+    .set({ public_key: newKey, previous_public_key: binding.publicKey, previous_key_expires_at: graceUntil, changed_at: now })
     .where('app_id', '=', binding.appId)
     .where('service_id', '=', binding.serviceId)
     .where('status', '=', 'active')
@@ -222,7 +232,7 @@ export async function revokeBinding(db: Executor, appId: string, serviceId: stri
 export async function activateImportedBinding(db: Executor, binding: BindingRow, endpointUrl: string, now: number): Promise<boolean> {
   const result = await db
     .updateTable('bindings')
-    .set({ status: 'active', endpoint_url: endpointUrl, last_heartbeat_at: now, heartbeat_status: null })
+    .set({ status: 'active', endpoint_url: endpointUrl, last_heartbeat_at: now, heartbeat_status: null, changed_at: now })
     .where('app_id', '=', binding.appId)
     .where('service_id', '=', binding.serviceId)
     .where('status', '=', 'imported')

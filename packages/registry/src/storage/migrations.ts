@@ -243,4 +243,13 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('apps').dropColumn('successor').execute();
     },
   },
+  '008_binding_changes': {
+    // When an instance last changed after binding (update, key rotation, re-bind): `swarm services` shows it.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('bindings').addColumn('changed_at', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('bindings').dropColumn('changed_at').execute();
+    },
+  },
 };

@@ -71,3 +71,15 @@ export function namespaceRecord(row: NamespaceRow): NamespaceRecord {
     created_at: row.createdAt,
   };
 }
+
+/** Replaces the Guardian set only if it is still the one `namespace` was read with, so two racing changes cannot both win. */
+export async function replaceGuardians(db: Executor, namespace: NamespaceRow, guardians: string[], now: number): Promise<boolean> {
+  const result = await db
+    .updateTable('namespaces')
+    .set({ guardian_public_keys: JSON.stringify(guardians), updated_at: now })
+    .where('namespace', '=', namespace.namespace)
+    .where('guardian_public_keys', '=', JSON.stringify(namespace.guardianPublicKeys))
+    .where('public_key', '=', namespace.publicKey)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

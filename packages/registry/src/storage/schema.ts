@@ -78,6 +78,8 @@ export interface BindingsTable {
   last_heartbeat_at: Seconds;
   heartbeat_status: string | null;
   revoked_at: Seconds | null;
+  /** The last change of the instance's terms or key after it was bound (null: none since). */
+  changed_at: Seconds | null;
 }
 
 export interface AuditLogTable {
