@@ -1,3 +1,4 @@
+export * from './app-changes.js';
 export * from './app-export.js';
 export * from './apps.js';
 export * from './audit.js';

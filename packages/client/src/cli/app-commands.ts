@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { SwarmError } from '@swarm/protocol';
 import type { Command } from 'commander';
+import { operation, updateApp } from '../app-changes.js';
 import { exportApp } from '../app-export.js';
 import { backboneUpdate, listApps, registerApp } from '../apps.js';
 import { verifyAuditLog } from '../audit.js';
@@ -49,6 +50,33 @@ export function addAppCommands(program: Command): void {
           ...(description ? { description } : {}),
         });
         return { json: record, human: `registered app ${record.app_id}\n${fields({ ...record })}` };
+      }),
+    );
+
+  app
+    .command('update <app_id>')
+    .description("change the app's display data (Master key); its id, namespace, slug and keys never change")
+    .requiredOption('--key <file>', 'Master private key')
+    .option('--display-name <name>', 'the new display name')
+    .option('--description <text>', 'the new description ("" clears it)')
+    .action(
+      action(async (ctx, appId: string) => {
+        const master = await loadKey(option(ctx, 'key'));
+        const displayName = ctx.opts.displayName as string | undefined;
+        const description = ctx.opts.description as string | undefined;
+        const updated = await updateApp(ctx.client, {
+          appId,
+          master,
+          ...(displayName === undefined ? {} : { displayName }),
+          ...(description === undefined ? {} : { description: description === '' ? null : description }),
+        });
+        return {
+          json: updated,
+          human: `updated app ${updated.app_id} (operation ${updated.audit_seq})\n${fields({
+            display_name: updated.display_name,
+            description: updated.description ?? '-',
+          })}`,
+        };
       }),
     );
 
@@ -165,6 +193,18 @@ export function addExportCommand(program: Command): void {
 }
 
 export function addAuditCommands(program: Command): void {
+  program
+    .command('operation <id>')
+    .description('what the registry logged for one operation of the app: an audit seq, or an update_id, delegation_id, service_id…')
+    .requiredOption('--app <app_id>', 'the app')
+    .action(
+      action(async (ctx, id: string) => {
+        const found = await operation(ctx.client, option(ctx, 'app'), id);
+        const rows = found.entries.map((entry) => [entry.seq, new Date(entry.at * 1000).toISOString(), entry.event]);
+        return { json: found, human: table(['seq', 'at', 'event'], rows) };
+      }),
+    );
+
   program
     .command('audit')
     .description("the app's audit log")

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { setGuardians } from '../app-changes.js';
 import { claimNamespace, recover, rotateMasterKey } from '../identity.js';
 import { keygen, loadKey } from '../keys.js';
 import { action, option, optional } from './common.js';
@@ -41,6 +42,31 @@ export function addIdentityCommands(program: Command): void {
           ...(admissionToken ? { admissionToken } : {}),
         });
         return { json: record, human: `registered namespace ${record.namespace}\n${fields({ ...record })}` };
+      }),
+    );
+
+  program
+    .command('guardians')
+    .description("the namespace's Guardian keys")
+    .command('set')
+    .description('replace the Guardian set: signed by the Master key and co-signed by a current Guardian key')
+    .requiredOption('--namespace <name>', 'the namespace')
+    .requiredOption('--key <file>', 'Master private key')
+    .requiredOption('--guardian <file>', 'a private key of the CURRENT Guardian set')
+    .requiredOption('--new <files>', 'the new set, comma-separated: Guardian private key files or public keys (ed25519:…)')
+    .action(
+      action(async (ctx) => {
+        const [master, guardian] = await Promise.all([loadKey(option(ctx, 'key')), loadKey(option(ctx, 'guardian'))]);
+        const guardianPublicKeys = await Promise.all(
+          option(ctx, 'new')
+            .split(',')
+            .map((value) => value.trim())
+            .filter(Boolean)
+            .map(async (value) => (value.startsWith('ed25519:') ? value : (await loadKey(value)).publicKey)),
+        );
+        const namespaceName = option(ctx, 'namespace');
+        const record = await setGuardians(ctx.client, { namespace: namespaceName, master, guardian, guardianPublicKeys });
+        return { json: record, human: `new Guardian set of ${namespaceName}\n${record.guardian_public_keys.join('\n')}` };
       }),
     );
 

@@ -149,13 +149,15 @@ export function addServiceCommands(program: Command): void {
           r.provider,
           r.service_tier,
           r.region,
+          r.storage_limit_gb ?? '-',
           r.health ?? r.status,
+          r.updated_at === undefined ? '-' : new Date(r.updated_at * 1000).toISOString(),
           r.endpoint_url,
         ]);
         const human =
           rows.length === 0
             ? 'no services yet'
-            : table(['service_id', 'type', 'provider', 'tier', 'region', 'health', 'endpoint_url'], rows);
+            : table(['service_id', 'type', 'provider', 'tier', 'region', 'storage_gb', 'health', 'changed', 'endpoint_url'], rows);
         return { json: { app_id: appId, records }, human };
       }),
     );
