@@ -556,4 +556,42 @@ export const VECTOR_CASES: VectorCase[] = [
       nonce: 'r3b1nd01',
     },
   },
+  // Apps and namespaces change (docs/PROTOCOL.md).
+  {
+    name: 'app update: new display name, description cleared (extension)',
+    purpose: 'app_update',
+    seedLabel: 'master',
+    object: {
+      app_id: appId,
+      display_name: 'Geschäfts-App – Zürich ✓',
+      description: null,
+      timestamp: 1705414000,
+      nonce: 'u9d4t3a1',
+      context: 'app_update',
+    },
+  },
+  {
+    name: 'guardian change: the Master key signs the new set (extension)',
+    purpose: 'guardian_change',
+    seedLabel: 'master',
+    object: {
+      namespace: 'alice',
+      guardian_public_keys: [keyA, keyB],
+      timestamp: 1705414100,
+      nonce: 'g4rd1an1',
+      context: 'guardian_change',
+    },
+  },
+  {
+    name: 'guardian change: a current Guardian co-signs the same data',
+    purpose: 'guardian_change',
+    seedLabel: 'guardian',
+    object: {
+      namespace: 'alice',
+      guardian_public_keys: [keyA, keyB],
+      timestamp: 1705414100,
+      nonce: 'g4rd1an1',
+      context: 'guardian_change',
+    },
+  },
 ];
