@@ -33,6 +33,13 @@ describe('the swarm CLI on day two', () => {
     const listed = (await services({ registry: test.swarm.registry.url }, appId)).find((r) => r.service_id === serviceId);
     assert.equal(listed?.service_tier, 'pro_cluster');
     assert.equal(listed?.storage_limit_gb, 10);
+    assert.ok((listed?.updated_at ?? 0) >= (listed?.bound_at ?? Number.POSITIVE_INFINITY), 'the last change is listed');
+    const logged = await ok('operation', updated.update_id as string, '--app', appId);
+    assert.deepEqual(
+      (logged.entries as Array<{ event: string }>).map((entry) => entry.event),
+      ['service_updated'],
+      'the update_id names its audit entry',
+    );
     const more = await ok('update', serviceId, '--app', appId, '--key', 'master.pem', '--storage-gb', '50');
     assert.equal(more.storage_limit_gb, 50);
     assert.equal(more.service_tier, 'pro_cluster');

@@ -214,7 +214,13 @@ export const InstanceUpdateAnswer = z.object({
   error: ErrorDetail.optional(),
 });
 export const UpdateBindingAnswer = z.object({ update_id: z.string().regex(/^[0-9a-f]{32}$/), binding: BindingRecord });
-export const AppRetirementAnswer = z.object({ app_id: AppIdString, status: z.literal('retired'), retired_at: Timestamp });
+/** `audit_seq`: the `app_retired` entry, the operation's id (docs/PROTOCOL.md, "Reading back what exists"). */
+export const AppRetirementAnswer = z.object({
+  app_id: AppIdString,
+  status: z.literal('retired'),
+  retired_at: Timestamp,
+  audit_seq: z.int().min(1).optional(),
+});
 /** An app's display data changed: the public record, and the seq of its `app_updated` audit entry (the operation id). */
 export const AppUpdateAnswer = AppRecord.extend({ audit_seq: z.int().min(1) });
 

@@ -82,6 +82,8 @@ for (const backend of [sqliteBackend(), postgresBackend()] satisfies Backend[]) 
       const again = await retire(retirement());
       assert.equal(again.status, 200);
       assert.equal(again.body.retired_at, done.body.retired_at);
+      assert.equal(again.body.audit_seq, done.body.audit_seq, 'a retry names the same operation');
+      assert.equal((await get(`${registry.url}/v1/apps/${appId}/log/${done.body.audit_seq}`)).body.event, 'app_retired');
       assert.equal((await get(`${registry.url}/v1/apps/${appId}`)).body.status, 'retired');
       const log = await get(`${registry.url}/v1/apps/${appId}/log`);
       assert.equal(log.status, 200);

@@ -88,7 +88,7 @@ export function addAppCommands(program: Command): void {
       action(async (ctx, appId: string) => {
         const master = await loadKey(option(ctx, 'key'));
         const retired = await retireApp(ctx.client, { appId, master });
-        return { json: retired, human: `retired app ${retired.app_id}` };
+        return { json: retired, human: `retired app ${retired.app_id}${retired.audit_seq ? ` (operation ${retired.audit_seq})` : ''}` };
       }),
     );
 

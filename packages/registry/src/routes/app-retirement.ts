@@ -6,7 +6,7 @@ import { pathAppId, requireFresh, requireSame } from '../checks.js';
 import type { RegistryContext } from '../context.js';
 import { requireMasterSigned } from '../master-key.js';
 import { countActiveBindings, findRetirement, insertRetirement } from '../storage/app-retirements.js';
-import { appendAudit } from '../storage/audit.js';
+import { appendAudit, lastEventSeq } from '../storage/audit.js';
 
 /**
  * An owner retires an app (docs/REGISTRY.md, "Retiring an app"). Like deleting a service
@@ -26,7 +26,10 @@ export function appRetirementRoutes(app: FastifyInstance, ctx: RegistryContext):
     return changeApp(ctx, appId, async (trx, locked): Promise<AppRetirementAnswer> => {
       // A retry after success: the same answer (its nonce was fresh, so it was signed again).
       const done = await findRetirement(trx, appId);
-      if (locked.status === 'retired' && done) return { app_id: appId, status: 'retired', retired_at: done.retiredAt };
+      if (locked.status === 'retired' && done) {
+        const seq = await lastEventSeq(trx, appId, 'app_retired');
+        return { app_id: appId, status: 'retired', retired_at: done.retiredAt, ...(seq === null ? {} : { audit_seq: seq }) };
+      }
       if (locked.status === 'suspended') throw new SwarmError('app_suspended', `app ${appId} is suspended`);
       const bound = await countActiveBindings(trx, appId);
       if (bound > 0) {
@@ -38,8 +41,8 @@ export function appRetirementRoutes(app: FastifyInstance, ctx: RegistryContext):
       const now = nowSeconds();
       locked.status = 'retired';
       await insertRetirement(trx, { appId, ownerNamespace: locked.ownerNamespace, projectSlug: locked.projectSlug, retiredAt: now });
-      await appendAudit(trx, locked, now, 'app_retired', { signed_by: signedBy });
-      return { app_id: appId, status: 'retired', retired_at: now };
+      const entry = await appendAudit(trx, locked, now, 'app_retired', { signed_by: signedBy });
+      return { app_id: appId, status: 'retired', retired_at: now, audit_seq: entry.seq };
     });
   });
 }

@@ -75,3 +75,16 @@ export async function auditEntryText(db: Executor, appId: string, seq: number): 
   const row = await db.selectFrom('audit_log').select('entry').where('app_id', '=', appId).where('seq', '=', seq).executeTakeFirst();
   return row?.entry ?? null;
 }
+
+/** The seq of the app's last entry of `event`, or null (a retried change answers with the first one's id). */
+export async function lastEventSeq(db: Executor, appId: string, event: string): Promise<number | null> {
+  const row = await db
+    .selectFrom('audit_log')
+    .select('seq')
+    .where('app_id', '=', appId)
+    .where('event', '=', event)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? Number(row.seq) : null;
+}
