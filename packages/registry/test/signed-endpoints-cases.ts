@@ -74,6 +74,15 @@ export function signedEndpointCases(backend: Backend): void {
           replay: 'nonce_reused',
         },
         {
+          name: 'app display data',
+          method: 'PATCH',
+          path: `/v1/apps/${appId}`,
+          purpose: 'app_update',
+          signer: dev.master,
+          data: (t) => ({ app_id: appId, display_name: 'Renamed', timestamp: t, nonce: newNonce(), context: 'app_update' }),
+          replay: 'nonce_reused',
+        },
+        {
           name: 'heartbeat',
           method: 'POST',
           path: `${s(a.serviceId)}/heartbeat`,
