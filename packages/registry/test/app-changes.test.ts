@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, newNonce, nowSeconds, type SigningKey, sign, signEnvelope } from '@swarm/protocol';
+import fc from 'fast-check';
 import type { RegistryHandle } from '../src/index.js';
 import {
   type Backend,
@@ -181,7 +182,8 @@ for (const backend of [sqliteBackend(), postgresBackend()] satisfies Backend[]) 
 
     it('refuses a Guardian change from the Master key alone, a Guardian alone, or any other key', async () => {
       const [current] = dev.guardians as [SigningKey, SigningKey];
-      const target = [current.publicKey, generateSigningKey().publicKey];
+      const fresh = generateSigningKey();
+      const target = [current.publicKey, fresh.publicKey];
       const code = async (body: unknown, ns?: string) => (await changeGuardians(body, ns)).body.error?.code;
       const masterOnly = guardianChange(target);
       const { guardian_approval: _dropped, ...withoutApproval } = masterOnly;
@@ -213,6 +215,27 @@ for (const backend of [sqliteBackend(), postgresBackend()] satisfies Backend[]) 
       assert.equal((await changeGuardians(once)).status, 200);
       assert.equal(await code(once), 'nonce_reused', 'a replay');
       assert.deepEqual((await get(`${registry.url}/v1/namespaces/${dev.namespace}`)).body.guardian_public_keys, target);
+      dev = { ...dev, guardians: [current, fresh] };
+    });
+
+    it('takes a Guardian change only when the Master key signs and a current Guardian co-signs (any pair of keys)', async () => {
+      const current = dev.guardians as SigningKey[];
+      const delegated = await delegatedKey();
+      const keys = [dev.master, ...current, generateSigningKey(), delegated];
+      // The set asked for is the current one, so a change that passes every signature check is
+      // refused after them as unchanged, and the property leaves the namespace as it was.
+      const same = current.map((key) => key.publicKey);
+      await fc.assert(
+        fc.asyncProperty(fc.nat(keys.length - 1), fc.nat(keys.length - 1), async (signer, approver) => {
+          const master = keys[signer]!;
+          const guardian = keys[approver]!;
+          const answer = await changeGuardians(guardianChange(same, { master, guardian }));
+          const valid = master === dev.master && current.includes(guardian);
+          assert.equal(answer.body.error?.code, valid ? 'invalid_request' : 'invalid_signature', `${signer}/${approver}`);
+          if (valid) assert.match(answer.body.error.message, /current one/);
+        }),
+        { numRuns: 25 },
+      );
     });
 
     it('lists when each instance last changed: its binding, then an instance key rotation', async () => {
