@@ -73,8 +73,8 @@ export interface OperationAnswer {
 /**
  * What the registry logged for one operation of the app. An id of digits is an audit seq (the
  * id every registry change answers with, `GET …/log/{seq}`); any other id (an update_id, a
- * delegation_id, a service_id, a receipt_id) is looked up in the log's entries, every page
- * read: each entry with a field equal to it. None is `404 not_found`.
+ * delegation_id, a service_id, a receipt_id, a key) is looked up in the log's entries, every page
+ * read: each entry with a field equal to it or a list holding it. None is `404 not_found`.
  */
 export async function operation(options: ClientOptions, appId: string, id: string): Promise<OperationAnswer> {
   if (/^[0-9]+$/.test(id)) {
@@ -83,7 +83,9 @@ export async function operation(options: ClientOptions, appId: string, id: strin
   }
   const entries: AuditEntry[] = [];
   for await (const page of auditPages(options, appId)) {
-    entries.push(...page.filter((entry) => Object.values(entry).some((value) => value === id)));
+    entries.push(
+      ...page.filter((entry) => Object.values(entry).some((value) => value === id || (Array.isArray(value) && value.includes(id)))),
+    );
   }
   if (entries.length === 0) throw new SwarmError('not_found', `no operation ${id} in the audit log of ${appId}`);
   return { app_id: appId, id, entries };

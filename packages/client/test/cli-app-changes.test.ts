@@ -12,6 +12,7 @@ describe('the swarm CLI: app display data, the Guardian set, operations and the 
   let network: TestNetwork;
   let dir: string;
   let appId: string;
+  let g3PublicKey: string;
   const run = (...args: string[]) => runCli(args, { registry: network.registry.url, cwd: dir });
   const ok = (...args: string[]) => cliOk(args, { registry: network.registry.url, cwd: dir });
 
@@ -20,7 +21,8 @@ describe('the swarm CLI: app display data, the Guardian set, operations and the 
     network = await TestNetwork.create({ parts: 'backbone', dataDir: join(dir, 'data') });
     const client = { registry: network.registry.url };
     const [master, g1, g2] = await Promise.all(['master.pem', 'g1.pem', 'g2.pem'].map((file) => keygen(join(dir, file))));
-    await Promise.all(['g3.pem', 'stranger.pem', 'new-master.pem', 'other-master.pem'].map((file) => keygen(join(dir, file))));
+    const [g3] = await Promise.all(['g3.pem', 'stranger.pem', 'new-master.pem', 'other-master.pem'].map((file) => keygen(join(dir, file))));
+    g3PublicKey = g3!.publicKey;
     await claimNamespace(client, { namespace: 'dora', master: master!, guardianPublicKeys: [g1!.publicKey, g2!.publicKey] });
     appId = (await registerApp(client, { namespace: 'dora', slug: 'notes', master: master! })).app_id;
   });
@@ -72,6 +74,14 @@ describe('the swarm CLI: app display data, the Guardian set, operations and the 
       'g1.pem,g3.pem',
     );
     assert.equal((changed.guardian_public_keys as string[]).length, 2);
+    const [byKey, listed] = await Promise.all([ok('operation', g3PublicKey, '--app', appId), ok('audit', 'list', appId)]);
+    assert.deepEqual(
+      (byKey.entries as Array<{ event: string }>).map((entry) => entry.event),
+      ['guardians_changed'],
+      'a key finds the entries listing it',
+    );
+    const events = (listed.entries as Array<{ event: string }>).map((entry) => entry.event);
+    assert.deepEqual(events.slice(-2), ['app_updated', 'guardians_changed']);
     const removed = await run('recover', '--namespace', 'dora', '--guardian', 'g2.pem', '--new-key', 'other-master.pem');
     assert.equal(removed.json.error?.code, 'invalid_signature', 'a removed Guardian recovers nothing');
     const recovered = await ok('recover', '--namespace', 'dora', '--guardian', 'g3.pem', '--new-key', 'new-master.pem');

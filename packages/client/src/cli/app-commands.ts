@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { operation, updateApp } from '../app-changes.js';
 import { exportApp } from '../app-export.js';
 import { backboneUpdate, listApps, registerApp } from '../apps.js';
-import { verifyAuditLog } from '../audit.js';
+import { auditPage, verifyAuditLog } from '../audit.js';
 import { loadKey } from '../keys.js';
 import { provisionAuth } from '../provision.js';
 import { retireApp } from '../retire.js';
@@ -205,9 +205,21 @@ export function addAuditCommands(program: Command): void {
       }),
     );
 
-  program
-    .command('audit')
-    .description("the app's audit log")
+  const audit = program.command('audit').description("the app's audit log");
+  audit
+    .command('list <app_id>')
+    .description("one page of the app's audit log: each entry's seq (the id of the operation it records), time and event")
+    .option('--after <seq>', 'entries after this seq (default: from the first)', integer)
+    .option('--limit <n>', 'entries per page (the registry applies its default and maximum)', integer)
+    .action(
+      action(async (ctx, appId: string) => {
+        const page = await auditPage(ctx.client, appId, (ctx.opts.after as number | undefined) ?? 0, ctx.opts.limit as number | undefined);
+        const rows = page.entries.map((entry) => [entry.seq, new Date(entry.at * 1000).toISOString(), entry.event]);
+        const more = page.next === null ? '' : `\nmore: swarm audit list ${appId} --after ${page.next}`;
+        return { json: { app_id: appId, ...page }, human: `${table(['seq', 'at', 'event'], rows)}${more}` };
+      }),
+    );
+  audit
     .command('verify <app_id>')
     .description("stream the app's audit log page by page and check its hash chain across pages")
     .option('--limit <n>', 'entries per page (the registry applies its default and maximum)', integer)
