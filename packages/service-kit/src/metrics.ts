@@ -8,6 +8,8 @@ export interface KitMetrics extends PartMetrics {
   provisionings: ReturnType<PartMetrics['counter']>;
   /** Binding handshakes with the registry, by outcome: active, binding (to be retried) or the error code. */
   bindingAttempts: ReturnType<PartMetrics['counter']>;
+  /** Re-bindings at the registry an app moved to, by outcome: rebound or the error code (retried). */
+  rebinds: ReturnType<PartMetrics['counter']>;
 }
 
 export function kitMetrics(database: Database<unknown>, db: Kysely<KitTables>): KitMetrics {
@@ -20,6 +22,11 @@ export function kitMetrics(database: Database<unknown>, db: Kysely<KitTables>): 
   metrics.bindingAttempts = metrics.counter(
     'swarm_binding_attempts_total',
     'Binding handshakes sent to the registry, by outcome (active, binding = retried later, error code)',
+    ['outcome'],
+  );
+  metrics.rebinds = metrics.counter(
+    'swarm_rebinds_total',
+    'Re-bindings sent to the registry an app moved to, by outcome (rebound, error code = retried later)',
     ['outcome'],
   );
   // usage rows go to Billing, logs rows to Logging: the receiver kind is the row's kind.

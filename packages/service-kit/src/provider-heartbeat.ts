@@ -37,10 +37,10 @@ export class ProviderHeartbeats {
   async beatAll(instances: Instance[], intervalMs: number, concurrency: number): Promise<void> {
     const byRegistry = new Map<string, { registry: TrustedRegistry; instances: Instance[] }>();
     for (const instance of instances) {
-      if (!instance.key || instance.status !== 'active' || instance.terminated) continue;
+      if (!instance.key || instance.status !== 'active' || instance.terminated || this.#kit.bound.pending(instance)) continue;
       let registry: TrustedRegistry;
       try {
-        registry = this.#kit.trusted.forApp(instance.appId);
+        registry = this.#kit.registry.registryFor(instance.appId);
       } catch {
         // A registry no longer trusted: nobody to beat to (as the per-instance beat skips it).
         continue;

@@ -103,7 +103,7 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
     return updateStatus(kit, params.service_id, params.update_id);
   });
   app.post('/v1/events', async (request, reply) => {
-    const event = await verifyBroadcast(trusted, jsonBody(request), replay);
+    const event = await verifyBroadcast(kit.registry, jsonBody(request), replay);
     if (event) await handleBroadcast(kit, event);
     reply.code(202).send({ status: 'accepted' });
   });
@@ -127,7 +127,10 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
   const batched = config.heartbeats === 'batch' ? new ProviderHeartbeats(kit) : null;
   const loops = [
     every(config.heartbeatMs, async () => {
-      const active = await activeInstances();
+      const all = await activeInstances();
+      // Instances of an app that moved beat nowhere until re-bound at its new registry (retried here).
+      void kit.rebinder.resume(all);
+      const active = all.filter((instance) => !kit.bound.pending(instance));
       if (batched) await batched.beatAll(active, config.heartbeatMs, config.heartbeatConcurrency);
       else await beatAll(kit, active, config.heartbeatMs, config.heartbeatConcurrency);
     }),

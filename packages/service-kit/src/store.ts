@@ -76,7 +76,16 @@ export interface KitInstanceUpdatesTable {
   applied_at: number | null;
 }
 
+/** Where an instance is bound when it is not the registry its app_id names (the app moved: rebind.ts). */
+export interface KitBoundRegistriesTable {
+  service_id: string;
+  app_id: string;
+  authority: string;
+  bound_at: number;
+}
+
 export interface KitTables {
+  kit_bound_registries: KitBoundRegistriesTable;
   kit_instance_updates: KitInstanceUpdatesTable;
   kit_instances: KitInstancesTable;
   kit_contexts: KitContextsTable;
@@ -243,6 +252,18 @@ const migrations: Record<string, Migration> = {
         .ifNotExists()
         .on('kit_instance_updates')
         .columns(['service_id', 'status'])
+        .execute();
+    },
+  },
+  '005_bound_registries': {
+    up: async (db) => {
+      await db.schema
+        .createTable('kit_bound_registries')
+        .ifNotExists()
+        .addColumn('service_id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('authority', 'text', (c) => c.notNull())
+        .addColumn('bound_at', 'bigint', (c) => c.notNull())
         .execute();
     },
   },
