@@ -46,6 +46,12 @@ export const EXTENSION_PURPOSES = [
   // Delegated keys: the Master key's grant and its revocation.
   'delegation',
   'delegation_revocation',
+  // Registry migration (docs/PROTOCOL.md): SPEC §15 names `registry_migration`; the rest are ours.
+  'registry_migration',
+  'migration_successor',
+  'migration_control',
+  'migration_veto',
+  'service_rebind',
 ] as const;
 
 export type Purpose = (typeof PURPOSES)[number] | (typeof EXTENSION_PURPOSES)[number];

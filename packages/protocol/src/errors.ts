@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   namespace_taken: 409,
   conflict: 409,
   gone: 410,
+  app_migrated: 410,
   precondition_failed: 412,
   payload_too_large: 413,
   range_not_satisfiable: 416,

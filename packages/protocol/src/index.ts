@@ -11,6 +11,7 @@ export * from './errors.js';
 export * from './freshness.js';
 export * from './instance-update.js';
 export * from './keys.js';
+export * from './migration.js';
 export * from './observe.js';
 export * from './replay.js';
 export * from './schemas.js';

@@ -226,6 +226,26 @@ export const LogsData = z.strictObject({
 });
 export const LogsReport = signed(LogsData);
 
+// Registry migration (docs/PROTOCOL.md, "Registry migration"): the source registry's signed
+// successor, declared here because the APP_MIGRATED broadcast carries it; the rest of the
+// migration messages are in migration.ts.
+/** `<registry>.<tld>`, as a trust table names registries. */
+export const Authority = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'authority must be <registry>.<tld>');
+/** base64url SHA-256, unpadded (43 characters). */
+export const Digest = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'digest must be the base64url SHA-256 (43 characters)');
+export const MigrationSuccessorData = z.strictObject({
+  app_id: AppIdString,
+  previous_registry: Authority,
+  successor: Authority,
+  successor_url: HttpUrl,
+  released_at: Timestamp,
+  proof_digest: Digest,
+  audit_head: z.strictObject({ seq: z.int().min(0), hash: z.string().regex(/^[0-9a-f]{64}$/, 'hash must be 64 lowercase hex characters') }),
+});
+export const MigrationSuccessor = signed(MigrationSuccessorData);
+
 // §9.4
 const broadcastBase = { origin: z.string().max(127), app_id: AppIdString, timestamp: Timestamp, nonce: Nonce };
 export const BroadcastData = z.discriminatedUnion('event', [
@@ -251,6 +271,8 @@ export const BroadcastData = z.discriminatedUnion('event', [
     revoked_master_key: PublicKey,
     new_master_public_key: PublicKey,
   }),
+  // The app moved to another registry (docs/PROTOCOL.md, "Registry migration").
+  z.strictObject({ ...broadcastBase, event: z.literal('APP_MIGRATED'), successor: MigrationSuccessor }),
 ]);
 export const Broadcast = signed(BroadcastData);
 
@@ -405,6 +427,8 @@ export type UsageData = z.infer<typeof UsageData>;
 export type LogEntry = z.infer<typeof LogEntry>;
 export type LogsData = z.infer<typeof LogsData>;
 export type BroadcastData = z.infer<typeof BroadcastData>;
+export type MigrationSuccessorData = z.infer<typeof MigrationSuccessorData>;
+export type MigrationSuccessor = z.infer<typeof MigrationSuccessor>;
 export type KeyRotationData = z.infer<typeof KeyRotationData>;
 export type BackboneUpdateData = z.infer<typeof BackboneUpdateData>;
 export type MasterKeyRotationData = z.infer<typeof MasterKeyRotationData>;
