@@ -42,7 +42,12 @@ const migrations: Record<string, Migration> = {
 };
 
 function toRow(row: AppRegistriesTable): AppRegistryRow {
-  return { appId: row.app_id, authority: row.authority, chain: JSON.parse(row.successor_json) as unknown[], updatedAt: Number(row.updated_at) };
+  return {
+    appId: row.app_id,
+    authority: row.authority,
+    chain: JSON.parse(row.successor_json) as unknown[],
+    updatedAt: Number(row.updated_at),
+  };
 }
 
 function toTable(row: AppRegistryRow): AppRegistriesTable {
@@ -83,7 +88,9 @@ export class AppRegistries implements SuccessorStore {
       .insertInto('app_registries')
       .values(values)
       .onConflict((oc) =>
-        oc.column('app_id').doUpdateSet({ authority: values.authority, successor_json: values.successor_json, updated_at: values.updated_at }),
+        oc
+          .column('app_id')
+          .doUpdateSet({ authority: values.authority, successor_json: values.successor_json, updated_at: values.updated_at }),
       )
       .execute();
   }

@@ -123,7 +123,11 @@ export class RegistryClient {
    * GET of an app's resource at its registry. A `410 app_migrated` carries the signed successor:
    * it is followed (verified, trusted, bounded hops) and the request asked again there.
    */
-  async #getFollowing(appId: string, path: string, trace?: TraceContext): Promise<{ status: number; body: unknown; registry: TrustedRegistry }> {
+  async #getFollowing(
+    appId: string,
+    path: string,
+    trace?: TraceContext,
+  ): Promise<{ status: number; body: unknown; registry: TrustedRegistry }> {
     for (let hop = 0; ; hop++) {
       const registry = this.registryFor(appId);
       const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}${path}`, {
@@ -279,7 +283,9 @@ export async function verifyBroadcast(
   const appId = requireAppId(data.app_id);
   const holder = registries instanceof RegistryClient ? registries.registryFor(appId) : trusted.forApp(appId);
   const formerHolder =
-    registries instanceof RegistryClient && data.event === 'APP_MIGRATED' && registries.successors.formerRegistries(appId).includes(data.origin);
+    registries instanceof RegistryClient &&
+    data.event === 'APP_MIGRATED' &&
+    registries.successors.formerRegistries(appId).includes(data.origin);
   if (registry.authority !== holder.authority && !formerHolder) {
     throw new SwarmError('forbidden', 'a registry speaks only for its own apps');
   }

@@ -54,7 +54,10 @@ export class Successors {
   /** The authorities the app was held at before the current one, oldest first. */
   formerRegistries(appId: string): string[] {
     const chain = this.#byApp.get(appId)?.chain ?? [];
-    return [registryAuthority(appId), ...chain.map((envelope) => (envelope as { data: { successor: string } }).data.successor)].slice(0, -1);
+    return [registryAuthority(appId), ...chain.map((envelope) => (envelope as { data: { successor: string } }).data.successor)].slice(
+      0,
+      -1,
+    );
   }
 
   /** Called after each follow that moved an app (the kit re-binds its instances there). */
@@ -82,7 +85,12 @@ export class Successors {
     if (chain.length + 1 > MAX_REGISTRY_HOPS) {
       throw new SwarmError('invalid_request', `the app moved more than ${MAX_REGISTRY_HOPS} times; not followed further`);
     }
-    const row: AppRegistryRow = { appId, authority: successor.authority, chain: [...chain, envelope], updatedAt: Math.floor(Date.now() / 1000) };
+    const row: AppRegistryRow = {
+      appId,
+      authority: successor.authority,
+      chain: [...chain, envelope],
+      updatedAt: Math.floor(Date.now() / 1000),
+    };
     await this.#store?.save(row);
     this.#byApp.set(appId, row);
     for (const listener of this.#listeners) listener(appId, successor);

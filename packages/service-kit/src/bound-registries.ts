@@ -23,7 +23,8 @@ export class BoundRegistries {
   }
 
   async load(): Promise<void> {
-    for (const row of await this.#db.selectFrom('kit_bound_registries').selectAll().execute()) this.#byService.set(row.service_id, row.authority);
+    for (const row of await this.#db.selectFrom('kit_bound_registries').selectAll().execute())
+      this.#byService.set(row.service_id, row.authority);
   }
 
   /** The authority the instance is bound at. */

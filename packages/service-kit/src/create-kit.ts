@@ -15,7 +15,6 @@ import {
 } from '@swarm/runtime';
 import { Binder } from './binding.js';
 import { BoundRegistries } from './bound-registries.js';
-import { Rebinder } from './rebind.js';
 import { ContextCache } from './contexts.js';
 import { bindDomain, type Domain } from './domain.js';
 import { InstanceStore } from './instances.js';
@@ -23,6 +22,7 @@ import { endpointUrl, type Kit } from './kit.js';
 import { kitMetrics } from './metrics.js';
 import { resolveConfig, type ServiceOptions } from './options.js';
 import { loadOrCreateProviderKey } from './provider-key.js';
+import { Rebinder } from './rebind.js';
 import { Reporter } from './reporting.js';
 import { type KitTables, kitDatabaseFile, migrateKit } from './store.js';
 
@@ -68,8 +68,8 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
     await registry.load();
     const contexts = new ContextCache(db, registry);
     await contexts.loadAll();
-    const bound = new BoundRegistries(db, registry);
-    await bound.load();
+    const boundRegistries = new BoundRegistries(db, registry);
+    await boundRegistries.load();
     // The server's tracer once it listens: the reporter and the binder read it through here.
     const tracer = { current: (): Tracing | null => null };
     const reporter = new Reporter({
@@ -91,7 +91,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       providerKey,
       trusted,
       registry,
-      bound,
+      bound: boundRegistries,
       replay,
       instances,
       contexts,

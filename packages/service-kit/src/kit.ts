@@ -2,12 +2,12 @@ import type { ReplayStore, SigningKey, TrustedRegistries } from '@swarm/protocol
 import type { Database, Egress, RegistryClient, Tracing } from '@swarm/runtime';
 import type { Binder } from './binding.js';
 import type { BoundRegistries } from './bound-registries.js';
-import type { Rebinder } from './rebind.js';
 import type { ContextCache } from './contexts.js';
 import type { BoundDomain } from './domain.js';
 import type { InstanceStore } from './instances.js';
 import type { KitMetrics } from './metrics.js';
 import type { ServiceConfig } from './options.js';
+import type { Rebinder } from './rebind.js';
 import type { Reporter } from './reporting.js';
 
 /** Every dependency of a running service in one place (built by `createKit`); route modules take this. */

@@ -45,7 +45,9 @@ export class Rebinder {
   /** Instances still bound at a registry their app left (the heartbeat loop retries them). */
   async resume(active: Instance[]): Promise<void> {
     const { bound } = this.#kit;
-    await Promise.allSettled(active.filter((instance) => !instance.terminated && bound.pending(instance)).map((instance) => this.rebind(instance)));
+    await Promise.allSettled(
+      active.filter((instance) => !instance.terminated && bound.pending(instance)).map((instance) => this.rebind(instance)),
+    );
   }
 
   rebind(instance: Instance): Promise<RebindOutcome> {

@@ -55,7 +55,7 @@ export function startService<Tables>(options: ServiceOptions, domain: Domain<Tab
 
 async function openService<Tables>(options: ServiceOptions, domain: Domain<Tables>): Promise<ServiceHandle> {
   const kit = await createKit(options, domain);
-  const { config, database, providerKey, trusted, replay, instances, contexts, reporter } = kit;
+  const { config, database, providerKey, replay, instances, contexts, reporter } = kit;
 
   const revocations = new SubjectRevocations({ egress: kit.egress });
   const verifyToken = createTokenVerifier({

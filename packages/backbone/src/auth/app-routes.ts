@@ -142,8 +142,8 @@ export function registerAppRoutes(context: AuthContext): void {
     const appId = requireAppId((request.params as AppParams).appId);
     // The app is checked before the nonce is spent: a broadcast sent to the wrong app's path
     // must still be taken at its own.
-    const event = await verifyBroadcast(context.registry.trusted, jsonBody(request), context.replay, { appId });
-    actOnBroadcast(context, event);
+    const event = await verifyBroadcast(context.registry, jsonBody(request), context.replay, { appId });
+    await actOnBroadcast(context, event);
     reply.code(202).send({ accepted: true });
   });
 }
