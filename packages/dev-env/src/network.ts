@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { type AuthProviderHandle, type ServerHandle, startAuthProvider, startBilling, startLogging } from '@swarm/backbone';
 import { startCmsArticle } from '@swarm/cms-article';
 import { startCrmContact } from '@swarm/crm-contact';
-import type { TrustedRegistry } from '@swarm/protocol';
+import { TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
 import { type RegistryHandle, type RegistryOptions, startRegistry } from '@swarm/registry';
 import { dropPostgresSchema, ensurePostgresSchema, LOOPBACK_CIDRS } from '@swarm/runtime';
 import type { ServiceHandle, ServiceOptions } from '@swarm/service-kit';
@@ -70,6 +70,11 @@ export class TestNetwork {
     /** The domain services by service type; empty with `parts: 'backbone'`. */
     readonly services: Partial<Record<DomainPart, ServiceHandle>>,
     readonly adminTokenFile: string,
+    /**
+     * The trust table every part of the network shares, live: adding another registry here makes
+     * the whole swarm trust it at once (a migration's target, docs/SERVICE-KIT.md).
+     */
+    readonly trust: TrustedRegistries,
     private readonly started: Closable[],
     private readonly cleanup: () => Promise<void>,
   ) {}
@@ -120,7 +125,7 @@ export class TestNetwork {
         ...options.registry,
       });
       started.push(registry);
-      const trustedRegistries = [trustedRegistryOf(registry)];
+      const trustedRegistries = new TrustedRegistries([trustedRegistryOf(registry)]);
       const common = async (name: ServerPart) => ({
         port: ports[name],
         host,
@@ -147,7 +152,7 @@ export class TestNetwork {
       }
       for (const provider of [auth, ...Object.values(services)]) await provider.registerOffer(registry.url, registry.adminToken);
       const adminTokenFile = await writeAdminToken(dataDir, registry.adminToken);
-      return new TestNetwork(dataDir, registry, auth, billing, logging, services, adminTokenFile, started, cleanup);
+      return new TestNetwork(dataDir, registry, auth, billing, logging, services, adminTokenFile, trustedRegistries, started, cleanup);
     } catch (error) {
       for (const part of started.reverse()) await part.close().catch(() => {});
       await cleanup().catch(() => {});
