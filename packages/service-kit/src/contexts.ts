@@ -177,11 +177,27 @@ export class ContextCache {
     this.#byService.delete(serviceId);
   }
 
+  /**
+   * The keys a kept context of the app may be signed with: its registry's, then those of the
+   * registries it moved away from (still trusted), so an instance keeps serving with the context
+   * it held until its new registry signs one; contexts are only fetched from the current one.
+   */
+  #signers(appId: string): string[] {
+    const keys = [this.#registry.registryFor(appId).publicKey];
+    for (const authority of this.#registry.successors.formerRegistries(appId)) {
+      try {
+        keys.push(this.#registry.trusted.byAuthority(authority).publicKey);
+      } catch {
+        // No longer trusted: its contexts are not taken.
+      }
+    }
+    return keys;
+  }
+
   #verified(appId: string, signed: unknown): CachedContext {
     const { operational_context: context, context_signature: signature } = parseMessage(SignedContext, signed);
-    const registry = this.#registry.registryFor(appId);
     // The registry key comes from the trust table, never from the context that claims it.
-    if (!verify('operational_context', context, signature, registry.publicKey)) {
+    if (!this.#signers(appId).some((publicKey) => verify('operational_context', context, signature, publicKey))) {
       throw new SwarmError('invalid_signature', 'operational context is not signed by the trusted registry');
     }
     if (context.app_id !== appId) throw new SwarmError('invalid_request', 'operational context is for another app');
