@@ -147,6 +147,23 @@ export type ReleaseAnswer = z.infer<typeof ReleaseAnswer>;
 export type RebindAnswer = z.infer<typeof RebindAnswer>;
 export type AppMigratedBody = z.infer<typeof AppMigratedBody>;
 
+/**
+ * `410 app_migrated` (SPEC §15): the error of every write a source registry refuses for a released
+ * app; its body carries the signed successor next to `error`.
+ */
+export class AppMigratedError extends SwarmError {
+  readonly successor: MigrationSuccessor;
+
+  constructor(appId: string, successor: MigrationSuccessor) {
+    super('app_migrated', `app ${appId} moved to registry ${successor.data.successor} (${successor.data.successor_url})`);
+    this.successor = successor;
+  }
+
+  override toBody(): AppMigratedBody {
+    return { error: { code: 'app_migrated', message: this.message }, successor: this.successor };
+  }
+}
+
 function parsed<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
   const result = schema.safeParse(value);
   if (!result.success) {

@@ -149,7 +149,8 @@ export const BindingRecord = z.strictObject({
   region: RegionName.nullable(),
   storage_limit_gb: StorageGb.nullable(),
   bound_at: Timestamp,
-  status: z.enum(['active', 'revoked']),
+  /** `imported`: carried over by a registry migration, not yet re-bound (docs/PROTOCOL.md, "Registry migration"). */
+  status: z.enum(['active', 'revoked', 'imported']),
 });
 export const SignedContext = z.object({ operational_context: OperationalContext, context_signature: SignatureHex });
 export const BindingAnswer = z.object({

@@ -1,5 +1,5 @@
-import { appDnsZone } from '@swarm/protocol';
-import type { DnsInstance } from './dns/index.js';
+import { appDnsZone, migratedZone } from '@swarm/protocol';
+import type { DnsInstance, MovedZone } from './dns/index.js';
 import { LookupCache, type LookupCacheSource, SHARED_GROUP } from './lookup-cache.js';
 
 /** Hit/miss counters per cache (the registry's metrics). */
@@ -16,7 +16,7 @@ export interface LookupObservers {
  */
 export class AppLookups {
   readonly http: LookupCache<string>;
-  readonly dns: LookupCache<DnsInstance[] | null>;
+  readonly dns: LookupCache<DnsInstance[] | MovedZone | null>;
   readonly dnsReplies: LookupCache<Buffer | null>;
   readonly #authority: string[];
 
@@ -24,9 +24,9 @@ export class AppLookups {
     const kept = maxEntries > 0 ? source : null;
     this.http = new LookupCache<string>(kept, { maxEntries, sizeOf: (json) => json.length, ...(observe ? { observe: observe.http } : {}) });
     // An instance is a few hundred bytes of strings.
-    this.dns = new LookupCache<DnsInstance[] | null>(kept, {
+    this.dns = new LookupCache<DnsInstance[] | MovedZone | null>(kept, {
       maxEntries,
-      sizeOf: (instances) => 512 * (instances?.length ?? 0),
+      sizeOf: (instances) => (Array.isArray(instances) ? 512 * instances.length : 512),
       ...(observe ? { observe: observe.dns } : {}),
     });
     this.dnsReplies = new LookupCache<Buffer | null>(kept, {
@@ -43,6 +43,12 @@ export class AppLookups {
     this.http.invalidate(appId);
     this.dns.invalidate(zone);
     this.dnsReplies.invalidate(zone);
+    // An app that moved here from another registry is served under this authority's labels.
+    const here = migratedZone(appId, this.#authority.join('.'));
+    if (here !== zone) {
+      this.dns.invalidate(here);
+      this.dnsReplies.invalidate(here);
+    }
   }
 
   /** A beat moved an instance's `last_heartbeat_at` (shown over HTTP only); DNS changes only if it came back. */

@@ -60,6 +60,12 @@ export function registryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Re
     registryKeyFile: text(env.SWARM_REGISTRY_KEY_FILE),
     publicUrl: text(env.SWARM_PUBLIC_URL),
   };
+  const contest = count(env.SWARM_MIGRATION_CONTEST_SECONDS, 'SWARM_MIGRATION_CONTEST_SECONDS');
+  if (contest !== undefined) options.migrationContestSeconds = contest;
+  const grace = count(env.SWARM_MIGRATION_DNS_GRACE_SECONDS, 'SWARM_MIGRATION_DNS_GRACE_SECONDS');
+  if (grace !== undefined) options.migrationDnsGraceSeconds = grace;
+  const trustFile = text(env.SWARM_TRUST_FILE);
+  if (trustFile !== undefined) options.trustFile = trustFile;
   const quotas = text(env.SWARM_INSTANCE_QUOTAS);
   if (quotas !== undefined) options.instanceQuotas = parseInstanceQuotas(quotas);
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) (options as Record<string, unknown>)[key] = value;

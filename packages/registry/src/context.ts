@@ -1,4 +1,4 @@
-import type { ReplayStore, SigningKey } from '@swarm/protocol';
+import type { ReplayStore, SigningKey, TrustedRegistries } from '@swarm/protocol';
 import type { Dialect, EgressPolicy } from '@swarm/runtime';
 import type { AppLookups } from './app-lookups.js';
 import type { Liveness } from './liveness.js';
@@ -39,6 +39,18 @@ export interface RegistryContext {
   defaultLoggingUrl: string | null;
   /** Which URLs owners may set (backbone, auth provider); broadcasts are sent under it too. */
   egress: EgressPolicy;
+  /**
+   * Peer registries this one trusts (docs/REGISTRY.md, "Migration"): exports and successors are
+   * checked against their keys, and only a listed registry may be a migration's source or target.
+   * Replaced whole at run time (`--trust FILE` followed live, `PUT /v1/admin/trust`).
+   */
+  trust: TrustedRegistries;
+  /** Without a Guardian approval or the source's release, activation waits this long for a veto (default 72 h). */
+  migrationContestSeconds: number;
+  /** How long a released app's old zone answers a DNAME to its new zone (default 30 days). */
+  migrationDnsGraceSeconds: number;
+  /** What peers use to reach this registry; filled in once HTTP listens. */
+  publicUrl: string;
   /** Filled in once the DNS server listens. */
   dnsPort: number | null;
   /**
@@ -54,6 +66,10 @@ export interface RegistryContext {
   observeProviderBeats(accepted: number, refused: number): void;
 }
 
+/** Migration defaults (docs/REGISTRY.md, "Migration"): the contest window, the old zone's DNAME, stale instances. */
+export const MIGRATION_CONTEST_SECONDS = 72 * 3600;
+export const MIGRATION_DNS_GRACE_SECONDS = 30 * 86400;
+export const MIGRATION_STALE_SECONDS = 7 * 86400;
 /** SPEC §10.1: the old instance key stays valid this long after a rotation. */
 export const KEY_GRACE_SECONDS = 300;
 /** SPEC §4.3: a replaced Auth key stays in the JWKS this long unless the delegation says otherwise. */

@@ -10,6 +10,8 @@ import {
   type SigningKey,
   SwarmError,
   signingKeyFromPem,
+  TrustedRegistries,
+  type TrustedRegistry,
 } from '@swarm/protocol';
 import {
   createHttpApp,
@@ -24,13 +26,14 @@ import {
   openDatabase,
   Shutdown,
   SqlReplayStore,
+  watchTrustFile,
 } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import { AppLookups } from './app-lookups.js';
 import { BroadcastDelivery, queuedBroadcasts } from './broadcasts.js';
 import { ChangeChannel } from './change-channel.js';
-import { KEY_GRACE_SECONDS, type RegistryContext } from './context.js';
+import { KEY_GRACE_SECONDS, MIGRATION_CONTEST_SECONDS, MIGRATION_DNS_GRACE_SECONDS, type RegistryContext } from './context.js';
 import { type AddressTargets, type DnsLimits, type NameServer, startDnsServer } from './dns/index.js';
 import { storageZoneSource } from './dns-source.js';
 import { Liveness } from './liveness.js';
@@ -130,6 +133,17 @@ export interface RegistryOptions {
   /** Who may read `/metrics` (the admin token always may) and the metrics port (docs/OPERATIONS.md). */
   metrics?: MetricsOptions;
   logLevel?: string | false;
+  /**
+   * Peer registries trusted for migrations (docs/REGISTRY.md, "Migration"): a live table is shared
+   * as given; `trustFile` (the kit's format, `[{ authority, baseUrl, publicKey }]`) is followed
+   * live and replaces the table on each change. `PUT /v1/admin/trust` replaces it at run time.
+   */
+  trust?: TrustedRegistry[] | TrustedRegistries;
+  trustFile?: string;
+  /** Seconds a migration without release or Guardian approval waits for a veto; default 72 h (SWARM_MIGRATION_CONTEST_SECONDS). */
+  migrationContestSeconds?: number;
+  /** Seconds a released app's old zone answers a DNAME; default 30 days (SWARM_MIGRATION_DNS_GRACE_SECONDS). */
+  migrationDnsGraceSeconds?: number;
 }
 
 export interface RegistryHandle {
@@ -138,6 +152,8 @@ export interface RegistryHandle {
   publicKey: string;
   adminToken: string;
   dnsPort: number | null;
+  /** The peer registries trusted for migrations (live: replace it to change trust). */
+  trust: TrustedRegistries;
   app: FastifyInstance;
   /** For tests and benchmarks: the kept lookup answers (hit counters), the liveness table (write counter), the PostgreSQL change channel. */
   internals: { lookups: AppLookups; liveness: Liveness; changes: ChangeChannel | null };
@@ -233,6 +249,22 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       shutdown.onRelease(() => channel.close());
     }
 
+    const trust = TrustedRegistries.of(options.trust ?? []);
+    let log: FastifyInstance['log'] | null = null;
+    if (options.trustFile) {
+      const trustFile = options.trustFile;
+      let firstError: Error | null = null;
+      const watch = watchTrustFile(trustFile, trust, {
+        onError: (error) => {
+          firstError ??= error;
+          log?.warn({ err: error, file: trustFile }, 'the trust file was not taken; the trust table is unchanged');
+        },
+      });
+      shutdown.onStop(() => watch.close());
+      // A trust file that does not parse at start is an error, not an empty table.
+      if (!watch.reload()) throw firstError ?? new SwarmError('invalid_request', `${trustFile} is not a trust list`);
+    }
+
     const retry = options.broadcastRetry ?? {};
     let delivery: BroadcastDelivery | null = null;
     const ctx: RegistryContext = {
@@ -257,6 +289,10 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       defaultBillingUrl: options.defaultBillingUrl ?? null,
       defaultLoggingUrl: options.defaultLoggingUrl ?? null,
       egress,
+      trust,
+      migrationContestSeconds: options.migrationContestSeconds ?? MIGRATION_CONTEST_SECONDS,
+      migrationDnsGraceSeconds: options.migrationDnsGraceSeconds ?? MIGRATION_DNS_GRACE_SECONDS,
+      publicUrl: '',
       dnsPort: null,
       settleBroadcasts: async (trx) => {
         const receivers = queuedBroadcasts(trx);
@@ -275,6 +311,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       checks: { database: () => sql`select 1`.execute(database.db) },
     });
     metrics.watch(app);
+    log = app.log;
     registerRoutes(app, ctx);
     shutdown.onStop(() => app.close());
 
@@ -296,6 +333,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
     }
 
     const { publicUrl: url } = await listenApp(app, { host, port: options.port ?? 0, publicUrl: options.publicUrl });
+    ctx.publicUrl = url.replace(/\/+$/, '');
 
     const loop = new BroadcastDelivery(ctx, {
       initialMs: retry.initialMs ?? 500,
@@ -323,6 +361,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       publicKey: key.publicKey,
       adminToken,
       dnsPort: ctx.dnsPort,
+      trust,
       app,
       internals: { lookups, liveness, changes },
       close: () => shutdown.close(),

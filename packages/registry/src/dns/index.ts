@@ -3,4 +3,4 @@ export { DEFAULT_DNS_LIMITS, type DnsLimits } from './limits.js';
 export { parseNameServers } from './name-servers.js';
 export { startDnsServer } from './server.js';
 export type { NameServer } from './zone.js';
-export type { DnsInstance, DnsZoneSource } from './zone-source.js';
+export type { DnsInstance, DnsZoneSource, MovedZone } from './zone-source.js';

@@ -5,11 +5,13 @@ export const BADVERS_EXTENDED = 1;
 export const QTYPE = {
   A: 1,
   NS: 2,
+  CNAME: 5,
   SOA: 6,
   PTR: 12,
   TXT: 16,
   AAAA: 28,
   SRV: 33,
+  DNAME: 39,
   OPT: 41,
   DS: 43,
   RRSIG: 46,

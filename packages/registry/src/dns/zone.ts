@@ -7,7 +7,7 @@ import type { Question } from './query.js';
 import { type Rr, rrOf } from './rr.js';
 import type { ZoneSigner } from './signer.js';
 import { QCLASS, QTYPE, RCODE } from './wire-constants.js';
-import type { DnsInstance, DnsZoneSource } from './zone-source.js';
+import type { DnsInstance, DnsZoneSource, MovedZone } from './zone-source.js';
 
 export type Resolution =
   | { rcode: typeof RCODE.REFUSED }
@@ -70,6 +70,7 @@ export async function resolve(question: Question, zone: Zone): Promise<Resolutio
   const appZone = appDnsZone(appId).slice(0, -1);
   const instances = await zone.source.instancesForZone(appZone);
   if (!instances) return nx(namespaceDepth);
+  if (!Array.isArray(instances)) return moved(question, relative.slice(0, -APP_ZONE_DEPTH), appZone, instances, zone.ttl);
   const records = instances
     .map((instance) => zone.describe(instance))
     .filter((entry): entry is InstanceRecords => entry !== null && fitsZone(entry, appZone));
@@ -83,6 +84,25 @@ export async function resolve(question: Question, zone: Zone): Promise<Resolutio
   }
   if (question.type === QTYPE.SRV) return answered(node.records, QTYPE.SRV, node.types, node.withSrv);
   return answered(node.records, question.type === QTYPE.ANY ? node.anyType : question.type, node.types);
+}
+
+/**
+ * The old zone of an app that moved (RFC 6672): its apex holds the DNAME to the new zone and a TXT
+ * `successor=<authority>`; a name below answers the DNAME and the CNAME synthesized from it, so a
+ * stock resolver follows to the same name under the new zone.
+ */
+function moved(question: Question, below: string[], appZone: string, to: MovedZone, ttl: number): Resolution {
+  const dname = rrOf({ type: 'DNAME', name: appZone, ttl, data: to.target });
+  if (below.length === 0) {
+    const txt = rrOf({ type: 'TXT', name: appZone, ttl, data: [`successor=${to.successor}`] });
+    return answered([dname, txt], question.type === QTYPE.ANY ? QTYPE.TXT : question.type, [QTYPE.TXT, QTYPE.DNAME]);
+  }
+  const relativeName = below.map((label) => label.toLowerCase()).join('.');
+  const target = `${relativeName}.${to.target}`;
+  // RFC 6672 §2.2: a synthesized name too long to write is YXDOMAIN; answering the DNAME alone says as much.
+  if (!isEncodableName(target)) return { rcode: RCODE.NOERROR, answers: [dname], additionals: [], types: [] };
+  const cname = rrOf({ type: 'CNAME', name: `${relativeName}.${appZone}`, ttl, data: target });
+  return { rcode: RCODE.NOERROR, answers: question.type === QTYPE.DNAME ? [dname] : [dname, cname], additionals: [], types: [QTYPE.CNAME] };
 }
 
 /** Whether the instance's names inside the app zone can be written (at most 255 bytes). */

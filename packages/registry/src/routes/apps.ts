@@ -70,6 +70,7 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
         services: {},
         logSeq: 0,
         logHash: AUDIT_GENESIS_HASH,
+        successor: null,
       };
       try {
         await ctx.db.transaction().execute(async (trx) => {
@@ -121,7 +122,7 @@ export function appRoutes(app: FastifyInstance, ctx: RegistryContext): void {
       const appId = pathAppId(request.params.app_id);
       const after = pageAfterSeq(request.query.after);
       const limit = pageLimit(request.query.limit, AUDIT_PAGE_DEFAULT, AUDIT_PAGE_MAX);
-      const row = await requireApp(ctx, appId);
+      const row = await requireApp(ctx, appId, 'read');
       const page = await auditPage(ctx.db, row.appId, after, limit, AUDIT_PAGE_MAX_CHARS);
       const next = page.next === null ? 'null' : JSON.stringify(String(page.next));
       return reply.type('application/json; charset=utf-8').send(`{"entries":[${page.entries.join(',')}],"next":${next}}`);

@@ -32,7 +32,7 @@ export function broadcastRoutes(app: FastifyInstance, ctx: RegistryContext): voi
       if (!STATES.includes(state)) throw new SwarmError('invalid_request', `state must be one of ${STATES.join(', ')}`);
       const after = parseCursor(request.query.after);
       const limit = pageLimit(request.query.limit, 100, 1000);
-      const row = await requireApp(ctx, appId);
+      const row = await requireApp(ctx, appId, 'read');
       const broadcasts = await listBroadcasts(ctx.db, row.appId, state, after, limit + 1);
       const page = broadcasts.slice(0, limit);
       const last = page.at(-1);

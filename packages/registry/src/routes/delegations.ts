@@ -152,7 +152,7 @@ export function delegationRoutes(app: FastifyInstance, ctx: RegistryContext): vo
 
   /** What providers and backbone parts read to accept a delegated key: the grants in force now. */
   app.get<{ Params: { app_id: string } }>('/v1/apps/:app_id/delegations', async (request): Promise<DelegationsAnswer> => {
-    const row = await requireApp(ctx, pathAppId(request.params.app_id));
+    const row = await requireApp(ctx, pathAppId(request.params.app_id), 'read');
     const now = nowSeconds();
     const grants = await activeDelegationsOfApp(ctx.db, row.ownerNamespace, row.appId, now);
     return { delegations: grants.map((grant) => delegationRecord(grant, now)) };

@@ -11,9 +11,11 @@ import { exportRoutes } from './export.js';
 import { providerHeartbeatRoutes } from './heartbeats.js';
 import { instanceUpdateRoutes } from './instance-updates.js';
 import { instanceRoutes } from './instances.js';
+import { migrationRoutes } from './migration.js';
 import { namespaceAppRoutes } from './namespace-apps.js';
 import { namespaceRoutes } from './namespaces.js';
 import { openApiRoutes } from './openapi.js';
+import { releaseRoutes } from './release.js';
 import { wellKnownRoutes } from './well-known.js';
 
 export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void {
@@ -22,6 +24,8 @@ export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void
   namespaceAppRoutes(app, ctx);
   appRoutes(app, ctx);
   exportRoutes(app, ctx);
+  migrationRoutes(app, ctx);
+  releaseRoutes(app, ctx);
   delegationRoutes(app, ctx);
   appRetirementRoutes(app, ctx);
   broadcastRoutes(app, ctx);

@@ -1,6 +1,9 @@
 import type { Dialect, Prepare } from '@swarm/runtime';
 import type { AppsTable, Executor, RegistryDb } from './schema.js';
 
+export const APP_STATUSES = ['active', 'suspended', 'retired', 'importing', 'migrated'] as const;
+export type AppStatus = (typeof APP_STATUSES)[number];
+
 export interface AppRow {
   appId: string;
   zone: string;
@@ -8,8 +11,12 @@ export interface AppRow {
   projectSlug: string;
   displayName: string;
   description: string | null;
-  /** `retired` by its owner (docs/REGISTRY.md, "Retiring an app"): kept, never active again. */
-  status: 'active' | 'suspended' | 'retired';
+  /**
+   * `retired` by its owner (docs/REGISTRY.md, "Retiring an app"): kept, never active again.
+   * `importing`: prepared here by a migration, not yet activated; `migrated`: released to another
+   * registry (docs/REGISTRY.md, "Migration").
+   */
+  status: AppStatus;
   createdAt: number;
   configEpoch: number;
   authProviderUrl: string | null;
@@ -21,6 +28,8 @@ export interface AppRow {
   services: Record<string, string>;
   logSeq: number;
   logHash: string;
+  /** Status `migrated`: the signed successor envelope as JSON text. */
+  successor: string | null;
 }
 
 const num = (value: number | string | null): number | null => (value === null ? null : Number(value));
@@ -33,7 +42,7 @@ function toRow(row: AppsTable): AppRow {
     projectSlug: row.project_slug,
     displayName: row.display_name,
     description: row.description,
-    status: row.status === 'suspended' || row.status === 'retired' ? row.status : 'active',
+    status: (APP_STATUSES as readonly string[]).includes(row.status) ? (row.status as AppStatus) : 'active',
     createdAt: Number(row.created_at),
     configEpoch: Number(row.config_epoch),
     authProviderUrl: row.auth_provider_url,
@@ -45,6 +54,7 @@ function toRow(row: AppsTable): AppRow {
     services: JSON.parse(row.services) as Record<string, string>,
     logSeq: Number(row.log_seq),
     logHash: row.log_hash,
+    successor: row.successor ?? null,
   };
 }
 
@@ -68,27 +78,30 @@ function toTable(row: AppRow): AppsTable {
     services: JSON.stringify(row.services),
     log_seq: row.logSeq,
     log_hash: row.logHash,
+    successor: row.successor,
   };
 }
 
 /** The app reads every lookup starts with, compiled once (outside transactions only). */
 export interface AppReads {
   find(appId: string): Promise<AppRow | null>;
-  idByZone(zone: string): Promise<string | null>;
+  /** The app a zone names, with what Service DNS needs of it (status, and the successor of a released app). */
+  byZone(zone: string): Promise<{ appId: string; status: string; successor: string | null } | null>;
 }
 
 export function prepareAppReads(db: RegistryDb, prepare: Prepare): AppReads {
   const byId = prepare<{ appId: string }, AppsTable>((value) => db.selectFrom('apps').selectAll().where('app_id', '=', value('appId')));
-  const byZone = prepare<{ zone: string }, { app_id: string }>((value) =>
-    db.selectFrom('apps').select('app_id').where('zone', '=', value('zone')),
+  const byZone = prepare<{ zone: string }, { app_id: string; status: string; successor: string | null }>((value) =>
+    db.selectFrom('apps').select(['app_id', 'status', 'successor']).where('zone', '=', value('zone')),
   );
   return {
     async find(appId) {
       const row = await byId.first({ appId });
       return row ? toRow(row) : null;
     },
-    async idByZone(zone) {
-      return (await byZone.first({ zone }))?.app_id ?? null;
+    async byZone(zone) {
+      const row = await byZone.first({ zone });
+      return row ? { appId: row.app_id, status: row.status, successor: row.successor } : null;
     },
   };
 }

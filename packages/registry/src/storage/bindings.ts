@@ -14,7 +14,8 @@ export interface BindingRow {
   region: string | null;
   storageLimitGb: number | null;
   boundAt: number;
-  status: 'active' | 'revoked';
+  /** `imported`: carried over by a migration, waiting for its instance to re-bind here (docs/REGISTRY.md, "Migration"). */
+  status: 'active' | 'revoked' | 'imported';
   proofHash: string;
   lastHeartbeatAt: number;
   heartbeatStatus: string | null;
@@ -37,7 +38,7 @@ function toRow(row: BindingsTable): BindingRow {
     region: row.region,
     storageLimitGb: num(row.storage_limit_gb),
     boundAt: Number(row.bound_at),
-    status: row.status === 'revoked' ? 'revoked' : 'active',
+    status: row.status === 'revoked' || row.status === 'imported' ? row.status : 'active',
     proofHash: row.proof_hash,
     lastHeartbeatAt: Number(row.last_heartbeat_at),
     heartbeatStatus: row.heartbeat_status,
@@ -194,7 +195,25 @@ export async function revokeBinding(db: Executor, appId: string, serviceId: stri
     .set({ status: 'revoked', revoked_at: now })
     .where('app_id', '=', appId)
     .where('service_id', '=', serviceId)
-    .where('status', '=', 'active')
+    // An imported instance that never re-bound may be decommissioned too.
+    .where('status', 'in', ['active', 'imported'])
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
+}
+
+/** An imported binding becomes active when its instance re-binds (only if it is still `imported`, so a retry changes nothing). */
+export async function activateImportedBinding(db: Executor, binding: BindingRow, endpointUrl: string, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable('bindings')
+    .set({ status: 'active', endpoint_url: endpointUrl, last_heartbeat_at: now, heartbeat_status: null })
+    .where('app_id', '=', binding.appId)
+    .where('service_id', '=', binding.serviceId)
+    .where('status', '=', 'imported')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** The bindings of an app by service_id (a migration's view of its instances). */
+export async function bindingsOfApp(db: Executor, appId: string): Promise<BindingRow[]> {
+  return (await db.selectFrom('bindings').selectAll().where('app_id', '=', appId).execute()).map(toRow);
 }

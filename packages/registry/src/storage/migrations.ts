@@ -212,4 +212,35 @@ export const migrations: Record<string, Migration> = {
       await db.schema.dropTable('delegations').ifExists().execute();
     },
   },
+  '007_registry_migration': {
+    // An app moving between registries (docs/REGISTRY.md, "Migration"): at the source, the
+    // signed successor on the app row (status `migrated`); at the target, one row per prepared
+    // import with what prepare created, so an abort removes exactly that.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('apps').addColumn('successor', 'text').execute();
+      await db.schema
+        .createTable('migration_imports')
+        .addColumn('app_id', 'text', (c) => c.primaryKey())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('export', 'text', (c) => c.notNull())
+        .addColumn('proof', 'text', (c) => c.notNull())
+        .addColumn('proof_digest', 'text', (c) => c.notNull())
+        .addColumn('guardian_key', 'text')
+        .addColumn('service_ids', 'text', (c) => c.notNull())
+        .addColumn('created_namespace', 'integer', (c) => c.notNull())
+        .addColumn('created_providers', 'text', (c) => c.notNull())
+        .addColumn('successor', 'text')
+        .addColumn('contest_ends_at', 'bigint')
+        .addColumn('prepared_at', 'bigint', (c) => c.notNull())
+        .addColumn('activated_at', 'bigint')
+        .addColumn('ended_at', 'bigint')
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('migration_imports').ifExists().execute();
+      await db.schema.alterTable('apps').dropColumn('successor').execute();
+    },
+  },
 };

@@ -44,6 +44,8 @@ export interface AppsTable {
   /** Head of the audit chain, kept on the row that every app change locks first. */
   log_seq: Seconds;
   log_hash: string;
+  /** Status `migrated`: the signed successor envelope (JSON) every write is answered with. */
+  successor: string | null;
 }
 
 export interface CatalogTable {
@@ -137,6 +139,33 @@ export interface DelegationsTable {
   revoked_at: Seconds | null;
 }
 
+export interface MigrationImportsTable {
+  app_id: string;
+  /** The source registry's authority. */
+  source: string;
+  state: string;
+  path: string;
+  /** The signed export and the Proof of Continuity as received (JSON). */
+  export: string;
+  proof: string;
+  proof_digest: string;
+  /** The Guardian key that co-signed the proof at prepare, if one did. */
+  guardian_key: string | null;
+  /** JSON array: the instances prepare imported. */
+  service_ids: string;
+  /** 1 when prepare created the namespace (an abort deletes it again). */
+  created_namespace: number;
+  /** JSON array: catalog entries prepare added. */
+  created_providers: string;
+  /** The source's signed successor naming this registry, once seen (JSON). */
+  successor: string | null;
+  contest_ends_at: Seconds | null;
+  prepared_at: Seconds;
+  activated_at: Seconds | null;
+  /** When it was aborted or vetoed. */
+  ended_at: Seconds | null;
+}
+
 export interface RegistryTables {
   registry_settings: SettingsTable;
   namespaces: NamespacesTable;
@@ -148,6 +177,7 @@ export interface RegistryTables {
   binding_updates: BindingUpdatesTable;
   app_retirements: AppRetirementsTable;
   delegations: DelegationsTable;
+  migration_imports: MigrationImportsTable;
 }
 
 export type RegistryDb = Kysely<RegistryTables>;
