@@ -15,7 +15,7 @@ import {
   tempDir,
   trustedRegistryOf,
 } from '@swarm/dev-env';
-import { migratedZone, privateKeyToPem, SwarmError, TrustedRegistries } from '@swarm/protocol';
+import { appDnsZone, migratedZone, privateKeyToPem, SwarmError, TrustedRegistries } from '@swarm/protocol';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
 import { LOOPBACK_CIDRS, RegistryClient } from '@swarm/runtime';
 import { queryDns } from './dns.js';
@@ -59,202 +59,209 @@ function hasDig(): Promise<boolean> {
  * verifies across both, a part that does not trust T refuses to follow, and with S gone a
  * Guardian co-signature completes a move from a saved export.
  */
-describe('an app moves to another registry and its swarm follows', () => {
-  const dir = tempDir('migration');
-  let network: TestNetwork;
-  let target: RegistryHandle;
-  let developer: TestDeveloper;
-  const endpoints: Array<{ part: DomainPart; url: string; serviceId: string }> = [];
+for (const heartbeats of ['batch', 'instance'] as const) {
+  describe(`an app moves to another registry and its swarm follows (${heartbeats} heartbeats)`, () => {
+    const dir = tempDir('migration');
+    let network: TestNetwork;
+    let target: RegistryHandle;
+    let developer: TestDeveloper;
+    const endpoints: Array<{ part: DomainPart; url: string; serviceId: string }> = [];
 
-  before(async () => {
-    network = await TestNetwork.create({
-      dataDir: join(dir.path, 'source'),
-      heartbeatIntervalSeconds: 1,
-      registry: { broadcastRetry: { initialMs: 100, maxMs: 1000 } },
-    });
-    target = await startRegistry({
-      authority: OTHER,
-      dataDir: join(dir.path, 'target'),
-      dnsPort: 0,
-      heartbeatIntervalSeconds: 1,
-      defaultBillingUrl: network.billing.url,
-      defaultLoggingUrl: network.logging.url,
-      egress: { allow: LOOPBACK_CIDRS },
-      logLevel: false,
-      trust: [network.trusted],
-    });
-    // Each registry trusts the other; every part of the swarm trusts T from now on (live).
-    network.registry.trust.add(trustedRegistryOf(target));
-    network.trust.add(trustedRegistryOf(target));
-    developer = await createTestDeveloper(network.registry.url);
-    writeFileSync(join(dir.path, 'master.pem'), privateKeyToPem(developer.master.privateKey), { mode: 0o600 });
-    for (const { part } of DOMAINS) {
-      const service = network.services[part];
-      assert.ok(service);
-      const instance = await provisionInstance(service, developer);
-      endpoints.push({ part, url: instance.endpoint_url, serviceId: instance.service_id });
-    }
-  });
-  after(async () => {
-    await target?.close();
-    await network?.close();
-    dir.remove();
-  });
-
-  it('moves with zero failed user requests; the instances re-bind, beat and are listed at T', { timeout: 60_000 }, async () => {
-    const token = await developer.token({ expiresIn: 3600 });
-    const outcome = { ok: 0, failed: [] as string[] };
-    let running = true;
-    // Steady traffic: each instance asked in turn, one request after the other, until the move is done.
-    const traffic = (async () => {
-      for (let round = 0; running; round++) {
-        await Promise.all(
-          DOMAINS.map(async ({ list }, i) => {
-            const endpoint = endpoints[i];
-            if (!endpoint) return;
-            const write = list === 'articles' && round % 5 === 0;
-            const answer = await callApi(
-              `${endpoint.url}/${list}`,
-              token,
-              write ? { method: 'POST', json: { title: `during the move ${round}`, body: 'text' } } : {},
-            ).catch((error: Error) => ({ status: 0, body: error.message }));
-            if (answer.status === 200 || answer.status === 201) outcome.ok++;
-            else outcome.failed.push(`${list} ${answer.status} ${JSON.stringify(answer.body)}`);
-          }),
-        );
-        await new Promise((resolve) => setTimeout(resolve, 20));
+    before(async () => {
+      network = await TestNetwork.create({
+        dataDir: join(dir.path, 'source'),
+        heartbeatIntervalSeconds: 1,
+        registry: { broadcastRetry: { initialMs: 100, maxMs: 1000 } },
+        services: { heartbeats },
+      });
+      target = await startRegistry({
+        authority: OTHER,
+        dataDir: join(dir.path, 'target'),
+        dnsPort: 0,
+        heartbeatIntervalSeconds: 1,
+        defaultBillingUrl: network.billing.url,
+        defaultLoggingUrl: network.logging.url,
+        egress: { allow: LOOPBACK_CIDRS },
+        logLevel: false,
+        trust: [network.trusted],
+      });
+      // Each registry trusts the other; every part of the swarm trusts T from now on (live).
+      network.registry.trust.add(trustedRegistryOf(target));
+      network.trust.add(trustedRegistryOf(target));
+      developer = await createTestDeveloper(network.registry.url);
+      writeFileSync(join(dir.path, 'master.pem'), privateKeyToPem(developer.master.privateKey), { mode: 0o600 });
+      for (const { part } of DOMAINS) {
+        const service = network.services[part];
+        assert.ok(service);
+        const instance = await provisionInstance(service, developer);
+        endpoints.push({ part, url: instance.endpoint_url, serviceId: instance.service_id });
       }
-    })();
-
-    const moved = await swarm(
-      ['migrate', '--registry', network.registry.url, '--app', developer.appId, '--to', target.url, '--key', 'master.pem', '--wait', '30'],
-      dir.path,
-    );
-    assert.equal(moved.code, 0, moved.stderr);
-    assert.deepEqual(moved.json.not_rebound, []);
-    assert.equal((moved.json.record as { state: string }).state, 'active');
-    assert.deepEqual(
-      (moved.json.steps as string[]).map((line) => line.split(':')[0]?.split(' ')[0]),
-      ['export', 'prepare', 'release', 'activate', ...(moved.json.steps as string[]).slice(4).map(() => 're-bound')],
-    );
-
-    // The services beat at T: every instance healthy there, listed by T's Service DNS.
-    await eventually(
-      'every instance healthy at T',
-      async () => {
-        const { status, body } = await callApi(`${target.url}/v1/apps/${developer.appId}/services`, 'none');
-        assert.equal(status, 200);
-        const records = (body as { records: Array<{ service_id: string; health?: string }> }).records;
-        assert.deepEqual(records.map((record) => record.service_id).sort(), endpoints.map((e) => e.serviceId).sort());
-        for (const record of records) assert.equal(record.health, 'healthy', record.service_id);
-        return true;
-      },
-      15_000,
-    );
-    if (target.dnsPort) {
-      const zone = migratedZone(developer.appId, OTHER);
-      for (const { part, serviceId } of endpoints) {
-        const reply = await queryDns(target.dnsPort, `_${part}._tcp.${zone}`, 'TXT');
-        const texts = (reply.answers ?? []).flatMap((answer) => ('data' in answer ? [String(answer.data)] : []));
-        assert.ok(
-          texts.some((text) => text.includes(serviceId)),
-          `${part} is in T's Service DNS`,
-        );
-      }
-    }
-
-    // Requests go on after the move, served with the context T signed.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    running = false;
-    await traffic;
-    assert.deepEqual(outcome.failed, [], 'no user request failed');
-    assert.ok(outcome.ok > 30, `steady traffic (${outcome.ok} requests)`);
-  });
-
-  it('swarm audit verify walks T’s chain into S’s', { timeout: 30_000 }, async () => {
-    const verified = await swarm(
-      ['audit', 'verify', developer.appId, '--registry', target.url, '--previous', network.registry.url],
-      dir.path,
-    );
-    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
-    assert.equal(verified.json.ok, true);
-    assert.equal((verified.json.previous as { ok: boolean }).ok, true);
-    const alone = await swarm(['audit', 'verify', developer.appId, '--registry', target.url], dir.path);
-    assert.notEqual(alone.code, 0, 'a chain that continues elsewhere is not called verified without it');
-  });
-
-  it('a part whose trust table lacks T does not follow: unknown_registry, nothing asked of T', async () => {
-    let askedTarget = 0;
-    // The swarm beats at T meanwhile: only a lookup of this app's Master key would be this part's.
-    target.app.server.on('request', (request: { url?: string }) => {
-      if (request.url?.includes('/master-key')) askedTarget++;
     });
-    const untrusting = new RegistryClient(new TrustedRegistries([network.trusted]));
-    await assert.rejects(
-      untrusting.masterKey(developer.appId),
-      (error: unknown) => error instanceof SwarmError && error.code === 'unknown_registry',
-    );
-    assert.equal(untrusting.registryFor(developer.appId).authority, network.registry.authority);
-    assert.equal(askedTarget, 0);
-  });
+    after(async () => {
+      await target?.close();
+      await network?.close();
+      dir.remove();
+    });
 
-  it('S answers the old zone with a DNAME to the new one', { timeout: 15_000 }, async (t) => {
-    if (!(await hasDig())) {
-      t.skip('dig is not installed');
-      return;
-    }
-    const zone = network.registry.dnsPort ? `_cms-article._tcp.${developer.appId.split('.').slice(2).reverse().join('.')}.swarm.local` : '';
-    if (!zone) {
-      t.skip('the source serves no DNS');
-      return;
-    }
-    const answer = await new Promise<string>((resolve) =>
-      execFile(
-        'dig',
-        ['+short', '+time=2', '+tries=1', '-p', String(network.registry.dnsPort), '@127.0.0.1', zone, 'DNAME'],
-        (_e, stdout) => resolve(stdout),
-      ),
-    );
-    const apex = await new Promise<string>((resolve) =>
-      execFile(
-        'dig',
-        ['+noall', '+answer', '+time=2', '+tries=1', '-p', String(network.registry.dnsPort), '@127.0.0.1', zone, 'TXT'],
-        (_e, stdout) => resolve(stdout),
-      ),
-    );
-    assert.match(`${answer}\n${apex}`, new RegExp(migratedZone(developer.appId, OTHER).replace(/\./g, '\\.')));
-  });
+    it('moves with zero failed user requests; the instances re-bind, beat and are listed at T', { timeout: 60_000 }, async () => {
+      const token = await developer.token({ expiresIn: 3600 });
+      const outcome = { ok: 0, failed: [] as string[] };
+      let running = true;
+      // Steady traffic: each instance asked in turn, one request after the other, until the move is done.
+      const traffic = (async () => {
+        for (let round = 0; running; round++) {
+          await Promise.all(
+            DOMAINS.map(async ({ list }, i) => {
+              const endpoint = endpoints[i];
+              if (!endpoint) return;
+              const write = list === 'articles' && round % 5 === 0;
+              const answer = await callApi(
+                `${endpoint.url}/${list}`,
+                token,
+                write ? { method: 'POST', json: { title: `during the move ${round}`, body: 'text' } } : {},
+              ).catch((error: Error) => ({ status: 0, body: error.message }));
+              if (answer.status === 200 || answer.status === 201) outcome.ok++;
+              else outcome.failed.push(`${list} ${answer.status} ${JSON.stringify(answer.body)}`);
+            }),
+          );
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })();
 
-  it('with S gone, a Guardian co-signature completes the move from a saved export', { timeout: 60_000 }, async () => {
-    const second = await createTestDeveloper(network.registry.url);
-    writeFileSync(join(dir.path, 'master-2.pem'), privateKeyToPem(second.master.privateKey), { mode: 0o600 });
-    writeFileSync(join(dir.path, 'guardian-2.pem'), privateKeyToPem((second.guardians[0] ?? second.master).privateKey), { mode: 0o600 });
-    const saved = await swarm(['export', '--registry', network.registry.url, '--app', second.appId, '--out', 'export-2.json'], dir.path);
-    assert.equal(saved.code, 0, saved.stderr);
-    await network.registry.close();
-    const moved = await swarm(
-      [
-        'migrate',
-        '--registry',
-        network.registry.url,
-        '--app',
-        second.appId,
-        '--to',
-        target.url,
-        '--key',
-        'master-2.pem',
-        '--guardian',
-        'guardian-2.pem',
-        '--export',
-        'export-2.json',
-        '--wait',
-        '5',
-      ],
-      dir.path,
-    );
-    assert.equal(moved.code, 0, moved.stdout + moved.stderr);
-    assert.equal((moved.json.record as { state: string; path: string }).state, 'active');
-    assert.equal((moved.json.record as { path: string }).path, 'guardian');
-    assert.ok((moved.json.steps as string[]).some((line) => line.startsWith('release: skipped')));
+      const moved = await swarm(
+        [
+          'migrate',
+          '--registry',
+          network.registry.url,
+          '--app',
+          developer.appId,
+          '--to',
+          target.url,
+          '--key',
+          'master.pem',
+          '--wait',
+          '30',
+        ],
+        dir.path,
+      );
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.deepEqual(moved.json.not_rebound, []);
+      assert.equal((moved.json.record as { state: string }).state, 'active');
+      assert.deepEqual(
+        (moved.json.steps as string[]).map((line) => line.split(':')[0]?.split(' ')[0]),
+        ['export', 'prepare', 'release', 'activate', ...(moved.json.steps as string[]).slice(4).map(() => 're-bound')],
+      );
+
+      // The services beat at T: every instance healthy there, listed by T's Service DNS.
+      await eventually(
+        'every instance healthy at T',
+        async () => {
+          const { status, body } = await callApi(`${target.url}/v1/apps/${developer.appId}/services`, 'none');
+          assert.equal(status, 200);
+          const records = (body as { records: Array<{ service_id: string; health?: string }> }).records;
+          assert.deepEqual(records.map((record) => record.service_id).sort(), endpoints.map((e) => e.serviceId).sort());
+          for (const record of records) assert.equal(record.health, 'healthy', record.service_id);
+          return true;
+        },
+        15_000,
+      );
+      if (target.dnsPort) {
+        const zone = migratedZone(developer.appId, OTHER);
+        for (const { part, serviceId } of endpoints) {
+          const reply = await queryDns(target.dnsPort, `_${part}._tcp.${zone}`, 'TXT');
+          const texts = (reply.answers ?? []).flatMap((answer) => ('data' in answer ? [String(answer.data)] : []));
+          assert.ok(
+            texts.some((text) => text.includes(serviceId)),
+            `${part} is in T's Service DNS`,
+          );
+        }
+      }
+
+      // Requests go on after the move, served with the context T signed.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      running = false;
+      await traffic;
+      assert.deepEqual(outcome.failed, [], 'no user request failed');
+      assert.ok(outcome.ok > 30, `steady traffic (${outcome.ok} requests)`);
+    });
+
+    // The rest does not depend on how instances beat: asked once.
+    if (heartbeats === 'instance') return;
+
+    it('swarm audit verify walks T’s chain into S’s', { timeout: 30_000 }, async () => {
+      const verified = await swarm(
+        ['audit', 'verify', developer.appId, '--registry', target.url, '--previous', network.registry.url],
+        dir.path,
+      );
+      assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+      assert.equal(verified.json.ok, true);
+      assert.equal((verified.json.previous as { ok: boolean }).ok, true);
+      const alone = await swarm(['audit', 'verify', developer.appId, '--registry', target.url], dir.path);
+      assert.notEqual(alone.code, 0, 'a chain that continues elsewhere is not called verified without it');
+    });
+
+    it('a part whose trust table lacks T does not follow: unknown_registry, nothing asked of T', async () => {
+      let askedTarget = 0;
+      // The swarm beats at T meanwhile: only a lookup of this app's Master key would be this part's.
+      target.app.server.on('request', (request: { url?: string }) => {
+        if (request.url?.includes('/master-key')) askedTarget++;
+      });
+      const untrusting = new RegistryClient(new TrustedRegistries([network.trusted]));
+      await assert.rejects(
+        untrusting.masterKey(developer.appId),
+        (error: unknown) => error instanceof SwarmError && error.code === 'unknown_registry',
+      );
+      assert.equal(untrusting.registryFor(developer.appId).authority, network.registry.authority);
+      assert.equal(askedTarget, 0);
+    });
+
+    it('S answers the old zone with a DNAME to the new one', { timeout: 15_000 }, async (t) => {
+      const dnsPort = network.registry.dnsPort;
+      if (!(await hasDig())) return t.skip('dig is not installed');
+      if (!dnsPort) return t.skip('the source serves no DNS');
+      const oldZone = appDnsZone(developer.appId);
+      const dig = (name: string, type: string) =>
+        new Promise<string>((resolve) =>
+          execFile('dig', ['+noall', '+answer', '+time=2', '+tries=1', '-p', String(dnsPort), '@127.0.0.1', name, type], (_e, out) =>
+            resolve(out),
+          ),
+        );
+      const below = await dig(`_cms-article._tcp.${oldZone}`, 'SRV');
+      assert.match(below, new RegExp(`DNAME\\s+${migratedZone(developer.appId, OTHER).replace(/\./g, '\\.')}\\.?`), below);
+      assert.match(await dig(oldZone, 'TXT'), /successor=swarm\.other/);
+    });
+
+    it('with S gone, a Guardian co-signature completes the move from a saved export', { timeout: 60_000 }, async () => {
+      const second = await createTestDeveloper(network.registry.url);
+      writeFileSync(join(dir.path, 'master-2.pem'), privateKeyToPem(second.master.privateKey), { mode: 0o600 });
+      writeFileSync(join(dir.path, 'guardian-2.pem'), privateKeyToPem((second.guardians[0] ?? second.master).privateKey), { mode: 0o600 });
+      const saved = await swarm(['export', '--registry', network.registry.url, '--app', second.appId, '--out', 'export-2.json'], dir.path);
+      assert.equal(saved.code, 0, saved.stderr);
+      await network.registry.close();
+      const moved = await swarm(
+        [
+          'migrate',
+          '--registry',
+          network.registry.url,
+          '--app',
+          second.appId,
+          '--to',
+          target.url,
+          '--key',
+          'master-2.pem',
+          '--guardian',
+          'guardian-2.pem',
+          '--export',
+          'export-2.json',
+          '--wait',
+          '5',
+        ],
+        dir.path,
+      );
+      assert.equal(moved.code, 0, moved.stdout + moved.stderr);
+      assert.equal((moved.json.record as { state: string; path: string }).state, 'active');
+      assert.equal((moved.json.record as { path: string }).path, 'guardian');
+      assert.ok((moved.json.steps as string[]).some((line) => line.startsWith('release: skipped')));
+    });
   });
-});
+}

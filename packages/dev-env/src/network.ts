@@ -32,8 +32,8 @@ export interface TestNetworkOptions {
   postgresUrl?: string;
   /** Registry options over the network's own (e.g. a faster `broadcastRetry`, `dnsPort: false`). */
   registry?: Partial<RegistryOptions>;
-  /** Domain-service intervals over their defaults (e.g. a fast `revocationPollSeconds` in a test). */
-  services?: Partial<Pick<ServiceOptions, 'revocationPollSeconds' | 'reportFlushSeconds' | 'contextRefreshSeconds'>>;
+  /** Domain-service intervals over their defaults (e.g. a fast `revocationPollSeconds` in a test), and how they beat. */
+  services?: Partial<Pick<ServiceOptions, 'revocationPollSeconds' | 'reportFlushSeconds' | 'contextRefreshSeconds' | 'heartbeats'>>;
 }
 
 /** What a process hosting a network prints for its parent: plain JSON, no handles. */
