@@ -200,6 +200,28 @@ for (const heartbeats of ['batch', 'instance'] as const) {
       assert.notEqual(alone.code, 0, 'a chain that continues elsewhere is not called verified without it');
     });
 
+    it('a second run of swarm migrate (a retry) finds the move done and changes nothing', { timeout: 30_000 }, async () => {
+      const again = await swarm(
+        [
+          'migrate',
+          '--registry',
+          network.registry.url,
+          '--app',
+          developer.appId,
+          '--to',
+          target.url,
+          '--key',
+          'master.pem',
+          '--wait',
+          '10',
+        ],
+        dir.path,
+      );
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.deepEqual(again.json.not_rebound, []);
+      assert.equal((again.json.record as { state: string }).state, 'active');
+    });
+
     it('a part whose trust table lacks T does not follow: unknown_registry, nothing asked of T', async () => {
       let askedTarget = 0;
       // The swarm beats at T meanwhile: only a lookup of this app's Master key would be this part's.

@@ -79,7 +79,9 @@ export async function migrateApp(input: MigrateInput): Promise<MigrateResult> {
   const proof = continuityProof(signedExport, targetInfo.authority, input.master);
   const guardianApproval = input.guardian ? approve(proof.data, input.guardian) : undefined;
 
-  const prepared = await prepareMigration(target, input.appId, signedExport, proof, guardianApproval);
+  const prepared = await prepareOrResume(target, input.appId, exported.source.authority, () =>
+    prepareMigration(target, input.appId, signedExport, proof, guardianApproval),
+  );
   step({ step: 'prepare', target: targetInfo.authority, state: prepared.state });
 
   let successor: MigrationSuccessor | undefined;
@@ -91,7 +93,8 @@ export async function migrateApp(input: MigrateInput): Promise<MigrateResult> {
     step({ step: 'release', skipped: true, reason: `source registry unreachable (${error.message}); a Guardian approved` });
   }
 
-  const active = await controlMigration(target, input.appId, 'activate', input.master, successor);
+  // A re-run after an activation that went through finds the move active already.
+  const active = prepared.state === 'active' ? prepared : await controlMigration(target, input.appId, 'activate', input.master, successor);
   step({ step: 'activate', state: active.state, path: active.path });
 
   const record = await waitForRebinds(target, input.appId, input.waitSeconds, input.pollMs ?? 500, (rebound, total) =>
@@ -105,6 +108,26 @@ export async function migrateApp(input: MigrateInput): Promise<MigrateResult> {
     record,
     not_rebound: record.instances.filter((instance) => instance.state !== 'rebound').map((instance) => instance.service_id),
   };
+}
+
+/**
+ * Prepare, or, when T already holds a move of this app from the same source (a run that was cut
+ * short), that move as it stands: a re-run picks up where the last one stopped.
+ */
+async function prepareOrResume(
+  target: ClientOptions,
+  appId: string,
+  source: string,
+  prepare: () => Promise<MigrationRecord>,
+): Promise<MigrationRecord> {
+  try {
+    return await prepare();
+  } catch (error) {
+    if (!(error instanceof SwarmError) || error.code !== 'conflict') throw error;
+    const record = await migrationStatus(target, appId).catch(() => null);
+    if (record && record.source === source && (record.state === 'importing' || record.state === 'active')) return record;
+    throw error;
+  }
 }
 
 async function loadExport(input: MigrateInput): Promise<SignedAppExport> {

@@ -17,7 +17,17 @@ import {
   type TrustedRegistry,
 } from '@swarm/protocol';
 import fc from 'fast-check';
-import { AppRegistries, MAX_REGISTRY_HOPS, openDatabase, RegistryClient, verifyBroadcast } from '../src/index.js';
+import {
+  AppRegistries,
+  dropPostgresSchema,
+  ensurePostgresSchema,
+  MAX_REGISTRY_HOPS,
+  openDatabase,
+  RegistryClient,
+  verifyBroadcast,
+} from '../src/index.js';
+
+const postgresUrl = process.env.SWARM_TEST_POSTGRES_URL;
 
 const APP = 'local.swarm.alice.shop.abcdef';
 const DIGEST = 'A'.repeat(43);
@@ -230,5 +240,33 @@ describe('broadcasts after a followed migration', () => {
     );
     const repeat = broadcast(source, { event: 'APP_MIGRATED', successor: successorOf(source, 'swarm.other') });
     assert.equal((await verifyBroadcast(client, repeat, replay))?.event, 'APP_MIGRATED', 'a retried move is still heard');
+  });
+});
+
+describe('followed apps kept in PostgreSQL', { skip: postgresUrl ? false : 'SWARM_TEST_POSTGRES_URL is not set' }, () => {
+  const schema = `t_successors_${newNonce()
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .slice(0, 12)}`;
+  after(async () => {
+    if (postgresUrl) await dropPostgresSchema(postgresUrl, schema);
+  });
+
+  it('a follow is kept, replaced by the next hop, and read back by a new client', async () => {
+    await ensurePostgresSchema(postgresUrl as string, schema);
+    const database = openDatabase<unknown>({ url: postgresUrl, schema });
+    try {
+      const [source, target, third] = [peer('swarm.local'), peer('swarm.other'), peer('swarm.third')];
+      const trusted = new TrustedRegistries([source.entry, target.entry, third.entry]);
+      const first = new RegistryClient(trusted, { successors: await AppRegistries.open(database.db) });
+      await first.follow(APP, successorOf(source, 'swarm.other'));
+      await first.follow(APP, successorOf(target, 'swarm.third'));
+      const second = new RegistryClient(trusted, { successors: await AppRegistries.open(database.db) });
+      await second.load();
+      assert.equal(second.registryFor(APP).authority, 'swarm.third');
+      assert.deepEqual(second.successors.formerRegistries(APP), ['swarm.local', 'swarm.other']);
+    } finally {
+      await database.close();
+    }
   });
 });
