@@ -287,3 +287,76 @@ for (const heartbeats of ['batch', 'instance'] as const) {
     });
   });
 }
+
+/*
+ * SPIFFE's rule from the other side: S trusts T and releases the app to it, but the swarm's own
+ * trust table lacks T. The service refuses S's successor (the broadcast and the 410 alike), never
+ * contacts T, keeps serving the app's users with the context it holds, and its instance stays
+ * `imported` at T, which the CLI reports.
+ */
+describe('a swarm whose trust table lacks the target does not follow', () => {
+  const dir = tempDir('migration-untrusted');
+  let network: TestNetwork;
+  let target: RegistryHandle;
+  let developer: TestDeveloper;
+  let endpoint: { url: string; serviceId: string };
+  let askedTarget = 0;
+
+  before(async () => {
+    network = await TestNetwork.create({
+      dataDir: join(dir.path, 'source'),
+      heartbeatIntervalSeconds: 1,
+      registry: { broadcastRetry: { initialMs: 100, maxMs: 1000 } },
+    });
+    target = await startRegistry({
+      authority: OTHER,
+      dataDir: join(dir.path, 'target'),
+      dnsPort: false,
+      heartbeatIntervalSeconds: 1,
+      egress: { allow: LOOPBACK_CIDRS },
+      logLevel: false,
+      trust: [network.trusted],
+    });
+    network.registry.trust.add(trustedRegistryOf(target));
+    target.app.server.on('request', (request: { url?: string }) => {
+      if (request.url?.includes('/services/') || request.url?.includes('/providers/')) askedTarget++;
+    });
+    developer = await createTestDeveloper(network.registry.url);
+    writeFileSync(join(dir.path, 'master.pem'), privateKeyToPem(developer.master.privateKey), { mode: 0o600 });
+    const service = network.services['cms-article'];
+    assert.ok(service);
+    const instance = await provisionInstance(service, developer);
+    endpoint = { url: instance.endpoint_url, serviceId: instance.service_id };
+  });
+  after(async () => {
+    await target?.close();
+    await network?.close();
+    dir.remove();
+  });
+
+  it('the move completes at T, the service refuses to follow and keeps serving; the CLI names the instance', {
+    timeout: 45_000,
+  }, async () => {
+    const moved = await swarm(
+      ['migrate', '--registry', network.registry.url, '--app', developer.appId, '--to', target.url, '--key', 'master.pem', '--wait', '4'],
+      dir.path,
+    );
+    assert.notEqual(moved.code, 0, 'an instance did not re-bind');
+    assert.equal((moved.json.record as { state: string }).state, 'active');
+    assert.deepEqual(moved.json.not_rebound, [endpoint.serviceId]);
+    // S's broadcast of the move was refused by the service: unknown_registry (404), not taken.
+    const refused = await eventually('the refused APP_MIGRATED delivery', async () => {
+      for (const state of ['dead', 'pending'] as const) {
+        const { body } = await callApi(`${network.registry.url}/v1/apps/${developer.appId}/broadcasts?state=${state}`, 'none');
+        const rows = (body as { broadcasts?: Array<{ url: string; event: unknown; last_error: string | null }> }).broadcasts ?? [];
+        const row = rows.find((r) => r.event === 'APP_MIGRATED' && r.url.startsWith(network.urls['cms-article']) && r.last_error);
+        if (row) return row;
+      }
+      return undefined;
+    });
+    assert.match(refused.last_error ?? '', /404|unknown_registry/);
+    const answer = await callApi(`${endpoint.url}/articles`, await developer.token());
+    assert.equal(answer.status, 200, 'users are still served with the context the service holds');
+    assert.equal(askedTarget, 0, 'the service never spoke to T');
+  });
+});
