@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { usage } from '@swarm/client';
 import {
   callApi,
   createTestDeveloper,
@@ -183,6 +184,12 @@ for (const heartbeats of ['batch', 'instance'] as const) {
       await traffic;
       assert.deepEqual(outcome.failed, [], 'no user request failed');
       assert.ok(outcome.ok > 30, `steady traffic (${outcome.ok} requests)`);
+
+      // The backbone follows too: Billing takes the instances' reports and the owner's signed
+      // query, both checked at T now (S answers 410 for the app's Master key and instances).
+      await network.flushReports();
+      const summary = await usage({ registry: target.url }, { appId: developer.appId, master: developer.master });
+      assert.deepEqual([...new Set(summary.totals.map((total) => total.service_id))].sort(), endpoints.map((e) => e.serviceId).sort());
     });
 
     // The rest does not depend on how instances beat: asked once.
