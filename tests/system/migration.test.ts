@@ -260,8 +260,13 @@ for (const heartbeats of ['batch', 'instance'] as const) {
       assert.match(await dig(oldZone, 'TXT'), /successor=swarm\.other/);
     });
 
-    it('with S gone, a Guardian co-signature completes the move from a saved export', { timeout: 60_000 }, async () => {
+    it('with S gone, a Guardian co-signature completes the move from a saved export; the swarm follows on the evidence', {
+      timeout: 60_000,
+    }, async () => {
       const second = await createTestDeveloper(network.registry.url);
+      const contacts = network.services['crm-contact'];
+      assert.ok(contacts);
+      const instance = await provisionInstance(contacts, second);
       writeFileSync(join(dir.path, 'master-2.pem'), privateKeyToPem(second.master.privateKey), { mode: 0o600 });
       writeFileSync(join(dir.path, 'guardian-2.pem'), privateKeyToPem((second.guardians[0] ?? second.master).privateKey), { mode: 0o600 });
       const saved = await swarm(['export', '--registry', network.registry.url, '--app', second.appId, '--out', 'export-2.json'], dir.path);
@@ -269,28 +274,29 @@ for (const heartbeats of ['batch', 'instance'] as const) {
       await network.registry.close();
       const moved = await swarm(
         [
-          'migrate',
-          '--registry',
-          network.registry.url,
-          '--app',
-          second.appId,
-          '--to',
-          target.url,
-          '--key',
-          'master-2.pem',
-          '--guardian',
-          'guardian-2.pem',
-          '--export',
-          'export-2.json',
-          '--wait',
-          '5',
+          ...['migrate', '--registry', network.registry.url, '--app', second.appId, '--to', target.url],
+          ...['--key', 'master-2.pem', '--guardian', 'guardian-2.pem', '--export', 'export-2.json', '--wait', '20'],
         ],
         dir.path,
       );
       assert.equal(moved.code, 0, moved.stdout + moved.stderr);
-      assert.equal((moved.json.record as { state: string; path: string }).state, 'active');
-      assert.equal((moved.json.record as { path: string }).path, 'guardian');
-      assert.ok((moved.json.steps as string[]).some((line) => line.startsWith('release: skipped')));
+      const record = moved.json.record as { state: string; path: string };
+      assert.deepEqual([record.state, record.path], ['active', 'guardian']);
+      const steps = moved.json.steps as string[];
+      assert.ok(steps.some((line) => line.startsWith('release: skipped')));
+      assert.ok(steps.some((line) => line.startsWith('notify: ')));
+      assert.deepEqual(moved.json.not_rebound, [], 'the instance re-bound at T on the evidence alone');
+      const answer = await callApi(`${instance.endpoint_url}/contacts`, await second.token());
+      assert.equal(answer.status, 200);
+      await eventually(
+        'the instance healthy at T',
+        async () => {
+          const { body } = await callApi(`${target.url}/v1/apps/${second.appId}/services`, 'none');
+          const records = (body as { records?: Array<{ service_id: string; health?: string }> }).records ?? [];
+          return records.find((r) => r.service_id === instance.service_id && r.health === 'healthy');
+        },
+        15_000,
+      );
     });
   });
 }

@@ -30,6 +30,7 @@ export type MigrationStep =
   | { step: 'release'; skipped: false; successor: string }
   | { step: 'release'; skipped: true; reason: string }
   | { step: 'activate'; state: string; path: string }
+  | { step: 'notify'; delivered: number; total: number; failed: string[] }
   | { step: 'rebound'; rebound: number; total: number };
 
 export interface MigrateInput {
@@ -96,6 +97,11 @@ export async function migrateApp(input: MigrateInput): Promise<MigrateResult> {
   // A re-run after an activation that went through finds the move active already.
   const active = prepared.state === 'active' ? prepared : await controlMigration(target, input.appId, 'activate', input.master, successor);
   step({ step: 'activate', state: active.state, path: active.path });
+  if (!successor && guardianApproval) {
+    // No release, so no broadcast from S: the parts of the app get the evidence of the move itself.
+    const notified = await deliverApprovedMove(signedExport, { export: signedExport, proof, guardian_approval: guardianApproval });
+    step({ step: 'notify', ...notified });
+  }
 
   const record = await waitForRebinds(target, input.appId, input.waitSeconds, input.pollMs ?? 500, (rebound, total) =>
     step({ step: 'rebound', rebound, total }),
@@ -136,6 +142,31 @@ async function loadExport(input: MigrateInput): Promise<SignedAppExport> {
   const key = (input.exportDocument as { data?: { source?: { public_key?: unknown } } } | null)?.data?.source?.public_key;
   verifyAppExport(input.exportDocument, typeof key === 'string' ? key : '', input.appId);
   return input.exportDocument as SignedAppExport;
+}
+
+/**
+ * Sends the evidence of a move S did not release (`{ export, proof, guardian_approval }`) to every
+ * part of the app named by the export, at `POST …/v1/events/migration`: each provider (its
+ * catalog `events_url` + `/migration`), Billing and Logging. Each checks it on its own (docs/SERVICE-KIT.md,
+ * "Following a migration"); one that cannot be reached learns of the move when it is told again.
+ */
+export async function deliverApprovedMove(
+  signedExport: SignedAppExport,
+  move: { export: SignedAppExport; proof: MigrationProof; guardian_approval: GuardianApproval },
+): Promise<{ delivered: number; total: number; failed: string[] }> {
+  const context = signedExport.data.operational_context;
+  const urls = new Set<string>(signedExport.data.providers.map((provider) => `${provider.events_url}/migration`));
+  for (const base of [context.billing_provider_url, context.logging_service_url]) {
+    if (base) urls.add(`${base.replace(/\/+$/, '')}/v1/events/migration`);
+  }
+  const failed: string[] = [];
+  await Promise.all(
+    [...urls].map(async (url) => {
+      const answer = await requestJson('POST', url, move, { timeoutMs: 15_000 }).catch(() => null);
+      if (answer?.status !== 202) failed.push(url);
+    }),
+  );
+  return { delivered: urls.size - failed.length, total: urls.size, failed };
 }
 
 /** The Proof of Continuity (SPEC §15, `registry_migration`) for moving the exported app to `targetAuthority`. */

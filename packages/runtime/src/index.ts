@@ -1,4 +1,5 @@
 export * from './app-registries.js';
+export * from './approved-move.js';
 export * from './bearer.js';
 export * from './database.js';
 export * from './delivery-lanes.js';

@@ -7,6 +7,7 @@ import {
   DelegationsAnswer,
   errorFromBody,
   MasterKeyRecord,
+  MigrationRecord,
   nonceExpiresAt,
   nonceScopes,
   type Purpose,
@@ -24,7 +25,7 @@ import {
 import type { SuccessorStore } from './app-registries.js';
 import { getJson } from './http-client.js';
 import type { TraceContext } from './observability/trace-context.js';
-import { type FollowedApp, MAX_REGISTRY_HOPS, migratedSuccessor, Successors } from './successors.js';
+import { type FollowedApp, MAX_REGISTRY_HOPS, migratedSuccessor, Successors, verifyApprovedMove } from './successors.js';
 import { SingleFlight, TtlCache } from './ttl-cache.js';
 
 export interface RegistryClientOptions {
@@ -102,6 +103,28 @@ export class RegistryClient {
     const followed = await this.successors.follow(requireAppId(appId), successor);
     if (followed.changed) this.#drop(appId);
     return followed;
+  }
+
+  /**
+   * Follows a move S did not release (the Guardian path): the owner's evidence `{ export, proof,
+   * guardian_approval }` is checked first (no request is sent before it verifies and names a
+   * trusted target), then the target must say the move is active there, then it is kept as a
+   * link of the app's chain like a successor.
+   */
+  async followApproved(appId: string, move: unknown): Promise<FollowedApp> {
+    const current = this.registryFor(appId);
+    const issuer = (move as { proof?: { data?: { previous_registry?: unknown } } } | null)?.proof?.data?.previous_registry;
+    // Not from the registry holding the app now: a repeat of a move followed already, or refused there.
+    if (issuer !== current.authority) return this.follow(appId, move);
+    const target = verifyApprovedMove(this.trusted, appId, move, current.authority);
+    const { status, body } = await getJson(`${target.baseUrl}/v1/apps/${encodeURIComponent(appId)}/migration`, {
+      timeoutMs: this.#timeoutMs,
+    });
+    const record = status === 200 ? parseAnswer(MigrationRecord, body, `registry ${target.authority}`) : null;
+    if (record?.state !== 'active' || record.source !== current.authority) {
+      throw new SwarmError('conflict', `${target.authority} holds no active move of ${appId} from ${current.authority}`);
+    }
+    return this.follow(appId, move);
   }
 
   /** Called after each follow that moved an app to another registry. */

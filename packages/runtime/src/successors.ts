@@ -1,4 +1,16 @@
-import { registryAuthority, SwarmError, type TrustedRegistries, type TrustedRegistry, verifySuccessor } from '@swarm/protocol';
+import {
+  canonicalDigest,
+  MigrationPrepare,
+  registryAuthority,
+  SwarmError,
+  sameKeySet,
+  type TrustedRegistries,
+  type TrustedRegistry,
+  verifyAppExport,
+  verifyGuardianApproval,
+  verifyMigrationProof,
+  verifySuccessor,
+} from '@swarm/protocol';
 import type { AppRegistryRow, SuccessorStore } from './app-registries.js';
 import { SingleFlight } from './ttl-cache.js';
 
@@ -54,10 +66,7 @@ export class Successors {
   /** The authorities the app was held at before the current one, oldest first. */
   formerRegistries(appId: string): string[] {
     const chain = this.#byApp.get(appId)?.chain ?? [];
-    return [registryAuthority(appId), ...chain.map((envelope) => (envelope as { data: { successor: string } }).data.successor)].slice(
-      0,
-      -1,
-    );
+    return [registryAuthority(appId), ...chain.map(targetOf)].slice(0, -1);
   }
 
   /** Called after each follow that moved an app (the kit re-binds its instances there). */
@@ -74,14 +83,13 @@ export class Successors {
     const current = this.registryFor(appId);
     const kept = this.#byApp.get(appId);
     const chain = kept?.chain ?? [];
-    const issuer = (envelope as { data?: { previous_registry?: unknown } } | null)?.data?.previous_registry;
+    const issuer = issuerOf(envelope);
     // A repeat (a broadcast retried, a 410 from the old registry) of a successor already followed.
     if (issuer !== current.authority && this.formerRegistries(appId).includes(issuer as string)) {
-      verifySuccessor(envelope, this.#trusted, appId, { expectPrevious: issuer as string });
+      verifyLink(this.#trusted, appId, envelope, issuer as string);
       return { registry: current, changed: false };
     }
-    const { successor } = verifySuccessor(envelope, this.#trusted, appId, { expectPrevious: current.authority });
-    if (!successor) throw new SwarmError('unknown_registry', 'the successor registry is not trusted here');
+    const successor = verifyLink(this.#trusted, appId, envelope, current.authority);
     if (chain.length + 1 > MAX_REGISTRY_HOPS) {
       throw new SwarmError('invalid_request', `the app moved more than ${MAX_REGISTRY_HOPS} times; not followed further`);
     }
@@ -101,13 +109,63 @@ export class Successors {
   #walk(appId: string, chain: unknown[]): TrustedRegistry {
     if (chain.length > MAX_REGISTRY_HOPS) throw new SwarmError('invalid_request', 'too many hops');
     let current = this.#trusted.forApp(appId);
-    for (const envelope of chain) {
-      const { successor } = verifySuccessor(envelope, this.#trusted, appId, { expectPrevious: current.authority });
-      if (!successor) throw new SwarmError('unknown_registry', 'the successor registry is not trusted here');
-      current = successor;
-    }
+    for (const link of chain) current = verifyLink(this.#trusted, appId, link, current.authority);
     return current;
   }
+}
+
+/**
+ * One link of a chain, checked: the registry it hands the app on to, from the trust table. A link
+ * is S's signed successor (the release), or an approved move (docs/SERVICE-KIT.md, "Following a
+ * migration"): what T itself took on the Guardian path, when S released nothing.
+ */
+function verifyLink(trusted: TrustedRegistries, appId: string, link: unknown, previous: string): TrustedRegistry {
+  if (isApprovedMove(link)) return verifyApprovedMove(trusted, appId, link, previous);
+  const { successor } = verifySuccessor(link, trusted, appId, { expectPrevious: previous });
+  if (!successor) throw new SwarmError('unknown_registry', 'the successor registry is not trusted here');
+  return successor;
+}
+
+/** `{ export, proof, guardian_approval }`, as sent to T's prepare; a successor envelope has none of these. */
+export function isApprovedMove(link: unknown): boolean {
+  return typeof link === 'object' && link !== null && 'proof' in link;
+}
+
+/**
+ * A move without S's release, proven by the owner: S's signed export of the app (under S's key
+ * from this part's trust table, S holding the app now), the Master-signed Proof of Continuity
+ * for it (its Master key, its export digest, the Guardian set unchanged) naming a trusted
+ * target, and a co-signature by a Guardian key of the exported set. A stolen Master key alone
+ * cannot make one. Answers the target, from the trust table (`unknown_registry` otherwise).
+ */
+export function verifyApprovedMove(trusted: TrustedRegistries, appId: string, link: unknown, previous: string): TrustedRegistry {
+  const parsed = MigrationPrepare.safeParse(link);
+  if (!parsed.success) throw new SwarmError('invalid_request', 'an approved move is { export, proof, guardian_approval }');
+  const { export: signedExport, proof: signedProof, guardian_approval: approval } = parsed.data;
+  if (!approval) throw new SwarmError('invalid_request', 'a move the source did not release needs a Guardian approval');
+  const exported = verifyAppExport(signedExport, trusted.byAuthority(previous).publicKey, appId);
+  if (exported.source.authority !== previous) throw new SwarmError('invalid_request', `the export is not from ${previous}`);
+  const proof = verifyMigrationProof(signedProof, exported.master_public_key, appId);
+  if (proof.previous_registry !== previous)
+    throw new SwarmError('invalid_request', `the proof moves the app from ${proof.previous_registry}, not ${previous}`);
+  if (proof.export_digest !== canonicalDigest(signedExport)) throw new SwarmError('invalid_request', 'the proof is for another export');
+  if (!sameKeySet(proof.guardian_public_keys, exported.guardian_public_keys)) {
+    throw new SwarmError('invalid_request', 'a Master key can never change the Guardian set');
+  }
+  verifyGuardianApproval(approval, proof, exported.guardian_public_keys);
+  return trusted.byAuthority(proof.target_registry);
+}
+
+/** Who issued a link: the registry it moves the app away from. */
+function issuerOf(link: unknown): unknown {
+  if (isApprovedMove(link)) return (link as { proof?: { data?: { previous_registry?: unknown } } }).proof?.data?.previous_registry;
+  return (link as { data?: { previous_registry?: unknown } } | null)?.data?.previous_registry;
+}
+
+/** The registry a kept (already verified) link hands the app on to. */
+function targetOf(link: unknown): string {
+  if (isApprovedMove(link)) return (link as { proof: { data: { target_registry: string } } }).proof.data.target_registry;
+  return (link as { data: { successor: string } }).data.successor;
 }
 
 /** The signed successor of a `410 app_migrated` answer, or undefined for any other answer. */

@@ -6,6 +6,7 @@ import {
   observedOf,
   type ProviderOffer,
   providerOffer,
+  registerApprovedMoveReceiver,
   Shutdown,
   SubjectRevocations,
   toSwarmError,
@@ -107,6 +108,8 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
     if (event) await handleBroadcast(kit, event);
     reply.code(202).send({ status: 'accepted' });
   });
+  // A move the source did not release (Guardian path): the follow re-binds the app's instances.
+  registerApprovedMoveReceiver(app, kit.registry);
   if (domain.openapi) {
     // Public, like a catalog entry: it describes the routes, never an instance's data.
     const description = JSON.stringify(domain.openapi);

@@ -5,6 +5,7 @@ import {
   listenApp,
   type ProviderOffer,
   RegistryClient,
+  registerApprovedMoveReceiver,
   Shutdown,
   verifyBroadcast,
   watchRoutes,
@@ -129,6 +130,7 @@ async function openAuthProvider(options: AuthProviderOptions): Promise<AuthProvi
       await actOnBroadcast(context, await verifyBroadcast(registry, jsonBody(request), replay));
       reply.code(202).send({ accepted: true });
     });
+    registerApprovedMoveReceiver(app, registry);
     url = (await listenApp(app, { host: resolved.host, port: resolved.port, publicUrl: options.publicUrl })).publicUrl;
     return {
       url,

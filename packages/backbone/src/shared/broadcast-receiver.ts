@@ -1,5 +1,5 @@
 import type { BroadcastData, ReplayStore } from '@swarm/protocol';
-import { jsonBody, type RegistryClient, verifyBroadcast } from '@swarm/runtime';
+import { jsonBody, type RegistryClient, registerApprovedMoveReceiver, verifyBroadcast } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -15,4 +15,5 @@ export function registerBroadcastReceiver(
     if (event) await options.act(event);
     reply.code(202).send({ accepted: true });
   });
+  registerApprovedMoveReceiver(app, options.registry);
 }

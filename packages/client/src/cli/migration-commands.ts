@@ -17,6 +17,8 @@ export function stepLine(step: MigrationStep): string {
       return step.skipped ? `release: skipped, ${step.reason}` : `release: the source names ${step.successor} as successor`;
     case 'activate':
       return `activate: ${step.state} (${step.path} path)`;
+    case 'notify':
+      return `notify: ${step.delivered}/${step.total} part(s) took the Guardian-approved move${step.failed.length > 0 ? `; not reached: ${step.failed.join(', ')}` : ''}`;
     case 'rebound':
       return `re-bound ${step.rebound}/${step.total}`;
   }
