@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { usage } from '@swarm/client';
+import { approve, continuityProof, exportApp, usage } from '@swarm/client';
 import {
   callApi,
   createTestDeveloper,
@@ -16,9 +16,17 @@ import {
   tempDir,
   trustedRegistryOf,
 } from '@swarm/dev-env';
-import { appDnsZone, migratedZone, privateKeyToPem, SwarmError, TrustedRegistries } from '@swarm/protocol';
+import {
+  appDnsZone,
+  generateSigningKey,
+  migratedZone,
+  privateKeyToPem,
+  SwarmError,
+  signEnvelope,
+  TrustedRegistries,
+} from '@swarm/protocol';
 import { type RegistryHandle, startRegistry } from '@swarm/registry';
-import { LOOPBACK_CIDRS, RegistryClient } from '@swarm/runtime';
+import { LOOPBACK_CIDRS, postJson, RegistryClient } from '@swarm/runtime';
 import { queryDns } from './dns.js';
 
 const OTHER = 'swarm.other';
@@ -242,6 +250,51 @@ for (const heartbeats of ['batch', 'instance'] as const) {
       );
       assert.equal(untrusting.registryFor(developer.appId).authority, network.registry.authority);
       assert.equal(askedTarget, 0);
+    });
+
+    it('evidence of a move that does not prove it is refused with the code, and nothing is followed', { timeout: 30_000 }, async () => {
+      const third = await createTestDeveloper(network.registry.url);
+      const guardian = third.guardians[0];
+      assert.ok(guardian);
+      const { signed } = await exportApp({ registry: network.registry.url }, third.appId);
+      const proof = continuityProof(signed, OTHER, third.master);
+      const good = { export: signed, proof, guardian_approval: approve(proof.data, guardian) };
+      const stranger = generateSigningKey();
+      const post = async (body: unknown) => {
+        const { status, body: answer } = await postJson(`${network.billing.url}/v1/events/migration`, body);
+        return `${status} ${(answer as { error?: { code?: string } } | null)?.error?.code ?? ''}`.trim();
+      };
+      const changedGuardians = signEnvelope(
+        'registry_migration',
+        { ...proof.data, guardian_public_keys: [stranger.publicKey] },
+        third.master.privateKey,
+      );
+      const forgedExport = { ...signed, data: { ...signed.data, master_public_key: stranger.publicKey } };
+      const elsewhere = continuityProof(signed, 'swarm.nowhere', third.master);
+      const cases: Array<[string, unknown, string]> = [
+        ['no Guardian approval', { export: signed, proof }, '400 invalid_request'],
+        ['a key outside the Guardian set', { ...good, guardian_approval: approve(proof.data, stranger) }, '401 invalid_signature'],
+        [
+          'a proof the Master key did not sign',
+          { ...good, proof: signEnvelope('registry_migration', proof.data, stranger.privateKey) },
+          '401 invalid_signature',
+        ],
+        ['an export S did not sign', { ...good, export: forgedExport }, '401 invalid_signature'],
+        [
+          'a changed Guardian set',
+          { ...good, proof: changedGuardians, guardian_approval: approve(changedGuardians.data, guardian) },
+          '400 invalid_request',
+        ],
+        [
+          'an untrusted target',
+          { ...good, proof: elsewhere, guardian_approval: approve(elsewhere.data, guardian) },
+          '404 unknown_registry',
+        ],
+        ['a move T never prepared', good, '409 conflict'],
+      ];
+      for (const [what, body, expected] of cases) assert.equal(await post(body), expected, what);
+      const { status } = await callApi(`${network.registry.url}/v1/apps/${third.appId}`, 'none');
+      assert.equal(status, 200, 'the app is still held at S');
     });
 
     it('S answers the old zone with a DNAME to the new one', { timeout: 15_000 }, async (t) => {
