@@ -147,7 +147,7 @@ async function loadExport(input: MigrateInput): Promise<SignedAppExport> {
 /**
  * Sends the evidence of a move S did not release (`{ export, proof, guardian_approval }`) to every
  * part of the app named by the export, at `POST …/v1/events/migration`: each provider (its
- * catalog `events_url` + `/migration`), Billing and Logging. Each checks it on its own (docs/SERVICE-KIT.md,
+ * catalog `events_url` + `/migration`), the Auth Provider (at the app's URL there), Billing and Logging. Each checks it on its own (docs/SERVICE-KIT.md,
  * "Following a migration"); one that cannot be reached learns of the move when it is told again.
  */
 export async function deliverApprovedMove(
@@ -156,6 +156,8 @@ export async function deliverApprovedMove(
 ): Promise<{ delivered: number; total: number; failed: string[] }> {
   const context = signedExport.data.operational_context;
   const urls = new Set<string>(signedExport.data.providers.map((provider) => `${provider.events_url}/migration`));
+  // The Auth Provider takes it at the app's own URL there (`<auth>/apps/<app_id>`).
+  if (context.auth) urls.add(`${context.auth.auth_provider_url.replace(/\/+$/, '')}/v1/events/migration`);
   for (const base of [context.billing_provider_url, context.logging_service_url]) {
     if (base) urls.add(`${base.replace(/\/+$/, '')}/v1/events/migration`);
   }
