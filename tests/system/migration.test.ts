@@ -350,6 +350,9 @@ for (const heartbeats of ['batch', 'instance'] as const) {
         },
         15_000,
       );
+      // Billing followed on the same evidence: the owner's signed query is checked at T, S being gone.
+      const summary = await usage({ registry: target.url }, { appId: second.appId, master: second.master });
+      assert.equal(summary.app_id, second.appId);
     });
   });
 }
