@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   type AppExport,
+  canonicalDigest,
   type GuardianApproval,
   type MigrationProofData,
   type MigrationRecord,
@@ -61,6 +62,9 @@ export function verifyPrepare(
   }
   if (proof.target_registry !== ctx.authority) {
     throw new SwarmError('invalid_request', `the proof moves the app to ${proof.target_registry}, this registry is ${ctx.authority}`);
+  }
+  if (proof.export_digest !== canonicalDigest(signedExport)) {
+    throw new SwarmError('invalid_request', 'the proof export_digest is not the digest of the export sent with it');
   }
   if (!sameKeySet(proof.guardian_public_keys, exported.guardian_public_keys)) {
     throw new SwarmError(

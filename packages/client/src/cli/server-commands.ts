@@ -83,6 +83,20 @@ export function addServerCommands(program: Command): Command {
     .option('--logging-url <url>', `default Logging of new apps (default http://127.0.0.1:${STANDARD_PORTS.logging})`)
     .option('--allow-egress <cidrs>', "internal CIDRs tenants' URLs may reach, comma-separated (env SWARM_ALLOW_EGRESS); default none")
     .option('--data <dir>', 'state folder (default .swarm/registry; env SWARM_DATA_DIR)')
+    .option(
+      '--trust <file>',
+      'peer registries trusted for migrations, JSON [{ authority, baseUrl, publicKey }], followed live (env SWARM_TRUST_FILE; PUT /v1/admin/trust)',
+    )
+    .option(
+      '--migration-contest-seconds <n>',
+      'a migration without release or Guardian approval waits this long for a veto (default 259200; env SWARM_MIGRATION_CONTEST_SECONDS)',
+      integer,
+    )
+    .option(
+      '--migration-dns-grace-seconds <n>',
+      "a released app's old zone answers a DNAME this long (default 2592000; env SWARM_MIGRATION_DNS_GRACE_SECONDS)",
+      integer,
+    )
     .option('--metrics-port <n>', 'also serve /metrics, /healthz, /readyz here (loopback: no token; docs/OPERATIONS.md)', integer)
     .option('--metrics-host <host>', 'address of the metrics port (default 127.0.0.1; any other needs SWARM_METRICS_TOKEN)')
     .option('--log-level <level>', 'log level', process.env.SWARM_LOG_LEVEL || 'info')

@@ -64,6 +64,9 @@ export async function startStandaloneRegistry(opts: Opts) {
   set('defaultLoggingUrl', str(opts, 'loggingUrl'));
   set('dataDir', str(opts, 'data'));
   set('egress', egressOf(opts));
+  set('trustFile', str(opts, 'trust'));
+  set('migrationContestSeconds', opts.migrationContestSeconds as number | undefined);
+  set('migrationDnsGraceSeconds', opts.migrationDnsGraceSeconds as number | undefined);
   const options: RegistryOptions = {
     port: STANDARD_PORTS.registry,
     dnsPort: STANDARD_PORTS.dns,

@@ -54,10 +54,19 @@ export function providerHeartbeatRoutes(app: FastifyInstance, ctx: RegistryConte
     const results: ProviderBeatResult[] = [];
     for (const beat of data.beats) {
       const binding = bound.get(`${beat.app_id}\n${beat.service_id}`);
+      // A released app's instances beat at its new registry (docs/REGISTRY.md, "Migration").
+      if (binding !== undefined && (await epochOf(ctx, epochs, beat.app_id)) === MOVED) {
+        results.push({
+          app_id: beat.app_id,
+          service_id: beat.service_id,
+          error: { code: 'app_migrated', message: `${beat.app_id} moved to another registry: GET /v1/apps/${beat.app_id} names it` },
+        });
+        continue;
+      }
       const taken = binding !== undefined && (await takeBeat(ctx, binding, beat.status));
       const epoch = taken ? await epochOf(ctx, epochs, beat.app_id) : null;
       results.push(
-        epoch === null
+        epoch === null || epoch === MOVED
           ? {
               app_id: beat.app_id,
               service_id: beat.service_id,
@@ -75,11 +84,15 @@ export function providerHeartbeatRoutes(app: FastifyInstance, ctx: RegistryConte
   });
 }
 
+/** The epoch a released app's beats get instead of one: none, they are refused. */
+const MOVED = -1;
+
 async function epochOf(ctx: RegistryContext, epochs: Map<string, number>, appId: string): Promise<number | null> {
   const known = epochs.get(appId);
   if (known !== undefined) return known;
   const app = await ctx.reads.apps.find(appId);
   if (!app) return null;
-  epochs.set(appId, app.configEpoch);
-  return app.configEpoch;
+  const epoch = app.status === 'migrated' ? MOVED : app.configEpoch;
+  epochs.set(appId, epoch);
+  return epoch;
 }

@@ -10,9 +10,17 @@ import {
   IdentityRecovery,
   KeyRotation,
   MasterKeyRotation,
+  MigrationControl,
+  MigrationPrepare,
+  MigrationProof,
+  MigrationRecord,
+  MigrationVeto,
   NamespaceClaim,
   Offer,
+  RebindAnswer,
+  ReleaseAnswer,
   ServiceCall,
+  ServiceRebind,
   SignedContext,
 } from '@swarm/protocol';
 import type { FastifyInstance } from 'fastify';
@@ -52,6 +60,42 @@ const OPERATIONS: Record<string, Record<string, Operation>> = {
   '/v1/catalog/{service_type}': { get: { summary: 'Providers of one service_type' } },
   '/v1/catalog/{provider}': {
     put: { summary: 'A provider’s signed offer (admin token the first time)', body: Offer, answer: CatalogEntry },
+  },
+  '/v1/apps/{app_id}/migration': {
+    post: {
+      summary: 'Prepare a migration here: the source’s signed export and the Proof of Continuity',
+      body: MigrationPrepare,
+      answer: MigrationRecord,
+      status: 201,
+    },
+    get: { summary: 'The migration prepared here', answer: MigrationRecord },
+  },
+  '/v1/apps/{app_id}/migration/activate': {
+    post: { summary: 'Activate a prepared migration (Master key, migration_control)', body: MigrationControl, answer: MigrationRecord },
+  },
+  '/v1/apps/{app_id}/migration/abort': {
+    post: { summary: 'Abort a prepared migration (Master key, migration_control)', body: MigrationControl, answer: MigrationRecord },
+  },
+  '/v1/apps/{app_id}/migration/veto': {
+    post: { summary: 'A Guardian vetoes a prepared migration (migration_veto)', body: MigrationVeto, answer: MigrationRecord },
+  },
+  '/v1/apps/{app_id}/services/{service_id}/rebind': {
+    post: {
+      summary: 'An imported instance re-binds (instance and provider keys, service_rebind)',
+      body: ServiceRebind,
+      answer: RebindAnswer,
+    },
+  },
+  '/v1/apps/{app_id}/release': {
+    post: {
+      summary: 'Release the app to another registry (the Proof of Continuity); then 410 app_migrated',
+      body: MigrationProof,
+      answer: ReleaseAnswer,
+    },
+  },
+  '/v1/admin/trust': {
+    get: { summary: 'Peer registries trusted for migrations (admin token)', admin: true },
+    put: { summary: 'Replace the peer registries trusted for migrations: { registries: [...] } (admin token)', admin: true },
   },
   '/v1/admin/apps/{app_id}/suspend': { post: { summary: 'Suspend an app (admin token)', admin: true } },
   '/v1/admin/apps/{app_id}/resume': { post: { summary: 'Resume a suspended app (admin token)', admin: true } },

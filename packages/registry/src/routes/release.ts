@@ -34,9 +34,10 @@ export function releaseRoutes(app: FastifyInstance, ctx: RegistryContext): void 
     if (!row) throw new SwarmError('unknown_app', `no app ${appId} here`);
     if (row.status === 'migrated') {
       // A retry of the release that succeeded gets the same successor; any other proof the tombstone.
-      const kept = MigrationSuccessor.parse(JSON.parse(row.successor ?? 'null'));
-      if (kept.data.proof_digest === canonicalDigest(body)) return { successor: kept };
-      throw new AppMigratedError(appId, kept);
+      const kept = MigrationSuccessor.safeParse(JSON.parse(row.successor ?? 'null'));
+      if (!kept.success) throw new SwarmError('gone', `app ${appId} moved to another registry`);
+      if (kept.data.data.proof_digest === canonicalDigest(body)) return { successor: kept.data };
+      throw new AppMigratedError(appId, kept.data);
     }
     requireActive(row);
     const namespace = await findNamespace(ctx.db, row.ownerNamespace);

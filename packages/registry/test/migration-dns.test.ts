@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { eventually, freePort, stop, tempDir } from '@swarm/dev-env';
+import { migratedZone } from '@swarm/protocol';
+import type { SrvAnswer } from 'dns-packet';
+import type { RegistryHandle } from '../src/index.js';
+import { queryDns } from './dns-client.js';
+import { appWithInstances, migrateByRelease, Registries } from './migration-fixture.js';
+
+const missing = (tool: string, args: string[]): string | false =>
+  spawnSync(tool, args, { stdio: 'ignore' }).error === undefined
+    ? false
+    : `${tool} is not on PATH (Debian: apt-get install ${tool === 'dig' ? 'dnsutils' : tool})`;
+const unboundMissing = missing('unbound', ['-V']);
+const digMissing = missing('dig', ['-v']);
+
+const run = promisify(execFile);
+const oldZoneOf = (appId: string) => `${appId.split('.').slice(2).reverse().join('.')}.swarm.local`;
+
+/**
+ * After a move, resolvers that nobody here wrote follow the old zone to the new one: unbound,
+ * recursing through stub zones for both authorities, answers an SRV question about the old name
+ * with the DNAME, the synthesized CNAME and the instances the target serves; dig reads the TXT
+ * successor at the old zone's apex.
+ */
+describe('registry migration: a stock resolver follows the old zone to the new one', () => {
+  const registries = new Registries();
+  let source: RegistryHandle;
+  let target: RegistryHandle;
+  let appId: string;
+
+  before(async () => {
+    // Unsigned zones and no rate limit: unbound asks in bursts; validation is dns-resolver.test.ts's.
+    const dns = { dnsPort: 0, dnssec: false, dnsLimits: { responsesPerSecond: 0 } } as const;
+    source = await registries.start('swarm.local', dns);
+    target = await registries.start('swarm.other', dns);
+    await registries.trustEachOther(source, target);
+    const app = await appWithInstances(source, 2);
+    appId = app.appId;
+    await migrateByRelease(source, target, app);
+  });
+  after(() => registries.closeAll());
+
+  it('unbound follows an SRV question about the old zone to the target', { skip: unboundMissing }, async () => {
+    const dir = tempDir('unbound-migration');
+    const port = await freePort();
+    const config = join(dir.path, 'unbound.conf');
+    writeFileSync(
+      config,
+      [
+        'server:',
+        '  interface: 127.0.0.1',
+        `  port: ${port}`,
+        '  do-daemonize: no',
+        '  chroot: ""',
+        '  username: ""',
+        `  directory: "${dir.path}"`,
+        '  pidfile: ""',
+        '  use-syslog: no',
+        '  logfile: ""',
+        '  verbosity: 0',
+        '  num-threads: 1',
+        '  do-not-query-localhost: no',
+        '  module-config: "iterator"',
+        '  local-zone: "local." nodefault',
+        'remote-control:',
+        '  control-enable: no',
+        'stub-zone:',
+        '  name: "swarm.local"',
+        `  stub-addr: 127.0.0.1@${source.dnsPort}`,
+        'stub-zone:',
+        '  name: "swarm.other"',
+        `  stub-addr: 127.0.0.1@${target.dnsPort}`,
+        '',
+      ].join('\n'),
+    );
+    const unbound = { child: spawn('unbound', ['-d', '-c', config], { stdio: 'ignore' }) };
+    try {
+      await eventually('unbound to answer', async () => ((await queryDns(port, 'swarm.local', 'SOA')).answers?.length ? true : undefined));
+      const name = `_cms-article._tcp.${oldZoneOf(appId)}`;
+      const answer = await queryDns(port, name, 'SRV');
+      const types = (answer.answers ?? []).map((record) => record.type);
+      assert.ok(types.includes('DNAME'), `a DNAME in ${types.join(',')}`);
+      assert.ok(types.includes('CNAME'), `a CNAME in ${types.join(',')}`);
+      const srv = (answer.answers ?? []).filter((record) => record.type === 'SRV') as SrvAnswer[];
+      assert.equal(srv.length, 2);
+      assert.ok(srv.every((record) => record.name === `_cms-article._tcp.${migratedZone(appId, 'swarm.other')}`));
+    } finally {
+      await stop(unbound);
+      dir.remove();
+    }
+  });
+
+  it('dig reads the successor at the old zone apex and the DNAME', { skip: digMissing }, async () => {
+    // Asynchronously: the registry answering dig runs in this process.
+    const dig = async (name: string, type: string) =>
+      (await run('dig', ['+short', '+time=2', '+tries=1', '-p', String(source.dnsPort), '@127.0.0.1', name, type])).stdout.trim();
+    assert.equal(await dig(oldZoneOf(appId), 'TXT'), '"successor=swarm.other"');
+    assert.equal(await dig(oldZoneOf(appId), 'DNAME'), `${migratedZone(appId, 'swarm.other')}.`);
+  });
+});
