@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { approve, continuityProof, exportApp, usage } from '@swarm/client';
+import { approve, continuityProof, exportApp, prepareMigration, usage } from '@swarm/client';
 import {
   callApi,
   createTestDeveloper,
@@ -295,6 +295,39 @@ for (const heartbeats of ['batch', 'instance'] as const) {
       for (const [what, body, expected] of cases) assert.equal(await post(body), expected, what);
       const { status } = await callApi(`${network.registry.url}/v1/apps/${third.appId}`, 'none');
       assert.equal(status, 200, 'the app is still held at S');
+    });
+
+    it('swarm migrate status, veto and abort speak to T before activation', { timeout: 30_000 }, async () => {
+      const prepared = async () => {
+        const owner = await createTestDeveloper(network.registry.url);
+        const { signed } = await exportApp({ registry: network.registry.url }, owner.appId);
+        await prepareMigration({ registry: target.url }, owner.appId, signed, continuityProof(signed, OTHER, owner.master));
+        const name = owner.appId.split('.').at(-1) as string;
+        writeFileSync(join(dir.path, `master-${name}.pem`), privateKeyToPem(owner.master.privateKey), { mode: 0o600 });
+        writeFileSync(join(dir.path, `guardian-${name}.pem`), privateKeyToPem((owner.guardians[0] ?? owner.master).privateKey), {
+          mode: 0o600,
+        });
+        return { appId: owner.appId, name };
+      };
+      const [vetoed, aborted] = await Promise.all([prepared(), prepared()]);
+      const status = await swarm(['migrate', 'status', '--registry', target.url, '--app', vetoed.appId], dir.path);
+      assert.equal(status.json.state, 'importing', status.stderr);
+      const veto = await swarm(
+        ['migrate', 'veto', '--registry', target.url, '--app', vetoed.appId, '--guardian', `guardian-${vetoed.name}.pem`],
+        dir.path,
+      );
+      assert.equal(veto.json.state, 'vetoed', veto.stderr);
+      const strangerVeto = await swarm(
+        ['migrate', 'veto', '--registry', target.url, '--app', aborted.appId, '--guardian', `master-${aborted.name}.pem`],
+        dir.path,
+      );
+      assert.equal(strangerVeto.json.error?.code, 'invalid_signature', 'a key outside the Guardian set cannot veto');
+      const abort = await swarm(
+        ['migrate', 'abort', '--registry', target.url, '--app', aborted.appId, '--key', `master-${aborted.name}.pem`],
+        dir.path,
+      );
+      assert.equal(abort.code, 0, abort.stderr);
+      assert.equal(abort.json.state, 'aborted');
     });
 
     it('S answers the old zone with a DNAME to the new one', { timeout: 15_000 }, async (t) => {
