@@ -71,18 +71,19 @@ function hasDig(): Promise<boolean> {
 for (const heartbeats of ['batch', 'instance'] as const) {
   describe(`an app moves to another registry and its swarm follows (${heartbeats} heartbeats)`, () => {
     const dir = tempDir('migration');
+    const networkOptions = {
+      dataDir: join(dir.path, 'source'),
+      heartbeatIntervalSeconds: 1,
+      registry: { broadcastRetry: { initialMs: 100, maxMs: 1000 } },
+      services: { heartbeats },
+    };
     let network: TestNetwork;
     let target: RegistryHandle;
     let developer: TestDeveloper;
     const endpoints: Array<{ part: DomainPart; url: string; serviceId: string }> = [];
 
     before(async () => {
-      network = await TestNetwork.create({
-        dataDir: join(dir.path, 'source'),
-        heartbeatIntervalSeconds: 1,
-        registry: { broadcastRetry: { initialMs: 100, maxMs: 1000 } },
-        services: { heartbeats },
-      });
+      network = await TestNetwork.create(networkOptions);
       target = await startRegistry({
         authority: OTHER,
         dataDir: join(dir.path, 'target'),
@@ -235,6 +236,28 @@ for (const heartbeats of ['batch', 'instance'] as const) {
       assert.equal(again.code, 0, again.stdout + again.stderr);
       assert.deepEqual(again.json.not_rebound, []);
       assert.equal((again.json.record as { state: string }).state, 'active');
+    });
+
+    it('after a restart of the whole swarm the services still serve and beat at T', { timeout: 60_000 }, async () => {
+      await network.close();
+      network = await TestNetwork.create({ ...networkOptions, trust: [trustedRegistryOf(target)] });
+      network.registry.trust.add(trustedRegistryOf(target));
+      const token = await developer.token();
+      for (const [i, { list }] of DOMAINS.entries()) {
+        const answer = await callApi(`${endpoints[i]?.url}/${list}`, token);
+        assert.equal(answer.status, 200, list);
+      }
+      // A beat from after the restart (the second after now).
+      const since = Math.floor(Date.now() / 1000) + 1;
+      await eventually(
+        'beats at T after the restart',
+        async () => {
+          const { body } = await callApi(`${target.url}/v1/apps/${developer.appId}/services`, 'none');
+          const records = (body as { records: Array<{ last_heartbeat_at?: number }> }).records;
+          return records.length === 3 && records.every((record) => (record.last_heartbeat_at ?? 0) >= since) ? true : undefined;
+        },
+        20_000,
+      );
     });
 
     it('a part whose trust table lacks T does not follow: unknown_registry, nothing asked of T', async () => {

@@ -30,6 +30,8 @@ export interface TestNetworkOptions {
   heartbeatIntervalSeconds?: number;
   /** Every part keeps its tables in a PostgreSQL schema of this network's own instead of SQLite files. */
   postgresUrl?: string;
+  /** Other registries every part trusts from the start, next to the network's own (a migration's target). */
+  trust?: TrustedRegistry[];
   /** Registry options over the network's own (e.g. a faster `broadcastRetry`, `dnsPort: false`). */
   registry?: Partial<RegistryOptions>;
   /** Domain-service intervals over their defaults (e.g. a fast `revocationPollSeconds` in a test), and how they beat. */
@@ -125,7 +127,7 @@ export class TestNetwork {
         ...options.registry,
       });
       started.push(registry);
-      const trustedRegistries = new TrustedRegistries([trustedRegistryOf(registry)]);
+      const trustedRegistries = new TrustedRegistries([trustedRegistryOf(registry), ...(options.trust ?? [])]);
       const common = async (name: ServerPart) => ({
         port: ports[name],
         host,
