@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { eventually, freePort, stop, tempDir } from '@swarm/dev-env';
-import { migratedZone } from '@swarm/protocol';
+import { dsRecord, migratedZone } from '@swarm/protocol';
 import type { SrvAnswer } from 'dns-packet';
 import type { RegistryHandle } from '../src/index.js';
 import { queryDns } from './dns-client.js';
@@ -19,6 +19,18 @@ const unboundMissing = missing('unbound', ['-V']);
 const digMissing = missing('dig', ['-v']);
 
 const run = promisify(execFile);
+
+/** The DS a parent would publish for `authority`, from the key its registry serves, as an unbound trust anchor. */
+async function trustAnchor(port: number, authority: string): Promise<string[]> {
+  const keys = await queryDns(port, authority, 'DNSKEY');
+  return (keys.answers ?? [])
+    .filter((record) => record.type === 'DNSKEY')
+    .map((record) => {
+      const data = record.data as { flags: number; algorithm: number; key: Buffer };
+      const ds = dsRecord(authority, Buffer.concat([Buffer.from([data.flags >> 8, data.flags & 0xff, 3, data.algorithm]), data.key]));
+      return `  trust-anchor: "${authority}. DS ${ds.keyTag} ${ds.algorithm} ${ds.digestType} ${ds.digest}"`;
+    });
+}
 const oldZoneOf = (appId: string) => `${appId.split('.').slice(2).reverse().join('.')}.swarm.local`;
 
 /**
@@ -34,8 +46,8 @@ describe('registry migration: a stock resolver follows the old zone to the new o
   let appId: string;
 
   before(async () => {
-    // Unsigned zones and no rate limit: unbound asks in bursts; validation is dns-resolver.test.ts's.
-    const dns = { dnsPort: 0, dnssec: false, dnsLimits: { responsesPerSecond: 0 } } as const;
+    // Signed zones (the default) and no rate limit: unbound asks in bursts and validates.
+    const dns = { dnsPort: 0, dnsLimits: { responsesPerSecond: 0 } } as const;
     source = await registries.start('swarm.local', dns);
     target = await registries.start('swarm.other', dns);
     await registries.trustEachOther(source, target);
@@ -65,8 +77,10 @@ describe('registry migration: a stock resolver follows the old zone to the new o
         '  verbosity: 0',
         '  num-threads: 1',
         '  do-not-query-localhost: no',
-        '  module-config: "iterator"',
+        '  module-config: "validator iterator"',
         '  local-zone: "local." nodefault',
+        ...(await trustAnchor(source.dnsPort as number, 'swarm.local')),
+        ...(await trustAnchor(target.dnsPort as number, 'swarm.other')),
         'remote-control:',
         '  control-enable: no',
         'stub-zone:',
@@ -82,8 +96,9 @@ describe('registry migration: a stock resolver follows the old zone to the new o
     try {
       await eventually('unbound to answer', async () => ((await queryDns(port, 'swarm.local', 'SOA')).answers?.length ? true : undefined));
       const name = `_cms-article._tcp.${oldZoneOf(appId)}`;
-      const answer = await queryDns(port, name, 'SRV');
+      const answer = await queryDns(port, name, 'SRV', { dnssecOk: true });
       const types = (answer.answers ?? []).map((record) => record.type);
+      assert.equal(answer.flag_ad, true, 'validated');
       assert.ok(types.includes('DNAME'), `a DNAME in ${types.join(',')}`);
       assert.ok(types.includes('CNAME'), `a CNAME in ${types.join(',')}`);
       const srv = (answer.answers ?? []).filter((record) => record.type === 'SRV') as SrvAnswer[];

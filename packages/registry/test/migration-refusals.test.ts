@@ -120,6 +120,16 @@ describe('registry migration: refusals and the paths without a release', () => {
     const release = await post(`${source.url}/v1/apps/${app.appId}/release`, delegated);
     assert.equal(release.status, 401);
     assert.equal(release.body.error.code, 'invalid_signature');
+    // Nor activate or abort one: the target asks the Master key only.
+    assert.equal((await prepare(app.appId, { export: signed, proof: proofOf(signed, target.authority, app.dev.master) })).status, 201);
+    for (const context of ['activate', 'abort'] as const) {
+      const refused = await post(`${target.url}/v1/apps/${app.appId}/migration/${context}`, control(app.appId, context, delegate));
+      assert.equal(refused.status, 401, context);
+    }
+    assert.equal(
+      (await post(`${target.url}/v1/apps/${app.appId}/migration/abort`, control(app.appId, 'abort', app.dev.master))).status,
+      200,
+    );
   });
 
   it('a replayed proof is proof_reused; a second prepare of a held app is a conflict; abort then a new prepare works', async () => {
@@ -167,6 +177,24 @@ describe('registry migration: refusals and the paths without a release', () => {
       rebind(app, 0, 'swarm.local'),
     );
     assert.equal(rebound.status, 409);
+  });
+
+  it('activation takes the successor from the owner too: a tampered one is refused, the signed one accepted', async () => {
+    const app = await appWithInstances(source, 1);
+    const signed = await exportOf(source, app.appId);
+    const proof = proofOf(signed, target.authority, app.dev.master);
+    assert.equal((await prepare(app.appId, { export: signed, proof })).status, 201);
+    const released = await post(`${source.url}/v1/apps/${app.appId}/release`, proof);
+    const successor = released.body.successor as { data: Record<string, unknown> };
+    const tampered = { ...successor, data: { ...successor.data, audit_head: { seq: 1, hash: 'ab'.repeat(32) } } };
+    const activate = (extra: Record<string, unknown>) =>
+      post(`${target.url}/v1/apps/${app.appId}/migration/activate`, control(app.appId, 'activate', app.dev.master, extra));
+    const refused = await activate({ successor: tampered });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error.code, 'invalid_signature');
+    const accepted = await activate({ successor });
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+    assert.equal(MigrationRecord.parse(accepted.body).path, 'release');
   });
 
   it('the Guardian path: with the source stopped, a Guardian co-signed prepare activates and the chain goes on from the export', async () => {
