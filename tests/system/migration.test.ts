@@ -484,4 +484,22 @@ describe('a swarm whose trust table lacks the target does not follow', () => {
     assert.equal(answer.status, 200, 'users are still served with the context the service holds');
     assert.equal(askedTarget, 0, 'the service never spoke to T');
   });
+
+  it('once the operator trusts T, the service follows on the next beat (410 app_migrated) and re-binds there', {
+    timeout: 30_000,
+  }, async () => {
+    // The broadcast was refused for good; S's answer to the beat carries the successor again.
+    network.trust.add(trustedRegistryOf(target));
+    await eventually(
+      'the instance re-bound at T',
+      async () => {
+        const { body } = await callApi(`${target.url}/v1/apps/${developer.appId}/migration`, 'none');
+        const instances = (body as { instances?: Array<{ service_id: string; state: string }> }).instances ?? [];
+        return instances.find((i) => i.service_id === endpoint.serviceId && i.state === 'rebound');
+      },
+      20_000,
+    );
+    const answer = await callApi(`${endpoint.url}/articles`, await developer.token());
+    assert.equal(answer.status, 200);
+  });
 });

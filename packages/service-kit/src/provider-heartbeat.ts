@@ -96,8 +96,9 @@ export class ProviderHeartbeats {
         if ('config_epoch' in result) {
           const known = this.#kit.contexts.get(instance.serviceId)?.context.config_epoch ?? -1;
           if (result.config_epoch > known) await this.#kit.contexts.refresh(instance);
-        } else if (result.error.code === 'forbidden') {
-          // Asked once on its own before it stops serving: the per-instance answer is the one SPEC defines.
+        } else if (result.error.code === 'forbidden' || result.error.code === 'app_migrated') {
+          // Asked once on its own: the per-instance answer is the one SPEC defines (a 403 stops the
+          // instance; a 410 app_migrated carries the signed successor the kit follows).
           await beat(this.#kit, instance);
         }
       }),
