@@ -9,7 +9,7 @@ import {
   SwarmError,
   sign,
 } from '@swarm/protocol';
-import { endHop, postJson, startHop, type TraceContext } from '@swarm/runtime';
+import { endHop, migratedSuccessor, postJson, startHop, type TraceContext } from '@swarm/runtime';
 import type { Instance } from './instances.js';
 import { endpointUrl, type Kit } from './kit.js';
 
@@ -21,12 +21,12 @@ export type BindOutcome = { status: 'active' } | { status: 'binding' } | { statu
  * database, so a restart resumes it. A refusal removes the instance (orphan mitigation).
  */
 export class Binder {
-  readonly #kit: Omit<Kit, 'binder'>;
+  readonly #kit: Omit<Kit, 'binder' | 'rebinder'>;
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #running = new Set<string>();
   #closed = false;
 
-  constructor(kit: Omit<Kit, 'binder'>) {
+  constructor(kit: Omit<Kit, 'binder' | 'rebinder'>) {
     this.#kit = kit;
   }
 
@@ -60,7 +60,7 @@ export class Binder {
     const kit = this.#kit;
     if (!instance.key) return { status: 'failed', error: new SwarmError('not_found', 'instance has no key') };
     const proof = JSON.parse(instance.developerProof) as { payload: ProvisionData; signature: string };
-    const registry = kit.trusted.forApp(instance.appId);
+    const registry = kit.registry.registryFor(instance.appId);
     const serviceBinding = {
       service_id: instance.serviceId,
       service_type: kit.config.serviceType,
@@ -90,6 +90,7 @@ export class Binder {
         }
         await kit.contexts.accept(instance, { operational_context: bound.operational_context, context_signature: bound.context_signature });
         await kit.instances.update(instance.serviceId, { status: 'active', boundAt: bound.binding.bound_at, nextAttemptAt: 0 });
+        await kit.bound.record(instance, registry.authority);
         return { status: 'active' };
       } catch (cause) {
         // The registry holds the binding now: if our own storage failed, retry (it answers the
@@ -97,6 +98,16 @@ export class Binder {
         if (!(cause instanceof SwarmError)) return this.#retryLater(instance);
         return this.#fail(instance, cause);
       }
+    }
+    const successor = migratedSuccessor(answer.status, answer.body);
+    if (successor !== undefined) {
+      // The app moved: bind at its successor instead (a successor not trusted here refuses the instance).
+      try {
+        await kit.registry.follow(instance.appId, successor);
+      } catch (cause) {
+        return cause instanceof SwarmError ? this.#fail(instance, cause) : this.#retryLater(instance);
+      }
+      return this.#retryLater(instance);
     }
     const error = errorFromBody(answer.body);
     if (answer.status >= 500 || !error || error.code === 'registry_unavailable') return this.#retryLater(instance);

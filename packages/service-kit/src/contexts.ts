@@ -11,10 +11,9 @@ import {
   SignedContext,
   SwarmError,
   signEnvelope,
-  type TrustedRegistries,
   verify,
 } from '@swarm/protocol';
-import { postJson, type TraceContext } from '@swarm/runtime';
+import { migratedSuccessor, postJson, type RegistryClient, type TraceContext } from '@swarm/runtime';
 import type { Kysely } from 'kysely';
 import type { Instance } from './instances.js';
 import { type ContextRow, contextToRow, contextToTable, type KitTables } from './store.js';
@@ -54,15 +53,16 @@ const UNKNOWN_KID_REFRESH_MS = 30_000;
  */
 export class ContextCache {
   readonly #db: Kysely<KitTables>;
-  readonly #trusted: TrustedRegistries;
+  readonly #registry: RegistryClient;
   readonly #byService = new Map<string, CachedContext>();
   readonly #lastKidRefresh = new Map<string, number>();
   readonly #stopListening: () => void;
 
-  constructor(db: Kysely<KitTables>, trusted: TrustedRegistries) {
+  /** `registry` resolves each app to the registry holding it now (after a migration, its successor). */
+  constructor(db: Kysely<KitTables>, registry: RegistryClient) {
     this.#db = db;
-    this.#trusted = trusted;
-    this.#stopListening = trusted.onChange(() => this.#reverify());
+    this.#registry = registry;
+    this.#stopListening = registry.trusted.onChange(() => this.#reverify());
   }
 
   /** Stops following the trust table (the service is closing). */
@@ -145,13 +145,18 @@ export class ContextCache {
     return cached;
   }
 
-  /** Asks the registry for the instance's current context (SPEC §9.1), signed by the instance key. */
+  /**
+   * Asks the registry for the instance's current context (SPEC §9.1), signed by the instance key.
+   * A `410 app_migrated` is followed (the kit then re-binds the instance at the successor).
+   */
   async refresh(instance: Instance, trace?: TraceContext): Promise<CachedContext> {
     if (!instance.key) throw new SwarmError('not_found', 'instance has no key');
-    const registry = this.#trusted.forApp(instance.appId);
+    const registry = this.#registry.registryFor(instance.appId);
     const data = { app_id: instance.appId, service_id: instance.serviceId, timestamp: nowSeconds(), nonce: newNonce() };
     const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.appId)}/services/${encodeURIComponent(instance.serviceId)}/context`;
     const { status, body } = await postJson(url, signEnvelope('service_call', data, instance.key.privateKey), { timeoutMs: 5000, trace });
+    const successor = migratedSuccessor(status, body);
+    if (successor !== undefined) await this.#registry.follow(instance.appId, successor);
     if (status !== 200) {
       throw errorFromBody(body) ?? new SwarmError('registry_unavailable', `registry answered ${status} to a context refresh`);
     }
@@ -172,11 +177,27 @@ export class ContextCache {
     this.#byService.delete(serviceId);
   }
 
+  /**
+   * The keys a kept context of the app may be signed with: its registry's, then those of the
+   * registries it moved away from (still trusted), so an instance keeps serving with the context
+   * it held until its new registry signs one; contexts are only fetched from the current one.
+   */
+  #signers(appId: string): string[] {
+    const keys = [this.#registry.registryFor(appId).publicKey];
+    for (const authority of this.#registry.successors.formerRegistries(appId)) {
+      try {
+        keys.push(this.#registry.trusted.byAuthority(authority).publicKey);
+      } catch {
+        // No longer trusted: its contexts are not taken.
+      }
+    }
+    return keys;
+  }
+
   #verified(appId: string, signed: unknown): CachedContext {
     const { operational_context: context, context_signature: signature } = parseMessage(SignedContext, signed);
-    const registry = this.#trusted.forApp(appId);
     // The registry key comes from the trust table, never from the context that claims it.
-    if (!verify('operational_context', context, signature, registry.publicKey)) {
+    if (!this.#signers(appId).some((publicKey) => verify('operational_context', context, signature, publicKey))) {
       throw new SwarmError('invalid_signature', 'operational context is not signed by the trusted registry');
     }
     if (context.app_id !== appId) throw new SwarmError('invalid_request', 'operational context is for another app');

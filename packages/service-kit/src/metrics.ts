@@ -14,6 +14,8 @@ export interface KitMetrics extends PartMetrics {
   transferItems: ReturnType<PartMetrics['counter']>;
   /** Transfers into this provider that ended, by outcome: done or the error code. */
   transfers: ReturnType<PartMetrics['counter']>;
+  /** Re-bindings at the registry an app moved to, by outcome: rebound or the error code (retried). */
+  rebinds: ReturnType<PartMetrics['counter']>;
 }
 
 export function kitMetrics(database: Database<unknown>, db: Kysely<KitTables>): KitMetrics {
@@ -35,6 +37,11 @@ export function kitMetrics(database: Database<unknown>, db: Kysely<KitTables>): 
   metrics.transfers = metrics.counter('swarm_transfers_total', 'Transfers into this provider that ended, by outcome (done, error code)', [
     'outcome',
   ]);
+  metrics.rebinds = metrics.counter(
+    'swarm_rebinds_total',
+    'Re-bindings sent to the registry an app moved to, by outcome (rebound, error code = retried later)',
+    ['outcome'],
+  );
   // usage rows go to Billing, logs rows to Logging: the receiver kind is the row's kind.
   outboxGauges(metrics, async () => {
     const rows = await db
