@@ -9,6 +9,7 @@ import { benchDnsLoad } from './dns-load.js';
 import { benchGrowth } from './growth.js';
 import { type BenchResult, printTable, RESULTS_PATH, writeResults } from './harness.js';
 import { benchHttpRoutes } from './http-routes.js';
+import { benchMillion } from './million.js';
 import { benchObservability } from './observability.js';
 import { benchProviderBeats } from './provider-beats.js';
 import { benchProvisioning } from './provisioning.js';
@@ -27,6 +28,7 @@ const benches: Array<[string, boolean, Bench]> = [
   ['growth', false, () => benchGrowth()],
   ['dns-load', false, () => benchDnsLoad()],
   ['provider-beats', false, () => benchProviderBeats()],
+  ['million', false, () => benchMillion()],
   ['observability', false, () => benchObservability()],
   ['listing', false, () => benchBlobListing()],
 ];
