@@ -14,7 +14,7 @@ import {
   type TrustedRegistries,
   verify,
 } from '@swarm/protocol';
-import { postJson, type TraceContext } from '@swarm/runtime';
+import { type CacheCounts, postJson, type TraceContext } from '@swarm/runtime';
 import type { Kysely, Transaction } from 'kysely';
 import type { Instance } from './instances.js';
 import { type ContextRow, contextToRow, contextToTable, type KitTables } from './store.js';
@@ -58,10 +58,13 @@ export class ContextCache {
   readonly #byService = new Map<string, CachedContext>();
   readonly #lastKidRefresh = new Map<string, number>();
   readonly #stopListening: () => void;
+  readonly #counts: CacheCounts;
 
-  constructor(db: Kysely<KitTables>, trusted: TrustedRegistries) {
+  /** `counts`: hits and misses of `get` (metrics `cache="context"`). */
+  constructor(db: Kysely<KitTables>, trusted: TrustedRegistries, counts: CacheCounts = { hit: 0, miss: 0 }) {
     this.#db = db;
     this.#trusted = trusted;
+    this.#counts = counts;
     this.#stopListening = trusted.onChange(() => this.#reverify());
   }
 
@@ -97,7 +100,10 @@ export class ContextCache {
   }
 
   get(serviceId: string): CachedContext | undefined {
-    return this.#byService.get(serviceId);
+    const cached = this.#byService.get(serviceId);
+    if (cached) this.#counts.hit++;
+    else this.#counts.miss++;
+    return cached;
   }
 
   /**

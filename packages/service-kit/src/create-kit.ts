@@ -48,6 +48,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
     replay = config.redisUrl
       ? await RedisReplayStore.open(config.redisUrl, `swarm:nonce:${config.provider}`)
       : await SqlReplayStore.open(database.db);
+    const metrics = kitMetrics(database, db);
     const domainDir = join(config.dataDir, 'files');
     mkdirSync(domainDir, { recursive: true });
     const bound = bindDomain(domain, {
@@ -55,12 +56,13 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       dialect: database.dialect,
       prepare: database.prepare,
       dataVersion: database.dataVersion,
+      readCacheCounts: metrics.caches.read,
       dataDir: domainDir,
       // Called only while serving, once `parts` (below) holds the public URL the server listens on.
       endpointUrl: (serviceId): string => endpointUrl(parts as Pick<Kit, 'publicUrl'>, serviceId),
     });
     const instances = new InstanceStore(db);
-    const contexts = new ContextCache(db, trusted);
+    const contexts = new ContextCache(db, trusted, metrics.caches.context);
     await contexts.loadAll();
     // The server's tracer once it listens: the reporter and the binder read it through here.
     const tracer = { current: (): Tracing | null => null };
@@ -90,7 +92,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       domain: bound,
       egress,
       publicUrl: '',
-      metrics: kitMetrics(database, db),
+      metrics,
       tracing: (): Tracing | null => tracer.current(),
       setTracing: (tracing: () => Tracing | null) => {
         tracer.current = tracing;

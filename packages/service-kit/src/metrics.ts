@@ -1,4 +1,4 @@
-import { type Database, outboxGauges, PartMetrics, poolGauge } from '@swarm/runtime';
+import { type CacheCounts, countedCaches, type Database, outboxGauges, PartMetrics, poolGauge } from '@swarm/runtime';
 import { type Kysely, sql } from 'kysely';
 import type { KitTables } from './store.js';
 
@@ -8,7 +8,15 @@ export interface KitMetrics extends PartMetrics {
   provisionings: ReturnType<PartMetrics['counter']>;
   /** Binding handshakes with the registry, by outcome: active, binding (to be retried) or the error code. */
   bindingAttempts: ReturnType<PartMetrics['counter']>;
+  /**
+   * Look-ups of the kit's per-request caches (`swarm_cache_requests_total{cache}`): `context`
+   * (an instance's verified operational context in memory), `verified_token` (a user token
+   * verified before), `read` (a domain's ReadCache of answers, where it keeps one).
+   */
+  caches: Record<KitCache, CacheCounts>;
 }
+
+export type KitCache = 'context' | 'verified_token' | 'read';
 
 export function kitMetrics(database: Database<unknown>, db: Kysely<KitTables>): KitMetrics {
   const metrics = new PartMetrics() as KitMetrics;
@@ -22,6 +30,7 @@ export function kitMetrics(database: Database<unknown>, db: Kysely<KitTables>): 
     'Binding handshakes sent to the registry, by outcome (active, binding = retried later, error code)',
     ['outcome'],
   );
+  metrics.caches = countedCaches(metrics, ['context', 'verified_token', 'read'] as const);
   // usage rows go to Billing, logs rows to Logging: the receiver kind is the row's kind.
   outboxGauges(metrics, async () => {
     const rows = await db
