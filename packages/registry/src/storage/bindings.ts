@@ -60,14 +60,26 @@ export async function findBindingByProof(db: Executor, proofHash: string): Promi
   return row ? toRow(row) : null;
 }
 
-export async function findProviderBinding(db: Executor, provider: string, serviceId: string): Promise<BindingRow | null> {
-  const row = await db
+/**
+ * Every binding a new one would clash with, in one query: the one this developer proof already
+ * bound, and any holding `serviceId` in the app or at the provider (both unique).
+ */
+export async function findBindingClashes(
+  db: Executor,
+  clash: { proofHash: string; appId: string; provider: string; serviceId: string },
+): Promise<BindingRow[]> {
+  const rows = await db
     .selectFrom('bindings')
     .selectAll()
-    .where('provider', '=', provider)
-    .where('service_id', '=', serviceId)
-    .executeTakeFirst();
-  return row ? toRow(row) : null;
+    .where((eb) =>
+      eb.or([
+        eb('proof_hash', '=', clash.proofHash),
+        eb.and([eb('app_id', '=', clash.appId), eb('service_id', '=', clash.serviceId)]),
+        eb.and([eb('provider', '=', clash.provider), eb('service_id', '=', clash.serviceId)]),
+      ]),
+    )
+    .execute();
+  return rows.map(toRow);
 }
 
 /** The active bindings of `provider` among `serviceIds` (a provider heartbeat's instances), one query. */
