@@ -1,4 +1,4 @@
-import type { Prepare } from '@swarm/runtime';
+import { type Prepare, type PreparedQuery, prepareWithKysely, runInTransactionWithKysely, write } from '@swarm/runtime';
 import type { BindingsTable, Executor, RegistryDb } from './schema.js';
 
 export interface BindingRow {
@@ -168,23 +168,34 @@ export interface StoredBeat {
   status: string;
 }
 
+/** The row update of one kept beat, compiled once per connection (a sweep may write a million). */
+const beatUpdates = new WeakMap<RegistryDb, PreparedQuery<StoredBeat, unknown>>();
+
+function beatUpdateOf(db: RegistryDb): PreparedQuery<StoredBeat, unknown> {
+  let update = beatUpdates.get(db);
+  if (!update) {
+    update = prepareWithKysely(db)<StoredBeat, unknown>((value) =>
+      db
+        .updateTable('bindings')
+        .set({ last_heartbeat_at: value('at'), heartbeat_status: value('status') })
+        .where('app_id', '=', value('appId'))
+        .where('service_id', '=', value('serviceId'))
+        .where('status', '=', 'active')
+        .where('last_heartbeat_at', '<', value('at')),
+    );
+    beatUpdates.set(db, update);
+  }
+  return update;
+}
+
 /**
  * Last beats kept in memory, written many to a transaction; a row never goes back in time (a
- * replica may have written a later beat) and a revoked one is left alone.
+ * replica may have written a later beat) and a revoked one is left alone. The update is built
+ * and compiled once: per row, building and compiling a Kysely query costs more than running it.
  */
 export async function storeBeats(db: RegistryDb, beats: StoredBeat[]): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    for (const beat of beats) {
-      await trx
-        .updateTable('bindings')
-        .set({ last_heartbeat_at: beat.at, heartbeat_status: beat.status })
-        .where('app_id', '=', beat.appId)
-        .where('service_id', '=', beat.serviceId)
-        .where('status', '=', 'active')
-        .where('last_heartbeat_at', '<', beat.at)
-        .execute();
-    }
-  });
+  const update = beatUpdateOf(db);
+  await runInTransactionWithKysely(db)(beats.map((beat) => write(update, beat)));
 }
 
 /** Swaps the instance key only if `oldKey` is still current, so racing rotations cannot both win. */
