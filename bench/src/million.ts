@@ -48,34 +48,40 @@ function keyOf(provider: Provider): { name: string } & InstanceKeyJwk {
 /** A registry on SQLite with `apps × PER_APP` bound instances spread over `providers` providers (their keys kept). */
 async function seededRegistry(label: string, apps: number, providers: number) {
   const dir = tempDir(`million-${label}`);
-  const database = join(dir.path, 'registry.db');
-  // Service DNS's per-prefix rate limit would measure the limit (one client, one address).
-  const options = { dataDir: dir.path, dnsPort: 0, dnsLimits: { responsesPerSecond: 0 } };
-  // A first start makes the tables and lists the providers through the catalog route; the
-  // apps and bindings are then written straight into the file and the registry started again.
-  const first = await startRegistryProcess(options);
-  const listed: Provider[] = [];
   try {
-    for (let i = 0; i < providers; i++) listed.push(await listedProvider({ url: first.url, adminToken: first.adminToken }, makeProvider()));
-  } finally {
-    await first.stop();
+    const database = join(dir.path, 'registry.db');
+    // Service DNS's per-prefix rate limit would measure the limit (one client, one address).
+    const options = { dataDir: dir.path, dnsPort: 0, dnsLimits: { responsesPerSecond: 0 } };
+    // A first start makes the tables and lists the providers through the catalog route; the
+    // apps and bindings are then written straight into the file and the registry started again.
+    const first = await startRegistryProcess(options);
+    const listed: Provider[] = [];
+    try {
+      for (let i = 0; i < providers; i++)
+        listed.push(await listedProvider({ url: first.url, adminToken: first.adminToken }, makeProvider()));
+    } finally {
+      await first.stop();
+    }
+    // An app's instances all run at one provider; consecutive apps at consecutive providers.
+    const seeded = await seedDatabase({
+      database: { file: database },
+      apps,
+      instancesPerApp: PER_APP,
+      appsPerNamespace: 100,
+      beating: 0,
+      file: join(dir.path, 'unused.json'),
+      providerOf: (app) => (listed[app % listed.length] as Provider).name,
+    });
+    process.stderr.write(`  ${label}: seeded ${seeded.apps} apps / ${seeded.instances} bindings in ${seeded.seconds.toFixed(1)} s\n`);
+    const registry = await startRegistryProcess(options);
+    const file = new SQLite(database, { readonly: true });
+    const appIds = (file.prepare('SELECT app_id FROM apps ORDER BY rowid').pluck().all() as unknown[]).map(String);
+    file.close();
+    return { dir, database, registry, providers: listed, appIds, instances: seeded.instances };
+  } catch (error) {
+    dir.remove();
+    throw error;
   }
-  // An app's instances all run at one provider; consecutive apps at consecutive providers.
-  const seeded = await seedDatabase({
-    database: { file: database },
-    apps,
-    instancesPerApp: PER_APP,
-    appsPerNamespace: 100,
-    beating: 0,
-    file: join(dir.path, 'unused.json'),
-    providerOf: (app) => (listed[app % listed.length] as Provider).name,
-  });
-  process.stderr.write(`  ${label}: seeded ${seeded.apps} apps / ${seeded.instances} bindings in ${seeded.seconds.toFixed(1)} s\n`);
-  const registry = await startRegistryProcess(options);
-  const file = new SQLite(database, { readonly: true });
-  const appIds = (file.prepare('SELECT app_id FROM apps ORDER BY rowid').pluck().all() as unknown[]).map(String);
-  file.close();
-  return { dir, database, registry, providers: listed, appIds, instances: seeded.instances };
 }
 
 async function startProviderBeats(registry: RegistryProcess, database: string, providers: Provider[]) {
@@ -116,10 +122,13 @@ const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, 
  * the same registry setup holding 10 instances, under the same kind of load.
  */
 export async function benchMillion(): Promise<BenchResult[]> {
-  const large = await seededRegistry('large', APPS, PROVIDERS);
-  const small = await seededRegistry('small', 1, 1);
+  const registries: Array<Awaited<ReturnType<typeof seededRegistry>>> = [];
   const beats: Array<Awaited<ReturnType<typeof startProviderBeats>>> = [];
   try {
+    const large = await seededRegistry('large', APPS, PROVIDERS);
+    registries.push(large);
+    const small = await seededRegistry('small', 1, 1);
+    registries.push(small);
     const idleMb = residentMb(large.registry.pid);
     const smallIdleMb = residentMb(small.registry.pid);
     beats.push(await startProviderBeats(small.registry, small.database, small.providers));
@@ -213,7 +222,7 @@ export async function benchMillion(): Promise<BenchResult[]> {
     ];
   } finally {
     for (const b of beats) await b.stop();
-    for (const r of [large, small]) {
+    for (const r of registries) {
       await r.registry.stop();
       r.dir.remove();
     }
