@@ -80,7 +80,7 @@ export class SqlReplayStore implements ReplayStore {
               for (const pending of group) spent.push(await this.#spend(trx, pending, now));
               return spent;
             });
-      group.forEach((pending, i) => pending.resolve(answers[i] as boolean));
+      for (const [i, pending] of group.entries()) pending.resolve(answers[i] as boolean);
     } catch (error) {
       for (const pending of group) pending.reject(error);
     }
