@@ -1,7 +1,8 @@
 import { type ReplayStore, SwarmError } from '@swarm/protocol';
-import { type Kysely, sql } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import { createClient, type RedisClientType } from 'redis';
 import { migrate, withTables } from './database.js';
+import { prepareWithKysely } from './prepared.js';
 
 interface ReplayTables {
   replay_nonces: { scope: string; nonce: string; expires_at: number };
@@ -13,6 +14,29 @@ interface PendingNonce {
   expiresAt: number;
   resolve: (unique: boolean) => void;
   reject: (error: unknown) => void;
+}
+
+type NonceRow = ReplayTables['replay_nonces'];
+
+/** A nonce's insert (a repeat changes nothing) and the renewal of an expired entry, compiled once. */
+function nonceStatements(db: Kysely<ReplayTables>) {
+  const prepare = prepareWithKysely(db);
+  return {
+    insert: prepare<NonceRow, unknown>((value) =>
+      db
+        .insertInto('replay_nonces')
+        .values({ scope: value('scope'), nonce: value('nonce'), expires_at: value('expires_at') })
+        .onConflict((oc) => oc.columns(['scope', 'nonce']).doNothing()),
+    ),
+    renew: prepare<NonceRow & { now: number }, unknown>((value) =>
+      db
+        .updateTable('replay_nonces')
+        .set({ expires_at: value('expires_at') })
+        .where('scope', '=', value('scope'))
+        .where('nonce', '=', value('nonce'))
+        .where('expires_at', '<=', value('now')),
+    ),
+  };
 }
 
 /**
@@ -27,11 +51,13 @@ interface PendingNonce {
  */
 export class SqlReplayStore implements ReplayStore {
   readonly #db: Kysely<ReplayTables>;
+  readonly #statements: ReturnType<typeof nonceStatements>;
   #calls = 0;
   #pending: PendingNonce[] = [];
 
   private constructor(db: Kysely<ReplayTables>) {
     this.#db = db;
+    this.#statements = nonceStatements(db);
   }
 
   static async open(db: Kysely<unknown>): Promise<SqlReplayStore> {
@@ -86,23 +112,17 @@ export class SqlReplayStore implements ReplayStore {
     }
   }
 
-  /** Inserts the nonce; one seen before is new again only once its entry has expired (and only one racer wins). */
+  /**
+   * Inserts the nonce; one seen before is new again only once its entry has expired (and only
+   * one racer wins). Both statements are compiled once: every signed request spends a nonce.
+   */
   async #spend(db: Kysely<ReplayTables>, { scope, nonce, expiresAt }: PendingNonce, now: number): Promise<boolean> {
     const expires_at = Math.ceil(expiresAt);
-    const inserted = await db
-      .insertInto('replay_nonces')
-      .values({ scope, nonce, expires_at })
-      .onConflict((oc) => oc.columns(['scope', 'nonce']).doNothing())
-      .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return true;
-    const updated = await db
-      .updateTable('replay_nonces')
-      .set({ expires_at })
-      .where('scope', '=', scope)
-      .where('nonce', '=', nonce)
-      .where('expires_at', '<=', now)
-      .executeTakeFirst();
-    return Number(updated.numUpdatedRows) > 0;
+    const { insert, renew } = this.#statements;
+    const inserted = await db.executeQuery(CompiledQuery.raw(insert.compiled.sql, insert.compiled.bind({ scope, nonce, expires_at })));
+    if (Number(inserted.numAffectedRows ?? 0) > 0) return true;
+    const renewed = await db.executeQuery(CompiledQuery.raw(renew.compiled.sql, renew.compiled.bind({ scope, nonce, expires_at, now })));
+    return Number(renewed.numAffectedRows ?? 0) > 0;
   }
 }
 
