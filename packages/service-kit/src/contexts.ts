@@ -13,8 +13,8 @@ import {
   signEnvelope,
   verify,
 } from '@swarm/protocol';
-import { migratedSuccessor, postJson, type RegistryClient, type TraceContext } from '@swarm/runtime';
-import type { Kysely } from 'kysely';
+import { type CacheCounts, migratedSuccessor, postJson, type RegistryClient, type TraceContext } from '@swarm/runtime';
+import type { Kysely, Transaction } from 'kysely';
 import type { Instance } from './instances.js';
 import { type ContextRow, contextToRow, contextToTable, type KitTables } from './store.js';
 
@@ -57,11 +57,16 @@ export class ContextCache {
   readonly #byService = new Map<string, CachedContext>();
   readonly #lastKidRefresh = new Map<string, number>();
   readonly #stopListening: () => void;
+  readonly #counts: CacheCounts;
 
-  /** `registry` resolves each app to the registry holding it now (after a migration, its successor). */
-  constructor(db: Kysely<KitTables>, registry: RegistryClient) {
+  /**
+   * `registry` resolves each app to the registry holding it now (after a migration, its successor);
+   * `counts`: hits and misses of `get` (metrics `cache="context"`).
+   */
+  constructor(db: Kysely<KitTables>, registry: RegistryClient, counts: CacheCounts = { hit: 0, miss: 0 }) {
     this.#db = db;
     this.#registry = registry;
+    this.#counts = counts;
     this.#stopListening = registry.trusted.onChange(() => this.#reverify());
   }
 
@@ -97,7 +102,10 @@ export class ContextCache {
   }
 
   get(serviceId: string): CachedContext | undefined {
-    return this.#byService.get(serviceId);
+    const cached = this.#byService.get(serviceId);
+    if (cached) this.#counts.hit++;
+    else this.#counts.miss++;
+    return cached;
   }
 
   /**
@@ -122,11 +130,22 @@ export class ContextCache {
   /**
    * Verifies a signed context for the instance's app and keeps it, unless it is older than the
    * one kept (epoch, then issued_at): a delayed answer must not bring back a retired key.
+   * `alongside` writes in the same transaction as the context (the binding handshake activates
+   * the instance with it: one commit); it runs alone when a later context is kept already. `fresh`: the
+   * instance was created by this process for this call, so no stored context can exist to
+   * compare with and the database is not asked (the upsert still keeps a later stored epoch).
    */
-  async accept(instance: Pick<Instance, 'serviceId' | 'appId'>, signed: unknown): Promise<CachedContext> {
+  async accept(
+    instance: Pick<Instance, 'serviceId' | 'appId'>,
+    signed: unknown,
+    options: { fresh?: boolean; alongside?: (trx: Transaction<KitTables>) => Promise<void> } = {},
+  ): Promise<CachedContext> {
     const cached = this.#verified(instance.appId, signed);
-    const current = this.#byService.get(instance.serviceId) ?? (await this.load(instance.serviceId));
-    if (current && !isNewerContext(cached.context, current.context)) return current;
+    const current = this.#byService.get(instance.serviceId) ?? (options.fresh ? undefined : await this.load(instance.serviceId));
+    if (current && !isNewerContext(cached.context, current.context)) {
+      if (options.alongside) await this.#db.transaction().execute(options.alongside);
+      return current;
+    }
     const row = contextToTable({
       serviceId: instance.serviceId,
       appId: instance.appId,
@@ -135,12 +154,22 @@ export class ContextCache {
       contextSignature: cached.signature,
       fetchedAt: nowSeconds(),
     });
-    await this.#db
-      .insertInto('kit_contexts')
-      .values(row)
-      // A replica sharing the database may have stored a later epoch meanwhile.
-      .onConflict((oc) => oc.column('service_id').doUpdateSet(row).where('kit_contexts.config_epoch', '<=', row.config_epoch))
-      .execute();
+    const store = (db: Kysely<KitTables>) =>
+      db
+        .insertInto('kit_contexts')
+        .values(row)
+        // A replica sharing the database may have stored a later epoch meanwhile.
+        .onConflict((oc) => oc.column('service_id').doUpdateSet(row).where('kit_contexts.config_epoch', '<=', row.config_epoch))
+        .execute();
+    const { alongside } = options;
+    if (alongside) {
+      await this.#db.transaction().execute(async (trx) => {
+        await store(trx);
+        await alongside(trx);
+      });
+    } else {
+      await store(this.#db);
+    }
     this.#byService.set(instance.serviceId, cached);
     return cached;
   }

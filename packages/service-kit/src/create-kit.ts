@@ -51,6 +51,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
     replay = config.redisUrl
       ? await RedisReplayStore.open(config.redisUrl, `swarm:nonce:${config.provider}`)
       : await SqlReplayStore.open(database.db);
+    const metrics = kitMetrics(database, db);
     const domainDir = join(config.dataDir, 'files');
     mkdirSync(domainDir, { recursive: true });
     const bound = bindDomain(domain, {
@@ -58,6 +59,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       dialect: database.dialect,
       prepare: database.prepare,
       dataVersion: database.dataVersion,
+      readCacheCounts: metrics.caches.read,
       dataDir: domainDir,
       // Called only while serving, once `parts` (below) holds the public URL the server listens on.
       endpointUrl: (serviceId): string => endpointUrl(parts as Pick<Kit, 'publicUrl'>, serviceId),
@@ -66,7 +68,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
     // Apps followed to another registry resolve there before any stored context is checked.
     const registry = new RegistryClient(trusted, { successors: await AppRegistries.open(database.db) });
     await registry.load();
-    const contexts = new ContextCache(db, registry);
+    const contexts = new ContextCache(db, registry, metrics.caches.context);
     await contexts.loadAll();
     const boundRegistries = new BoundRegistries(db, registry);
     await boundRegistries.load();
@@ -99,7 +101,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       domain: bound,
       egress,
       publicUrl: '',
-      metrics: kitMetrics(database, db),
+      metrics,
       tracing: (): Tracing | null => tracer.current(),
       setTracing: (tracing: () => Tracing | null) => {
         tracer.current = tracing;

@@ -63,6 +63,7 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
   const revocations = new SubjectRevocations({ egress: kit.egress });
   const verifyToken = createTokenVerifier({
     revocations,
+    counts: kit.metrics.caches.verified_token,
     contextOf: (serviceId) => contexts.get(serviceId),
     onUnknownKid: async (serviceId, appId) => {
       if (!contexts.mayRefreshForKid(appId)) return undefined;
