@@ -22,7 +22,7 @@ import type { TrustedRegistries, TrustedRegistry } from './trust.js';
 
 /*
  * Registry migration (docs/PROTOCOL.md, "Registry migration"): an app moves from a source
- * registry S to a target T, keeping its app_id. Five signed messages carry it: the Master-signed
+ * registry S to a target T, keeping its app_id. Six signed messages carry it: the Master-signed
  * Proof of Continuity (`registry_migration`, SPEC §15), S's signed successor
  * (`migration_successor`), the owner's activate/abort (`migration_control`), a Guardian's veto
  * (`migration_veto`), an instance's re-binding at T (`service_rebind`) and T's statement that it
