@@ -2,6 +2,7 @@ import {
   canonicalDigest,
   errorFromBody,
   type GuardianApproval,
+  type MigrationActivation,
   type MigrationControlData,
   type MigrationProof,
   type MigrationProofData,
@@ -29,6 +30,7 @@ export type MigrationStep =
   | { step: 'prepare'; target: string; state: string }
   | { step: 'release'; skipped: false; successor: string }
   | { step: 'release'; skipped: true; reason: string }
+  | { step: 'contest'; ends_at: number }
   | { step: 'activate'; state: string; path: string }
   | { step: 'notify'; delivered: number; total: number; failed: string[] }
   | { step: 'rebound'; rebound: number; total: number };
@@ -52,6 +54,10 @@ export interface MigrateInput {
 }
 
 export interface MigrateResult {
+  /** `moved`: active at T; `contest`: prepared at T, activation waits for the contest window (run again after it). */
+  status: 'moved' | 'contest';
+  /** When the contest window ends (`contest` only; null otherwise). */
+  contest_ends_at: number | null;
   app_id: string;
   source: string;
   target: string;
@@ -63,9 +69,11 @@ export interface MigrateResult {
 
 /**
  * Moves an app to another registry (docs/REGISTRY.md, "Migration"): its export from S (or a
- * saved one) → the Master-signed Proof of Continuity → prepare at T → release at S (skipped with
- * a Guardian co-signature when S cannot be reached) → activate at T → wait until every
- * instance re-bound there. Each step is reported through `onStep`.
+ * saved one) → the Master-signed Proof of Continuity → prepare at T → release at S (skipped when
+ * S cannot be reached) → activate at T (at once with a release or a Guardian co-signature, else
+ * once T's contest window ended: until then the result is `contest` and the owner runs it again)
+ * → the evidence to every part when S released nothing → wait until every instance re-bound
+ * there. Each step is reported through `onStep`.
  */
 export async function migrateApp(input: MigrateInput): Promise<MigrateResult> {
   const step = input.onStep ?? (() => {});
@@ -90,30 +98,86 @@ export async function migrateApp(input: MigrateInput): Promise<MigrateResult> {
     successor = await releaseApp(input.source, input.appId, proof);
     step({ step: 'release', skipped: false, successor: successor.data.successor });
   } catch (error) {
-    if (!(error instanceof SwarmError) || !input.guardian || error.code !== 'registry_unavailable') throw error;
-    step({ step: 'release', skipped: true, reason: `source registry unreachable (${error.message}); a Guardian approved` });
+    if (!(error instanceof SwarmError) || error.code !== 'registry_unavailable') throw error;
+    const why = input.guardian ? 'a Guardian approved' : 'no Guardian: the contest window decides';
+    step({ step: 'release', skipped: true, reason: `source registry unreachable (${error.message}); ${why}` });
   }
 
-  // A re-run after an activation that went through finds the move active already.
-  const active = prepared.state === 'active' ? prepared : await controlMigration(target, input.appId, 'activate', input.master, successor);
-  step({ step: 'activate', state: active.state, path: active.path });
-  if (!successor && guardianApproval) {
-    // No release, so no broadcast from S: the parts of the app get the evidence of the move itself.
-    const notified = await deliverApprovedMove(signedExport, { export: signedExport, proof, guardian_approval: guardianApproval });
-    step({ step: 'notify', ...notified });
-  }
-
-  const record = await waitForRebinds(target, input.appId, input.waitSeconds, input.pollMs ?? 500, (rebound, total) =>
-    step({ step: 'rebound', rebound, total }),
-  );
-  return {
+  const result = (status: MigrateResult['status'], record: MigrationRecord): MigrateResult => ({
+    status,
+    contest_ends_at: status === 'contest' ? record.contest_ends_at : null,
     app_id: input.appId,
     source: exported.source.authority,
     target: targetInfo.authority,
     path: record.path,
     record,
     not_rebound: record.instances.filter((instance) => instance.state !== 'rebound').map((instance) => instance.service_id),
-  };
+  });
+  // A re-run after an activation that went through finds the move active already.
+  const active =
+    prepared.state === 'active'
+      ? prepared
+      : await activateOrWait(target, input.appId, input.master, successor, successor || guardianApproval ? null : prepared);
+  if (active.state !== 'active') {
+    step({ step: 'contest', ends_at: active.contest_ends_at ?? 0 });
+    return result('contest', active);
+  }
+  step({ step: 'activate', state: active.state, path: active.path });
+  if (!successor) {
+    // No release, so no broadcast from S: the parts of the app get the evidence of the move itself.
+    const evidence = guardianApproval
+      ? { export: signedExport, proof, guardian_approval: guardianApproval }
+      : contestEvidence(signedExport, active);
+    const notified = await deliverApprovedMove(signedExport, evidence);
+    step({ step: 'notify', ...notified });
+  }
+
+  const record = await waitForRebinds(target, input.appId, input.waitSeconds, input.pollMs ?? 500, (rebound, total) =>
+    step({ step: 'rebound', rebound, total }),
+  );
+  return result('moved', record);
+}
+
+/**
+ * Activates at T. Without a release or a Guardian (`contest` is the prepared record), a move
+ * whose contest window has not ended is left prepared (answered as it stands, `importing`),
+ * as is one T still refuses for its window (clocks differ): the owner runs the command again.
+ */
+async function activateOrWait(
+  target: ClientOptions,
+  appId: string,
+  master: SigningKey,
+  successor: MigrationSuccessor | undefined,
+  contest: MigrationRecord | null,
+): Promise<MigrationRecord> {
+  const now = Math.floor(Date.now() / 1000);
+  if (contest && contest.contest_ends_at !== null && now < contest.contest_ends_at) return contest;
+  try {
+    return await controlMigration(target, appId, 'activate', master, successor);
+  } catch (error) {
+    if (!contest || !(error instanceof SwarmError) || error.code !== 'conflict') throw error;
+    const record = await migrationStatus(target, appId);
+    if (record.state !== 'importing') throw error;
+    return record;
+  }
+}
+
+/**
+ * The evidence of a move T activated after its contest window: the export, the proof T holds
+ * (the activation names its digest; a re-run signs a new proof, which T never saw) and T's
+ * activation. The export must be the one that proof was made for.
+ */
+function contestEvidence(
+  signedExport: SignedAppExport,
+  record: MigrationRecord,
+): { export: SignedAppExport; proof: MigrationProof; activation: MigrationActivation } {
+  if (!record.activation || !record.proof) {
+    throw new SwarmError('registry_unavailable', 'the target answered an active move without its signed activation');
+  }
+  if (record.proof.data.export_digest !== canonicalDigest(signedExport)) {
+    throw new SwarmError('invalid_request', 'the export given is not the one the move was prepared with: give that export (--export)');
+  }
+  return { export: signedExport, proof: record.proof, activation: record.activation };
 }
 
 /**
@@ -145,14 +209,17 @@ async function loadExport(input: MigrateInput): Promise<SignedAppExport> {
 }
 
 /**
- * Sends the evidence of a move S did not release (`{ export, proof, guardian_approval }`) to every
+ * Sends the evidence of a move S did not release (`{ export, proof, guardian_approval }`, or
+ * `{ export, proof, activation }` after a contest window) to every
  * part of the app named by the export, at `POST …/v1/events/migration`: each provider (its
  * catalog `events_url` + `/migration`), the Auth Provider (at the app's URL there), Billing and Logging. Each checks it on its own (docs/SERVICE-KIT.md,
  * "Following a migration"); one that cannot be reached learns of the move when it is told again.
  */
 export async function deliverApprovedMove(
   signedExport: SignedAppExport,
-  move: { export: SignedAppExport; proof: MigrationProof; guardian_approval: GuardianApproval },
+  move:
+    | { export: SignedAppExport; proof: MigrationProof; guardian_approval: GuardianApproval }
+    | { export: SignedAppExport; proof: MigrationProof; activation: MigrationActivation },
 ): Promise<{ delivered: number; total: number; failed: string[] }> {
   const context = signedExport.data.operational_context;
   const urls = new Set<string>(signedExport.data.providers.map((provider) => `${provider.events_url}/migration`));

@@ -55,6 +55,7 @@ export const EXTENSION_PURPOSES = [
   'migration_control',
   'migration_veto',
   'service_rebind',
+  'migration_activation',
 ] as const;
 
 export type Purpose = (typeof PURPOSES)[number] | (typeof EXTENSION_PURPOSES)[number];

@@ -5,9 +5,10 @@ import type { RegistryClient } from './registry-client.js';
 
 /**
  * `POST /v1/events/migration` (docs/SERVICE-KIT.md, "Following a migration"): the owner's
- * evidence of a move the source registry did not release (Guardian path), `{ export, proof,
- * guardian_approval }` as sent to the target's prepare. It proves itself (source's export
- * signature, Master and Guardian signatures), so anyone may deliver it; `swarm migrate` does,
+ * evidence of a move the source registry did not release: `{ export, proof, guardian_approval }`
+ * (Guardian path) or `{ export, proof, activation }` (contest path, the target's signed
+ * activation). It proves itself (source's export signature, Master signature, then a Guardian's
+ * or the target's), so anyone may deliver it; `swarm migrate` does,
  * to every provider and backbone part of the app. Answers `202 { accepted: true }`.
  */
 export function registerApprovedMoveReceiver(app: FastifyInstance, registry: RegistryClient): void {

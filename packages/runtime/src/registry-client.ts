@@ -25,7 +25,7 @@ import {
 import type { SuccessorStore } from './app-registries.js';
 import { getJson } from './http-client.js';
 import type { TraceContext } from './observability/trace-context.js';
-import { type FollowedApp, MAX_REGISTRY_HOPS, migratedSuccessor, Successors, verifyApprovedMove } from './successors.js';
+import { type FollowedApp, isActivatedMove, MAX_REGISTRY_HOPS, migratedSuccessor, Successors, verifyApprovedMove } from './successors.js';
 import { SingleFlight, TtlCache } from './ttl-cache.js';
 
 export interface RegistryClientOptions {
@@ -106,10 +106,10 @@ export class RegistryClient {
   }
 
   /**
-   * Follows a move S did not release (the Guardian path): the owner's evidence `{ export, proof,
-   * guardian_approval }` is checked first (no request is sent before it verifies and names a
-   * trusted target), then the target must say the move is active there, then it is kept as a
-   * link of the app's chain like a successor.
+   * Follows a move S did not release: the owner's evidence `{ export, proof, guardian_approval }`
+   * (Guardian path) or `{ export, proof, activation }` (contest path) is checked first (no request
+   * is sent before it verifies and names a trusted target); on the Guardian path the target must
+   * then say the move is active there. It is kept as a link of the app's chain like a successor.
    */
   async followApproved(appId: string, move: unknown): Promise<FollowedApp> {
     const current = this.registryFor(appId);
@@ -117,6 +117,8 @@ export class RegistryClient {
     // Not from the registry holding the app now: a repeat of a move followed already, or refused there.
     if (issuer !== current.authority) return this.follow(appId, move);
     const target = verifyApprovedMove(this.trusted, appId, move, current.authority);
+    // T's signed activation is T's word already: nothing to ask it.
+    if (isActivatedMove(move)) return this.follow(appId, move);
     const { status, body } = await getJson(`${target.baseUrl}/v1/apps/${encodeURIComponent(appId)}/migration`, {
       timeoutMs: this.#timeoutMs,
     });

@@ -1,12 +1,13 @@
 import {
   canonicalDigest,
-  MigrationPrepare,
+  MigrationEvidence,
   registryAuthority,
   SwarmError,
   sameKeySet,
   type TrustedRegistries,
   type TrustedRegistry,
   verifyAppExport,
+  verifyContestActivation,
   verifyGuardianApproval,
   verifyMigrationProof,
   verifySuccessor,
@@ -116,8 +117,9 @@ export class Successors {
 
 /**
  * One link of a chain, checked: the registry it hands the app on to, from the trust table. A link
- * is S's signed successor (the release), or an approved move (docs/SERVICE-KIT.md, "Following a
- * migration"): what T itself took on the Guardian path, when S released nothing.
+ * is S's signed successor (the release), or the owner's evidence of a move S did not release
+ * (docs/SERVICE-KIT.md, "Following a migration"): a Guardian-approved move, or one T activated
+ * after its contest window.
  */
 function verifyLink(trusted: TrustedRegistries, appId: string, link: unknown, previous: string): TrustedRegistry {
   if (isApprovedMove(link)) return verifyApprovedMove(trusted, appId, link, previous);
@@ -126,23 +128,36 @@ function verifyLink(trusted: TrustedRegistries, appId: string, link: unknown, pr
   return successor;
 }
 
-/** `{ export, proof, guardian_approval }`, as sent to T's prepare; a successor envelope has none of these. */
+/** `{ export, proof, guardian_approval | activation }`; a successor envelope has none of these. */
 export function isApprovedMove(link: unknown): boolean {
   return typeof link === 'object' && link !== null && 'proof' in link;
+}
+
+/** Evidence carrying T's signed activation (the contest path): it proves itself, T need not be asked. */
+export function isActivatedMove(link: unknown): boolean {
+  return isApprovedMove(link) && 'activation' in (link as object);
 }
 
 /**
  * A move without S's release, proven by the owner: S's signed export of the app (under S's key
  * from this part's trust table, S holding the app now), the Master-signed Proof of Continuity
  * for it (its Master key, its export digest, the Guardian set unchanged) naming a trusted
- * target, and a co-signature by a Guardian key of the exported set. A stolen Master key alone
- * cannot make one. Answers the target, from the trust table (`unknown_registry` otherwise).
+ * target, and either a co-signature by a Guardian key of the exported set (Guardian path) or
+ * the target's signed activation of this very proof once its contest window had passed without
+ * a veto (contest path). A stolen Master key alone makes neither: the first needs a Guardian,
+ * the second gave the Guardians the whole window to veto at T. Answers the target, from the
+ * trust table (`unknown_registry` otherwise).
  */
 export function verifyApprovedMove(trusted: TrustedRegistries, appId: string, link: unknown, previous: string): TrustedRegistry {
-  const parsed = MigrationPrepare.safeParse(link);
-  if (!parsed.success) throw new SwarmError('invalid_request', 'an approved move is { export, proof, guardian_approval }');
-  const { export: signedExport, proof: signedProof, guardian_approval: approval } = parsed.data;
-  if (!approval) throw new SwarmError('invalid_request', 'a move the source did not release needs a Guardian approval');
+  const parsed = MigrationEvidence.safeParse(link);
+  if (!parsed.success) throw new SwarmError('invalid_request', 'evidence of a move is { export, proof, guardian_approval | activation }');
+  const { export: signedExport, proof: signedProof, guardian_approval: approval, activation } = parsed.data;
+  if (approval && activation !== undefined) {
+    throw new SwarmError('invalid_request', 'evidence of a move carries a Guardian approval or an activation, not both');
+  }
+  if (!approval && activation === undefined) {
+    throw new SwarmError('invalid_request', "a move the source did not release needs a Guardian approval or the target's activation");
+  }
   const exported = verifyAppExport(signedExport, trusted.byAuthority(previous).publicKey, appId);
   if (exported.source.authority !== previous) throw new SwarmError('invalid_request', `the export is not from ${previous}`);
   const proof = verifyMigrationProof(signedProof, exported.master_public_key, appId);
@@ -152,8 +167,10 @@ export function verifyApprovedMove(trusted: TrustedRegistries, appId: string, li
   if (!sameKeySet(proof.guardian_public_keys, exported.guardian_public_keys)) {
     throw new SwarmError('invalid_request', 'a Master key can never change the Guardian set');
   }
-  verifyGuardianApproval(approval, proof, exported.guardian_public_keys);
-  return trusted.byAuthority(proof.target_registry);
+  const target = trusted.byAuthority(proof.target_registry);
+  if (approval) verifyGuardianApproval(approval, proof, exported.guardian_public_keys);
+  else verifyContestActivation(activation, target.publicKey, proof, canonicalDigest(signedProof));
+  return target;
 }
 
 /** Who issued a link: the registry it moves the app away from. */

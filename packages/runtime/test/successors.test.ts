@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
+  canonicalDigest,
   generateSigningKey,
   MemoryReplayStore,
   newNonce,
@@ -268,5 +269,177 @@ describe('followed apps kept in PostgreSQL', { skip: postgresUrl ? false : 'SWAR
     } finally {
       await database.close();
     }
+  });
+});
+
+describe('following a move T activated after its contest window (no release, no Guardian)', () => {
+  const source = peer('swarm.local');
+  const target = peer('swarm.other');
+  const stranger = peer('swarm.stranger');
+  const master = generateSigningKey();
+  const guardian = generateSigningKey();
+  const now = nowSeconds();
+  const backbone = { config_epoch: 3, auth: null, billing_provider_url: null, logging_service_url: null, services: {} };
+  const signedExport = signEnvelope(
+    'export',
+    {
+      format: 'swarm-app-export/1',
+      source: { authority: source.authority, public_key: source.key.publicKey },
+      exported_at: now,
+      app_id: APP,
+      namespace: 'alice',
+      master_public_key: master.publicKey,
+      guardian_public_keys: [guardian.publicKey],
+      former_master_public_keys: [],
+      app: {
+        app_id: APP,
+        owner_namespace: 'alice',
+        project_slug: 'shop',
+        display_name: 'Shop',
+        status: 'active',
+        created_at: now,
+        ...backbone,
+      },
+      operational_context: {
+        app_id: APP,
+        issued_at: now,
+        ...backbone,
+        registry: { authority: source.authority, public_key: source.key.publicKey },
+      },
+      config_epoch: 3,
+      bindings: [],
+      providers: [],
+      audit_head: { seq: 4, hash: 'c'.repeat(64) },
+    },
+    source.key.privateKey,
+  );
+  const proofData = (fields: Record<string, unknown> = {}) => ({
+    app_id: APP,
+    context: 'registry_migration',
+    previous_registry: source.authority,
+    target_registry: target.authority,
+    migration_timestamp: now,
+    timestamp: now,
+    nonce: newNonce(),
+    export_digest: canonicalDigest(signedExport),
+    active_bindings: [],
+    master_public_key: master.publicKey,
+    guardian_public_keys: [guardian.publicKey],
+    ...fields,
+  });
+  const proof = signEnvelope('registry_migration', proofData(), master.privateKey);
+  const activationData = (fields: Record<string, unknown> = {}) => ({
+    app_id: APP,
+    previous_registry: source.authority,
+    registry: target.authority,
+    path: 'contest',
+    prepared_at: now - 10,
+    contest_ends_at: now - 5,
+    activated_at: now - 5,
+    proof_digest: canonicalDigest(proof),
+    ...fields,
+  });
+  const activationBy = (by: Peer, fields: Record<string, unknown> = {}) =>
+    signEnvelope('migration_activation', activationData(fields), by.key.privateKey);
+  const evidence = { export: signedExport, proof, activation: activationBy(target) };
+  const trusted = () => new TrustedRegistries([source.entry, target.entry, stranger.entry]);
+
+  it('is followed offline (T is not asked), kept, and verified again at load', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'contest-'));
+    try {
+      const database = openDatabase<unknown>({ file: join(dir, 'part.db') });
+      const first = new RegistryClient(trusted(), { successors: await AppRegistries.open(database.db) });
+      const followed = await first.followApproved(APP, evidence);
+      assert.deepEqual([followed.changed, first.registryFor(APP).authority], [true, 'swarm.other']);
+      const again = await first.followApproved(APP, evidence);
+      assert.equal(again.changed, false, 'a repeated delivery changes nothing');
+      const second = new RegistryClient(trusted(), { successors: await AppRegistries.open(database.db) });
+      await second.load();
+      assert.equal(second.registryFor(APP).authority, 'swarm.other', 'the link re-verifies at load');
+      const withoutTarget = new RegistryClient(new TrustedRegistries([source.entry]), {
+        successors: await AppRegistries.open(database.db),
+      });
+      await withoutTarget.load();
+      assert.equal(withoutTarget.registryFor(APP).authority, 'swarm.local', 'T no longer trusted: the kept link is dropped');
+      await database.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a forged activation, one by another registry, a guardian-path one, an early one, another proof’s', async () => {
+    const otherProof = signEnvelope('registry_migration', proofData(), master.privateKey);
+    const forged = { ...activationBy(target), signature: sign('migration_activation', activationData(), stranger.key.privateKey) };
+    const cases: Array<[string, unknown, string]> = [
+      ['a forged signature', { ...evidence, activation: forged }, 'invalid_signature'],
+      ['signed by another (trusted) registry', { ...evidence, activation: activationBy(stranger) }, 'invalid_signature'],
+      [
+        'another registry named, signed by it',
+        { ...evidence, activation: activationBy(stranger, { registry: stranger.authority }) },
+        'invalid_signature',
+      ],
+      ['T naming another registry', { ...evidence, activation: activationBy(target, { registry: stranger.authority }) }, 'invalid_request'],
+      [
+        'path guardian, no approval',
+        { ...evidence, activation: activationBy(target, { path: 'guardian', contest_ends_at: null }) },
+        'invalid_request',
+      ],
+      ['path release', { ...evidence, activation: activationBy(target, { path: 'release' }) }, 'invalid_request'],
+      [
+        'activated before the window ended',
+        { ...evidence, activation: activationBy(target, { activated_at: now - 6 }) },
+        'invalid_request',
+      ],
+      [
+        'another proof’s digest',
+        { ...evidence, activation: activationBy(target, { proof_digest: canonicalDigest(otherProof) }) },
+        'invalid_request',
+      ],
+      ['another app', { ...evidence, activation: activationBy(target, { app_id: 'local.swarm.bob.blog.abcdef' }) }, 'invalid_request'],
+      ['another source', { ...evidence, activation: activationBy(target, { previous_registry: stranger.authority }) }, 'invalid_request'],
+      [
+        'an activation and an approval',
+        {
+          ...evidence,
+          guardian_approval: { public_key: guardian.publicKey, signature: sign('registry_migration', proof.data, guardian.privateKey) },
+        },
+        'invalid_request',
+      ],
+      ['neither', { export: signedExport, proof }, 'invalid_request'],
+      ['another proof than the activation names', { ...evidence, proof: otherProof }, 'invalid_request'],
+    ];
+    for (const [what, body, code] of cases) {
+      const client = new RegistryClient(trusted());
+      await assert.rejects(client.followApproved(APP, body), (error: unknown) => error instanceof SwarmError && error.code === code, what);
+      assert.equal(client.registryFor(APP).authority, 'swarm.local', what);
+    }
+    const untrustedTarget = new RegistryClient(new TrustedRegistries([source.entry]));
+    await rejects(untrustedTarget.followApproved(APP, evidence), 'unknown_registry');
+  });
+
+  it('never follows tampered evidence (property)', async () => {
+    const parts = {
+      activation: evidence.activation.data as Record<string, unknown>,
+      proof: proof.data as Record<string, unknown>,
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('activation', 'proof'),
+        fc.constantFrom(...new Set([...Object.keys(parts.activation), ...Object.keys(parts.proof)])),
+        fc.oneof(fc.jsonValue(), fc.integer(), fc.constantFrom('contest', 'guardian', target.authority, source.authority)),
+        async (which, field, value) => {
+          const original = parts[which];
+          if (!(field in original)) return;
+          const data = { ...original, [field]: value };
+          if (JSON.stringify(data) === JSON.stringify(original)) return;
+          const envelope = which === 'activation' ? evidence.activation : proof;
+          const tampered = { ...evidence, [which]: { ...envelope, data } };
+          const client = new RegistryClient(trusted());
+          await assert.rejects(client.followApproved(APP, tampered), (error: unknown) => error instanceof SwarmError);
+          assert.equal(client.registryFor(APP).authority, 'swarm.local');
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

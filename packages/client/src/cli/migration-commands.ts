@@ -15,10 +15,12 @@ export function stepLine(step: MigrationStep): string {
       return `prepare: ${step.target} holds the app (${step.state})`;
     case 'release':
       return step.skipped ? `release: skipped, ${step.reason}` : `release: the source names ${step.successor} as successor`;
+    case 'contest':
+      return `contest: no release and no Guardian; activation waits for the contest window to end at ${new Date(step.ends_at * 1000).toISOString()}`;
     case 'activate':
       return `activate: ${step.state} (${step.path} path)`;
     case 'notify':
-      return `notify: ${step.delivered}/${step.total} part(s) took the Guardian-approved move${step.failed.length > 0 ? `; not reached: ${step.failed.join(', ')}` : ''}`;
+      return `notify: ${step.delivered}/${step.total} part(s) took the proven move${step.failed.length > 0 ? `; not reached: ${step.failed.join(', ')}` : ''}`;
     case 'rebound':
       return `re-bound ${step.rebound}/${step.total}`;
   }
@@ -44,7 +46,8 @@ export function addMigrationCommands(program: Command): void {
   const migrate = program
     .command('migrate')
     .description(
-      'move an app to another App Registry (export → prepare → release → activate → wait for re-binds); --registry is the source',
+      'move an app to another App Registry (export → prepare → release → activate → wait for re-binds); --registry is the source. ' +
+        'With the source gone and no --guardian, the first run prepares and reports when the contest window ends; a run after it activates',
     )
     .option('--app <app_id>', 'the app to move')
     .option('--to <url>', 'the target registry URL')
@@ -72,6 +75,11 @@ export function addMigrationCommands(program: Command): void {
             if (!ctx.json) process.stdout.write(`${terminalSafe(line)}\n`);
           },
         });
+        if (result.status === 'contest') {
+          const ends = new Date((result.contest_ends_at ?? 0) * 1000).toISOString();
+          const human = `${appId} is prepared at ${result.target}; run the same command again after ${ends} to activate it (a Guardian may veto until then)`;
+          return { json: { ...result, steps: lines }, human };
+        }
         if (result.not_rebound.length > 0) process.exitCode = 1;
         const summary =
           result.not_rebound.length === 0
