@@ -530,6 +530,21 @@ export const VECTOR_CASES: VectorCase[] = [
     },
   },
   {
+    name: 'registry migration: the target states it activated the move after its contest window',
+    purpose: 'migration_activation',
+    seedLabel: 'registry',
+    object: {
+      app_id: appId,
+      previous_registry: 'omiappreg.org',
+      registry: 'other.org',
+      path: 'contest',
+      prepared_at: 1705413500,
+      contest_ends_at: 1705672700,
+      activated_at: 1705672800,
+      proof_digest: 'Yq8pW0mXq3_Z1aQ4v2nJmZl7f2H0cV6tE8sK3rB9uDw',
+    },
+  },
+  {
     name: 'registry migration: the owner activates at the target',
     purpose: 'migration_control',
     seedLabel: 'master',

@@ -20,6 +20,8 @@ export interface DatabaseSeedOptions {
   idleLastBeatAt?: number;
   /** Where the beating instances' app ids, service ids and keys are written (the beat generator reads it). */
   file: string;
+  /** The provider of app number `app`'s instances (default `article.cms.local`, the local swarm's). */
+  providerOf?: (app: number) => string;
 }
 
 export interface DatabaseSeedSummary {
@@ -93,6 +95,7 @@ export async function seedDatabase(options: DatabaseSeedOptions): Promise<Databa
           log_hash: '0'.repeat(64),
         });
         const seeded: SeededApp = { app_id: appId, zone, instances: [] };
+        const provider = options.providerOf?.(a) ?? 'article.cms.local';
         for (let b = 0; b < options.instancesPerApp; b++) {
           const serviceId = `cms-article-${run}${a.toString(36)}x${b.toString(36)}`;
           const beats = b === 0 && a < options.beating;
@@ -105,7 +108,7 @@ export async function seedDatabase(options: DatabaseSeedOptions): Promise<Databa
           bindings.push({
             app_id: appId,
             service_id: serviceId,
-            provider: 'article.cms.local',
+            provider,
             service_type: 'cms-article',
             endpoint_url: `http://127.0.0.1:7410/i/${serviceId}/api/v1`,
             public_key: publicKey,

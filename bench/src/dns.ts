@@ -23,7 +23,7 @@ export interface SrvLoad {
 export async function srvLoad(
   port: number,
   name: string | (() => string),
-  options: { seconds?: number; amount?: number; inFlight?: number; dnssecOk?: boolean } = {},
+  options: { seconds?: number; amount?: number; inFlight?: number; dnssecOk?: boolean; edns?: boolean } = {},
 ): Promise<SrvLoad> {
   const inFlight = options.inFlight ?? 32;
   const nextName = typeof name === 'string' ? () => name : name;
@@ -48,7 +48,7 @@ export async function srvLoad(
         type: 'query',
         flags: dnsPacket.RECURSION_DESIRED,
         questions: [{ type: 'SRV', name: nextName() }],
-        ...(options.dnssecOk ? { additionals: [DO] } : {}),
+        ...(options.dnssecOk ? { additionals: [DO] } : options.edns ? { additionals: [EDNS] } : {}),
       }),
       port,
       '127.0.0.1',
@@ -95,6 +95,9 @@ const DO: dnsPacket.Answer = {
   flag_do: true,
   options: [],
 };
+
+/** EDNS without DO: room for an answer larger than 512 bytes (ten instances' SRV records). */
+const EDNS: dnsPacket.Answer = { ...DO, flags: 0, flag_do: false };
 
 /** The baseline DNS server (dns-static-process.ts) in its own process. */
 export function startStaticDns() {

@@ -10,6 +10,7 @@ import { benchDnsZone } from './dns-zone.js';
 import { benchGrowth } from './growth.js';
 import { type BenchResult, printTable, RESULTS_PATH, writeResults } from './harness.js';
 import { benchHttpRoutes } from './http-routes.js';
+import { benchMillion } from './million.js';
 import { benchMove } from './move.js';
 import { benchObservability } from './observability.js';
 import { benchProviderBeats } from './provider-beats.js';
@@ -30,6 +31,7 @@ const benches: Array<[string, boolean, Bench]> = [
   ['dns-load', false, () => benchDnsLoad()],
   ['dns-zone', false, () => benchDnsZone()],
   ['provider-beats', false, () => benchProviderBeats()],
+  ['million', false, () => benchMillion()],
   ['observability', false, () => benchObservability()],
   ['listing', false, () => benchBlobListing()],
   ['move', false, () => benchMove()],

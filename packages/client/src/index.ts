@@ -10,6 +10,7 @@ export * from './delegations.js';
 export { type ClientOptions, DEFAULT_REGISTRY_URL } from './http.js';
 export * from './identity.js';
 export * from './keys.js';
+export * from './migration.js';
 export * from './move.js';
 export * from './provision.js';
 export * from './reports.js';

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { type AuthProviderHandle, type ServerHandle, startAuthProvider, startBilling, startLogging } from '@swarm/backbone';
 import { startCmsArticle } from '@swarm/cms-article';
 import { startCrmContact } from '@swarm/crm-contact';
-import type { TrustedRegistry } from '@swarm/protocol';
+import { TrustedRegistries, type TrustedRegistry } from '@swarm/protocol';
 import { type RegistryHandle, type RegistryOptions, startRegistry } from '@swarm/registry';
 import { dropPostgresSchema, ensurePostgresSchema, LOOPBACK_CIDRS } from '@swarm/runtime';
 import type { ServiceHandle, ServiceOptions } from '@swarm/service-kit';
@@ -37,10 +37,12 @@ export interface TestNetworkOptions {
   heartbeatIntervalSeconds?: number;
   /** Every part keeps its tables in a PostgreSQL schema of this network's own instead of SQLite files. */
   postgresUrl?: string;
+  /** Other registries every part trusts from the start, next to the network's own (a migration's target). */
+  trust?: TrustedRegistry[];
   /** Registry options over the network's own (e.g. a faster `broadcastRetry`, `dnsPort: false`). */
   registry?: Partial<RegistryOptions>;
-  /** Domain-service intervals over their defaults (e.g. a fast `revocationPollSeconds` in a test). */
-  services?: Partial<Pick<ServiceOptions, 'revocationPollSeconds' | 'reportFlushSeconds' | 'contextRefreshSeconds'>>;
+  /** Domain-service intervals over their defaults (e.g. a fast `revocationPollSeconds` in a test), and how they beat. */
+  services?: Partial<Pick<ServiceOptions, 'revocationPollSeconds' | 'reportFlushSeconds' | 'contextRefreshSeconds' | 'heartbeats'>>;
 }
 
 /** What a process hosting a network prints for its parent: plain JSON, no handles. */
@@ -79,6 +81,11 @@ export class TestNetwork {
     /** The second provider of each type, with `secondProviders`; empty otherwise. */
     readonly secondServices: Partial<Record<DomainPart, ServiceHandle>>,
     readonly adminTokenFile: string,
+    /**
+     * The trust table every part of the network shares, live: adding another registry here makes
+     * the whole swarm trust it at once (a migration's target, docs/SERVICE-KIT.md).
+     */
+    readonly trust: TrustedRegistries,
     private readonly started: Closable[],
     private readonly cleanup: () => Promise<void>,
   ) {}
@@ -135,7 +142,7 @@ export class TestNetwork {
         ...options.registry,
       });
       started.push(registry);
-      const trustedRegistries = [trustedRegistryOf(registry)];
+      const trustedRegistries = new TrustedRegistries([trustedRegistryOf(registry), ...(options.trust ?? [])]);
       const common = async (name: ServerPart) => ({
         port: ports[name],
         host,
@@ -183,7 +190,19 @@ export class TestNetwork {
         await provider.registerOffer(registry.url, registry.adminToken);
       }
       const adminTokenFile = await writeAdminToken(dataDir, registry.adminToken);
-      return new TestNetwork(dataDir, registry, auth, billing, logging, services, secondServices, adminTokenFile, started, cleanup);
+      return new TestNetwork(
+        dataDir,
+        registry,
+        auth,
+        billing,
+        logging,
+        services,
+        secondServices,
+        adminTokenFile,
+        trustedRegistries,
+        started,
+        cleanup,
+      );
     } catch (error) {
       for (const part of started.reverse()) await part.close().catch(() => {});
       await cleanup().catch(() => {});

@@ -55,6 +55,7 @@ export const EXTENSION_PURPOSES = [
   'migration_control',
   'migration_veto',
   'service_rebind',
+  'migration_activation',
   // Apps and namespaces change: an owner's change of an app's display data, and a new Guardian
   // set (Master key, co-signed by a current Guardian).
   'app_update',

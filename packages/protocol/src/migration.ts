@@ -22,10 +22,11 @@ import type { TrustedRegistries, TrustedRegistry } from './trust.js';
 
 /*
  * Registry migration (docs/PROTOCOL.md, "Registry migration"): an app moves from a source
- * registry S to a target T, keeping its app_id. Five signed messages carry it: the Master-signed
+ * registry S to a target T, keeping its app_id. Six signed messages carry it: the Master-signed
  * Proof of Continuity (`registry_migration`, SPEC §15), S's signed successor
  * (`migration_successor`), the owner's activate/abort (`migration_control`), a Guardian's veto
- * (`migration_veto`) and an instance's re-binding at T (`service_rebind`). Nothing here does I/O.
+ * (`migration_veto`), an instance's re-binding at T (`service_rebind`) and T's statement that it
+ * activated the move (`migration_activation`). Nothing here does I/O.
  */
 
 /** base64url SHA-256 of the RFC 8785 bytes of `value` (an export or proof envelope as sent). */
@@ -111,6 +112,36 @@ export const MigrationPrepare = z.strictObject({
 
 export const MIGRATION_STATES = ['importing', 'active', 'aborted', 'vetoed'] as const;
 export const MIGRATION_PATHS = ['release', 'guardian', 'contest'] as const;
+
+// 6. T's statement that it activated the move, signed by T's registry key: with the export and
+// the proof it proves a move completed without S's release (the contest path) to any part.
+export const MigrationActivationData = z.strictObject({
+  app_id: AppIdString,
+  previous_registry: Authority,
+  registry: Authority,
+  path: z.enum(MIGRATION_PATHS),
+  prepared_at: Timestamp,
+  contest_ends_at: Timestamp.nullable(),
+  activated_at: Timestamp,
+  proof_digest: Digest,
+});
+export const MigrationActivation = z.strictObject({
+  version: z.string().max(16),
+  data: MigrationActivationData,
+  signature: SignatureHex,
+});
+
+/**
+ * The owner's evidence of a move S did not release, at a part's `POST …/v1/events/migration`:
+ * the export and proof as sent to T's prepare, with a Guardian co-signature (Guardian path) or
+ * T's signed activation (contest path).
+ */
+export const MigrationEvidence = z.strictObject({
+  export: z.unknown(),
+  proof: z.unknown(),
+  guardian_approval: GuardianApproval.optional(),
+  activation: z.unknown().optional(),
+});
 export const MIGRATED_INSTANCE_STATES = ['imported', 'rebound', 'stale'] as const;
 
 /** `GET|POST /v1/apps/{app_id}/migration…` at T. */
@@ -123,6 +154,9 @@ export const MigrationRecord = z.object({
   prepared_at: Timestamp,
   activated_at: Timestamp.nullable(),
   instances: z.array(z.object({ service_id: ServiceId, state: z.enum(MIGRATED_INSTANCE_STATES) })).max(100_000),
+  /** Once active: T's signed activation, and the Proof of Continuity it names (the evidence parts follow on). */
+  activation: MigrationActivation.optional(),
+  proof: MigrationProof.optional(),
 });
 /** `POST /v1/apps/{app_id}/release` at S. */
 export const ReleaseAnswer = z.object({ successor: MigrationSuccessor });
@@ -143,6 +177,9 @@ export type MigrationVetoData = z.infer<typeof MigrationVetoData>;
 export type ServiceRebindData = z.infer<typeof ServiceRebindData>;
 export type ServiceRebind = z.infer<typeof ServiceRebind>;
 export type MigrationRecord = z.infer<typeof MigrationRecord>;
+export type MigrationActivationData = z.infer<typeof MigrationActivationData>;
+export type MigrationActivation = z.infer<typeof MigrationActivation>;
+export type MigrationEvidence = z.infer<typeof MigrationEvidence>;
 export type ReleaseAnswer = z.infer<typeof ReleaseAnswer>;
 export type RebindAnswer = z.infer<typeof RebindAnswer>;
 export type AppMigratedBody = z.infer<typeof AppMigratedBody>;
@@ -242,6 +279,40 @@ export function verifySuccessor(
     return { data, successor: found };
   }
   return { data, successor: trusted.byAuthority(data.successor) };
+}
+
+/**
+ * T's activation of a contest-path move, checked against the proof the reader verified: signed
+ * under `targetKey` (the reader's trust table's key for `proof.target_registry`), for the same
+ * app, source, target and proof digest, path `contest`, activated once the window had ended.
+ * A Guardian-path activation is refused here: that path is proven by the Guardian's co-signature.
+ */
+export function verifyContestActivation(
+  envelope: unknown,
+  targetKey: string,
+  proof: MigrationProofData,
+  proofDigest: string,
+): MigrationActivationData {
+  const activation = parsed(MigrationActivation, envelope, 'migration activation');
+  const data = activation.data;
+  if (!verify('migration_activation', data, activation.signature, targetKey)) {
+    throw new SwarmError('invalid_signature', `the activation is not signed by the trusted key of ${proof.target_registry}`);
+  }
+  if (data.app_id !== proof.app_id) throw new SwarmError('invalid_request', 'the activation is of another app');
+  if (data.registry !== proof.target_registry || data.previous_registry !== proof.previous_registry) {
+    throw new SwarmError('invalid_request', 'the activation names other registries than the proof');
+  }
+  if (data.proof_digest !== proofDigest) throw new SwarmError('invalid_request', 'the activation is of another proof');
+  if (data.path !== 'contest') {
+    throw new SwarmError(
+      'invalid_request',
+      `a ${data.path}-path activation is not evidence on its own: a Guardian approval or the release is`,
+    );
+  }
+  if (data.contest_ends_at === null || data.activated_at < data.contest_ends_at) {
+    throw new SwarmError('invalid_request', 'the activation came before the contest window ended');
+  }
+  return data;
 }
 
 /** A rebind whose two signatures verify: the instance's under `instanceKey`, the provider's under `providerKey`. */

@@ -3,6 +3,9 @@ import {
   type AppExport,
   canonicalDigest,
   type GuardianApproval,
+  type MigrationActivation,
+  type MigrationActivationData,
+  type MigrationProof,
   type MigrationProofData,
   type MigrationRecord,
   migratedZone,
@@ -10,6 +13,7 @@ import {
   SignedAppExport,
   SwarmError,
   sameKeySet,
+  signEnvelope,
   verifyAppExport,
   verifyGuardianApproval,
   verifyMigrationProof,
@@ -232,7 +236,26 @@ export async function removeImport(trx: Executor, row: MigrationImportRow, names
 }
 
 /** The owner's view of a migration: its state and each imported instance (`stale` 7 days after activation without a re-bind). */
-export async function migrationRecord(db: Executor, row: MigrationImportRow, now: number): Promise<MigrationRecord> {
+/**
+ * T's signed statement that it activated the move (`migration_activation`), built from the stored
+ * row: Ed25519 is deterministic, so every read answers the same bytes and nothing more is stored.
+ */
+export function migrationActivation(ctx: RegistryContext, row: MigrationImportRow): MigrationActivation | undefined {
+  if (row.state !== 'active' || row.activatedAt === null) return undefined;
+  const data: MigrationActivationData = {
+    app_id: row.appId,
+    previous_registry: row.source,
+    registry: ctx.authority,
+    path: row.path,
+    prepared_at: row.preparedAt,
+    contest_ends_at: row.contestEndsAt,
+    activated_at: row.activatedAt,
+    proof_digest: row.proofDigest,
+  };
+  return signEnvelope('migration_activation', data, ctx.registryKey.privateKey);
+}
+
+export async function migrationRecord(ctx: RegistryContext, db: Executor, row: MigrationImportRow, now: number): Promise<MigrationRecord> {
   const bindings = new Map((await bindingsOfApp(db, row.appId)).map((binding) => [binding.serviceId, binding]));
   const staleAfter = row.activatedAt === null ? null : row.activatedAt + MIGRATION_STALE_SECONDS;
   const instances: MigrationRecord['instances'] = [];
@@ -254,5 +277,12 @@ export async function migrationRecord(db: Executor, row: MigrationImportRow, now
     prepared_at: row.preparedAt,
     activated_at: row.activatedAt,
     instances,
+    ...activationEvidence(ctx, row),
   };
+}
+
+/** Once active: the activation and the proof it names, so the owner can hand the evidence to the parts. */
+function activationEvidence(ctx: RegistryContext, row: MigrationImportRow): Pick<MigrationRecord, 'activation' | 'proof'> {
+  const activation = migrationActivation(ctx, row);
+  return activation ? { activation, proof: JSON.parse(row.proofJson) as MigrationProof } : {};
 }

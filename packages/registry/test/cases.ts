@@ -281,6 +281,29 @@ export function registryCases(backend: Backend): void {
         assert.equal(replay.body.error.code, 'nonce_reused');
       });
 
+      it('refuses a service_id the app or the provider already holds (409 conflict); another provider may use it', async () => {
+        const first = bindingRequest(provider, developerProof(dev, appId, provider.name));
+        assert.equal((await post(`${url}/v1/bindings`, first.body)).status, 201);
+        const expectConflict = async (body: unknown) => {
+          const answer = await post(`${url}/v1/bindings`, body);
+          assert.deepEqual([answer.status, answer.body?.error?.code], [409, 'conflict'], JSON.stringify(answer.body));
+        };
+        // Same app, a new proof, the same service_id.
+        await expectConflict(bindingRequest(provider, developerProof(dev, appId, provider.name), { serviceId: first.serviceId }).body);
+        // Another app of another developer, the same provider and service_id.
+        const other = await developerWithApp(registry);
+        await expectConflict(
+          bindingRequest(provider, developerProof(other.dev, other.appId, provider.name), { serviceId: first.serviceId }).body,
+        );
+        // Another provider's instances are its own to name.
+        const second = await listedProvider(registry);
+        const elsewhere = await post(
+          `${url}/v1/bindings`,
+          bindingRequest(second, developerProof(other.dev, other.appId, second.name), { serviceId: first.serviceId }).body,
+        );
+        assert.equal(elsewhere.status, 201, JSON.stringify(elsewhere.body));
+      });
+
       it('checks in SPEC order, each failure with its own code', async () => {
         const proof = () => developerProof(dev, appId, provider.name);
         const expect = async (body: unknown, status: number, code: string) => {

@@ -3,7 +3,17 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type AuditEntry, generateSigningKey, MigrationRecord, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
+import {
+  type AuditEntry,
+  canonicalDigest,
+  generateSigningKey,
+  MigrationProofData,
+  MigrationRecord,
+  newNonce,
+  nowSeconds,
+  signEnvelope,
+  verifyContestActivation,
+} from '@swarm/protocol';
 import { openDatabase } from '@swarm/runtime';
 import fc from 'fast-check';
 import { sql } from 'kysely';
@@ -241,17 +251,31 @@ describe('registry migration: refusals and the paths without a release', () => {
     await registries.trustEachOther(source, patient);
     const app = await appWithInstances(source, 1);
     const signed = await exportOf(source, app.appId);
-    const prepared = await post(`${patient.url}/v1/apps/${app.appId}/migration`, {
-      export: signed,
-      proof: proofOf(signed, patient.authority, app.dev.master),
-    });
+    const proof = proofOf(signed, patient.authority, app.dev.master);
+    const prepared = await post(`${patient.url}/v1/apps/${app.appId}/migration`, { export: signed, proof });
     assert.equal(prepared.status, 201, JSON.stringify(prepared.body));
+    assert.equal(MigrationRecord.parse(prepared.body).activation, undefined, 'nothing is signed before activation');
     const early = await post(`${patient.url}/v1/apps/${app.appId}/migration/activate`, control(app.appId, 'activate', app.dev.master));
     assert.equal(early.status, 409);
     await new Promise((resolve) => setTimeout(resolve, 2100));
     const late = await post(`${patient.url}/v1/apps/${app.appId}/migration/activate`, control(app.appId, 'activate', app.dev.master));
     assert.equal(late.status, 200, JSON.stringify(late.body));
-    assert.equal(MigrationRecord.parse(late.body).path, 'contest');
+    const activated = MigrationRecord.parse(late.body);
+    assert.equal(activated.path, 'contest');
+    // T's signed activation, served with the proof it names, is the evidence the parts follow on.
+    const served = MigrationRecord.parse((await get(`${patient.url}/v1/apps/${app.appId}/migration`)).body);
+    assert.deepEqual(served.activation, activated.activation, 'the same signed bytes on every read');
+    assert.deepEqual(served.proof, proof);
+    const data = verifyContestActivation(
+      served.activation,
+      patient.publicKey,
+      MigrationProofData.parse(proof.data),
+      canonicalDigest(proof),
+    );
+    assert.deepEqual(
+      [data.registry, data.previous_registry, data.activated_at >= (data.contest_ends_at ?? Infinity)],
+      [patient.authority, source.authority, true],
+    );
     await registries.close(patient);
     await registries.trustEachOther(source, target);
   });

@@ -1,3 +1,5 @@
+export * from './app-registries.js';
+export * from './approved-move.js';
 export * from './bearer.js';
 export * from './database.js';
 export * from './delivery-lanes.js';
@@ -17,5 +19,6 @@ export * from './replay-stores.js';
 export * from './roles.js';
 export * from './server.js';
 export * from './subject-revocations.js';
+export * from './successors.js';
 export * from './trust-file.js';
 export * from './ttl-cache.js';

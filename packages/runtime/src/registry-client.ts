@@ -7,6 +7,7 @@ import {
   DelegationsAnswer,
   errorFromBody,
   MasterKeyRecord,
+  MigrationRecord,
   nonceExpiresAt,
   nonceScopes,
   type Purpose,
@@ -21,8 +22,10 @@ import {
   type TrustedRegistry,
   verify,
 } from '@swarm/protocol';
+import type { SuccessorStore } from './app-registries.js';
 import { getJson } from './http-client.js';
 import type { TraceContext } from './observability/trace-context.js';
+import { type FollowedApp, isActivatedMove, MAX_REGISTRY_HOPS, migratedSuccessor, Successors, verifyApprovedMove } from './successors.js';
 import { SingleFlight, TtlCache } from './ttl-cache.js';
 
 export interface RegistryClientOptions {
@@ -35,6 +38,8 @@ export interface RegistryClientOptions {
   /** Apps whose answers are kept at once, per kind; the least recently used go first. Default 10 000. */
   maxApps?: number;
   timeoutMs?: number;
+  /** Where followed migrations are kept (the part's `AppRegistries`); in memory only without one. */
+  successors?: SuccessorStore;
 }
 
 /** What the registry said about an app: an answer, or an error it gave (kept briefly). */
@@ -65,9 +70,12 @@ export class RegistryClient {
   readonly #servicesTtlMs: number;
   readonly #negativeTtlMs: number;
   readonly #timeoutMs: number;
+  /** Apps that moved to another registry (docs/SERVICE-KIT.md, "Following a migration"). */
+  readonly successors: Successors;
 
   constructor(trusted: TrustedRegistries, options: RegistryClientOptions = {}) {
     this.trusted = trusted;
+    this.successors = new Successors(trusted, options.successors);
     this.#masterKeyTtlMs = Math.min(options.masterKeyTtlMs ?? 60_000, 60_000);
     this.#servicesTtlMs = options.servicesTtlMs ?? 2_000;
     this.#negativeTtlMs = options.negativeTtlMs ?? DEFAULT_NEGATIVE_TTL_MS;
@@ -77,21 +85,93 @@ export class RegistryClient {
     this.#services = new TtlCache(maxApps);
   }
 
-  /** The registry an app_id names, from the trusted table (`invalid_app_id`, `unknown_registry`). */
+  /**
+   * The registry that holds the app now, from the trusted table: the one its app_id names, or the
+   * last successor followed from there (`invalid_app_id`, `unknown_registry`). The one place an
+   * app is resolved to a registry.
+   */
   registryFor(appId: string): TrustedRegistry {
-    return this.trusted.forApp(requireAppId(appId));
+    return this.successors.registryFor(requireAppId(appId));
+  }
+
+  /**
+   * Follows a signed successor (an `APP_MIGRATED` broadcast or a `410 app_migrated` body): checked
+   * under the app's current registry's trusted key, the successor trusted too, at most three
+   * hops, then kept. Cached answers of the app are dropped, so the next lookup asks the successor.
+   */
+  async follow(appId: string, successor: unknown): Promise<FollowedApp> {
+    const followed = await this.successors.follow(requireAppId(appId), successor);
+    if (followed.changed) this.#drop(appId);
+    return followed;
+  }
+
+  /**
+   * Follows a move S did not release: the owner's evidence `{ export, proof, guardian_approval }`
+   * (Guardian path) or `{ export, proof, activation }` (contest path) is checked first (no request
+   * is sent before it verifies and names a trusted target); on the Guardian path the target must
+   * then say the move is active there. It is kept as a link of the app's chain like a successor.
+   */
+  async followApproved(appId: string, move: unknown): Promise<FollowedApp> {
+    const current = this.registryFor(appId);
+    const issuer = (move as { proof?: { data?: { previous_registry?: unknown } } } | null)?.proof?.data?.previous_registry;
+    // Not from the registry holding the app now: a repeat of a move followed already, or refused there.
+    if (issuer !== current.authority) return this.follow(appId, move);
+    const target = verifyApprovedMove(this.trusted, appId, move, current.authority);
+    // T's signed activation is T's word already: nothing to ask it.
+    if (isActivatedMove(move)) return this.follow(appId, move);
+    const { status, body } = await getJson(`${target.baseUrl}/v1/apps/${encodeURIComponent(appId)}/migration`, {
+      timeoutMs: this.#timeoutMs,
+    });
+    const record = status === 200 ? parseAnswer(MigrationRecord, body, `registry ${target.authority}`) : null;
+    if (record?.state !== 'active' || record.source !== current.authority) {
+      throw new SwarmError('conflict', `${target.authority} holds no active move of ${appId} from ${current.authority}`);
+    }
+    return this.follow(appId, move);
+  }
+
+  /** Called after each follow that moved an app to another registry. */
+  onFollow(listener: (appId: string, registry: TrustedRegistry) => void): () => void {
+    return this.successors.onFollow(listener);
+  }
+
+  /** Reads the kept successors back (at start, before anything is resolved). */
+  load(): Promise<void> {
+    return this.successors.load();
+  }
+
+  #drop(appId: string): void {
+    this.#masterKeys.delete(appId);
+    this.#services.delete(appId);
+  }
+
+  /**
+   * GET of an app's resource at its registry. A `410 app_migrated` carries the signed successor:
+   * it is followed (verified, trusted, bounded hops) and the request asked again there.
+   */
+  async #getFollowing(
+    appId: string,
+    path: string,
+    trace?: TraceContext,
+  ): Promise<{ status: number; body: unknown; registry: TrustedRegistry }> {
+    for (let hop = 0; ; hop++) {
+      const registry = this.registryFor(appId);
+      const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}${path}`, {
+        timeoutMs: this.#timeoutMs,
+        trace,
+      });
+      const successor = migratedSuccessor(status, body);
+      if (successor === undefined || hop >= MAX_REGISTRY_HOPS) return { status, body, registry };
+      await this.follow(appId, successor);
+    }
   }
 
   /** The app's Master public key; `unknown_app`, `app_suspended` or `registry_unavailable` otherwise. */
   async masterKey(appId: string, options: { fresh?: boolean; trace?: TraceContext | undefined } = {}): Promise<MasterKeyRecord> {
-    const registry = this.registryFor(appId);
+    this.registryFor(appId);
     const cached = options.fresh ? undefined : this.#masterKeys.get(appId);
     if (cached) return known(cached);
     return this.#masterKeyLoads.run(appId, async () => {
-      const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}/master-key`, {
-        timeoutMs: this.#timeoutMs,
-        trace: options.trace,
-      });
+      const { status, body, registry } = await this.#getFollowing(appId, '/master-key', options.trace);
       if (status !== 200) {
         const error = errorFromBody(body);
         this.#masterKeys.delete(appId);
@@ -148,10 +228,7 @@ export class RegistryClient {
     data: unknown,
     signature: string,
   ): Promise<DelegationRecord> {
-    const registry = this.registryFor(appId);
-    const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}/delegations`, {
-      timeoutMs: this.#timeoutMs,
-    });
+    const { status, body, registry } = await this.#getFollowing(appId, '/delegations');
     if (status !== 200) {
       const error = errorFromBody(body);
       if (error && status < 500) throw error;
@@ -174,13 +251,11 @@ export class RegistryClient {
 
   /** The app's Service DNS records over HTTP (revoked ones are left out by the registry). */
   async services(appId: string, options: { fresh?: boolean } = {}): Promise<ServiceRecord[]> {
-    const registry = this.registryFor(appId);
+    this.registryFor(appId);
     const cached = options.fresh ? undefined : this.#services.get(appId);
     if (cached) return known(cached);
     return this.#serviceLoads.run(appId, async () => {
-      const { status, body } = await getJson(`${registry.baseUrl}/v1/apps/${encodeURIComponent(appId)}/services`, {
-        timeoutMs: this.#timeoutMs,
-      });
+      const { status, body, registry } = await this.#getFollowing(appId, '/services');
       if (status !== 200) {
         const error = errorFromBody(body);
         if (error && status < 500) throw this.#remember(this.#services, appId, error);
@@ -211,9 +286,13 @@ export class RegistryClient {
  * Checks a registry broadcast (SPEC §9.4): shape, version, a trusted `origin`, the registry's
  * signature, freshness, then the nonce (consumed only after the signature verified).
  * Returns null for a repeat, which receivers acknowledge without acting again.
+ *
+ * A registry speaks only for the apps it holds: given the part's `RegistryClient`, that is the
+ * registry the app resolves to now (after a followed migration, the successor). A registry the
+ * app moved away from is heard only for `APP_MIGRATED` (its successor, checked when followed).
  */
 export async function verifyBroadcast(
-  trusted: TrustedRegistries,
+  registries: TrustedRegistries | RegistryClient,
   body: unknown,
   replay: ReplayStore,
   options: {
@@ -221,11 +300,18 @@ export async function verifyBroadcast(
     appId?: string;
   } = {},
 ): Promise<BroadcastData | null> {
+  const trusted = registries instanceof RegistryClient ? registries.trusted : registries;
   const envelope = parseMessage(Broadcast, body);
   const data = envelope.data;
   if (options.appId !== undefined && data.app_id !== options.appId) throw new SwarmError('forbidden', 'the broadcast is for another app');
   const registry = trusted.byAuthority(data.origin);
-  if (registry.authority !== trusted.forApp(requireAppId(data.app_id)).authority) {
+  const appId = requireAppId(data.app_id);
+  const holder = registries instanceof RegistryClient ? registries.registryFor(appId) : trusted.forApp(appId);
+  const formerHolder =
+    registries instanceof RegistryClient &&
+    data.event === 'APP_MIGRATED' &&
+    registries.successors.formerRegistries(appId).includes(data.origin);
+  if (registry.authority !== holder.authority && !formerHolder) {
     throw new SwarmError('forbidden', 'a registry speaks only for its own apps');
   }
   if (!verify('broadcast', data, envelope.signature, registry.publicKey)) {

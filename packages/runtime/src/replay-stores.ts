@@ -1,22 +1,63 @@
 import { type ReplayStore, SwarmError } from '@swarm/protocol';
-import { type Kysely, sql } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import { createClient, type RedisClientType } from 'redis';
-import { isUniqueViolation, migrate, withTables } from './database.js';
+import { migrate, withTables } from './database.js';
+import { prepareWithKysely } from './prepared.js';
 
 interface ReplayTables {
   replay_nonces: { scope: string; nonce: string; expires_at: number };
 }
 
+interface PendingNonce {
+  scope: string;
+  nonce: string;
+  expiresAt: number;
+  resolve: (unique: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+type NonceRow = ReplayTables['replay_nonces'];
+
+/** A nonce's insert (a repeat changes nothing) and the renewal of an expired entry, compiled once. */
+function nonceStatements(db: Kysely<ReplayTables>) {
+  const prepare = prepareWithKysely(db);
+  return {
+    insert: prepare<NonceRow, unknown>((value) =>
+      db
+        .insertInto('replay_nonces')
+        .values({ scope: value('scope'), nonce: value('nonce'), expires_at: value('expires_at') })
+        .onConflict((oc) => oc.columns(['scope', 'nonce']).doNothing()),
+    ),
+    renew: prepare<NonceRow & { now: number }, unknown>((value) =>
+      db
+        .updateTable('replay_nonces')
+        .set({ expires_at: value('expires_at') })
+        .where('scope', '=', value('scope'))
+        .where('nonce', '=', value('nonce'))
+        .where('expires_at', '<=', value('now')),
+    ),
+  };
+}
+
 /**
  * Nonces in the service's own database: durable across restarts, and exact across replicas
  * on one PostgreSQL, because the primary key decides which insert wins.
+ *
+ * Group commit: the nonces asked for in one turn of the event loop are written in one
+ * transaction (a commit costs more than the inserts on SQLite, and a provisioning spends two
+ * nonces). Each caller still learns its own answer only after the commit that holds its
+ * nonce, so nothing is acted on before its nonce is durably spent; a nonce asked twice in one
+ * group is new once. A lone nonce is written on its own, as before.
  */
 export class SqlReplayStore implements ReplayStore {
   readonly #db: Kysely<ReplayTables>;
+  readonly #statements: ReturnType<typeof nonceStatements>;
   #calls = 0;
+  #pending: PendingNonce[] = [];
 
   private constructor(db: Kysely<ReplayTables>) {
     this.#db = db;
+    this.#statements = nonceStatements(db);
   }
 
   static async open(db: Kysely<unknown>): Promise<SqlReplayStore> {
@@ -39,31 +80,49 @@ export class SqlReplayStore implements ReplayStore {
     return new SqlReplayStore(typed);
   }
 
-  async unique(scope: string, nonce: string, expiresAt: number): Promise<boolean> {
-    const now = Math.floor(Date.now() / 1000);
-    if (++this.#calls % 1000 === 0) await this.purge(now);
-    try {
-      await this.#db
-        .insertInto('replay_nonces')
-        .values({ scope, nonce, expires_at: Math.ceil(expiresAt) })
-        .execute();
-      return true;
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
-    }
-    // Seen before: new again only once the old entry has expired (and only one racer wins).
-    const result = await this.#db
-      .updateTable('replay_nonces')
-      .set({ expires_at: Math.ceil(expiresAt) })
-      .where('scope', '=', scope)
-      .where('nonce', '=', nonce)
-      .where('expires_at', '<=', now)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+  unique(scope: string, nonce: string, expiresAt: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      if (this.#pending.push({ scope, nonce, expiresAt, resolve, reject }) === 1) setImmediate(() => void this.#flush());
+    });
   }
 
   async purge(now = Math.floor(Date.now() / 1000)): Promise<void> {
     await this.#db.deleteFrom('replay_nonces').where('expires_at', '<', sql<number>`${now}`).execute();
+  }
+
+  async #flush(): Promise<void> {
+    const group = this.#pending;
+    this.#pending = [];
+    const now = Math.floor(Date.now() / 1000);
+    try {
+      const before = this.#calls;
+      this.#calls += group.length;
+      if (Math.floor(before / 1000) !== Math.floor(this.#calls / 1000)) await this.purge(now);
+      const answers =
+        group.length === 1
+          ? [await this.#spend(this.#db, group[0] as PendingNonce, now)]
+          : await this.#db.transaction().execute(async (trx) => {
+              const spent: boolean[] = [];
+              for (const pending of group) spent.push(await this.#spend(trx, pending, now));
+              return spent;
+            });
+      for (const [i, pending] of group.entries()) pending.resolve(answers[i] as boolean);
+    } catch (error) {
+      for (const pending of group) pending.reject(error);
+    }
+  }
+
+  /**
+   * Inserts the nonce; one seen before is new again only once its entry has expired (and only
+   * one racer wins). Both statements are compiled once: every signed request spends a nonce.
+   */
+  async #spend(db: Kysely<ReplayTables>, { scope, nonce, expiresAt }: PendingNonce, now: number): Promise<boolean> {
+    const expires_at = Math.ceil(expiresAt);
+    const { insert, renew } = this.#statements;
+    const inserted = await db.executeQuery(CompiledQuery.raw(insert.compiled.sql, insert.compiled.bind({ scope, nonce, expires_at })));
+    if (Number(inserted.numAffectedRows ?? 0) > 0) return true;
+    const renewed = await db.executeQuery(CompiledQuery.raw(renew.compiled.sql, renew.compiled.bind({ scope, nonce, expires_at, now })));
+    return Number(renewed.numAffectedRows ?? 0) > 0;
   }
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ReplayStore } from '@swarm/protocol';
+import fc from 'fast-check';
 import { type Database, dropPostgresSchema, ensurePostgresSchema, openDatabase, RedisReplayStore, SqlReplayStore } from '../src/index.js';
 
 const postgresUrl = process.env.SWARM_TEST_POSTGRES_URL;
@@ -28,6 +29,32 @@ function replayCases(open: () => Promise<ReplayStore>) {
     assert.equal(results.filter(Boolean).length, 1);
   });
 
+  it('answers every use asked for in one turn as if asked one at a time (property)', async () => {
+    const store = await open();
+    // Uses drawn from few scopes and nonces, so repeats within one turn are common.
+    const uses = fc.array(fc.record({ scope: fc.constantFrom('key-a', 'key-b'), nonce: fc.constantFrom('1', '2', '3', '4') }), {
+      minLength: 1,
+      maxLength: 12,
+    });
+    await fc.assert(
+      fc.asyncProperty(uses, async (drawn) => {
+        const run = unique();
+        const answers = await Promise.all(drawn.map((use) => store.unique(use.scope, `${run}-${use.nonce}`, now() + 300)));
+        const seen = new Set<string>();
+        const expected = drawn.map((use) => {
+          const key = `${use.scope}/${use.nonce}`;
+          const first = !seen.has(key);
+          seen.add(key);
+          return first;
+        });
+        assert.deepEqual(answers, expected);
+        // And every one of them is remembered once the turn is over.
+        for (const use of drawn) assert.equal(await store.unique(use.scope, `${run}-${use.nonce}`, now() + 300), false);
+      }),
+      { numRuns: 15 },
+    );
+  });
+
   it('accepts a nonce again once its entry expired', async () => {
     const store = await open();
     const nonce = `old-${unique()}`;
@@ -47,6 +74,22 @@ describe('SqlReplayStore on SQLite', () => {
   replayCases(async () => {
     database ??= openDatabase({ file: join(dir, 'nonces.db') });
     return SqlReplayStore.open(database.db);
+  });
+
+  it('fails every use of a group when the database fails, and spends none of them', async () => {
+    const file = join(dir, 'failing.db');
+    const failing = openDatabase({ file });
+    const store = await SqlReplayStore.open(failing.db);
+    await failing.close();
+    const results = await Promise.allSettled([store.unique('k', 'f-1', now() + 300), store.unique('k', 'f-2', now() + 300)]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
+    const reopened = openDatabase({ file });
+    const again = await SqlReplayStore.open(reopened.db);
+    assert.deepEqual(await Promise.all([again.unique('k', 'f-1', now() + 300), again.unique('k', 'f-2', now() + 300)]), [true, true]);
+    await reopened.close();
   });
 
   it('remembers nonces across a restart', async () => {

@@ -9,11 +9,16 @@ import {
   SwarmError,
   sign,
 } from '@swarm/protocol';
-import { endHop, postJson, startHop, type TraceContext } from '@swarm/runtime';
+import { endHop, migratedSuccessor, postJson, startHop, type TraceContext } from '@swarm/runtime';
 import type { Instance } from './instances.js';
 import { endpointUrl, type Kit } from './kit.js';
 
-export type BindOutcome = { status: 'active' } | { status: 'binding' } | { status: 'failed'; error: SwarmError };
+export type BindOutcome = { status: 'active'; boundAt: number } | { status: 'binding' } | { status: 'failed'; error: SwarmError };
+
+/** `fresh`: the instance was created for this very call (a provisioning), not resumed or retried. */
+export interface BindOptions {
+  fresh?: boolean;
+}
 
 /**
  * The binding handshake (SPEC §5.2) and its retries. While the registry cannot be reached the
@@ -21,12 +26,12 @@ export type BindOutcome = { status: 'active' } | { status: 'binding' } | { statu
  * database, so a restart resumes it. A refusal removes the instance (orphan mitigation).
  */
 export class Binder {
-  readonly #kit: Omit<Kit, 'binder'>;
+  readonly #kit: Omit<Kit, 'binder' | 'rebinder'>;
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #running = new Set<string>();
   #closed = false;
 
-  constructor(kit: Omit<Kit, 'binder'>) {
+  constructor(kit: Omit<Kit, 'binder' | 'rebinder'>) {
     this.#kit = kit;
   }
 
@@ -36,12 +41,12 @@ export class Binder {
   }
 
   /** `trace`: the provisioning request's (a retry from the schedule starts a trace of its own). */
-  async bind(instance: Instance, trace?: TraceContext): Promise<BindOutcome> {
+  async bind(instance: Instance, trace?: TraceContext, options: BindOptions = {}): Promise<BindOutcome> {
     if (this.#running.has(instance.serviceId)) return { status: 'binding' };
     this.#running.add(instance.serviceId);
     const hop = trace ?? startHop(this.#kit.tracing(), 'binding retry', 'internal', null);
     try {
-      const outcome = await this.#attempt(instance, hop);
+      const outcome = await this.#attempt(instance, hop, options);
       this.#kit.metrics.bindingAttempts.inc({ outcome: outcome.status === 'failed' ? outcome.error.code : outcome.status });
       return outcome;
     } finally {
@@ -56,11 +61,11 @@ export class Binder {
     this.#timers.clear();
   }
 
-  async #attempt(instance: Instance, trace: TraceContext): Promise<BindOutcome> {
+  async #attempt(instance: Instance, trace: TraceContext, options: BindOptions): Promise<BindOutcome> {
     const kit = this.#kit;
     if (!instance.key) return { status: 'failed', error: new SwarmError('not_found', 'instance has no key') };
     const proof = JSON.parse(instance.developerProof) as { payload: ProvisionData; signature: string };
-    const registry = kit.trusted.forApp(instance.appId);
+    const registry = kit.registry.registryFor(instance.appId);
     const serviceBinding = {
       service_id: instance.serviceId,
       service_type: kit.config.serviceType,
@@ -88,15 +93,36 @@ export class Binder {
         if (bound.binding.service_id !== instance.serviceId || bound.binding.app_id !== instance.appId) {
           throw new SwarmError('invalid_request', 'registry answered with another binding');
         }
-        await kit.contexts.accept(instance, { operational_context: bound.operational_context, context_signature: bound.context_signature });
-        await kit.instances.update(instance.serviceId, { status: 'active', boundAt: bound.binding.bound_at, nextAttemptAt: 0 });
-        return { status: 'active' };
+        // The context (verified under the trusted registry key) and the instance's activation
+        // are one commit: an instance is never active without the context it serves under.
+        await kit.contexts.accept(
+          instance,
+          { operational_context: bound.operational_context, context_signature: bound.context_signature },
+          {
+            fresh: options.fresh === true && instance.attempts === 0,
+            alongside: (trx) =>
+              kit.instances.update(instance.serviceId, { status: 'active', boundAt: bound.binding.bound_at, nextAttemptAt: 0 }, trx),
+          },
+        );
+        kit.instances.forget(instance.serviceId);
+        await kit.bound.record(instance, registry.authority);
+        return { status: 'active', boundAt: bound.binding.bound_at };
       } catch (cause) {
         // The registry holds the binding now: if our own storage failed, retry (it answers the
         // same proof and service_id again with 200) rather than wipe an instance it lists.
         if (!(cause instanceof SwarmError)) return this.#retryLater(instance);
         return this.#fail(instance, cause);
       }
+    }
+    const successor = migratedSuccessor(answer.status, answer.body);
+    if (successor !== undefined) {
+      // The app moved: bind at its successor instead (a successor not trusted here refuses the instance).
+      try {
+        await kit.registry.follow(instance.appId, successor);
+      } catch (cause) {
+        return cause instanceof SwarmError ? this.#fail(instance, cause) : this.#retryLater(instance);
+      }
+      return this.#retryLater(instance);
     }
     const error = errorFromBody(answer.body);
     if (answer.status >= 500 || !error || error.code === 'registry_unavailable') return this.#retryLater(instance);

@@ -11,11 +11,10 @@ import {
   SignedContext,
   SwarmError,
   signEnvelope,
-  type TrustedRegistries,
   verify,
 } from '@swarm/protocol';
-import { postJson, type TraceContext } from '@swarm/runtime';
-import type { Kysely } from 'kysely';
+import { type CacheCounts, migratedSuccessor, postJson, type RegistryClient, type TraceContext } from '@swarm/runtime';
+import type { Kysely, Transaction } from 'kysely';
 import type { Instance } from './instances.js';
 import { type ContextRow, contextToRow, contextToTable, type KitTables } from './store.js';
 
@@ -54,15 +53,21 @@ const UNKNOWN_KID_REFRESH_MS = 30_000;
  */
 export class ContextCache {
   readonly #db: Kysely<KitTables>;
-  readonly #trusted: TrustedRegistries;
+  readonly #registry: RegistryClient;
   readonly #byService = new Map<string, CachedContext>();
   readonly #lastKidRefresh = new Map<string, number>();
   readonly #stopListening: () => void;
+  readonly #counts: CacheCounts;
 
-  constructor(db: Kysely<KitTables>, trusted: TrustedRegistries) {
+  /**
+   * `registry` resolves each app to the registry holding it now (after a migration, its successor);
+   * `counts`: hits and misses of `get` (metrics `cache="context"`).
+   */
+  constructor(db: Kysely<KitTables>, registry: RegistryClient, counts: CacheCounts = { hit: 0, miss: 0 }) {
     this.#db = db;
-    this.#trusted = trusted;
-    this.#stopListening = trusted.onChange(() => this.#reverify());
+    this.#registry = registry;
+    this.#counts = counts;
+    this.#stopListening = registry.trusted.onChange(() => this.#reverify());
   }
 
   /** Stops following the trust table (the service is closing). */
@@ -97,7 +102,10 @@ export class ContextCache {
   }
 
   get(serviceId: string): CachedContext | undefined {
-    return this.#byService.get(serviceId);
+    const cached = this.#byService.get(serviceId);
+    if (cached) this.#counts.hit++;
+    else this.#counts.miss++;
+    return cached;
   }
 
   /**
@@ -122,11 +130,22 @@ export class ContextCache {
   /**
    * Verifies a signed context for the instance's app and keeps it, unless it is older than the
    * one kept (epoch, then issued_at): a delayed answer must not bring back a retired key.
+   * `alongside` writes in the same transaction as the context (the binding handshake activates
+   * the instance with it: one commit); it runs alone when a later context is kept already. `fresh`: the
+   * instance was created by this process for this call, so no stored context can exist to
+   * compare with and the database is not asked (the upsert still keeps a later stored epoch).
    */
-  async accept(instance: Pick<Instance, 'serviceId' | 'appId'>, signed: unknown): Promise<CachedContext> {
+  async accept(
+    instance: Pick<Instance, 'serviceId' | 'appId'>,
+    signed: unknown,
+    options: { fresh?: boolean; alongside?: (trx: Transaction<KitTables>) => Promise<void> } = {},
+  ): Promise<CachedContext> {
     const cached = this.#verified(instance.appId, signed);
-    const current = this.#byService.get(instance.serviceId) ?? (await this.load(instance.serviceId));
-    if (current && !isNewerContext(cached.context, current.context)) return current;
+    const current = this.#byService.get(instance.serviceId) ?? (options.fresh ? undefined : await this.load(instance.serviceId));
+    if (current && !isNewerContext(cached.context, current.context)) {
+      if (options.alongside) await this.#db.transaction().execute(options.alongside);
+      return current;
+    }
     const row = contextToTable({
       serviceId: instance.serviceId,
       appId: instance.appId,
@@ -135,23 +154,38 @@ export class ContextCache {
       contextSignature: cached.signature,
       fetchedAt: nowSeconds(),
     });
-    await this.#db
-      .insertInto('kit_contexts')
-      .values(row)
-      // A replica sharing the database may have stored a later epoch meanwhile.
-      .onConflict((oc) => oc.column('service_id').doUpdateSet(row).where('kit_contexts.config_epoch', '<=', row.config_epoch))
-      .execute();
+    const store = (db: Kysely<KitTables>) =>
+      db
+        .insertInto('kit_contexts')
+        .values(row)
+        // A replica sharing the database may have stored a later epoch meanwhile.
+        .onConflict((oc) => oc.column('service_id').doUpdateSet(row).where('kit_contexts.config_epoch', '<=', row.config_epoch))
+        .execute();
+    const { alongside } = options;
+    if (alongside) {
+      await this.#db.transaction().execute(async (trx) => {
+        await store(trx);
+        await alongside(trx);
+      });
+    } else {
+      await store(this.#db);
+    }
     this.#byService.set(instance.serviceId, cached);
     return cached;
   }
 
-  /** Asks the registry for the instance's current context (SPEC §9.1), signed by the instance key. */
+  /**
+   * Asks the registry for the instance's current context (SPEC §9.1), signed by the instance key.
+   * A `410 app_migrated` is followed (the kit then re-binds the instance at the successor).
+   */
   async refresh(instance: Instance, trace?: TraceContext): Promise<CachedContext> {
     if (!instance.key) throw new SwarmError('not_found', 'instance has no key');
-    const registry = this.#trusted.forApp(instance.appId);
+    const registry = this.#registry.registryFor(instance.appId);
     const data = { app_id: instance.appId, service_id: instance.serviceId, timestamp: nowSeconds(), nonce: newNonce() };
     const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.appId)}/services/${encodeURIComponent(instance.serviceId)}/context`;
     const { status, body } = await postJson(url, signEnvelope('service_call', data, instance.key.privateKey), { timeoutMs: 5000, trace });
+    const successor = migratedSuccessor(status, body);
+    if (successor !== undefined) await this.#registry.follow(instance.appId, successor);
     if (status !== 200) {
       throw errorFromBody(body) ?? new SwarmError('registry_unavailable', `registry answered ${status} to a context refresh`);
     }
@@ -172,11 +206,27 @@ export class ContextCache {
     this.#byService.delete(serviceId);
   }
 
+  /**
+   * The keys a kept context of the app may be signed with: its registry's, then those of the
+   * registries it moved away from (still trusted), so an instance keeps serving with the context
+   * it held until its new registry signs one; contexts are only fetched from the current one.
+   */
+  #signers(appId: string): string[] {
+    const keys = [this.#registry.registryFor(appId).publicKey];
+    for (const authority of this.#registry.successors.formerRegistries(appId)) {
+      try {
+        keys.push(this.#registry.trusted.byAuthority(authority).publicKey);
+      } catch {
+        // No longer trusted: its contexts are not taken.
+      }
+    }
+    return keys;
+  }
+
   #verified(appId: string, signed: unknown): CachedContext {
     const { operational_context: context, context_signature: signature } = parseMessage(SignedContext, signed);
-    const registry = this.#trusted.forApp(appId);
     // The registry key comes from the trust table, never from the context that claims it.
-    if (!verify('operational_context', context, signature, registry.publicKey)) {
+    if (!this.#signers(appId).some((publicKey) => verify('operational_context', context, signature, publicKey))) {
       throw new SwarmError('invalid_signature', 'operational context is not signed by the trusted registry');
     }
     if (context.app_id !== appId) throw new SwarmError('invalid_request', 'operational context is for another app');

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ReplayStore, TrustedRegistries } from '@swarm/protocol';
 import {
+  AppRegistries,
   Egress,
   egressPolicyOf,
   migrate,
@@ -13,6 +14,7 @@ import {
   withTables,
 } from '@swarm/runtime';
 import { Binder } from './binding.js';
+import { BoundRegistries } from './bound-registries.js';
 import { ContextCache } from './contexts.js';
 import { bindDomain, type Domain } from './domain.js';
 import { InstanceStore } from './instances.js';
@@ -20,6 +22,7 @@ import { endpointUrl, type Kit } from './kit.js';
 import { kitMetrics } from './metrics.js';
 import { resolveConfig, type ServiceOptions } from './options.js';
 import { loadOrCreateProviderKey } from './provider-key.js';
+import { Rebinder } from './rebind.js';
 import { Reporter } from './reporting.js';
 import { type KitTables, kitDatabaseFile, migrateKit } from './store.js';
 
@@ -48,6 +51,7 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
     replay = config.redisUrl
       ? await RedisReplayStore.open(config.redisUrl, `swarm:nonce:${config.provider}`)
       : await SqlReplayStore.open(database.db);
+    const metrics = kitMetrics(database, db);
     const domainDir = join(config.dataDir, 'files');
     mkdirSync(domainDir, { recursive: true });
     const bound = bindDomain(domain, {
@@ -55,13 +59,19 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       dialect: database.dialect,
       prepare: database.prepare,
       dataVersion: database.dataVersion,
+      readCacheCounts: metrics.caches.read,
       dataDir: domainDir,
       // Called only while serving, once `parts` (below) holds the public URL the server listens on.
       endpointUrl: (serviceId): string => endpointUrl(parts as Pick<Kit, 'publicUrl'>, serviceId),
     });
     const instances = new InstanceStore(db);
-    const contexts = new ContextCache(db, trusted);
+    // Apps followed to another registry resolve there before any stored context is checked.
+    const registry = new RegistryClient(trusted, { successors: await AppRegistries.open(database.db) });
+    await registry.load();
+    const contexts = new ContextCache(db, registry, metrics.caches.context);
     await contexts.loadAll();
+    const boundRegistries = new BoundRegistries(db, registry);
+    await boundRegistries.load();
     // The server's tracer once it listens: the reporter and the binder read it through here.
     const tracer = { current: (): Tracing | null => null };
     const reporter = new Reporter({
@@ -82,7 +92,8 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       database,
       providerKey,
       trusted,
-      registry: new RegistryClient(trusted),
+      registry,
+      bound: boundRegistries,
       replay,
       instances,
       contexts,
@@ -90,14 +101,14 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
       domain: bound,
       egress,
       publicUrl: '',
-      metrics: kitMetrics(database, db),
+      metrics,
       tracing: (): Tracing | null => tracer.current(),
       setTracing: (tracing: () => Tracing | null) => {
         tracer.current = tracing;
       },
     };
-    // The binder holds the same object, so it sees `publicUrl` once the server listens.
-    return Object.assign(parts, { binder: new Binder(parts) });
+    // The binder and rebinder hold the same object, so they see `publicUrl` once the server listens.
+    return Object.assign(parts, { binder: new Binder(parts), rebinder: new Rebinder(parts) });
   } catch (error) {
     await replay?.close?.();
     await database.close();

@@ -1,4 +1,4 @@
-import type { Prepare, StandardRole } from '@swarm/runtime';
+import type { CacheCounts, Prepare, StandardRole } from '@swarm/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely, Migration } from 'kysely';
 import type { InstanceInfo } from './instances.js';
@@ -17,6 +17,8 @@ export interface DomainContext<Tables = unknown> {
   prepare: Prepare;
   /** For a `ReadCache`: changes when another connection commits; null where that is unknowable. */
   dataVersion: (() => number) | null;
+  /** For a `ReadCache`: where it counts its hits and misses (metrics `swarm_cache_requests_total{cache="read"}`). */
+  readCacheCounts: CacheCounts;
   /** A folder of the service's own for files (blobs). */
   dataDir: string;
   /** An instance's `endpoint_url` (SPEC §5), for links a domain hands out (presigned URLs). */

@@ -25,6 +25,10 @@ export async function handleBroadcast(kit: Kit, event: BroadcastData): Promise<v
     case 'MASTER_IDENTITY_RECOVERY':
       kit.registry.dropMasterKeys(event.app_id);
       return;
+    case 'APP_MIGRATED':
+      // Checked under the app's current registry and the trust table; the follow re-binds its instances.
+      await kit.registry.follow(event.app_id, event.successor);
+      return;
     case 'KEY_ROTATION':
       // The instance that rotated already holds its new key.
       return;

@@ -1,5 +1,5 @@
 import { errorFromBody, newNonce, nowSeconds, signEnvelope } from '@swarm/protocol';
-import { endHop, postJson, startHop } from '@swarm/runtime';
+import { endHop, migratedSuccessor, postJson, startHop } from '@swarm/runtime';
 import type { Instance } from './instances.js';
 import type { Kit } from './kit.js';
 
@@ -7,9 +7,10 @@ import type { Kit } from './kit.js';
  * One heartbeat (SPEC §9.2). A newer `config_epoch` triggers a context refresh; `403` means
  * the registry revoked or forgot the instance, which then stops serving.
  */
-export async function beat(kit: Kit, instance: Instance): Promise<void> {
-  if (!instance.key || instance.status !== 'active' || instance.terminated) return;
-  const registry = kit.trusted.forApp(instance.appId);
+export async function beat(kit: Omit<Kit, 'rebinder' | 'binder'>, instance: Instance): Promise<void> {
+  // An instance of an app that moved beats nowhere until re-bound at its new registry.
+  if (!instance.key || instance.status !== 'active' || instance.terminated || kit.bound.pending(instance)) return;
+  const registry = kit.registry.registryFor(instance.appId);
   const data = {
     app_id: instance.appId,
     service_id: instance.serviceId,
@@ -27,6 +28,12 @@ export async function beat(kit: Kit, instance: Instance): Promise<void> {
     const epoch = (body as { config_epoch?: unknown } | null)?.config_epoch;
     const known = kit.contexts.get(instance.serviceId)?.context.config_epoch ?? -1;
     if (typeof epoch === 'number' && epoch > known) await kit.contexts.refresh(instance);
+    return;
+  }
+  const successor = migratedSuccessor(status, body);
+  // The registry released the app: follow its signed successor (the kit then re-binds there).
+  if (successor !== undefined) {
+    await kit.registry.follow(instance.appId, successor);
     return;
   }
   if (status === 403 && errorFromBody(body)?.code === 'forbidden') {

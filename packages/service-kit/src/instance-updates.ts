@@ -150,7 +150,7 @@ async function settleUpdate(kit: Kit, row: UpdateRow): Promise<InstanceUpdateAns
     service_update: serviceUpdate,
     update_signature: sign('update_binding', { developer_proof: proof, service_update: serviceUpdate }, kit.providerKey.privateKey),
   };
-  const registry = kit.trusted.forApp(row.app_id);
+  const registry = kit.registry.registryFor(row.app_id);
   const url = `${registry.baseUrl}/v1/apps/${row.app_id}/services/${row.service_id}/update`;
   let answer: { status: number; body: unknown };
   try {

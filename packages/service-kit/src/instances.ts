@@ -1,5 +1,5 @@
 import { type SigningKey, signingKeyFromPem } from '@swarm/protocol';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { type InstanceRow, type InstanceStatus, instanceChangesToTable, instanceToRow, instanceToTable, type KitTables } from './store.js';
 
 /** An instance as the kit works with it: the row plus its imported key. */
@@ -72,8 +72,9 @@ export class InstanceStore {
     this.#keys.set(pem, key);
   }
 
-  async update(serviceId: string, changes: Partial<InstanceRow>): Promise<void> {
-    await this.#db.updateTable('kit_instances').set(instanceChangesToTable(changes)).where('service_id', '=', serviceId).execute();
+  /** `trx`: inside a transaction another store opened (the binding handshake's activation). */
+  async update(serviceId: string, changes: Partial<InstanceRow>, trx?: Transaction<KitTables>): Promise<void> {
+    await (trx ?? this.#db).updateTable('kit_instances').set(instanceChangesToTable(changes)).where('service_id', '=', serviceId).execute();
     this.forget(serviceId);
   }
 

@@ -1,11 +1,13 @@
 import type { ReplayStore, SigningKey, TrustedRegistries } from '@swarm/protocol';
 import type { Database, Egress, RegistryClient, Tracing } from '@swarm/runtime';
 import type { Binder } from './binding.js';
+import type { BoundRegistries } from './bound-registries.js';
 import type { ContextCache } from './contexts.js';
 import type { BoundDomain } from './domain.js';
 import type { InstanceStore } from './instances.js';
 import type { KitMetrics } from './metrics.js';
 import type { ServiceConfig } from './options.js';
+import type { Rebinder } from './rebind.js';
 import type { Reporter } from './reporting.js';
 
 /** Every dependency of a running service in one place (built by `createKit`); route modules take this. */
@@ -16,11 +18,15 @@ export interface Kit {
   providerKey: SigningKey;
   trusted: TrustedRegistries;
   registry: RegistryClient;
+  /** Where each instance is bound (its app may have moved since: bound-registries.ts). */
+  bound: BoundRegistries;
   replay: ReplayStore;
   instances: InstanceStore;
   contexts: ContextCache;
   reporter: Reporter;
   binder: Binder;
+  /** Re-binds instances at the registry an app moved to (docs/SERVICE-KIT.md, "Following a migration"). */
+  rebinder: Rebinder;
   /** The domain with its context given. */
   domain: BoundDomain;
   /** The service's egress pool and policy, for URLs tenants chose (reports, voided-user lists). */

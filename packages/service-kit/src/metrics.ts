@@ -1,4 +1,4 @@
-import { type Database, outboxGauges, PartMetrics, poolGauge } from '@swarm/runtime';
+import { type CacheCounts, countedCaches, type Database, outboxGauges, PartMetrics, poolGauge } from '@swarm/runtime';
 import { type Kysely, sql } from 'kysely';
 import type { KitTables } from './store.js';
 
@@ -14,7 +14,17 @@ export interface KitMetrics extends PartMetrics {
   transferItems: ReturnType<PartMetrics['counter']>;
   /** Transfers into this provider that ended, by outcome: done or the error code. */
   transfers: ReturnType<PartMetrics['counter']>;
+  /** Re-bindings at the registry an app moved to, by outcome: rebound or the error code (retried). */
+  rebinds: ReturnType<PartMetrics['counter']>;
+  /**
+   * Look-ups of the kit's per-request caches (`swarm_cache_requests_total{cache}`): `context`
+   * (an instance's verified operational context in memory), `verified_token` (a user token
+   * verified before), `read` (a domain's ReadCache of answers, where it keeps one).
+   */
+  caches: Record<KitCache, CacheCounts>;
 }
+
+export type KitCache = 'context' | 'verified_token' | 'read';
 
 export function kitMetrics(database: Database<unknown>, db: Kysely<KitTables>): KitMetrics {
   const metrics = new PartMetrics() as KitMetrics;
@@ -35,6 +45,12 @@ export function kitMetrics(database: Database<unknown>, db: Kysely<KitTables>): 
   metrics.transfers = metrics.counter('swarm_transfers_total', 'Transfers into this provider that ended, by outcome (done, error code)', [
     'outcome',
   ]);
+  metrics.rebinds = metrics.counter(
+    'swarm_rebinds_total',
+    'Re-bindings sent to the registry an app moved to, by outcome (rebound, error code = retried later)',
+    ['outcome'],
+  );
+  metrics.caches = countedCaches(metrics, ['context', 'verified_token', 'read'] as const);
   // usage rows go to Billing, logs rows to Logging: the receiver kind is the row's kind.
   outboxGauges(metrics, async () => {
     const rows = await db

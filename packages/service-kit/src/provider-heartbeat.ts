@@ -37,10 +37,10 @@ export class ProviderHeartbeats {
   async beatAll(instances: Instance[], intervalMs: number, concurrency: number): Promise<void> {
     const byRegistry = new Map<string, { registry: TrustedRegistry; instances: Instance[] }>();
     for (const instance of instances) {
-      if (!instance.key || instance.status !== 'active' || instance.terminated) continue;
+      if (!instance.key || instance.status !== 'active' || instance.terminated || this.#kit.bound.pending(instance)) continue;
       let registry: TrustedRegistry;
       try {
-        registry = this.#kit.trusted.forApp(instance.appId);
+        registry = this.#kit.registry.registryFor(instance.appId);
       } catch {
         // A registry no longer trusted: nobody to beat to (as the per-instance beat skips it).
         continue;
@@ -96,8 +96,9 @@ export class ProviderHeartbeats {
         if ('config_epoch' in result) {
           const known = this.#kit.contexts.get(instance.serviceId)?.context.config_epoch ?? -1;
           if (result.config_epoch > known) await this.#kit.contexts.refresh(instance);
-        } else if (result.error.code === 'forbidden') {
-          // Asked once on its own before it stops serving: the per-instance answer is the one SPEC defines.
+        } else if (result.error.code === 'forbidden' || result.error.code === 'app_migrated') {
+          // Asked once on its own: the per-instance answer is the one SPEC defines (a 403 stops the
+          // instance; a 410 app_migrated carries the signed successor the kit follows).
           await beat(this.#kit, instance);
         }
       }),

@@ -82,10 +82,10 @@ export async function provision(kit: Kit, body: unknown, trace?: TraceContext): 
   kit.instances.rememberKey(row.instanceKey, key);
   await kit.instances.insert(row);
   const instance: Instance = { ...row, key, info: instanceInfo(row) };
-  const outcome = await kit.binder.bind(instance, trace);
+  const outcome = await kit.binder.bind(instance, trace, { fresh: true });
   if (outcome.status === 'failed') throw outcome.error;
-  const bound = await kit.instances.get(instance.serviceId);
-  if (outcome.status === 'active' && bound) return { status: 201, body: answer(kit, bound) };
+  // The answer is built from what the activation wrote, not read back.
+  if (outcome.status === 'active') return { status: 201, body: answer(kit, { ...instance, status: 'active', boundAt: outcome.boundAt }) };
   return { status: 202, body: answer(kit, instance) };
 }
 

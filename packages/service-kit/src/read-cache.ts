@@ -1,3 +1,5 @@
+import type { CacheCounts } from '@swarm/runtime';
+
 /**
  * Answers of hot reads kept in memory, as the JSON text sent: a repeated GET costs a map lookup
  * instead of a query and a serialization. Correct only while this process sees every write:
@@ -25,9 +27,13 @@ export class ReadCache {
     this.#versionRead = false;
   };
 
-  constructor(dataVersion: (() => number) | null, options: { maxBytes?: number } = {}) {
+  readonly #counts: CacheCounts;
+
+  /** `counts`: the kit's (DomainContext `readCacheCounts`), so hits and misses reach the metrics. */
+  constructor(dataVersion: (() => number) | null, options: { maxBytes?: number; counts?: CacheCounts } = {}) {
     this.#dataVersion = dataVersion;
     this.#maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+    this.#counts = options.counts ?? { hit: 0, miss: 0 };
     this.#version = dataVersion?.() ?? 0;
   }
 
@@ -49,10 +55,14 @@ export class ReadCache {
       if (version !== this.#version) {
         this.clear();
         this.#version = version;
+        this.#counts.miss++;
         return undefined;
       }
     }
-    return this.#entries.get(key);
+    const text = this.#entries.get(key);
+    if (text === undefined) this.#counts.miss++;
+    else this.#counts.hit++;
+    return text;
   }
 
   set(key: string, text: string, generation: number): void {

@@ -36,7 +36,7 @@ export async function rotateInstanceKey(kit: Kit, serviceId: string): Promise<vo
     signature: sign('key_rotation', data, instance.key.privateKey),
     new_key_signature: sign('key_rotation', data, next.privateKey),
   };
-  const registry = kit.trusted.forApp(instance.appId);
+  const registry = kit.registry.registryFor(instance.appId);
   const url = `${registry.baseUrl}/v1/apps/${encodeURIComponent(instance.appId)}/services/${encodeURIComponent(serviceId)}/key`;
   const { status, body } = await postJson(url, request, { timeoutMs: 5000 });
   if (status !== 200 && status !== 201) {

@@ -6,6 +6,7 @@ import {
   observedOf,
   type ProviderOffer,
   providerOffer,
+  registerApprovedMoveReceiver,
   Shutdown,
   SubjectRevocations,
   toSwarmError,
@@ -57,11 +58,12 @@ export function startService<Tables>(options: ServiceOptions, domain: Domain<Tab
 
 async function openService<Tables>(options: ServiceOptions, domain: Domain<Tables>): Promise<ServiceHandle> {
   const kit = await createKit(options, domain);
-  const { config, database, providerKey, trusted, replay, instances, contexts, reporter } = kit;
+  const { config, database, providerKey, replay, instances, contexts, reporter } = kit;
 
   const revocations = new SubjectRevocations({ egress: kit.egress });
   const verifyToken = createTokenVerifier({
     revocations,
+    counts: kit.metrics.caches.verified_token,
     contextOf: (serviceId) => contexts.get(serviceId),
     onUnknownKid: async (serviceId, appId) => {
       if (!contexts.mayRefreshForKid(appId)) return undefined;
@@ -115,10 +117,12 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
   });
   app.get('/v1/instances/:service_id/import', async (request) => importStatus(kit, (request.params as { service_id: string }).service_id));
   app.post('/v1/events', async (request, reply) => {
-    const event = await verifyBroadcast(trusted, jsonBody(request), replay);
+    const event = await verifyBroadcast(kit.registry, jsonBody(request), replay);
     if (event) await handleBroadcast(kit, event);
     reply.code(202).send({ status: 'accepted' });
   });
+  // A move the source did not release (Guardian path): the follow re-binds the app's instances.
+  registerApprovedMoveReceiver(app, kit.registry);
   if (domain.openapi) {
     // Public, like a catalog entry: it describes the routes, never an instance's data.
     const description = JSON.stringify(domain.openapi);
@@ -139,7 +143,10 @@ async function openService<Tables>(options: ServiceOptions, domain: Domain<Table
   const batched = config.heartbeats === 'batch' ? new ProviderHeartbeats(kit) : null;
   const loops = [
     every(config.heartbeatMs, async () => {
-      const active = await activeInstances();
+      const all = await activeInstances();
+      // Instances of an app that moved beat nowhere until re-bound at its new registry (retried here).
+      void kit.rebinder.resume(all);
+      const active = all.filter((instance) => !kit.bound.pending(instance));
       if (batched) await batched.beatAll(active, config.heartbeatMs, config.heartbeatConcurrency);
       else await beatAll(kit, active, config.heartbeatMs, config.heartbeatConcurrency);
     }),

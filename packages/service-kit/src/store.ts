@@ -115,7 +115,16 @@ export interface KitMoveGrantsTable {
   granted_at: number;
 }
 
+/** Where an instance is bound when it is not the registry its app_id names (the app moved: rebind.ts). */
+export interface KitBoundRegistriesTable {
+  service_id: string;
+  app_id: string;
+  authority: string;
+  bound_at: number;
+}
+
 export interface KitTables {
+  kit_bound_registries: KitBoundRegistriesTable;
   kit_transfers: KitTransfersTable;
   kit_move_grants: KitMoveGrantsTable;
   kit_instance_updates: KitInstanceUpdatesTable;
@@ -320,6 +329,18 @@ const migrations: Record<string, Migration> = {
         .addColumn('new_service_id', 'text', (c) => c.notNull())
         .addColumn('signature', 'text', (c) => c.notNull())
         .addColumn('granted_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '006_bound_registries': {
+    up: async (db) => {
+      await db.schema
+        .createTable('kit_bound_registries')
+        .ifNotExists()
+        .addColumn('service_id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('authority', 'text', (c) => c.notNull())
+        .addColumn('bound_at', 'bigint', (c) => c.notNull())
         .execute();
     },
   },

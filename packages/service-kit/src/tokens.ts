@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { SwarmError } from '@swarm/protocol';
-import { MAX_BEARER_TOKEN_LENGTH, type SubjectRevocations, subjectHash } from '@swarm/runtime';
+import { type CacheCounts, MAX_BEARER_TOKEN_LENGTH, type SubjectRevocations, subjectHash } from '@swarm/runtime';
 import { decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import { authKeyOf, type CachedContext } from './contexts.js';
 
@@ -19,6 +19,8 @@ export interface TokenVerifierOptions {
   cacheSize?: number;
   /** Users whose earlier tokens their Auth Provider voided; checked on every use, cached or not. */
   revocations?: SubjectRevocations;
+  /** Where hits and misses of the verified-token cache are counted (metrics `cache="verified_token"`). */
+  counts?: CacheCounts;
 }
 
 interface VerifiedToken {
@@ -53,6 +55,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const cacheSize = options.cacheSize ?? 10_000;
   if (!(skew >= 0) || !(cacheSize > 0)) throw new Error('token verifier: skew must be ≥ 0 and cacheSize > 0');
   const cache = new Map<string, VerifiedToken>();
+  const counts = options.counts ?? { hit: 0, miss: 0 };
 
   function fromCache(token: string, appId: string, context: CachedContext): UserClaims | null {
     const hit = cache.get(token);
@@ -72,7 +75,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const auth = context?.context.auth;
     if (!context || !auth) throw invalid('this instance has no auth configuration yet');
     const cached = fromCache(token, instance.appId, context);
-    if (cached) return cached;
+    if (cached) {
+      counts.hit++;
+      return cached;
+    }
+    counts.miss++;
     if (token.length > MAX_BEARER_TOKEN_LENGTH) throw invalid('token is too long');
     let header: { alg?: unknown; kid?: unknown };
     try {
@@ -116,7 +123,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return Object.assign(verifyToken, {
     fromCache(token: string, instance: TokenAudience): UserClaims | null {
       const context = options.contextOf(instance.serviceId);
-      return context?.context.auth ? fromCache(token, instance.appId, context) : null;
+      const claims = context?.context.auth ? fromCache(token, instance.appId, context) : null;
+      // A miss here goes on to the verifier, which counts it once.
+      if (claims) counts.hit++;
+      return claims;
     },
   });
 }

@@ -13,11 +13,14 @@ import {
   signEnvelope,
   signedBytes,
   signingKeyFromPem,
+  verify,
 } from '@swarm/protocol';
 import type { RegistryHandle } from '@swarm/registry';
 import { getJson, postJson } from '@swarm/runtime';
+import SQLite from 'better-sqlite3';
 import fc from 'fast-check';
 import type { ServiceHandle } from '../src/index.js';
+import { kitDatabaseFile } from '../src/store.js';
 import { errorCode, PROVIDER, startNotes, startTestRegistry, tempDir } from './helpers.js';
 
 describe('provisioning (SPEC §5.1)', () => {
@@ -75,6 +78,29 @@ describe('provisioning (SPEC §5.1)', () => {
     assert.equal((status.body as { status: string }).status, 'active');
     const record = ((await records()) as Array<{ service_id: string; endpoint_url: string }>).find((r) => r.service_id === body.service_id);
     assert.equal(record?.endpoint_url, body.endpoint_url);
+  });
+
+  it('answers what it stored: the instance active with its verified context, written in one commit', async () => {
+    const answer = await post(developer.provisionRequest(PROVIDER));
+    assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    const body = answer.body as { service_id: string; bound_at: number };
+    // The answer is built from the activation, not read back: it must equal the stored document.
+    const status = await getJson(`${url}/${body.service_id}`);
+    assert.deepEqual(status.body, body);
+    const file = new SQLite(kitDatabaseFile(join(dir.path, 'notes'), 'notes'), { readonly: true });
+    try {
+      const instance = file.prepare('SELECT status, bound_at FROM kit_instances WHERE service_id = ?').get(body.service_id);
+      assert.deepEqual({ ...(instance as object) }, { status: 'active', bound_at: body.bound_at });
+      const context = file
+        .prepare('SELECT app_id, context, context_signature FROM kit_contexts WHERE service_id = ?')
+        .get(body.service_id) as { app_id: string; context: string; context_signature: string } | undefined;
+      assert.ok(context, 'an active instance has its context stored');
+      assert.equal(context.app_id, developer.appId);
+      // Stored as the registry signed it: it verifies under the registry key of the trust table.
+      assert.ok(verify('operational_context', JSON.parse(context.context), context.context_signature, registry.publicKey));
+    } finally {
+      file.close();
+    }
   });
 
   it('applies the tier default storage when none is asked for', async () => {

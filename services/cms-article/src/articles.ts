@@ -61,7 +61,7 @@ const caches = new WeakMap<DomainContext<Tables>, ReadCache>();
 function cacheOf(context: DomainContext<Tables>): ReadCache {
   let cache = caches.get(context);
   if (!cache) {
-    cache = new ReadCache(context.dataVersion);
+    cache = new ReadCache(context.dataVersion, { counts: context.readCacheCounts });
     caches.set(context, cache);
   }
   return cache;

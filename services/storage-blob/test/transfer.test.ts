@@ -61,6 +61,7 @@ describe('storage-blob: objects leave and come in as swarm-data/1 items', () => 
       db: withTables<Tables>(database.db),
       dialect: database.dialect,
       prepare: database.prepare,
+      readCacheCounts: { hit: 0, miss: 0 },
       dataVersion: database.dataVersion,
       dataDir: dir,
       endpointUrl: () => 'http://127.0.0.1:9/i/x/api/v1',

@@ -142,8 +142,19 @@ export function registerAppRoutes(context: AuthContext): void {
     const appId = requireAppId((request.params as AppParams).appId);
     // The app is checked before the nonce is spent: a broadcast sent to the wrong app's path
     // must still be taken at its own.
-    const event = await verifyBroadcast(context.registry.trusted, jsonBody(request), context.replay, { appId });
-    actOnBroadcast(context, event);
+    const event = await verifyBroadcast(context.registry, jsonBody(request), context.replay, { appId });
+    await actOnBroadcast(context, event);
+    reply.code(202).send({ accepted: true });
+  });
+
+  // A move the source did not release, delivered to the app's own issuer URL (docs/BACKBONE.md).
+  app.post('/apps/:appId/v1/events/migration', async (request, reply) => {
+    const appId = requireAppId((request.params as AppParams).appId);
+    const body = jsonBody(request);
+    if ((body as { proof?: { data?: { app_id?: unknown } } }).proof?.data?.app_id !== appId) {
+      throw new SwarmError('invalid_request', 'the move is of another app than the path names');
+    }
+    await context.registry.followApproved(appId, body);
     reply.code(202).send({ accepted: true });
   });
 }

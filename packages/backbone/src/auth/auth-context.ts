@@ -37,10 +37,12 @@ export function issuerOf(context: AuthContext, appId: string): string {
 }
 
 /** What a broadcast changes here: a replaced Master key must stop verifying at once. */
-export function actOnBroadcast(context: AuthContext, event: BroadcastData | null): void {
+export async function actOnBroadcast(context: AuthContext, event: BroadcastData | null): Promise<void> {
   if (event && (event.event === 'MASTER_KEY_ROTATION' || event.event === 'MASTER_IDENTITY_RECOVERY')) {
     context.registry.dropMasterKeys(event.app_id);
   }
+  // The app moved: owner requests are checked at its new registry from now on (issuer and keys stay).
+  if (event?.event === 'APP_MIGRATED') await context.registry.follow(event.app_id, event.successor);
 }
 
 interface AppParams {

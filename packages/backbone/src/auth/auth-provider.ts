@@ -1,5 +1,15 @@
 import type { SigningKey } from '@swarm/protocol';
-import { jsonBody, listenApp, type ProviderOffer, RegistryClient, Shutdown, verifyBroadcast, watchRoutes } from '@swarm/runtime';
+import {
+  AppRegistries,
+  jsonBody,
+  listenApp,
+  type ProviderOffer,
+  RegistryClient,
+  registerApprovedMoveReceiver,
+  Shutdown,
+  verifyBroadcast,
+  watchRoutes,
+} from '@swarm/runtime';
 import { openPartReplayStore } from '../shared/scoped-replay.js';
 import { type BackboneServerOptions, backboneApp, openPartDatabase, resolveOptions, type ServerHandle } from '../shared/server-options.js';
 import { registerAdminRoutes } from './admin-routes.js';
@@ -78,7 +88,9 @@ async function openAuthProvider(options: AuthProviderOptions): Promise<AuthProvi
     // The first login of an unknown user should not be the one that pays for the dummy hash.
     unknownUserHash().catch(() => {});
     const replay = await openPartReplayStore(database.db, 'auth');
-    const registry = new RegistryClient(resolved.trusted);
+    // Apps that moved to another registry resolve there (docs/BACKBONE.md, "After a migration").
+    const registry = new RegistryClient(resolved.trusted, { successors: await AppRegistries.open(database.db) });
+    await registry.load();
     const { app, metrics } = backboneApp('auth', options, database, resolved);
     const provisionings = metrics.counter(
       'swarm_provisionings_total',
@@ -115,9 +127,10 @@ async function openAuthProvider(options: AuthProviderOptions): Promise<AuthProvi
     registerAppRoutes(context);
     registerAdminRoutes(context);
     app.post('/v1/events', async (request, reply) => {
-      actOnBroadcast(context, await verifyBroadcast(resolved.trusted, jsonBody(request), replay));
+      await actOnBroadcast(context, await verifyBroadcast(registry, jsonBody(request), replay));
       reply.code(202).send({ accepted: true });
     });
+    registerApprovedMoveReceiver(app, registry);
     url = (await listenApp(app, { host: resolved.host, port: resolved.port, publicUrl: options.publicUrl })).publicUrl;
     return {
       url,

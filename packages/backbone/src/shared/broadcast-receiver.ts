@@ -1,5 +1,5 @@
-import type { BroadcastData, ReplayStore, TrustedRegistries } from '@swarm/protocol';
-import { jsonBody, verifyBroadcast } from '@swarm/runtime';
+import type { BroadcastData, ReplayStore } from '@swarm/protocol';
+import { jsonBody, type RegistryClient, registerApprovedMoveReceiver, verifyBroadcast } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -8,11 +8,12 @@ import type { FastifyInstance } from 'fastify';
  */
 export function registerBroadcastReceiver(
   app: FastifyInstance,
-  options: { trusted: TrustedRegistries; replay: ReplayStore; act: (event: BroadcastData) => Promise<void> },
+  options: { registry: RegistryClient; replay: ReplayStore; act: (event: BroadcastData) => Promise<void> },
 ): void {
   app.post('/v1/events', async (request, reply) => {
-    const event = await verifyBroadcast(options.trusted, jsonBody(request), options.replay);
+    const event = await verifyBroadcast(options.registry, jsonBody(request), options.replay);
     if (event) await options.act(event);
     reply.code(202).send({ accepted: true });
   });
+  registerApprovedMoveReceiver(app, options.registry);
 }

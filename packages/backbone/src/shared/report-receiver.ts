@@ -1,5 +1,5 @@
 import { checkFreshness, type ReplayStore, requireAppId } from '@swarm/protocol';
-import { Egress, egressPolicyOf, listenApp, RegistryClient, Shutdown } from '@swarm/runtime';
+import { AppRegistries, Egress, egressPolicyOf, listenApp, RegistryClient, Shutdown } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { AppAuthCache } from './app-records.js';
@@ -61,7 +61,9 @@ async function openReportReceiver(options: BackboneServerOptions, part: Receiver
     shutdown.onRelease(() => outbound.close());
     await part.migrate(database.db);
     const replay = await openPartReplayStore(database.db, part.name);
-    const registry = new RegistryClient(resolved.trusted);
+    // Apps that moved to another registry resolve there (docs/BACKBONE.md, "After a migration").
+    const registry = new RegistryClient(resolved.trusted, { successors: await AppRegistries.open(database.db) });
+    await registry.load();
     const revocations = new Revocations(database.db);
     const appAuth = new AppAuthCache(registry);
     const { app } = backboneApp(part.name, options, database, resolved);
@@ -78,7 +80,7 @@ async function openReportReceiver(options: BackboneServerOptions, part: Receiver
       url: () => url,
     };
     registerBroadcastReceiver(app, {
-      trusted: resolved.trusted,
+      registry,
       replay,
       act: async (event) => {
         if (event.event === 'SERVICE_REVOKED') {
@@ -87,6 +89,9 @@ async function openReportReceiver(options: BackboneServerOptions, part: Receiver
         } else if (event.event === 'KEY_ROTATION') {
           registry.dropServices(event.app_id);
         } else if (event.event === 'BACKBONE_UPDATE') {
+          appAuth.drop(event.app_id);
+        } else if (event.event === 'APP_MIGRATED') {
+          await registry.follow(event.app_id, event.successor);
           appAuth.drop(event.app_id);
         } else {
           registry.dropMasterKeys(event.app_id);

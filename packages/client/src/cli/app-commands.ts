@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { operation, updateApp } from '../app-changes.js';
 import { exportApp } from '../app-export.js';
 import { backboneUpdate, listApps, registerApp } from '../apps.js';
-import { auditPage, verifyAuditLog } from '../audit.js';
+import { auditPage, verifyAuditAcross } from '../audit.js';
 import { loadKey } from '../keys.js';
 import { provisionAuth } from '../provision.js';
 import { retireApp } from '../retire.js';
@@ -221,16 +221,29 @@ export function addAuditCommands(program: Command): void {
     );
   audit
     .command('verify <app_id>')
-    .description("stream the app's audit log page by page and check its hash chain across pages")
+    .description(
+      "stream the app's audit log page by page and check its hash chain across pages; after a migration, the source's chain too (--previous)",
+    )
     .option('--limit <n>', 'entries per page (the registry applies its default and maximum)', integer)
+    .option('--previous <url>', 'the registry the app moved from: its chain is walked up to where this one continues it')
     .action(
       action(async (ctx, appId: string) => {
-        const result = await verifyAuditLog(ctx.client, appId, ctx.opts.limit as number | undefined);
+        const previous = optional(ctx, 'previous');
+        const result = await verifyAuditAcross(
+          ctx.client,
+          appId,
+          previous ? { registry: previous } : undefined,
+          ctx.opts.limit as number | undefined,
+        );
         if (!result.ok) {
           process.exitCode = 1;
           return { json: result, human: `audit log of ${appId} is BROKEN at seq ${result.seq}: ${result.reason}` };
         }
-        return { json: result, human: `audit log of ${appId} verifies: ${result.entries} entries, head ${result.head_hash ?? '-'}` };
+        const across = result.previous ? ` (continuing ${result.previous.registry} from seq ${result.previous.linked_seq})` : '';
+        return {
+          json: result,
+          human: `audit log of ${appId} verifies: ${result.entries} entries, head ${result.head_hash ?? '-'}${across}`,
+        };
       }),
     );
 }

@@ -5,6 +5,7 @@ import { addConsoleCommand } from './console-command.js';
 import { addDelegationCommands } from './delegation-commands.js';
 import { addRegistryDsCommand } from './dns-commands.js';
 import { addIdentityCommands } from './identity-commands.js';
+import { addMigrationCommands } from './migration-commands.js';
 import { addBroadcastCommands, addOutboxCommands } from './outbox-commands.js';
 import { hintFor, terminalSafe, toCliError } from './output.js';
 import { addServerCommands } from './server-commands.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   addDelegationCommands(program);
   addAuditCommands(program);
   addExportCommand(program);
+  addMigrationCommands(program);
   addConsoleCommand(program);
   addBroadcastCommands(program);
   addOutboxCommands(program);

@@ -19,7 +19,7 @@ import { signedContext } from '../operational-context.js';
 import { bindingRecord } from '../records.js';
 import type { AppRow } from '../storage/apps.js';
 import { appendAudit } from '../storage/audit.js';
-import { type BindingRow, findBinding, findBindingByProof, findProviderBinding, insertBinding } from '../storage/bindings.js';
+import { type BindingRow, findBindingByProof, findBindingClashes, insertBinding } from '../storage/bindings.js';
 import type { CatalogRow } from '../storage/catalog.js';
 import { findProvider } from '../storage/catalog.js';
 import { findNamespace } from '../storage/namespaces.js';
@@ -69,22 +69,23 @@ async function requireQuota(
 ): Promise<void> {
   const quota = (tier !== null ? quotas[tier] : undefined) ?? quotas['*'];
   if (!quota) return;
-  const sameTier = tier === null ? null : tier;
-  const count = async (namespaceWide: boolean) => {
-    let query = trx
-      .selectFrom('bindings')
-      .innerJoin('apps', 'apps.app_id', 'bindings.app_id')
-      .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('bindings.status', '=', 'active');
-    query = sameTier === null ? query.where('bindings.service_tier', 'is', null) : query.where('bindings.service_tier', '=', sameTier);
-    query = namespaceWide ? query.where('apps.owner_namespace', '=', app.ownerNamespace) : query.where('bindings.app_id', '=', app.appId);
-    return Number((await query.executeTakeFirst())?.n ?? 0);
-  };
+  // The app's and its namespace's active instances of the tier, in one query (the app is one of the namespace's).
+  let query = trx
+    .selectFrom('bindings')
+    .innerJoin('apps', 'apps.app_id', 'bindings.app_id')
+    .select((eb) => [
+      eb.fn.countAll<number | string>().as('namespace_wide'),
+      eb.fn.sum<number | string | null>(eb.case().when('bindings.app_id', '=', app.appId).then(1).else(0).end()).as('in_app'),
+    ])
+    .where('bindings.status', '=', 'active')
+    .where('apps.owner_namespace', '=', app.ownerNamespace);
+  query = tier === null ? query.where('bindings.service_tier', 'is', null) : query.where('bindings.service_tier', '=', tier);
+  const counts = await query.executeTakeFirst();
   const label = tier ?? 'default';
-  if ((await count(false)) >= quota.perApp) {
+  if (Number(counts?.in_app ?? 0) >= quota.perApp) {
     throw new SwarmError('quota_exceeded', `the app already has ${quota.perApp} active instances of tier ${label}, its quota`);
   }
-  if ((await count(true)) >= quota.perNamespace) {
+  if (Number(counts?.namespace_wide ?? 0) >= quota.perNamespace) {
     throw new SwarmError('quota_exceeded', `the namespace already has ${quota.perNamespace} active instances of tier ${label}, its quota`);
   }
 }
@@ -141,14 +142,15 @@ export function bindingRoutes(app: FastifyInstance, ctx: RegistryContext): void 
     try {
       outcome = await changeApp(ctx, found.appId, async (trx, row): Promise<Outcome> => {
         requireActive(row);
-        const existing = await findBindingByProof(trx, hash);
+        const clashes = await findBindingClashes(trx, {
+          proofHash: hash,
+          appId: row.appId,
+          provider: offer.entry.provider,
+          serviceId: service.service_id,
+        });
+        const existing = clashes.find((clash) => clash.proofHash === hash);
         if (existing) return { ...existingOutcome(existing, service.service_id, offer.entry.provider), app: row };
-        if (
-          (await findBinding(trx, row.appId, service.service_id)) ||
-          (await findProviderBinding(trx, offer.entry.provider, service.service_id))
-        ) {
-          throw new SwarmError('conflict', `service_id ${service.service_id} is already bound`);
-        }
+        if (clashes.length > 0) throw new SwarmError('conflict', `service_id ${service.service_id} is already bound`);
         await requireQuota(trx, ctx.instanceQuotas, row, payload.service_tier ?? null);
         const binding: BindingRow = {
           appId: row.appId,

@@ -93,7 +93,7 @@ export function migrationRoutes(app: FastifyInstance, ctx: RegistryContext): voi
     // A retry of the prepare that succeeded: the same answer, nothing written twice.
     if (earlier && earlier.proofDigest === proofDigest && earlier.state !== 'aborted') {
       reply.code(201);
-      return migrationRecord(ctx.db, earlier, nowSeconds());
+      return migrationRecord(ctx, ctx.db, earlier, nowSeconds());
     }
     await consumeProof(ctx, verified.exported.master_public_key, verified.proof);
     const now = nowSeconds();
@@ -122,12 +122,12 @@ export function migrationRoutes(app: FastifyInstance, ctx: RegistryContext): voi
     });
     ctx.lookups.changed(appId);
     reply.code(201);
-    return migrationRecord(ctx.db, row, now);
+    return migrationRecord(ctx, ctx.db, row, now);
   });
 
   app.get<AppParams>('/v1/apps/:app_id/migration', async (request): Promise<MigrationRecord> => {
     const appId = pathAppId(request.params.app_id);
-    return migrationRecord(ctx.db, await requireImport(ctx, appId), nowSeconds());
+    return migrationRecord(ctx, ctx.db, await requireImport(ctx, appId), nowSeconds());
   });
 
   app.post<AppParams>('/v1/apps/:app_id/migration/activate', async (request): Promise<MigrationRecord> => {
@@ -143,7 +143,7 @@ export function migrationRoutes(app: FastifyInstance, ctx: RegistryContext): voi
       throw new SwarmError('invalid_signature', 'activation is signed by the namespace Master key only');
     }
     await consumeNonce(ctx, masterKey, data);
-    if (record.state === 'active') return migrationRecord(ctx.db, record, nowSeconds());
+    if (record.state === 'active') return migrationRecord(ctx, ctx.db, record, nowSeconds());
     if (record.state === 'vetoed')
       throw new SwarmError('conflict', `a Guardian vetoed this migration of ${appId}: it can never be activated; abort it`);
     if (record.state === 'aborted') throw new SwarmError('conflict', `this migration of ${appId} was aborted; prepare it again`);
@@ -200,7 +200,7 @@ export function migrationRoutes(app: FastifyInstance, ctx: RegistryContext): voi
       },
       { importing: true },
     );
-    return migrationRecord(ctx.db, activated, now);
+    return migrationRecord(ctx, ctx.db, activated, now);
   });
 
   app.post<AppParams>('/v1/apps/:app_id/migration/abort', async (request): Promise<MigrationRecord> => {
@@ -211,7 +211,7 @@ export function migrationRoutes(app: FastifyInstance, ctx: RegistryContext): voi
     if (data.context !== 'abort') throw new SwarmError('invalid_request', 'data.context must be "abort" here');
     requireFresh(ctx, data.timestamp);
     const record = await requireImport(ctx, appId);
-    if (record.state === 'aborted') return migrationRecord(ctx.db, record, nowSeconds());
+    if (record.state === 'aborted') return migrationRecord(ctx, ctx.db, record, nowSeconds());
     const { masterKey, namespace } = await masterKeyOf(ctx, appId);
     if (!verify('migration_control', data, control.signature, masterKey)) {
       throw new SwarmError('invalid_signature', 'an abort is signed by the namespace Master key only');
@@ -229,7 +229,7 @@ export function migrationRoutes(app: FastifyInstance, ctx: RegistryContext): voi
       return next;
     });
     ctx.lookups.changed(appId);
-    return migrationRecord(ctx.db, aborted, now);
+    return migrationRecord(ctx, ctx.db, aborted, now);
   });
 
   app.post<AppParams>('/v1/apps/:app_id/migration/veto', async (request): Promise<MigrationRecord> => {
@@ -243,7 +243,7 @@ export function migrationRoutes(app: FastifyInstance, ctx: RegistryContext): voi
     const guardian = guardians.find((key) => verify('migration_veto', data, veto.signature, key));
     if (!guardian) throw new SwarmError('invalid_signature', 'a veto is signed by a Guardian key of the app namespace');
     await consumeNonce(ctx, guardian, data);
-    if (record.state === 'vetoed') return migrationRecord(ctx.db, record, nowSeconds());
+    if (record.state === 'vetoed') return migrationRecord(ctx, ctx.db, record, nowSeconds());
     const now = nowSeconds();
     const vetoed = await ctx.db.transaction().execute(async (trx) => {
       const locked = await findImport(trx, appId);
@@ -254,7 +254,7 @@ export function migrationRoutes(app: FastifyInstance, ctx: RegistryContext): voi
       await saveImport(trx, next);
       return next;
     });
-    return migrationRecord(ctx.db, vetoed, now);
+    return migrationRecord(ctx, ctx.db, vetoed, now);
   });
 
   app.post<{ Params: { app_id: string; service_id: string } }>(

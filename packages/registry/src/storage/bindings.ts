@@ -1,4 +1,4 @@
-import type { Prepare } from '@swarm/runtime';
+import { type Prepare, type PreparedQuery, prepareWithKysely, runInTransactionWithKysely, write } from '@swarm/runtime';
 import type { BindingsTable, Executor, RegistryDb } from './schema.js';
 
 export interface BindingRow {
@@ -64,14 +64,26 @@ export async function findBindingByProof(db: Executor, proofHash: string): Promi
   return row ? toRow(row) : null;
 }
 
-export async function findProviderBinding(db: Executor, provider: string, serviceId: string): Promise<BindingRow | null> {
-  const row = await db
+/**
+ * Every binding a new one would clash with, in one query: the one this developer proof already
+ * bound, and any holding `serviceId` in the app or at the provider (both unique).
+ */
+export async function findBindingClashes(
+  db: Executor,
+  clash: { proofHash: string; appId: string; provider: string; serviceId: string },
+): Promise<BindingRow[]> {
+  const rows = await db
     .selectFrom('bindings')
     .selectAll()
-    .where('provider', '=', provider)
-    .where('service_id', '=', serviceId)
-    .executeTakeFirst();
-  return row ? toRow(row) : null;
+    .where((eb) =>
+      eb.or([
+        eb('proof_hash', '=', clash.proofHash),
+        eb.and([eb('app_id', '=', clash.appId), eb('service_id', '=', clash.serviceId)]),
+        eb.and([eb('provider', '=', clash.provider), eb('service_id', '=', clash.serviceId)]),
+      ]),
+    )
+    .execute();
+  return rows.map(toRow);
 }
 
 /** The active bindings of `provider` among `serviceIds` (a provider heartbeat's instances), one query. */
@@ -178,23 +190,34 @@ export interface StoredBeat {
   status: string;
 }
 
+/** The row update of one kept beat, compiled once per connection (a sweep may write a million). */
+const beatUpdates = new WeakMap<RegistryDb, PreparedQuery<StoredBeat, unknown>>();
+
+function beatUpdateOf(db: RegistryDb): PreparedQuery<StoredBeat, unknown> {
+  let update = beatUpdates.get(db);
+  if (!update) {
+    update = prepareWithKysely(db)<StoredBeat, unknown>((value) =>
+      db
+        .updateTable('bindings')
+        .set({ last_heartbeat_at: value('at'), heartbeat_status: value('status') })
+        .where('app_id', '=', value('appId'))
+        .where('service_id', '=', value('serviceId'))
+        .where('status', '=', 'active')
+        .where('last_heartbeat_at', '<', value('at')),
+    );
+    beatUpdates.set(db, update);
+  }
+  return update;
+}
+
 /**
  * Last beats kept in memory, written many to a transaction; a row never goes back in time (a
- * replica may have written a later beat) and a revoked one is left alone.
+ * replica may have written a later beat) and a revoked one is left alone. The update is built
+ * and compiled once: per row, building and compiling a Kysely query costs more than running it.
  */
 export async function storeBeats(db: RegistryDb, beats: StoredBeat[]): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    for (const beat of beats) {
-      await trx
-        .updateTable('bindings')
-        .set({ last_heartbeat_at: beat.at, heartbeat_status: beat.status })
-        .where('app_id', '=', beat.appId)
-        .where('service_id', '=', beat.serviceId)
-        .where('status', '=', 'active')
-        .where('last_heartbeat_at', '<', beat.at)
-        .execute();
-    }
-  });
+  const update = beatUpdateOf(db);
+  await runInTransactionWithKysely(db)(beats.map((beat) => write(update, beat)));
 }
 
 /** Swaps the instance key only if `oldKey` is still current, so racing rotations cannot both win. */

@@ -116,9 +116,45 @@ export function processRegistry(): Registry {
   return registry;
 }
 
+const CACHE_REQUESTS = 'swarm_cache_requests_total';
+const CACHE_REQUESTS_HELP = 'Cache look-ups by cache and result (hit, miss)';
+
 /** Hit and miss counts of the part's caches: the ratio is `rate(hits) / rate(hits + misses)`. */
 export function cacheCounter(metrics: PartMetrics): Counter<'cache' | 'result'> {
-  return metrics.counter('swarm_cache_requests_total', 'Cache look-ups by cache and result (hit, miss)', ['cache', 'result']);
+  return metrics.counter(CACHE_REQUESTS, CACHE_REQUESTS_HELP, ['cache', 'result']);
+}
+
+/** Look-ups of one cache, counted as plain numbers by the code that looks up. */
+export interface CacheCounts {
+  hit: number;
+  miss: number;
+}
+
+/**
+ * `swarm_cache_requests_total` for caches on a per-request path: the look-up bumps a plain
+ * number (a labelled increment would cost more than some of these look-ups), and each scrape
+ * adds what the numbers gained since the one before. One series per name and result, at 0
+ * from the start.
+ */
+export function countedCaches<N extends string>(metrics: PartMetrics, names: readonly N[]): Record<N, CacheCounts> {
+  const counts = Object.fromEntries(names.map((name) => [name, { hit: 0, miss: 0 }])) as Record<N, CacheCounts>;
+  const published = Object.fromEntries(names.map((name) => [name, { hit: 0, miss: 0 }])) as Record<N, CacheCounts>;
+  new Counter({
+    name: CACHE_REQUESTS,
+    help: CACHE_REQUESTS_HELP,
+    labelNames: ['cache', 'result'],
+    registers: [metrics.registry],
+    collect(this: Counter<'cache' | 'result'>) {
+      for (const name of names) {
+        for (const result of ['hit', 'miss'] as const) {
+          const gained = counts[name][result] - published[name][result];
+          this.inc({ cache: name, result }, gained);
+          published[name][result] += gained;
+        }
+      }
+    },
+  });
+  return counts;
 }
 
 /** Rows an outbox holds and how long the oldest has waited, per receiver kind. */
