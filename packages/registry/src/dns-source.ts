@@ -44,6 +44,10 @@ export function storageZoneSource(ctx: RegistryContext): DnsZoneSource {
       const until = () => Math.min(windowEnd, ctx.lookups.dns.keptUntil(group, now) ?? now + 1);
       return ctx.lookups.dnsReplies.get(group, key, now, build, { keep, until });
     },
+    keptReply(key) {
+      // A reply's group is its key's app zone (replyGroup), so the key alone finds it.
+      return ctx.lookups.dnsReplies.peek(null, key, nowSeconds())?.value ?? undefined;
+    },
   };
 }
 

@@ -86,16 +86,8 @@ export class LookupCache<T> {
       if (this.#entries.size > 0) this.clear();
       return build();
     }
-    this.#refresh();
-    const kept = this.#entries.get(key);
-    if (kept && kept.group === group && kept.from <= second && second < kept.until) {
-      this.hits++;
-      this.#observe?.(true);
-      // Most recently used last: the entry limit drops the least recently used first.
-      this.#entries.delete(key);
-      this.#entries.set(key, kept);
-      return kept.value;
-    }
+    const kept = this.peek(group, key, second);
+    if (kept !== undefined) return kept.value;
     this.#observe?.(false);
     const startedAt = this.#generation;
     const stampBefore = this.#current;
@@ -112,6 +104,25 @@ export class LookupCache<T> {
     }
     if (this.#building === 0) this.#invalidatedAt.clear();
     return value;
+  }
+
+  /**
+   * The answer kept for `key` (of `group`) at `second`, counted as a hit, or undefined without
+   * counting anything: `get` without the build, so a caller on a hot path can answer without a
+   * promise (Service DNS over UDP) and fall back to `get` when nothing is kept.
+   */
+  peek(group: string | null, key: string, second: number): { value: T } | undefined {
+    if (!this.#source.enabled()) return undefined;
+    this.#refresh();
+    const kept = this.#entries.get(key);
+    // `group` null: the caller's groups are a function of the key (Service DNS replies), nothing to compare.
+    if (!kept || (group !== null && kept.group !== group) || kept.from > second || second >= kept.until) return undefined;
+    this.hits++;
+    this.#observe?.(true);
+    // Most recently used last: the entry limit drops the least recently used first.
+    this.#entries.delete(key);
+    this.#entries.set(key, kept);
+    return kept;
   }
 
   /** The deadline of the answer kept under `key` for `second`, if one is. */

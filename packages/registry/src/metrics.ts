@@ -90,7 +90,7 @@ export function registryMetrics(
 
   return {
     part,
-    dns: (type, rcode, transport) => queries.inc({ type, rcode, transport }),
+    dns: dnsQueryCounter(queries),
     cache: { http: hits('services_http'), dns: hits('dns_instances'), dnsReplies: hits('dns_replies') },
     watch(app) {
       watchRoutes(app, {
@@ -102,5 +102,22 @@ export function registryMetrics(
       if (accepted > 0) heartbeats.inc({ outcome: 'ok' }, accepted);
       if (refused > 0) heartbeats.inc({ outcome: 'forbidden' }, refused);
     },
+  };
+}
+
+/**
+ * Each query counted on its label child, found once per (type, rcode, transport), all bounded
+ * sets: a kept UDP reply costs about as much as hashing the labels would.
+ */
+function dnsQueryCounter(queries: ReturnType<PartMetrics['counter']>): DnsObserver {
+  const children = new Map<string, { inc(): void }>();
+  return (type, rcode, transport) => {
+    const key = `${type} ${rcode} ${transport}`;
+    let child = children.get(key);
+    if (!child) {
+      child = queries.labels({ type, rcode, transport });
+      children.set(key, child);
+    }
+    child.inc();
   };
 }

@@ -10,13 +10,25 @@ const RCODE_NAMES = new Map<number, string>(Object.entries(RCODE).map(([name, va
 /** The responder, telling `observe` what each query asked and what it was answered. */
 export function observedResponder(respond: Responder, observe: DnsObserver | undefined): Responder {
   if (!observe) return respond;
-  return async (message, transport) => {
+  const observed: Responder = async (message, transport) => {
     const reply = await respond(message, transport);
-    // No reply: the query was dropped (not a DNS query, or the rate limiter's slip).
-    const rcode = reply && reply.length >= 4 ? (RCODE_NAMES.get(reply[3]! & 0x0f) ?? 'other') : 'dropped';
-    observe(questionType(message), rcode, transport);
+    observe(questionType(message), rcodeOf(reply), transport);
     return reply;
   };
+  const now = respond.now;
+  if (now) {
+    observed.now = (message) => {
+      const reply = now(message);
+      if (reply) observe(questionType(message), rcodeOf(reply), 'udp');
+      return reply;
+    };
+  }
+  return observed;
+}
+
+/** The reply's rcode name; no reply: the query was dropped (not a DNS query, or the rate limiter's slip). */
+function rcodeOf(reply: Buffer | null): string {
+  return reply && reply.length >= 4 ? (RCODE_NAMES.get(reply[3]! & 0x0f) ?? 'other') : 'dropped';
 }
 
 /** The QTYPE of the first question, read without decoding the rest; `malformed` when there is none. */

@@ -9,8 +9,14 @@ import type { DnsLogger } from './zone-source.js';
 
 export type Transport = 'udp' | 'tcp';
 
-/** Turns one DNS message into the reply to send, or null to send nothing. Never throws. */
-export type Responder = (message: Buffer, transport: Transport) => Promise<Buffer | null>;
+/**
+ * Turns one DNS message into the reply to send, or null to send nothing. Never throws. `now`, where
+ * present, answers a UDP query from a kept reply without a promise (undefined: nothing kept, ask
+ * the responder): a repeated question then costs a map lookup and a copy, as in a static server.
+ */
+export type Responder = ((message: Buffer, transport: Transport) => Promise<Buffer | null>) & {
+  now?: (message: Buffer) => Buffer | undefined;
+};
 
 export interface Reply {
   header: QueryHeader;
@@ -26,7 +32,7 @@ export interface Reply {
 
 export function createResponder(zone: Zone, logger: DnsLogger): Responder {
   const answer = keptReplies(zone, answerer(zone, logger));
-  return async function respond(message, transport) {
+  const respond: Responder = async (message, transport) => {
     try {
       return await answer(message, transport);
     } catch (error) {
@@ -34,6 +40,15 @@ export function createResponder(zone: Zone, logger: DnsLogger): Responder {
       return null;
     }
   };
+  const keptReply = zone.source.keptReply?.bind(zone.source);
+  if (keptReply) {
+    respond.now = (message) => {
+      if (!keepable(message)) return undefined;
+      const reply = keptReply(replyKey(message));
+      return reply ? withId(reply, message) : undefined;
+    };
+  }
+  return respond;
 }
 
 /** Replies may be kept at most this big a query (a classic UDP datagram): the key is the query. */
@@ -50,18 +65,30 @@ function keptReplies(zone: Zone, answer: Responder & { failed?: WeakSet<Buffer> 
   if (!keepReplies) return answer;
   return async (message, transport) => {
     // UDP only: the hot path, and replies of at most 1232 bytes (a TCP reply may be 64 KiB).
-    if (transport !== 'udp' || message.length < 12 || message.length > MAX_KEPT_QUERY) return answer(message, transport);
-    const key = message.toString('latin1', 2);
+    if (transport !== 'udp' || !keepable(message)) return answer(message, transport);
     const reply = await keepReplies(
-      key,
+      replyKey(message),
       () => answer(message, transport),
       (built) => built !== null && !(answer.failed?.has(built) ?? false),
     );
-    if (!reply) return null;
-    const own = Buffer.from(reply);
-    own.writeUInt16BE(message.readUInt16BE(0), 0);
-    return own;
+    return reply ? withId(reply, message) : null;
   };
+}
+
+function keepable(message: Buffer): boolean {
+  return message.length >= 12 && message.length <= MAX_KEPT_QUERY;
+}
+
+/** Everything of the query but its ID. */
+function replyKey(message: Buffer): string {
+  return message.toString('latin1', 2);
+}
+
+/** A copy of a kept reply with the query's ID. */
+function withId(reply: Buffer, message: Buffer): Buffer {
+  const own = Buffer.from(reply);
+  own.writeUInt16BE(message.readUInt16BE(0), 0);
+  return own;
 }
 
 function answerer(zone: Zone, logger: DnsLogger): Responder & { failed: WeakSet<Buffer> } {

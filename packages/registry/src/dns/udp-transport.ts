@@ -9,6 +9,9 @@ export interface Listening {
   close(): Promise<void>;
 }
 
+/** Send errors (a peer gone) are nobody's to handle: the client retries. */
+const ignoreSent = (): void => {};
+
 /** Queries answered at once; past this, datagrams are dropped and the client retries. */
 const MAX_IN_FLIGHT = 512;
 
@@ -31,6 +34,16 @@ export function listenUdp(
       const slipped = decision === 'slip' ? truncatedReply(message) : null;
       try {
         if (slipped && !closed) socket.send(slipped, peer.port, peer.address, () => {});
+      } catch {
+        // A forged source (port 0, say) makes send throw; such a peer gets nothing.
+      }
+      return;
+    }
+    // A question answered before: its kept reply at once, no promise (responder.ts).
+    const kept = respond.now?.(message);
+    if (kept) {
+      try {
+        if (!closed) socket.send(kept, peer.port, peer.address, ignoreSent);
       } catch {
         // A forged source (port 0, say) makes send throw; such a peer gets nothing.
       }

@@ -52,6 +52,8 @@ export interface DnsZoneSource {
    */
   version?: ZoneVersion;
   keepReplies?(key: string, build: () => Promise<Buffer | null>, keep: (reply: Buffer | null) => boolean): Promise<Buffer | null>;
+  /** Optional, with `keepReplies`: the reply kept under `key` now, without a promise; undefined when none is. */
+  keptReply?(key: string): Buffer | undefined;
 }
 
 export interface DnsLogger {
