@@ -5,7 +5,6 @@ import {
   AppRegistries,
   Egress,
   egressPolicyOf,
-  migrate,
   openDatabase,
   RedisReplayStore,
   RegistryClient,
@@ -17,6 +16,7 @@ import { Binder } from './binding.js';
 import { BoundRegistries } from './bound-registries.js';
 import { ContextCache } from './contexts.js';
 import { bindDomain, type Domain } from './domain.js';
+import { domainContext, migrateDomain } from './domain-context.js';
 import { InstanceStore } from './instances.js';
 import { endpointUrl, type Kit } from './kit.js';
 import { kitMetrics } from './metrics.js';
@@ -47,23 +47,23 @@ export async function createKit<Tables>(options: ServiceOptions, domain: Domain<
   try {
     const db = withTables<KitTables>(database.db);
     await migrateKit(db);
-    await migrate(database.db, `domain_${config.serviceType.replace(/-/g, '_')}`, domain.migrations);
+    await migrateDomain(database, config.serviceType, domain.migrations);
     replay = config.redisUrl
       ? await RedisReplayStore.open(config.redisUrl, `swarm:nonce:${config.provider}`)
       : await SqlReplayStore.open(database.db);
     const metrics = kitMetrics(database, db);
     const domainDir = join(config.dataDir, 'files');
     mkdirSync(domainDir, { recursive: true });
-    const bound = bindDomain(domain, {
-      db: withTables<Tables>(database.db),
-      dialect: database.dialect,
-      prepare: database.prepare,
-      dataVersion: database.dataVersion,
-      readCacheCounts: metrics.caches.read,
-      dataDir: domainDir,
-      // Called only while serving, once `parts` (below) holds the public URL the server listens on.
-      endpointUrl: (serviceId): string => endpointUrl(parts as Pick<Kit, 'publicUrl'>, serviceId),
-    });
+    const bound = bindDomain(
+      domain,
+      domainContext<Tables>(
+        database,
+        domainDir,
+        // Called only while serving, once `parts` (below) holds the public URL the server listens on.
+        (serviceId): string => endpointUrl(parts as Pick<Kit, 'publicUrl'>, serviceId),
+        metrics.caches.read,
+      ),
+    );
     const instances = new InstanceStore(db);
     // Apps followed to another registry resolve there before any stored context is checked.
     const registry = new RegistryClient(trusted, { successors: await AppRegistries.open(database.db) });

@@ -7,6 +7,7 @@ export {
 } from './conditions.js';
 export type { DataPage, DataTransfer, Domain, DomainContext, TransferLimits } from './domain.js';
 export { authorOf, needs, requestClaims, requestInstance, type SignedAccess } from './domain.js';
+export { domainContext, migrateDomain } from './domain-context.js';
 export { serviceOptionsFromEnv } from './env.js';
 export type { InstanceInfo } from './instances.js';
 export { migrationDialect } from './migration-dialect.js';

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SwarmError } from '@swarm/protocol';
-import { type Database, migrate, openDatabase, withTables } from '@swarm/runtime';
-import type { DataTransfer, DomainContext, InstanceInfo } from '@swarm/service-kit';
+import { type Database, openDatabase } from '@swarm/runtime';
+import { type DataTransfer, type DomainContext, domainContext, type InstanceInfo, migrateDomain } from '@swarm/service-kit';
 import fc from 'fast-check';
 import { createBlobDomain } from '../src/blobs.js';
 import type { Tables } from '../src/tables.js';
@@ -56,16 +56,8 @@ describe('storage-blob: objects leave and come in as swarm-data/1 items', () => 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'swarm-blob-transfer-'));
     database = openDatabase<unknown>({ file: join(dir, 'storage-blob.db') });
-    await migrate(database.db, 'domain_storage_blob', domain.migrations);
-    context = {
-      db: withTables<Tables>(database.db),
-      dialect: database.dialect,
-      prepare: database.prepare,
-      readCacheCounts: { hit: 0, miss: 0 },
-      dataVersion: database.dataVersion,
-      dataDir: dir,
-      endpointUrl: () => 'http://127.0.0.1:9/i/x/api/v1',
-    };
+    await migrateDomain(database, 'storage-blob', domain.migrations);
+    context = domainContext<Tables>(database, dir, () => 'http://127.0.0.1:9/i/x/api/v1');
   });
   after(async () => {
     await database?.close();
