@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import type { spawn, } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually, freePort, stop, tempDir } from '@swarm/dev-env';
 import { appDnsZone, dsRecord } from '@swarm/protocol';
@@ -11,12 +9,7 @@ import type { DecodedPacket, RecordType, SrvAnswer, StringAnswer } from 'dns-pac
 import dnsPacket from 'dns-packet';
 import { type RegistryHandle, startRegistry } from '../src/index.js';
 import { boundInstance, developerWithApp, listedProvider } from './helpers.js';
-
-/** Debian's unbound: a validating recursive resolver nobody here wrote (.ci/run installs it). */
-const unboundMissing: string | false =
-  spawnSync('unbound', ['-V'], { stdio: 'ignore' }).error === undefined
-    ? false
-    : 'unbound is not on PATH (Debian: apt-get install unbound)';
+import { startUnbound, unboundMissing } from './unbound.js';
 
 const HOST = '127.0.0.1';
 
@@ -118,36 +111,13 @@ describe('Service DNS through a validating resolver (unbound)', { skip: unboundM
       });
     assert.equal(anchors.length, 1);
     resolverPort = await freePort();
-    const config = join(dir.path, 'unbound.conf');
-    writeFileSync(
-      config,
-      [
-        'server:',
-        `  interface: ${HOST}`,
-        `  port: ${resolverPort}`,
-        '  do-daemonize: no',
-        '  chroot: ""',
-        '  username: ""',
-        `  directory: "${dir.path}"`,
-        '  pidfile: ""',
-        '  use-syslog: no',
-        '  logfile: ""',
-        '  verbosity: 0',
-        '  num-threads: 1',
-        '  do-not-query-localhost: no',
-        '  use-caps-for-id: yes',
-        '  module-config: "validator iterator"',
-        '  local-zone: "local." nodefault',
-        ...anchors,
-        'remote-control:',
-        '  control-enable: no',
-        'stub-zone:',
-        '  name: "swarm.local"',
-        `  stub-addr: ${HOST}@${proxy.port}`,
-        '',
-      ].join('\n'),
-    );
-    unbound = { child: spawn('unbound', ['-d', '-c', config], { stdio: 'ignore' }) };
+    unbound = startUnbound({
+      dir: dir.path,
+      port: resolverPort,
+      anchors,
+      stubs: [{ zone: 'swarm.local', port: proxy.port }],
+      capsForId: true,
+    });
     await eventually('unbound to answer', async () => ((await ask(resolverPort, 'swarm.local', 'SOA')).answers?.length ? true : undefined));
   });
 

@@ -14,6 +14,7 @@ import { openDnsTcp } from './dns-tcp.js';
 import { soaSerial, transfer, transferQuery } from './dns-transfer-client.js';
 import { dnskeyPublicKey, nameOf, type RawRecord, readNsec, readRaw, TYPE, verifySection } from './dnssec-check.js';
 import { boundInstance, developerWithApp, listedProvider, postgresBackend } from './helpers.js';
+import { startUnbound } from './unbound.js';
 
 const HOST = '127.0.0.1';
 const REFUSED = 5;
@@ -219,35 +220,12 @@ describe('Service DNS zone transfer (AXFR) to listed secondaries', () => {
       connection.close();
       const ds = dsRecord('swarm.local', (ksk as RawRecord).rdata);
       const resolverPort = await freePort();
-      const config = join(dir.path, 'unbound.conf');
-      writeFileSync(
-        config,
-        [
-          'server:',
-          `  interface: ${HOST}`,
-          `  port: ${resolverPort}`,
-          '  do-daemonize: no',
-          '  chroot: ""',
-          '  username: ""',
-          `  directory: "${dir.path}"`,
-          '  pidfile: ""',
-          '  use-syslog: no',
-          '  logfile: ""',
-          '  verbosity: 0',
-          '  num-threads: 1',
-          '  do-not-query-localhost: no',
-          '  module-config: "validator iterator"',
-          '  local-zone: "local." nodefault',
-          `  trust-anchor: "swarm.local. DS ${ds.keyTag} ${ds.algorithm} ${ds.digestType} ${ds.digest}"`,
-          'remote-control:',
-          '  control-enable: no',
-          'stub-zone:',
-          '  name: "swarm.local"',
-          `  stub-addr: ${HOST}@${nsdPort}`,
-          '',
-        ].join('\n'),
-      );
-      const unbound = { child: spawn('unbound', ['-d', '-c', config], { stdio: 'ignore' }) };
+      const unbound = startUnbound({
+        dir: dir.path,
+        port: resolverPort,
+        anchors: [`  trust-anchor: "swarm.local. DS ${ds.keyTag} ${ds.algorithm} ${ds.digestType} ${ds.digest}"`],
+        stubs: [{ zone: 'swarm.local', port: nsdPort }],
+      });
       try {
         const ask = async (qname: string, type: 'SRV' | 'A') => {
           const socket = createSocket('udp4');

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { eventually, freePort, stop, tempDir } from '@swarm/dev-env';
@@ -10,6 +8,7 @@ import type { SrvAnswer } from 'dns-packet';
 import type { RegistryHandle } from '../src/index.js';
 import { queryDns } from './dns-client.js';
 import { appWithInstances, migrateByRelease, Registries } from './migration-fixture.js';
+import { startUnbound } from './unbound.js';
 
 const missing = (tool: string, args: string[]): string | false =>
   spawnSync(tool, args, { stdio: 'ignore' }).error === undefined
@@ -60,39 +59,18 @@ describe('registry migration: a stock resolver follows the old zone to the new o
   it('unbound follows an SRV question about the old zone to the target', { skip: unboundMissing }, async () => {
     const dir = tempDir('unbound-migration');
     const port = await freePort();
-    const config = join(dir.path, 'unbound.conf');
-    writeFileSync(
-      config,
-      [
-        'server:',
-        '  interface: 127.0.0.1',
-        `  port: ${port}`,
-        '  do-daemonize: no',
-        '  chroot: ""',
-        '  username: ""',
-        `  directory: "${dir.path}"`,
-        '  pidfile: ""',
-        '  use-syslog: no',
-        '  logfile: ""',
-        '  verbosity: 0',
-        '  num-threads: 1',
-        '  do-not-query-localhost: no',
-        '  module-config: "validator iterator"',
-        '  local-zone: "local." nodefault',
+    const unbound = startUnbound({
+      dir: dir.path,
+      port,
+      anchors: [
         ...(await trustAnchor(source.dnsPort as number, 'swarm.local')),
         ...(await trustAnchor(target.dnsPort as number, 'swarm.other')),
-        'remote-control:',
-        '  control-enable: no',
-        'stub-zone:',
-        '  name: "swarm.local"',
-        `  stub-addr: 127.0.0.1@${source.dnsPort}`,
-        'stub-zone:',
-        '  name: "swarm.other"',
-        `  stub-addr: 127.0.0.1@${target.dnsPort}`,
-        '',
-      ].join('\n'),
-    );
-    const unbound = { child: spawn('unbound', ['-d', '-c', config], { stdio: 'ignore' }) };
+      ],
+      stubs: [
+        { zone: 'swarm.local', port: source.dnsPort as number },
+        { zone: 'swarm.other', port: target.dnsPort as number },
+      ],
+    });
     try {
       await eventually('unbound to answer', async () => ((await queryDns(port, 'swarm.local', 'SOA')).answers?.length ? true : undefined));
       const name = `_cms-article._tcp.${oldZoneOf(appId)}`;

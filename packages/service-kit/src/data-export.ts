@@ -100,7 +100,10 @@ async function requireMoveGrant(kit: Kit, data: TransferPageData): Promise<void>
     },
   );
   // Grants grow with owners' moves: those past their time go as a new one comes.
-  await db.deleteFrom('kit_move_grants').where('granted_at', '<', nowSeconds() - MOVE_GRANT_SECONDS).execute();
+  await db
+    .deleteFrom('kit_move_grants')
+    .where('granted_at', '<', nowSeconds() - MOVE_GRANT_SECONDS)
+    .execute();
   await db
     .insertInto('kit_move_grants')
     .values({
