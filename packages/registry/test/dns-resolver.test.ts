@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { spawn, } from 'node:child_process';
+import type { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';

@@ -1,6 +1,6 @@
 import { parseMessage, SwarmError } from '@swarm/protocol';
 import { isUniqueViolation } from '@swarm/runtime';
-import { type DataTransfer, type DomainContext, decodeCursor, encodeCursor } from '@swarm/service-kit';
+import { type DataTransfer, type DomainContext, decodeCursor, pageOf } from '@swarm/service-kit';
 import { z } from 'zod';
 import { Slug } from './slug.js';
 import { ARTICLE_COLUMNS, type ArticleRow, type Tables } from './tables.js';
@@ -56,10 +56,8 @@ export function articleTransfer(forget: (context: DomainContext<Tables>, service
         .orderBy('id')
         .limit(limits.maxItems + 1)
         .execute();
-      const page = rows.slice(0, limits.maxItems);
-      const last = page.at(-1);
-      const next = rows.length > limits.maxItems && last ? encodeCursor([last.id], CURSOR_FILTER) : null;
-      return { items: page.map(itemOf), next };
+      const page = pageOf(rows, limits.maxItems, (row) => [row.id], CURSOR_FILTER);
+      return { items: page.rows.map(itemOf), next: page.nextCursor };
     },
 
     async importPage(instance, items, context) {

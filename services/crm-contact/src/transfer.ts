@@ -1,6 +1,6 @@
 import { parseMessage, SwarmError } from '@swarm/protocol';
 import { isUniqueViolation } from '@swarm/runtime';
-import { type DataTransfer, decodeCursor, encodeCursor } from '@swarm/service-kit';
+import { type DataTransfer, decodeCursor, pageOf } from '@swarm/service-kit';
 import { z } from 'zod';
 import { holderOf } from './fields.js';
 import { CONTACT_COLUMNS, type ContactRow, normalizeEmail, type Tables } from './tables.js';
@@ -50,10 +50,8 @@ export const contactTransfer: DataTransfer<Tables> = {
       .orderBy('id')
       .limit(limits.maxItems + 1)
       .execute();
-    const page = rows.slice(0, limits.maxItems);
-    const last = page.at(-1);
-    const next = rows.length > limits.maxItems && last ? encodeCursor([last.id], CURSOR_FILTER) : null;
-    return { items: page.map(itemOf), next };
+    const page = pageOf(rows, limits.maxItems, (row) => [row.id], CURSOR_FILTER);
+    return { items: page.rows.map(itemOf), next: page.nextCursor };
   },
 
   async importPage(instance, items, { db }) {
