@@ -16,11 +16,12 @@ import { instanceRoutes } from './instances.js';
 import { migrationRoutes } from './migration.js';
 import { namespaceAppRoutes } from './namespace-apps.js';
 import { namespaceRoutes } from './namespaces.js';
-import { openApiRoutes } from './openapi.js';
+import { describedRoutes, openApiRoutes } from './openapi.js';
 import { releaseRoutes } from './release.js';
 import { wellKnownRoutes } from './well-known.js';
 
 export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void {
+  const described = describedRoutes(app);
   wellKnownRoutes(app, ctx);
   namespaceRoutes(app, ctx);
   namespaceAppRoutes(app, ctx);
@@ -40,4 +41,5 @@ export function registerRoutes(app: FastifyInstance, ctx: RegistryContext): void
   instanceUpdateRoutes(app, ctx);
   adminRoutes(app, ctx);
   openApiRoutes(app);
+  described.check();
 }

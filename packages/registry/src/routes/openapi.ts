@@ -1,5 +1,7 @@
 import {
   AppManifest,
+  AppRetirement,
+  AppRetirementAnswer,
   AppUpdate,
   AppUpdateAnswer,
   BackboneUpdate,
@@ -8,6 +10,10 @@ import {
   CatalogEntry,
   Decommission,
   DelegateAuthority,
+  Delegation,
+  DelegationRecord,
+  DelegationRevocation,
+  DelegationsAnswer,
   GuardianChange,
   Heartbeat,
   IdentityRecovery,
@@ -20,11 +26,15 @@ import {
   MigrationVeto,
   NamespaceClaim,
   Offer,
+  ProviderHeartbeat,
+  ProviderHeartbeatAnswer,
   RebindAnswer,
   ReleaseAnswer,
   ServiceCall,
   ServiceRebind,
   SignedContext,
+  UpdateBindingAnswer,
+  UpdateBindingRequest,
 } from '@swarm/protocol';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -103,6 +113,40 @@ const OPERATIONS: Record<string, Record<string, Operation>> = {
       answer: ReleaseAnswer,
     },
   },
+  '/v1/namespaces/{namespace}/delegations': {
+    post: { summary: 'Grant a delegated key (Master key only, delegation)', body: Delegation, answer: DelegationRecord, status: 201 },
+    get: { summary: 'The namespace’s delegated keys (public, like the audit log)', answer: DelegationsAnswer },
+  },
+  '/v1/namespaces/{namespace}/delegations/{delegation_id}/revoke': {
+    post: {
+      summary: 'Revoke a delegated key (Master key only, delegation_revocation)',
+      body: DelegationRevocation,
+      answer: DelegationRecord,
+    },
+  },
+  '/v1/apps/{app_id}/delegations': { get: { summary: 'The delegated keys granted for the app (public)', answer: DelegationsAnswer } },
+  '/v1/apps/{app_id}/retire': {
+    post: {
+      summary: 'Retire the app once its services are gone (Master key only, app_retirement)',
+      body: AppRetirement,
+      answer: AppRetirementAnswer,
+    },
+  },
+  '/v1/providers/{provider}/heartbeats': {
+    post: {
+      summary: 'Batched liveness of a provider’s instances (the provider’s catalog key, provider_heartbeat)',
+      body: ProviderHeartbeat,
+      answer: ProviderHeartbeatAnswer,
+    },
+  },
+  '/v1/apps/{app_id}/services/{service_id}/update': {
+    post: {
+      summary: 'An instance’s provider passes on the owner’s update (provider key over the owner’s instance_update, update_binding)',
+      body: UpdateBindingRequest,
+      answer: UpdateBindingAnswer,
+      status: 201,
+    },
+  },
   '/v1/admin/trust': {
     get: { summary: 'Peer registries trusted for migrations (admin token)', admin: true },
     put: { summary: 'Replace the peer registries trusted for migrations: { registries: [...] } (admin token)', admin: true },
@@ -110,6 +154,33 @@ const OPERATIONS: Record<string, Record<string, Operation>> = {
   '/v1/admin/apps/{app_id}/suspend': { post: { summary: 'Suspend an app (admin token)', admin: true } },
   '/v1/admin/apps/{app_id}/resume': { post: { summary: 'Resume a suspended app (admin token)', admin: true } },
 };
+
+/** Served by every part for operators and probes, described in docs/OPERATIONS.md rather than here. */
+const OPERATIONAL_PATHS = new Set(['/openapi.json', '/healthz', '/readyz', '/metrics']);
+
+/**
+ * The registry's routes, each of which must be in OPERATIONS: its summary says who may call it
+ * (a key and purpose, the admin token, or nobody in particular for public reads). Collects the
+ * routes registered after it and `check()` stops the start when one was never described.
+ */
+export function describedRoutes(app: FastifyInstance): { check(): void } {
+  const undescribed: string[] = [];
+  app.addHook('onRoute', (route) => {
+    const path = route.url.replace(/:(\w+)/g, '{$1}');
+    if (OPERATIONAL_PATHS.has(path)) return;
+    for (const method of [route.method].flat()) {
+      if (method === 'HEAD' || method === 'OPTIONS') continue;
+      if (!OPERATIONS[path]?.[method.toLowerCase()]) undescribed.push(`${method} ${route.url}`);
+    }
+  });
+  return {
+    check() {
+      if (undescribed.length > 0) {
+        throw new Error(`registry routes without a description of who may call them (routes/openapi.ts): ${undescribed.join(', ')}`);
+      }
+    },
+  };
+}
 
 const schema = (type: z.ZodType) => z.toJSONSchema(type, { unrepresentable: 'any', io: 'input' });
 
