@@ -7,7 +7,6 @@
 //                                       what happened since the last report, with its own CPU.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { appManifest, bindingRequest, developerProof, listedProvider, makeDeveloper, makeProvider, namespaceClaim } from '@swarm/dev-env';
 import { appDnsZone, newNonce, nowSeconds, type SigningKey, signEnvelope } from '@swarm/protocol';
 import { Pool } from 'undici';
@@ -20,7 +19,7 @@ import {
   type SeedFile,
   type SeedOptions,
 } from './beats.js';
-import { percentile } from './harness.js';
+import { LoadWindow, serveReports } from './load-window.js';
 
 const [command, json] = process.argv.slice(2);
 const options = JSON.parse(json ?? 'null');
@@ -141,7 +140,7 @@ async function beat(o: BeatOptions): Promise<void> {
   const send = perInstanceSender(pool);
   const perSecond = instances.length / o.intervalSeconds;
 
-  let window = emptyWindow();
+  let window = new LoadWindow();
   let inFlight = 0;
   const fire = (instance: Instance) => {
     if (inFlight >= o.maxInFlight) {
@@ -157,13 +156,9 @@ async function beat(o: BeatOptions): Promise<void> {
     send(instance).then(
       (outcome) => {
         inFlight--;
-        if (counted.latenciesMs.length < 200_000) counted.latenciesMs.push(performance.now() - at);
+        counted.latency(performance.now() - at);
         if (outcome.status === 200) counted.accepted++;
-        else {
-          counted.refused++;
-          const code = `${outcome.status} ${outcome.code}`;
-          counted.refusedByCode[code] = (counted.refusedByCode[code] ?? 0) + 1;
-        }
+        else counted.refuse(`${outcome.status} ${outcome.code}`);
       },
       () => {
         inFlight--;
@@ -181,52 +176,13 @@ async function beat(o: BeatOptions): Promise<void> {
   }, 5);
 
   const report = (): BeatReport => {
-    const now = performance.now();
-    const cpu = process.cpuUsage(window.cpu);
-    const seconds = (now - window.at) / 1000;
     const done = window;
-    window = emptyWindow();
-    return {
-      instances: instances.length,
-      interval_seconds: o.intervalSeconds,
-      target_per_second: perSecond,
-      seconds,
-      sent: done.sent,
-      accepted: done.accepted,
-      accepted_per_second: done.accepted / seconds,
-      refused: done.refused,
-      refused_by_code: done.refusedByCode,
-      failed: done.failed,
-      skipped: done.skipped,
-      in_flight: inFlight,
-      p50_ms: percentile(done.latenciesMs, 50),
-      p99_ms: percentile(done.latenciesMs, 99),
-      cpu_share: (cpu.user + cpu.system) / 1e6 / seconds,
-    };
+    window = new LoadWindow();
+    return done.report(instances.length, o.intervalSeconds, inFlight);
   };
   process.stdout.write(`${JSON.stringify({ instances: instances.length, per_second: perSecond })}\n`);
-  const stopAll = async () => {
+  serveReports(report, async () => {
     clearInterval(timer);
     await pool.destroy();
-    process.exit(0);
-  };
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    if (line.trim() === 'report') process.stdout.write(`${JSON.stringify(report())}\n`);
   });
-  process.stdin.on('end', stopAll);
-  process.on('SIGTERM', stopAll);
-}
-
-function emptyWindow() {
-  return {
-    at: performance.now(),
-    cpu: process.cpuUsage(),
-    sent: 0,
-    accepted: 0,
-    refused: 0,
-    refusedByCode: {} as Record<string, number>,
-    failed: 0,
-    skipped: 0,
-    latenciesMs: [] as number[],
-  };
 }

@@ -5,12 +5,11 @@
 // each provider's signed heartbeats (MAX_PROVIDER_BEATS instances a request) so that every
 // instance beats once per interval, the requests spread evenly over it. `report` on stdin prints
 // what happened since the last report (as beats-load.ts does), with its own CPU.
-import { createInterface } from 'node:readline';
 import { MAX_PROVIDER_BEATS, newNonce, nowSeconds, type SigningKey, signEnvelope } from '@swarm/protocol';
 import SQLite from 'better-sqlite3';
 import { Pool } from 'undici';
 import { type BeatReport, type InstanceKeyJwk, instanceKeyOf } from './beats.js';
-import { percentile } from './harness.js';
+import { LoadWindow, serveReports } from './load-window.js';
 
 export interface ProviderBeatsOptions {
   registry: string;
@@ -30,6 +29,12 @@ interface Batch {
   beats: Array<{ app_id: string; service_id: string; status: 'ok' }>;
 }
 
+/** A window that also counts signed requests and the beats they asked for. */
+class ProviderWindow extends LoadWindow {
+  requests = 0;
+  asked = 0;
+}
+
 const options = JSON.parse(process.argv[2] ?? 'null') as ProviderBeatsOptions | null;
 if (!options) throw new Error('usage: provider-beats-load.ts <ProviderBeatsOptions as JSON>');
 
@@ -39,7 +44,7 @@ const pool = new Pool(options.registry, { connections: options.connections, pipe
 const perSecond = instances / options.intervalSeconds;
 const requestsPerSecond = batches.length / options.intervalSeconds;
 
-let window = emptyWindow();
+let window = new ProviderWindow();
 let inFlight = 0;
 
 /** Beats the registry took, and the others by code (a whole request refused: `<status> <code>` for each of its beats). */
@@ -84,12 +89,9 @@ function fire(batch: Batch): void {
   send(batch).then(
     (outcome) => {
       inFlight--;
-      counted.latenciesMs.push(performance.now() - at);
+      counted.latency(performance.now() - at);
       counted.accepted += outcome.accepted;
-      for (const [code, n] of Object.entries(outcome.refused)) {
-        counted.refusedByCode[code] = (counted.refusedByCode[code] ?? 0) + n;
-        counted.refused += n;
-      }
+      for (const [code, n] of Object.entries(outcome.refused)) counted.refuse(code, n);
     },
     () => {
       inFlight--;
@@ -107,43 +109,18 @@ const timer = setInterval(() => {
 }, 5);
 
 function report(): BeatReport & { requests: number; asked: number } {
-  const now = performance.now();
-  const cpu = process.cpuUsage(window.cpu);
-  const seconds = (now - window.at) / 1000;
   const done = window;
-  window = emptyWindow();
-  return {
-    instances,
-    interval_seconds: options!.intervalSeconds,
-    target_per_second: perSecond,
-    seconds,
-    requests: done.requests,
-    asked: done.asked,
-    sent: done.asked - done.skipped,
-    accepted: done.accepted,
-    accepted_per_second: done.accepted / seconds,
-    refused: done.refused,
-    refused_by_code: done.refusedByCode,
-    failed: done.failed,
-    skipped: done.skipped,
-    in_flight: inFlight,
-    p50_ms: percentile(done.latenciesMs, 50),
-    p99_ms: percentile(done.latenciesMs, 99),
-    cpu_share: (cpu.user + cpu.system) / 1e6 / seconds,
-  };
+  window = new ProviderWindow();
+  // Beats asked for, of which those skipped never left: the rest were sent.
+  done.sent = done.asked - done.skipped;
+  return { ...done.report(instances, options!.intervalSeconds, inFlight), requests: done.requests, asked: done.asked };
 }
 
 process.stdout.write(`${JSON.stringify({ instances, requests: batches.length, per_second: perSecond })}\n`);
-const stopAll = async () => {
+serveReports(report, async () => {
   clearInterval(timer);
   await pool.destroy();
-  process.exit(0);
-};
-createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line.trim() === 'report') process.stdout.write(`${JSON.stringify(report())}\n`);
 });
-process.stdin.on('end', stopAll);
-process.on('SIGTERM', stopAll);
 
 /** Each provider's active bindings, MAX_PROVIDER_BEATS to a request; providers interleaved so none beats all at once. */
 function readBatches(o: ProviderBeatsOptions): Batch[] {
@@ -169,19 +146,4 @@ function readBatches(o: ProviderBeatsOptions): Batch[] {
     for (const own of perProvider) if (round < own.length) all.push(own[round] as Batch);
   }
   return all;
-}
-
-function emptyWindow() {
-  return {
-    at: performance.now(),
-    cpu: process.cpuUsage(),
-    requests: 0,
-    asked: 0,
-    accepted: 0,
-    refused: 0,
-    refusedByCode: {} as Record<string, number>,
-    failed: 0,
-    skipped: 0,
-    latenciesMs: [] as number[],
-  };
 }
