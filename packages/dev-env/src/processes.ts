@@ -115,7 +115,9 @@ export function spawnSwarm<T = Record<string, unknown>>(name: string, args: stri
 
 /** `node --import tsx <script> <args…>`: a TypeScript program that prints its JSON summary when ready. */
 export function spawnScript<T = Record<string, unknown>>(name: string, script: string, args: string[] = [], options: SpawnOptions = {}) {
-  return spawnPart<T>(name, ['--import', 'tsx', script, ...args], options);
+  // SWARM_PROFILE_DIR: every spawned part writes a CPU profile there when it exits (docs/PERFORMANCE.md, "Profiling").
+  const profile = process.env.SWARM_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SWARM_PROFILE_DIR}`] : [];
+  return spawnPart<T>(name, [...profile, '--import', 'tsx', script, ...args], options);
 }
 
 /** Resolves once the process has exited (at once if it already has). */

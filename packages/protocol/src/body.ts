@@ -51,23 +51,23 @@ function checkKeys(text: string): void {
   const stack: Array<Set<string> | null> = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '{') {
+    const ch = text.charCodeAt(i);
+    if (ch === OPEN_BRACE) {
       stack.push(new Set());
       expectKey = true;
-    } else if (ch === '[') {
+    } else if (ch === OPEN_BRACKET) {
       stack.push(null);
       expectKey = false;
-    } else if (ch === '}' || ch === ']') {
+    } else if (ch === CLOSE_BRACE || ch === CLOSE_BRACKET) {
       stack.pop();
       expectKey = false;
-    } else if (ch === ',') {
+    } else if (ch === COMMA) {
       expectKey = stack[stack.length - 1] instanceof Set;
-    } else if (ch === '"') {
-      let end = i + 1;
-      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+    } else if (ch === QUOTE) {
+      const end = closingQuote(text, i);
       if (expectKey) {
-        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        const inner = text.slice(i + 1, end);
+        const key = inner.includes('\\') ? (JSON.parse(text.slice(i, end + 1)) as string) : inner;
         const keys = stack[stack.length - 1] as Set<string>;
         if (FORBIDDEN_KEYS.has(key)) throw new SwarmError('invalid_request', `key "${key}" is not allowed`);
         if (keys.has(key)) throw new SwarmError('invalid_request', `duplicate key "${key}"`);
@@ -76,5 +76,25 @@ function checkKeys(text: string): void {
       }
       i = end;
     }
+  }
+}
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** The index of the quote that closes the string opening at `open` (the text is valid JSON). */
+function closingQuote(text: string, open: number): number {
+  let at = text.indexOf('"', open + 1);
+  for (;;) {
+    // A quote preceded by an odd run of backslashes is escaped.
+    let backslashes = 0;
+    while (text.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return at;
+    at = text.indexOf('"', at + 1);
   }
 }

@@ -68,8 +68,16 @@ export const PROTOCOL_VERSION = '1.0';
 
 const PREFIX = 'swarm/1.0/';
 
-/** RFC 8785 (JCS) text of a JSON value. */
+/**
+ * RFC 8785 (JCS) text of a JSON value. JCS writes strings and numbers as JSON.stringify does and
+ * orders keys by UTF-16 code units: plain data is put in that order (objects copied only where
+ * their keys are not in it already, as schemas declare fields) and written by the native
+ * JSON.stringify, several times faster on a provider's batch of 500 beats. Anything else
+ * (a Date, a toJSON, undefined, NaN, a lone surrogate) goes through the library.
+ */
 export function canonicalJson(value: unknown): string {
+  const ordered = inCanonicalOrder(value);
+  if (ordered !== NOT_PLAIN) return JSON.stringify(ordered);
   let text: string | undefined;
   try {
     text = canonicalize(value);
@@ -79,6 +87,66 @@ export function canonicalJson(value: unknown): string {
   }
   if (text === undefined) throw new SwarmError('invalid_request', 'value has no canonical JSON form');
   return text;
+}
+
+const NOT_PLAIN = Symbol('not plain JSON');
+
+/**
+ * `value` with every object's own keys in code-unit order (the same object where they are), for
+ * JSON.stringify to write exactly as JCS does; NOT_PLAIN for anything but plain objects, arrays,
+ * well-formed strings, finite numbers, booleans and null.
+ */
+function inCanonicalOrder(value: unknown): unknown {
+  switch (typeof value) {
+    case 'string':
+      return value.isWellFormed() ? value : NOT_PLAIN;
+    case 'number':
+      return Number.isFinite(value) ? value : NOT_PLAIN;
+    case 'boolean':
+      return value;
+    case 'object': {
+      if (value === null) return value;
+      if (Array.isArray(value)) {
+        let copy: unknown[] | null = null;
+        for (let i = 0; i < value.length; i++) {
+          const item = inCanonicalOrder(value[i]);
+          if (item === NOT_PLAIN) return NOT_PLAIN;
+          if (item !== value[i]) {
+            copy ??= value.slice();
+            copy[i] = item;
+          }
+        }
+        return copy ?? value;
+      }
+      const prototype = Object.getPrototypeOf(value);
+      if ((prototype !== Object.prototype && prototype !== null) || 'toJSON' in value) return NOT_PLAIN;
+      const keys = Object.keys(value);
+      let inOrder = true;
+      let changed = false;
+      const items: unknown[] = new Array(keys.length);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        if (!key.isWellFormed()) return NOT_PLAIN;
+        if (i > 0 && !((keys[i - 1] as string) < key)) inOrder = false;
+        const original = (value as Record<string, unknown>)[key];
+        const item = inCanonicalOrder(original);
+        if (item === NOT_PLAIN) return NOT_PLAIN;
+        items[i] = item;
+        if (item !== original) changed = true;
+      }
+      if (inOrder && !changed) return value;
+      const order = keys.map((_, i) => i);
+      if (!inOrder) order.sort((a, b) => ((keys[a] as string) < (keys[b] as string) ? -1 : 1));
+      // fromEntries makes own keys, `__proto__` included, in this order; but integer-like keys
+      // always come first in ascending value, whatever the order ("9" before "10"): checked.
+      const copy = Object.fromEntries(order.map((i) => [keys[i], items[i]]));
+      const written = Object.keys(copy);
+      for (let i = 0; i < written.length; i++) if (written[i] !== keys[order[i] as number]) return NOT_PLAIN;
+      return copy;
+    }
+    default:
+      return NOT_PLAIN;
+  }
 }
 
 /** The exact bytes a signature covers: `swarm/1.0/<purpose>\n` + JCS(object), UTF-8. */

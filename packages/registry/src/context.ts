@@ -4,7 +4,7 @@ import type { AppLookups } from './app-lookups.js';
 import type { Liveness } from './liveness.js';
 import type { InstanceQuotas } from './routes/bindings.js';
 import type { AppReads } from './storage/apps.js';
-import type { BindingReads } from './storage/bindings.js';
+import type { BeatRows, BindingReads } from './storage/bindings.js';
 import type { Executor, RegistryDb } from './storage/schema.js';
 
 /** Everything a route needs, built once by startRegistry. */
@@ -13,6 +13,8 @@ export interface RegistryContext {
   dialect: Dialect;
   /** The reads every lookup makes, compiled once; writes and transactions use `db`. */
   reads: { apps: AppReads; bindings: BindingReads };
+  /** The rows beats are written to, many to a transaction (storage/bindings.ts). */
+  beatRows: BeatRows;
   /** Service DNS answers of the current second (app-lookups.ts): JSON over HTTP, instances and encoded replies for DNS, per app. */
   lookups: AppLookups;
   /**

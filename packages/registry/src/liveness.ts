@@ -1,7 +1,6 @@
 import { MISSED_HEARTBEATS } from './context.js';
 import type { SharedBeat, SharedBeats } from './shared-beats.js';
-import { type BindingRow, type StoredBeat, storeBeats } from './storage/bindings.js';
-import type { RegistryDb } from './storage/schema.js';
+import type { BeatRows, BindingRow, StoredBeat } from './storage/bindings.js';
 
 export interface LivenessOptions {
   intervalSeconds: number;
@@ -16,17 +15,29 @@ export interface LivenessOptions {
   onStopped?: (appId: string) => void;
 }
 
+/**
+ * One instance's last beat. The instance is the entry's key (`keyOf`): its app and service ids
+ * are not kept twice, a million entries is what this table is sized for.
+ */
+export interface ExternalChanges {
+  /** Moves when another process commits (SQLite's data version); null: changes are announced instead. */
+  stamp: (() => number) | null;
+  /** False while announcements may be missed (the change channel reconnecting). */
+  listening: () => boolean;
+}
+
 interface Beat {
-  appId: string;
-  serviceId: string;
   at: number;
   status: string;
   /** What the row holds (this process wrote it or read it). */
   stored: number;
   /** Taken by this replica (false: another replica's, heard through Redis): only its taker writes a row merely due. */
   own: boolean;
+  /** The provider whose active binding this replica last read (null: only heard from another replica). */
+  provider: string | null;
+  /** `Liveness.generation` before that read: a change of the app heard since makes `renew` read again. */
+  verified: number;
 }
-
 /**
  * Last beats of the bound instances, in memory; the database row is written when health changes
  * (unhealthy → healthy, ok ↔ degraded: at once, with the beat; healthy → unhealthy: by the sweep,
@@ -49,18 +60,30 @@ interface Beat {
  * answers here.
  */
 export class Liveness {
-  readonly #db: RegistryDb;
+  readonly #rows: BeatRows;
   readonly #options: LivenessOptions;
   readonly #beats = new Map<string, Beat>();
+  /** One string per provider name, shared by its entries. */
+  readonly #providers = new Map<string, string>();
+  /** Apps changed since their entries were read (see `changed`), with when; pruned by the sweep. */
+  readonly #appChanges = new Map<string, { generation: number; at: number }>();
+  #generation = 1;
+  /** How this replica hears of changes it did not make (see `watch`); none: it makes them all. */
+  #external: ExternalChanges = { stamp: null, listening: () => true };
+  #lastStamp: number | null = null;
+  /** Every entry read before this generation is read again (a reset of the change channel). */
+  #resetGeneration = 0;
   #timer: NodeJS.Timeout | null = null;
   #sweeping: Promise<void> | null = null;
   #shared: SharedBeats | null = null;
   #revived: (appId: string) => void = () => {};
   /** Rows written by sweeps and transitions: tests and the bench count writes with it. */
   writes = 0;
+  /** Beats `renew` took from memory alone (tests). */
+  renewals = 0;
 
-  constructor(db: RegistryDb, options: LivenessOptions) {
-    this.#db = db;
+  constructor(rows: BeatRows, options: LivenessOptions) {
+    this.#rows = rows;
     this.#options = options;
   }
 
@@ -81,11 +104,43 @@ export class Liveness {
       const key = keyOf(beat.appId, beat.serviceId);
       const known = this.#beats.get(key);
       if (known && known.at >= beat.at) continue;
-      const { appId, serviceId, at, status } = beat;
-      this.#beats.set(key, { appId, serviceId, at, status, stored: known?.stored ?? 0, own: false });
+      const { at, status } = beat;
+      const provider = known?.provider ?? null;
+      this.#beats.set(key, {
+        at,
+        status: statusOf(status),
+        stored: known?.stored ?? 0,
+        own: false,
+        provider,
+        verified: known?.verified ?? 0,
+      });
       // Unknown here, or stopped: answers kept here may leave it out.
-      if (!known || known.at < since) this.#revived(appId);
+      if (!known || known.at < since) this.#revived(beat.appId);
     }
+  }
+
+  /**
+   * How changes made elsewhere are heard: SQLite's data version (another process committed to
+   * the file: every entry is read again), or the PostgreSQL change channel (`changed`,
+   * `changedAll`), without which memory is not trusted at all.
+   */
+  watch(external: ExternalChanges): void {
+    this.#external = external;
+    this.#lastStamp = external.stamp?.() ?? null;
+  }
+
+  /**
+   * Whether `renew` may take beats from memory now; once per batch, as it costs a read of the
+   * data version. An entry read before a change made elsewhere is read again.
+   */
+  mayRenew(): boolean {
+    if (this.#options.persistSeconds === 0 || !this.#external.listening()) return false;
+    const stamp = this.#external.stamp?.() ?? null;
+    if (stamp !== this.#lastStamp) {
+      this.#lastStamp = stamp;
+      this.changedAll();
+    }
+    return true;
   }
 
   get size(): number {
@@ -127,17 +182,23 @@ export class Liveness {
     return now < warmUpEnd ? Math.min(until, warmUpEnd) : until;
   }
 
+  /** Taken before reading a binding row, passed to `beat`: a change heard after it makes the read stale. */
+  get generation(): number {
+    return this.#generation;
+  }
+
   /**
-   * Takes one verified beat of an active binding. `record` writes the row (false: the binding
-   * is no longer active); it runs when health changes (`transition`: the other replicas are
-   * told) or every beat is to be written. Answers whether the instance was unhealthy before
-   * (its DNS answers change), or null when the row refused it.
+   * Takes one verified beat of an active binding, read at `generation` (or now). `record` writes
+   * the row (false: the binding is no longer active); it runs when health changes (`transition`:
+   * the other replicas are told) or every beat is to be written. Answers whether the instance was
+   * unhealthy before (its DNS answers change), or null when the row refused it.
    */
   async beat(
     row: BindingRow,
     status: string,
     now: number,
     record: (at: number, status: string, transition: boolean) => Promise<boolean>,
+    generation = this.#generation,
   ): Promise<{ cameBack: boolean } | null> {
     const key = keyOf(row.appId, row.serviceId);
     const known = this.#beats.get(key);
@@ -155,14 +216,47 @@ export class Liveness {
       this.writes++;
       stored = at;
     }
-    this.#beats.set(key, { appId: row.appId, serviceId: row.serviceId, at, status, stored, own: true });
+    const provider = this.#providerName(row.provider);
+    this.#beats.set(key, { at, status: statusOf(status), stored, own: true, provider, verified: generation });
     this.#shared?.push({ appId: row.appId, serviceId: row.serviceId, at, status });
     return { cameBack };
   }
 
+  /**
+   * A beat taken from memory alone, without reading the binding (batched liveness at a million
+   * instances): only for an instance this replica read as an active binding of `provider`, with
+   * no change of its app heard since, healthy now and keeping its status, so nothing is written
+   * and no answer changes; only after `mayRenew` said yes for this batch. False: take it through `beat`. A revocation here forgets the entry;
+   * one at another replica reaches `changed` through the change channel.
+   */
+  renew(provider: string, appId: string, serviceId: string, status: string, now: number): boolean {
+    const beat = this.#beats.get(keyOf(appId, serviceId));
+    if (beat === undefined || beat.provider !== provider || beat.status !== status || beat.at < this.healthySince(now)) return false;
+    if (beat.verified < this.#resetGeneration) return false;
+    const change = this.#appChanges.get(appId);
+    if (change !== undefined && change.generation > beat.verified) return false;
+    if (now > beat.at) beat.at = now;
+    beat.own = true;
+    this.renewals++;
+    this.#shared?.push({ appId, serviceId, at: beat.at, status });
+    return true;
+  }
+
+  /** An app changed (heard from another replica, or revoked here): its entries are read again before `renew` takes a beat. */
+  changed(appId: string, now: number): void {
+    this.#appChanges.set(appId, { generation: ++this.#generation, at: now });
+  }
+
+  /** Every app may have changed (the change channel reconnected). */
+  changedAll(): void {
+    this.#resetGeneration = ++this.#generation;
+  }
+
   /** Forgets an instance (revoked): its row already says everything. */
-  forget(appId: string, serviceId: string): void {
+  forget(appId: string, serviceId: string, now: number): void {
     this.#beats.delete(keyOf(appId, serviceId));
+    // A batch that read the binding before the revocation must not bring it back for `renew`.
+    this.changed(appId, now);
     void this.#shared?.forget(appId, serviceId);
   }
 
@@ -190,20 +284,24 @@ export class Liveness {
    */
   async sweep(now: number): Promise<void> {
     const due: StoredBeat[] = [];
-    const gone: Beat[] = [];
+    const gone: StoredBeat[] = [];
     const stoppedApps = new Set<string>();
     const since = this.healthySince(now);
     for (const [key, beat] of this.#beats) {
       const stopped = beat.at < since;
-      if (stopped || (beat.own && beat.at - beat.stored >= this.#options.persistSeconds)) {
-        if (beat.at > beat.stored) due.push(beat);
-      }
+      const isDue = (stopped || (beat.own && beat.at - beat.stored >= this.#options.persistSeconds)) && beat.at > beat.stored;
+      if (!isDue && !stopped) continue;
+      const stored = storedOf(key, beat);
+      if (isDue) due.push(stored);
       if (stopped) {
         this.#beats.delete(key);
-        gone.push(beat);
-        stoppedApps.add(beat.appId);
+        gone.push(stored);
+        stoppedApps.add(stored.appId);
       }
     }
+    // An entry read before a change and not renewed since is gone by now: the change is forgotten.
+    const changesSince = since - this.#options.intervalSeconds;
+    for (const [appId, change] of this.#appChanges) if (change.at < changesSince) this.#appChanges.delete(appId);
     void this.#shared?.forgetAll(gone);
     await this.#store(due);
     for (const appId of stoppedApps) this.#options.onStopped?.(appId);
@@ -213,7 +311,9 @@ export class Liveness {
   async flush(): Promise<void> {
     await this.#sweeping;
     await this.#shared?.flush();
-    await this.#store([...this.#beats.values()].filter((beat) => beat.own && beat.at > beat.stored));
+    const due: StoredBeat[] = [];
+    for (const [key, beat] of this.#beats) if (beat.own && beat.at > beat.stored) due.push(storedOf(key, beat));
+    await this.#store(due);
   }
 
   async stop(): Promise<void> {
@@ -226,12 +326,19 @@ export class Liveness {
     if (due.length === 0) return;
     // Written before the rows: a beat taken meanwhile must not be marked stored.
     const values = due.map((beat) => ({ appId: beat.appId, serviceId: beat.serviceId, at: beat.at, status: beat.status }));
-    await storeBeats(this.#db, values);
+    await this.#rows.store(values);
     this.writes += values.length;
     for (const value of values) {
       const beat = this.#beats.get(keyOf(value.appId, value.serviceId));
       if (beat && beat.stored < value.at) beat.stored = value.at;
     }
+  }
+
+  #providerName(name: string): string {
+    const known = this.#providers.get(name);
+    if (known !== undefined) return known;
+    this.#providers.set(name, name);
+    return name;
   }
 
   #assumedBeat(row: BindingRow, now: number): number {
@@ -246,4 +353,14 @@ export class Liveness {
 
 function keyOf(appId: string, serviceId: string): string {
   return `${appId}\n${serviceId}`;
+}
+
+function storedOf(key: string, beat: Beat): StoredBeat {
+  const cut = key.indexOf('\n');
+  return { appId: key.slice(0, cut), serviceId: key.slice(cut + 1), at: beat.at, status: beat.status };
+}
+
+/** The two statuses as constants: a million entries do not each hold a copy parsed from a request. */
+function statusOf(status: string): string {
+  return status === 'ok' ? 'ok' : status === 'degraded' ? 'degraded' : status;
 }

@@ -44,7 +44,7 @@ import { DEFAULT_INSTANCE_QUOTAS, type InstanceQuotas } from './routes/bindings.
 import { registerRoutes } from './routes/index.js';
 import { SharedBeats } from './shared-beats.js';
 import { prepareAppReads } from './storage/apps.js';
-import { prepareBindingReads } from './storage/bindings.js';
+import { prepareBeatRows, prepareBindingReads } from './storage/bindings.js';
 import { migrations } from './storage/migrations.js';
 import type { RegistryDb, RegistryTables } from './storage/schema.js';
 import { settingOrCreate } from './storage/settings.js';
@@ -247,13 +247,15 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       () => heartbeatIntervalSeconds,
       (since) => liveness?.beatingSince(since) ?? null,
     );
-    liveness = new Liveness(database.db, {
+    const beatRows = prepareBeatRows(database.db, database.prepare, database.runInTransaction);
+    liveness = new Liveness(beatRows, {
       intervalSeconds: heartbeatIntervalSeconds,
       persistSeconds: heartbeatIntervalSeconds * (options.persistBeatsEveryIntervals ?? (database.dialect === 'sqlite' || redis ? 6 : 0)),
       startedAt: nowSeconds(),
       // Health lost by time alone changes DNS answers: the zone's serial moves with it.
       onStopped: (appId) => lookups.changed(appId),
     });
+    const lastBeats = liveness;
     // SQLite: the data version moves only when another process commits. PostgreSQL: answers are
     // kept while the change channel listens to every replica's commits.
     let changes: ChangeChannel | null = null;
@@ -269,12 +271,23 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       const channel = await ChangeChannel.open({
         url: options.databaseUrl,
         schema: options.databaseSchema ?? new URL(options.databaseUrl).searchParams.get('schema') ?? undefined,
-        onChange: (appId) => lookups.changed(appId),
-        onReset: () => lookups.clear(),
+        onChange: (appId) => {
+          lookups.changed(appId);
+          lastBeats.changed(appId, nowSeconds());
+        },
+        onReset: () => {
+          lookups.clear();
+          lastBeats.changedAll();
+        },
       });
       changes = channel;
       shutdown.onRelease(() => channel.close());
     }
+    lastBeats.watch(
+      database.dataVersion
+        ? { stamp: database.dataVersion, listening: () => true }
+        : { stamp: null, listening: () => changes?.listening ?? false },
+    );
     if (redis) {
       const table = liveness;
       const shared = await SharedBeats.open({
@@ -309,6 +322,7 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
       db: database.db,
       dialect: database.dialect,
       reads: { apps: prepareAppReads(database.db, database.prepare), bindings: prepareBindingReads(database.db, database.prepare) },
+      beatRows,
       lookups,
       announceChange: async (trx, appId) => {
         await changes?.announce(trx, appId);

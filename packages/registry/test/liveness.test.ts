@@ -5,7 +5,7 @@ import { openDatabase } from '@swarm/runtime';
 import fc from 'fast-check';
 import type { RegistryHandle } from '../src/index.js';
 import { Liveness } from '../src/liveness.js';
-import type { BindingRow } from '../src/storage/bindings.js';
+import { type BindingRow, prepareBeatRows } from '../src/storage/bindings.js';
 import type { RegistryTables } from '../src/storage/schema.js';
 import { boundInstance, developerWithApp, get, listedProvider, post, serviceCall, sqliteBackend } from './helpers.js';
 
@@ -117,7 +117,12 @@ describe('liveness after a restart (warm-up)', () => {
     revokedAt: null,
     changedAt: null,
   });
-  const liveness = () => new Liveness(database.db, { intervalSeconds: interval, persistSeconds: persist, startedAt });
+  const liveness = () =>
+    new Liveness(prepareBeatRows(database.db, database.prepare, database.runInTransaction), {
+      intervalSeconds: interval,
+      persistSeconds: persist,
+      startedAt,
+    });
 
   it('never drops a live instance whose row lagged its last beat, and gives the doubt only until every live one beat', () => {
     const table = liveness();

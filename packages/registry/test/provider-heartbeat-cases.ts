@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '@swarm/dev-env';
 import { generateSigningKey, MAX_PROVIDER_BEATS, newNonce, nowSeconds, type SigningKey, signEnvelope } from '@swarm/protocol';
 import fc from 'fast-check';
 import type { RegistryHandle } from '../src/index.js';
@@ -20,7 +21,8 @@ import {
 type Beat = { app_id: string; service_id: string; status: 'ok' | 'degraded' };
 
 /** Batched liveness (docs/PROTOCOL.md, "Provider heartbeats") against each backend. */
-export function providerHeartbeatCases(backend: Backend): void {
+export function providerHeartbeatCases(backendOf: () => Backend): void {
+  const backend = backendOf();
   describe(`provider heartbeats on ${backend.name}`, { skip: backend.skip }, () => {
     let registry: RegistryHandle;
     let url: string;
@@ -168,6 +170,85 @@ export function providerHeartbeatCases(backend: Backend): void {
         }),
         { numRuns: 60 },
       );
+    });
+  });
+
+  const memory = backendOf();
+  describe(`provider heartbeats taken from memory on ${memory.name}`, { skip: memory.skip }, () => {
+    let registry: RegistryHandle;
+    let other: RegistryHandle;
+    let dev: Developer;
+    let appId: string;
+    let provider: Provider;
+    let rival: Provider;
+
+    before(async () => {
+      // Rows merely due every 6 intervals (the default but for PostgreSQL without Redis): beats live in memory.
+      registry = await memory.start({ heartbeatIntervalSeconds: 5, persistBeatsEveryIntervals: 6 });
+      // A second registry on the same database: its changes are made elsewhere (another SQLite
+      // connection, another PostgreSQL replica announcing on the change channel).
+      other = await memory.start({ ...memory.shared(), heartbeatIntervalSeconds: 5, persistBeatsEveryIntervals: 6 });
+      ({ dev, appId } = await developerWithApp(registry));
+      provider = await listedProvider(registry, makeProvider('cms-article'));
+      rival = await listedProvider(registry, makeProvider('cms-article'));
+    });
+    after(async () => {
+      await other?.close();
+      await registry?.close();
+      await memory.cleanup();
+    });
+
+    const send = (by: Provider, serviceIds: string[]) =>
+      post(
+        `${registry.url}/v1/providers/${by.name}/heartbeats`,
+        signEnvelope(
+          'provider_heartbeat',
+          {
+            provider: by.name,
+            timestamp: nowSeconds(),
+            nonce: newNonce(),
+            beats: serviceIds.map((serviceId) => ({ app_id: appId, service_id: serviceId, status: 'ok' })),
+          },
+          by.key.privateKey,
+        ),
+      );
+    const codes = async (by: Provider, serviceIds: string[]) =>
+      (await send(by, serviceIds)).body.results.map((r: { error?: { code: string } }) => r.error?.code ?? 'taken');
+    const decommission = (at: RegistryHandle, serviceId: string) =>
+      post(
+        `${at.url}/v1/apps/${appId}/services/${serviceId}/decommission`,
+        signEnvelope(
+          'decommission',
+          { app_id: appId, service_id: serviceId, timestamp: nowSeconds(), nonce: newNonce(), context: 'decommission' },
+          dev.master.privateKey,
+        ),
+      );
+
+    it("takes a known instance's beats from memory, but never one of another provider, a revoked one or one revoked elsewhere", async () => {
+      const one = await boundInstance(registry, dev, appId, provider);
+      const two = await boundInstance(registry, dev, appId, provider);
+      const theirs = await boundInstance(registry, dev, appId, rival);
+      const liveness = registry.internals.liveness;
+      assert.deepEqual(await codes(provider, [one.serviceId, two.serviceId]), ['taken', 'taken']);
+      assert.deepEqual(await codes(rival, [theirs.serviceId]), ['taken']);
+      const before = liveness.renewals;
+      assert.deepEqual(await codes(provider, [one.serviceId, two.serviceId]), ['taken', 'taken']);
+      assert.equal(liveness.renewals - before, 2, 'both taken from memory');
+      // The rival's instance sits in memory, healthy: still not this provider's.
+      assert.deepEqual(await codes(provider, [theirs.serviceId]), ['forbidden']);
+
+      assert.equal((await decommission(registry, one.serviceId)).status, 200);
+      assert.deepEqual(await codes(provider, [one.serviceId, two.serviceId]), ['forbidden', 'taken'], 'revoked here');
+
+      assert.equal((await decommission(other, two.serviceId)).status, 200);
+      // SQLite: the data version moved, read at the next batch. PostgreSQL: heard on the change channel, within moments.
+      await eventually(
+        'the beat refused at this registry',
+        async () => ((await codes(provider, [two.serviceId]))[0] === 'forbidden' ? true : undefined),
+        3000,
+      );
+      const listed = (await get(`${registry.url}/v1/apps/${appId}/services`)).body.records.map((r: { service_id: string }) => r.service_id);
+      assert.deepEqual(listed, [theirs.serviceId]);
     });
   });
 }

@@ -1,5 +1,5 @@
 import { postgresBackend, sqliteBackend } from './helpers.js';
 import { providerHeartbeatCases } from './provider-heartbeat-cases.js';
 
-providerHeartbeatCases(sqliteBackend());
-providerHeartbeatCases(postgresBackend());
+providerHeartbeatCases(sqliteBackend);
+providerHeartbeatCases(postgresBackend);

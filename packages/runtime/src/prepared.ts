@@ -62,8 +62,8 @@ export function prepareWithKysely<DB>(db: Kysely<DB>): Prepare {
   };
 }
 
-/** Runs writes in one transaction: all of them or none. */
-export type RunInTransaction = (writes: ReadonlyArray<PreparedWrite>) => Promise<void>;
+/** Runs writes in one transaction: all of them or none; resolves to the rows each changed. */
+export type RunInTransaction = (writes: ReadonlyArray<PreparedWrite>) => Promise<number[]>;
 
 export interface PreparedWrite {
   query: PreparedQuery<never, unknown>;
@@ -79,9 +79,12 @@ export const write = <P>(query: PreparedQuery<P, unknown>, values: P): PreparedW
 export function runInTransactionWithKysely<DB>(db: Kysely<DB>): RunInTransaction {
   return (writes) =>
     db.transaction().execute(async (trx) => {
+      const changed: number[] = [];
       for (const { query, values } of writes) {
-        await trx.executeQuery(CompiledQuery.raw(query.compiled.sql, query.compiled.bind(values as never)));
+        const result = await trx.executeQuery(CompiledQuery.raw(query.compiled.sql, query.compiled.bind(values as never)));
+        changed.push(Number(result.numAffectedRows ?? 0));
       }
+      return changed;
     });
 }
 
@@ -122,11 +125,13 @@ export function prepareOnSqlite<DB>(sqlite: SQLite.Database, db: Kysely<DB>): { 
   };
   const runInTransactionViaKysely = runInTransactionWithKysely(db);
   const runAll = sqlite.transaction((writes: ReadonlyArray<PreparedWrite>) => {
+    const changed: number[] = [];
     for (const { query, values } of writes) {
       const statement = statements.get(query);
       if (!statement) throw new Error('runInTransaction takes queries prepared on the same database');
-      statement.run(query.compiled.bind(values as never));
+      changed.push(statement.run(query.compiled.bind(values as never)).changes);
     }
+    return changed;
   });
   const runInTransaction: RunInTransaction = (writes) =>
     sqlite.inTransaction ? runInTransactionViaKysely(writes) : settle(() => runAll(writes));

@@ -1,4 +1,5 @@
 import {
+  nowSeconds,
   type ProviderBeatResult,
   ProviderHeartbeat,
   type ProviderHeartbeatAnswer,
@@ -9,7 +10,8 @@ import {
 } from '@swarm/protocol';
 import { jsonBody } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
-import { takeBeat } from '../beats.js';
+import type { z } from 'zod';
+import { takeBeats } from '../beats.js';
 import { requireSame } from '../checks.js';
 import type { RegistryContext } from '../context.js';
 import { type BindingRow, findProviderBindings } from '../storage/bindings.js';
@@ -47,36 +49,47 @@ export function providerHeartbeatRoutes(app: FastifyInstance, ctx: RegistryConte
         return { publicKey: provider.entry.public_key };
       },
     });
-    const bound = new Map<string, BindingRow>();
-    const serviceIds = [...new Set(data.beats.map((beat) => beat.service_id))];
-    for (const row of await findProviderBindings(ctx.db, data.provider, serviceIds)) bound.set(`${row.appId}\n${row.serviceId}`, row);
-    const epochs = new Map<string, number>();
-    const results: ProviderBeatResult[] = [];
-    for (const beat of data.beats) {
-      const binding = bound.get(`${beat.app_id}\n${beat.service_id}`);
-      // A released app's instances beat at its new registry (docs/REGISTRY.md, "Migration").
-      if (binding !== undefined && (await epochOf(ctx, epochs, beat.app_id)) === MOVED) {
-        results.push({
-          app_id: beat.app_id,
-          service_id: beat.service_id,
-          error: { code: 'app_migrated', message: `${beat.app_id} moved to another registry: GET /v1/apps/${beat.app_id} names it` },
-        });
-        continue;
+    const now = nowSeconds();
+    const { beats, provider } = data;
+    const epochs = new Map<string, number | null>();
+    for (const beat of beats) if (!epochs.has(beat.app_id)) epochs.set(beat.app_id, await epochOf(ctx, beat.app_id));
+    const results: ProviderBeatResult[] = new Array(beats.length);
+    // Instances already read as this provider's active bindings are taken from memory: at a
+    // million instances a batch reads no row (Liveness.renew); the others are read below.
+    const renewing = ctx.liveness.mayRenew();
+    const unread: number[] = [];
+    for (let i = 0; i < beats.length; i++) {
+      const beat = beats[i] as ProviderBeat;
+      const epoch = epochs.get(beat.app_id) ?? null;
+      if (epoch !== null && epoch !== MOVED && renewing && ctx.liveness.renew(provider, beat.app_id, beat.service_id, beat.status, now)) {
+        results[i] = { app_id: beat.app_id, service_id: beat.service_id, config_epoch: epoch };
+      } else unread.push(i);
+    }
+    if (unread.length > 0) {
+      const generation = ctx.liveness.generation;
+      const serviceIds = [...new Set(unread.map((i) => (beats[i] as ProviderBeat).service_id))];
+      const bound = new Map<string, BindingRow>();
+      for (const row of await findProviderBindings(ctx.db, provider, serviceIds)) bound.set(`${row.appId}\n${row.serviceId}`, row);
+      const taking: Array<{ binding: BindingRow; status: string }> = [];
+      const takingAt: number[] = [];
+      for (const i of unread) {
+        const beat = beats[i] as ProviderBeat;
+        const binding = bound.get(`${beat.app_id}\n${beat.service_id}`);
+        const epoch = epochs.get(beat.app_id) ?? null;
+        // A released app's instances beat at its new registry (docs/REGISTRY.md, "Migration").
+        if (binding !== undefined && epoch === MOVED) results[i] = migrated(beat);
+        else if (binding === undefined || epoch === null) results[i] = notActive(beat, provider);
+        else {
+          taking.push({ binding, status: beat.status });
+          takingAt.push(i);
+        }
       }
-      const taken = binding !== undefined && (await takeBeat(ctx, binding, beat.status));
-      const epoch = taken ? await epochOf(ctx, epochs, beat.app_id) : null;
-      results.push(
-        epoch === null || epoch === MOVED
-          ? {
-              app_id: beat.app_id,
-              service_id: beat.service_id,
-              error: {
-                code: 'forbidden',
-                message: `${beat.service_id} is not an active instance of ${beat.app_id} run by ${data.provider}`,
-              },
-            }
-          : { app_id: beat.app_id, service_id: beat.service_id, config_epoch: epoch },
-      );
+      const taken = await takeBeats(ctx, taking, now, generation);
+      takingAt.forEach((i, k) => {
+        const beat = beats[i] as ProviderBeat;
+        const epoch = epochs.get(beat.app_id) as number;
+        results[i] = taken[k] ? { app_id: beat.app_id, service_id: beat.service_id, config_epoch: epoch } : notActive(beat, provider);
+      });
     }
     const refused = results.filter((result) => 'error' in result).length;
     ctx.observeProviderBeats(results.length - refused, refused);
@@ -84,15 +97,29 @@ export function providerHeartbeatRoutes(app: FastifyInstance, ctx: RegistryConte
   });
 }
 
+type ProviderBeat = z.infer<typeof ProviderHeartbeat>['data']['beats'][number];
+
 /** The epoch a released app's beats get instead of one: none, they are refused. */
 const MOVED = -1;
 
-async function epochOf(ctx: RegistryContext, epochs: Map<string, number>, appId: string): Promise<number | null> {
-  const known = epochs.get(appId);
-  if (known !== undefined) return known;
+async function epochOf(ctx: RegistryContext, appId: string): Promise<number | null> {
   const app = await ctx.reads.apps.find(appId);
   if (!app) return null;
-  const epoch = app.status === 'migrated' ? MOVED : app.configEpoch;
-  epochs.set(appId, epoch);
-  return epoch;
+  return app.status === 'migrated' ? MOVED : app.configEpoch;
+}
+
+function migrated(beat: ProviderBeat): ProviderBeatResult {
+  return {
+    app_id: beat.app_id,
+    service_id: beat.service_id,
+    error: { code: 'app_migrated', message: `${beat.app_id} moved to another registry: GET /v1/apps/${beat.app_id} names it` },
+  };
+}
+
+function notActive(beat: ProviderBeat, provider: string): ProviderBeatResult {
+  return {
+    app_id: beat.app_id,
+    service_id: beat.service_id,
+    error: { code: 'forbidden', message: `${beat.service_id} is not an active instance of ${beat.app_id} run by ${provider}` },
+  };
 }

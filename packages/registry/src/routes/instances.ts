@@ -198,7 +198,7 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
       return true;
     });
     // Only once the revocation committed: until then memory may hold beats the row has not.
-    if (revoked) ctx.liveness.forget(appId, serviceId);
+    if (revoked) ctx.liveness.forget(appId, serviceId, nowSeconds());
     const after = (await findBinding(ctx.db, appId, serviceId)) ?? binding;
     return { binding: bindingRecord(after), revoked };
   });

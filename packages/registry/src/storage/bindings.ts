@@ -1,4 +1,4 @@
-import { type Prepare, type PreparedQuery, prepareWithKysely, runInTransactionWithKysely, write } from '@swarm/runtime';
+import { type Prepare, type PreparedQuery, type RunInTransaction, type Slot, write } from '@swarm/runtime';
 import type { BindingsTable, Executor, RegistryDb } from './schema.js';
 
 export interface BindingRow {
@@ -190,34 +190,45 @@ export interface StoredBeat {
   status: string;
 }
 
-/** The row update of one kept beat, compiled once per connection (a sweep may write a million). */
-const beatUpdates = new WeakMap<RegistryDb, PreparedQuery<StoredBeat, unknown>>();
-
-function beatUpdateOf(db: RegistryDb): PreparedQuery<StoredBeat, unknown> {
-  let update = beatUpdates.get(db);
-  if (!update) {
-    update = prepareWithKysely(db)<StoredBeat, unknown>((value) =>
-      db
-        .updateTable('bindings')
-        .set({ last_heartbeat_at: value('at'), heartbeat_status: value('status') })
-        .where('app_id', '=', value('appId'))
-        .where('service_id', '=', value('serviceId'))
-        .where('status', '=', 'active')
-        .where('last_heartbeat_at', '<', value('at')),
-    );
-    beatUpdates.set(db, update);
-  }
-  return update;
+/**
+ * The binding rows beats are written to, each update built and compiled once (a sweep may write
+ * a million rows; per row, building and compiling a Kysely query costs more than running it),
+ * many rows to a transaction; on SQLite that transaction runs at once, never holding the
+ * connection between two statements while other requests wait for it.
+ */
+export interface BeatRows {
+  /**
+   * Last beats kept in memory: a row never goes back in time (a replica may have written a
+   * later beat) and a revoked one is left alone.
+   */
+  store(beats: StoredBeat[]): Promise<void>;
+  /** Health transitions (or every beat, where every beat is written): whether each binding was still active and so written. */
+  record(beats: StoredBeat[]): Promise<boolean[]>;
 }
 
-/**
- * Last beats kept in memory, written many to a transaction; a row never goes back in time (a
- * replica may have written a later beat) and a revoked one is left alone. The update is built
- * and compiled once: per row, building and compiling a Kysely query costs more than running it.
- */
-export async function storeBeats(db: RegistryDb, beats: StoredBeat[]): Promise<void> {
-  const update = beatUpdateOf(db);
-  await runInTransactionWithKysely(db)(beats.map((beat) => write(update, beat)));
+export function prepareBeatRows(db: RegistryDb, prepare: Prepare, runInTransaction: RunInTransaction): BeatRows {
+  const rowOf = (value: Slot<StoredBeat>) =>
+    db
+      .updateTable('bindings')
+      .set({ last_heartbeat_at: value('at'), heartbeat_status: value('status') })
+      .where('app_id', '=', value('appId'))
+      .where('service_id', '=', value('serviceId'))
+      .where('status', '=', 'active');
+  // Prepared at first use: a registry's tables exist by then.
+  let kept: PreparedQuery<StoredBeat, unknown> | null = null;
+  let transition: PreparedQuery<StoredBeat, unknown> | null = null;
+  return {
+    async store(beats) {
+      kept ??= prepare<StoredBeat, unknown>((value) => rowOf(value).where('last_heartbeat_at', '<', value('at')));
+      await runInTransaction(beats.map((beat) => write(kept as PreparedQuery<StoredBeat, unknown>, beat)));
+    },
+    async record(beats) {
+      transition ??= prepare<StoredBeat, unknown>((value) => rowOf(value));
+      const update = transition;
+      const changed = await runInTransaction(beats.map((beat) => write(update, beat)));
+      return changed.map((rows) => rows === 1);
+    },
+  };
 }
 
 /** Swaps the instance key only if `oldKey` is still current, so racing rotations cannot both win. */
