@@ -18,6 +18,8 @@ export class AppLookups {
   readonly http: LookupCache<string>;
   readonly dns: LookupCache<DnsInstance[] | MovedZone | null>;
   readonly dnsReplies: LookupCache<Buffer | null>;
+  /** Each app's config_epoch (or a mark for a released app), for the beats' answers: kept until the app changes. */
+  readonly epochs: LookupCache<number>;
   /** The Service DNS zone's SOA serial: moved by every change dropped here. */
   readonly version = new ZoneVersion(nowSeconds());
   readonly #authority: string[];
@@ -36,6 +38,7 @@ export class AppLookups {
       sizeOf: (reply) => reply?.length ?? 0,
       ...(observe ? { observe: observe.dnsReplies } : {}),
     });
+    this.epochs = new LookupCache<number>(kept, { maxEntries, sizeOf: () => 64 });
     this.#authority = authority.toLowerCase().split('.');
   }
 
@@ -44,6 +47,7 @@ export class AppLookups {
     const zone = zoneOf(appId);
     this.version.changed(nowSeconds());
     this.http.invalidate(appId);
+    this.epochs.invalidate(appId);
     this.dns.invalidate(zone);
     this.dnsReplies.invalidate(zone);
     // An app that moved here from another registry is served under this authority's labels.
@@ -65,6 +69,7 @@ export class AppLookups {
   clear(): void {
     this.version.changed(nowSeconds());
     this.http.clear();
+    this.epochs.clear();
     this.dns.clear();
     this.dnsReplies.clear();
   }

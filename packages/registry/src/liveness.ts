@@ -280,7 +280,7 @@ export class Liveness {
   /**
    * One sweep: instances whose beats stopped get their exact last beat written and leave memory
    * (health flips by time alone, so no answer changes here); rows older than `persistSeconds`
-   * than their beat are written by the replica that took it. All in one transaction.
+   * than their beat are written by the replica that took it, a few thousand rows to a transaction.
    */
   async sweep(now: number): Promise<void> {
     const due: StoredBeat[] = [];
@@ -324,13 +324,17 @@ export class Liveness {
 
   async #store(due: StoredBeat[]): Promise<void> {
     if (due.length === 0) return;
-    // Written before the rows: a beat taken meanwhile must not be marked stored.
-    const values = due.map((beat) => ({ appId: beat.appId, serviceId: beat.serviceId, at: beat.at, status: beat.status }));
-    await this.#rows.store(values);
-    this.writes += values.length;
-    for (const value of values) {
-      const beat = this.#beats.get(keyOf(value.appId, value.serviceId));
-      if (beat && beat.stored < value.at) beat.stored = value.at;
+    // Many rows at a million instances: a transaction per chunk, other requests served between two.
+    for (let start = 0; start < due.length; start += STORE_CHUNK) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      // Written before the rows: a beat taken meanwhile must not be marked stored.
+      const values = due.slice(start, start + STORE_CHUNK);
+      await this.#rows.store(values);
+      this.writes += values.length;
+      for (const value of values) {
+        const beat = this.#beats.get(keyOf(value.appId, value.serviceId));
+        if (beat && beat.stored < value.at) beat.stored = value.at;
+      }
     }
   }
 
@@ -350,6 +354,9 @@ export class Liveness {
     return row.lastHeartbeatAt;
   }
 }
+
+/** Rows a sweep writes in one transaction. */
+const STORE_CHUNK = 2000;
 
 function keyOf(appId: string, serviceId: string): string {
   return `${appId}\n${serviceId}`;

@@ -52,7 +52,7 @@ export function providerHeartbeatRoutes(app: FastifyInstance, ctx: RegistryConte
     const now = nowSeconds();
     const { beats, provider } = data;
     const epochs = new Map<string, number | null>();
-    for (const beat of beats) if (!epochs.has(beat.app_id)) epochs.set(beat.app_id, await epochOf(ctx, beat.app_id));
+    for (const beat of beats) if (!epochs.has(beat.app_id)) epochs.set(beat.app_id, await epochOf(ctx, beat.app_id, now));
     const results: ProviderBeatResult[] = new Array(beats.length);
     // Instances already read as this provider's active bindings are taken from memory: at a
     // million instances a batch reads no row (Liveness.renew); the others are read below.
@@ -102,10 +102,26 @@ type ProviderBeat = z.infer<typeof ProviderHeartbeat>['data']['beats'][number];
 /** The epoch a released app's beats get instead of one: none, they are refused. */
 const MOVED = -1;
 
-async function epochOf(ctx: RegistryContext, appId: string): Promise<number | null> {
-  const app = await ctx.reads.apps.find(appId);
-  if (!app) return null;
-  return app.status === 'migrated' ? MOVED : app.configEpoch;
+/** An app this registry does not hold (not kept: it may be created any moment). */
+const NO_APP = -2;
+
+/** The app's epoch, MOVED, or null; kept until the app changes (every change of an app goes through changeApp, which drops it). */
+async function epochOf(ctx: RegistryContext, appId: string, now: number): Promise<number | null> {
+  const kept = ctx.lookups.epochs.peek(appId, appId, now);
+  const epoch =
+    kept?.value ??
+    (await ctx.lookups.epochs.get(
+      appId,
+      appId,
+      now,
+      async () => {
+        const app = await ctx.reads.apps.find(appId);
+        if (!app) return NO_APP;
+        return app.status === 'migrated' ? MOVED : app.configEpoch;
+      },
+      { keep: (value) => value !== NO_APP, until: () => Number.POSITIVE_INFINITY },
+    ));
+  return epoch === NO_APP ? null : epoch;
 }
 
 function migrated(beat: ProviderBeat): ProviderBeatResult {
