@@ -321,7 +321,10 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
     const ctx: RegistryContext = {
       db: database.db,
       dialect: database.dialect,
-      reads: { apps: prepareAppReads(database.db, database.prepare), bindings: prepareBindingReads(database.db, database.prepare) },
+      reads: {
+        apps: prepareAppReads(database.db, database.prepare),
+        bindings: prepareBindingReads(database.db, database.prepare, database.dialect),
+      },
       beatRows,
       lookups,
       announceChange: async (trx, appId) => {

@@ -14,7 +14,7 @@ import type { z } from 'zod';
 import { takeBeats } from '../beats.js';
 import { requireSame } from '../checks.js';
 import type { RegistryContext } from '../context.js';
-import { type BindingRow, findProviderBindings } from '../storage/bindings.js';
+import type { BindingRow } from '../storage/bindings.js';
 import { findProvider } from '../storage/catalog.js';
 
 /**
@@ -69,7 +69,7 @@ export function providerHeartbeatRoutes(app: FastifyInstance, ctx: RegistryConte
       const generation = ctx.liveness.generation;
       const serviceIds = [...new Set(unread.map((i) => (beats[i] as ProviderBeat).service_id))];
       const bound = new Map<string, BindingRow>();
-      for (const row of await findProviderBindings(ctx.db, provider, serviceIds)) bound.set(`${row.appId}\n${row.serviceId}`, row);
+      for (const row of await ctx.reads.bindings.ofProvider(provider, serviceIds)) bound.set(`${row.appId}\n${row.serviceId}`, row);
       const taking: Array<{ binding: BindingRow; status: string }> = [];
       const takingAt: number[] = [];
       for (const i of unread) {

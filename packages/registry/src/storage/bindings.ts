@@ -87,7 +87,7 @@ export async function findBindingClashes(
 }
 
 /** The active bindings of `provider` among `serviceIds` (a provider heartbeat's instances), one query. */
-export async function findProviderBindings(db: Executor, provider: string, serviceIds: string[]): Promise<BindingRow[]> {
+async function findProviderBindings(db: Executor, provider: string, serviceIds: readonly string[]): Promise<BindingRow[]> {
   if (serviceIds.length === 0) return [];
   const rows = await db
     .selectFrom('bindings')
@@ -107,9 +107,11 @@ export interface BindingReads {
   active(appId: string, serviceType?: string): Promise<BindingRow[]>;
   /** Every active binding by service_type and service_id: DNS keeps the healthy ones (liveness.ts). */
   listed(appId: string): Promise<BindingRow[]>;
+  /** The active bindings of `provider` among `serviceIds` (a provider's batch of beats). */
+  ofProvider(provider: string, serviceIds: readonly string[]): Promise<BindingRow[]>;
 }
 
-export function prepareBindingReads(db: RegistryDb, prepare: Prepare): BindingReads {
+export function prepareBindingReads(db: RegistryDb, prepare: Prepare, dialect: 'sqlite' | 'postgres'): BindingReads {
   const activeOf = (appId: string) => db.selectFrom('bindings').selectAll().where('app_id', '=', appId).where('status', '=', 'active');
   const active = prepare<{ appId: string }, BindingsTable>((value) => activeOf(value('appId')).orderBy('bound_at').orderBy('service_id'));
   const activeOfType = prepare<{ appId: string; serviceType: string }, BindingsTable>((value) =>
@@ -118,6 +120,14 @@ export function prepareBindingReads(db: RegistryDb, prepare: Prepare): BindingRe
   const listed = prepare<{ appId: string }, BindingsTable>((value) =>
     activeOf(value('appId')).orderBy('service_type').orderBy('service_id'),
   );
+  const atProvider = prepare<{ provider: string; serviceId: string }, BindingsTable>((value) =>
+    db
+      .selectFrom('bindings')
+      .selectAll()
+      .where('provider', '=', value('provider'))
+      .where('service_id', '=', value('serviceId'))
+      .where('status', '=', 'active'),
+  );
   return {
     async active(appId, serviceType) {
       const rows = serviceType === undefined ? await active.all({ appId }) : await activeOfType.all({ appId, serviceType });
@@ -125,6 +135,13 @@ export function prepareBindingReads(db: RegistryDb, prepare: Prepare): BindingRe
     },
     async listed(appId) {
       return (await listed.all({ appId })).map(toRow);
+    },
+    async ofProvider(provider, serviceIds) {
+      // PostgreSQL: one round trip. SQLite: point reads on the (provider, service_id) key; 500
+      // of them cost less than building and compiling one query with 500 values.
+      if (dialect === 'postgres') return findProviderBindings(db, provider, serviceIds);
+      const rows = await Promise.all(serviceIds.map((serviceId) => atProvider.first({ provider, serviceId })));
+      return rows.filter((row): row is BindingsTable => row !== undefined).map(toRow);
     },
   };
 }
