@@ -45,8 +45,10 @@ export function storageZoneSource(ctx: RegistryContext): DnsZoneSource {
       return ctx.lookups.dnsReplies.get(group, key, now, build, { keep, until });
     },
     keptReply(key) {
-      // A reply's group is its key's app zone (replyGroup), so the key alone finds it.
-      return ctx.lookups.dnsReplies.peek(null, key, nowSeconds())?.value ?? undefined;
+      // A reply's group is its key's app zone (replyGroup), so the key alone finds it. The
+      // stamp of this turn will do: a datagram read in the turn another process committed in
+      // may as well have arrived just before the commit (LookupCache.peek).
+      return ctx.lookups.dnsReplies.peek(null, key, nowSeconds(), 'turn')?.value ?? undefined;
     },
   };
 }

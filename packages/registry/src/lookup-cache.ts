@@ -66,6 +66,8 @@ export class LookupCache<T> {
   #building = 0;
   #bytes = 0;
   #current: number | string | null = null;
+  /** The stamp as last read in this event-loop turn; undefined: not read yet this turn. */
+  #turnStamp: number | string | null | undefined = undefined;
   /** Lookups answered from what was kept: tests observe per-app invalidation with it, no timing involved. */
   hits = 0;
 
@@ -110,10 +112,16 @@ export class LookupCache<T> {
    * The answer kept for `key` (of `group`) at `second`, counted as a hit, or undefined without
    * counting anything: `get` without the build, so a caller on a hot path can answer without a
    * promise (Service DNS over UDP) and fall back to `get` when nothing is kept.
+   *
+   * `stamp: 'turn'` takes the stamp as read once in this turn of the event loop rather than
+   * reading it again: a commit by another process is then seen by every look-up of a later turn,
+   * and look-ups of the turn it happened in (one batch of datagrams, microseconds) may still
+   * answer from before it, as if they had arrived just before it. Reading it costs about a
+   * tenth of a kept UDP reply; per turn, that is shared by the whole batch.
    */
-  peek(group: string | null, key: string, second: number): { value: T } | undefined {
+  peek(group: string | null, key: string, second: number, stamp: 'lookup' | 'turn' = 'lookup'): { value: T } | undefined {
     if (!this.#source.enabled()) return undefined;
-    this.#refresh();
+    this.#refresh(stamp === 'turn' ? this.#stampOfTurn() : this.#readStamp());
     const kept = this.#entries.get(key);
     // `group` null: the caller's groups are a function of the key (Service DNS replies), nothing to compare.
     if (!kept || (group !== null && kept.group !== group) || kept.from > second || second >= kept.until) return undefined;
@@ -204,17 +212,36 @@ export class LookupCache<T> {
     this.#bytes -= entry.size;
   }
 
+  /** Read afresh; also the turn's stamp from now on (the latest read is never older than it). */
   #readStamp(): number | string | null {
-    return this.#source.stamp?.() ?? null;
+    const read = this.#source.stamp;
+    if (!read) return null;
+    const stamp = read();
+    this.#rememberForTurn(stamp);
+    return stamp;
   }
 
+  #stampOfTurn(): number | string | null {
+    return this.#turnStamp === undefined ? this.#readStamp() : this.#turnStamp;
+  }
+
+  #rememberForTurn(stamp: number | string | null): void {
+    // Forgotten in the check phase, right after the I/O callbacks of this turn ran.
+    if (this.#turnStamp === undefined) setImmediate(this.#forgetTurn);
+    this.#turnStamp = stamp;
+  }
+
+  readonly #forgetTurn = (): void => {
+    this.#turnStamp = undefined;
+  };
+
   /**
-   * On every lookup (about 1 µs): another process's commit seen just before this request
-   * arrived must not be answered from before it, and caches nested in one another (DNS replies
-   * built from kept instances) must agree on what they saw.
+   * On every lookup (about 1 µs; once per event-loop turn for `peek(…, 'turn')`): another
+   * process's commit seen just before this request arrived must not be answered from before
+   * it, and caches nested in one another (DNS replies built from kept instances) must agree on
+   * what they saw.
    */
-  #refresh(): void {
-    const stamp = this.#readStamp();
+  #refresh(stamp: number | string | null): void {
     if (stamp !== this.#current) {
       this.clear();
       this.#current = stamp;

@@ -1,4 +1,4 @@
-import { cacheCounter, type Database, outboxGauges, PartMetrics, poolGauge, watchRoutes } from '@swarm/runtime';
+import { type CacheCounts, countedCaches, type Database, outboxGauges, PartMetrics, poolGauge, watchRoutes } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { MISSED_HEARTBEATS } from './context.js';
@@ -38,16 +38,11 @@ export function registryMetrics(
   const heartbeats = part.counter('swarm_heartbeats_received_total', 'Heartbeats received, by outcome (ok, or the SPEC error code)', [
     'outcome',
   ]);
-  const queries = part.counter('swarm_dns_queries_total', 'Service DNS queries answered, by query type, rcode and transport', [
-    'type',
-    'rcode',
-    'transport',
-  ]);
-  const caches = cacheCounter(part);
-  const hits = (cache: string) => {
-    const hit = caches.labels({ cache, result: 'hit' });
-    const miss = caches.labels({ cache, result: 'miss' });
-    return (found: boolean) => (found ? hit : miss).inc();
+  const caches = countedCaches(part, ['services_http', 'dns_instances', 'dns_replies'] as const);
+  // A look-up of a kept answer costs less than a labelled increment: plain numbers, added up at scrape.
+  const hits = (counts: CacheCounts) => (found: boolean) => {
+    if (found) counts.hit++;
+    else counts.miss++;
   };
 
   part.gauge('swarm_instances', 'Active bound instances by health (healthy: beat within 3 intervals)', ['health'], async (gauge) => {
@@ -90,8 +85,8 @@ export function registryMetrics(
 
   return {
     part,
-    dns: dnsQueryCounter(queries),
-    cache: { http: hits('services_http'), dns: hits('dns_instances'), dnsReplies: hits('dns_replies') },
+    dns: dnsQueryCounter(part),
+    cache: { http: hits(caches.services_http), dns: hits(caches.dns_instances), dnsReplies: hits(caches.dns_replies) },
     watch(app) {
       watchRoutes(app, {
         [`POST ${BINDINGS_ROUTE}`]: (status, error) => bindings.inc({ outcome: error ?? (status === 201 ? 'bound' : 'existing') }),
@@ -105,19 +100,53 @@ export function registryMetrics(
   };
 }
 
+interface QueryCount {
+  labels: { type: string; rcode: string; transport: string };
+  count: number;
+  published: number;
+}
+
 /**
- * Each query counted on its label child, found once per (type, rcode, transport), all bounded
- * sets: a kept UDP reply costs about as much as hashing the labels would.
+ * Each query counted as a plain number per (transport, type, rcode), all bounded sets and found
+ * without building a key (a kept UDP reply costs about as much as hashing labels would); each
+ * scrape adds what the numbers gained since the one before, so every scrape is exact.
  */
-function dnsQueryCounter(queries: ReturnType<PartMetrics['counter']>): DnsObserver {
-  const children = new Map<string, { inc(): void }>();
-  return (type, rcode, transport) => {
-    const key = `${type} ${rcode} ${transport}`;
-    let child = children.get(key);
-    if (!child) {
-      child = queries.labels({ type, rcode, transport });
-      children.set(key, child);
+function dnsQueryCounter(part: PartMetrics): DnsObserver {
+  const counts = new Map<string, Map<string, Map<string, QueryCount>>>();
+  const all: QueryCount[] = [];
+  part.counter(
+    'swarm_dns_queries_total',
+    'Service DNS queries answered, by query type, rcode and transport',
+    ['type', 'rcode', 'transport'],
+    (counter) => {
+      for (const entry of all) {
+        const gained = entry.count - entry.published;
+        if (gained > 0) counter.inc(entry.labels, gained);
+        entry.published += gained;
+      }
+    },
+  );
+  const countOf = (type: string, rcode: string, transport: string): QueryCount => {
+    let byType = counts.get(transport);
+    if (!byType) {
+      byType = new Map();
+      counts.set(transport, byType);
     }
-    child.inc();
+    let byRcode = byType.get(type);
+    if (!byRcode) {
+      byRcode = new Map();
+      byType.set(type, byRcode);
+    }
+    let entry = byRcode.get(rcode);
+    if (!entry) {
+      entry = { labels: { type, rcode, transport }, count: 0, published: 0 };
+      byRcode.set(rcode, entry);
+      all.push(entry);
+    }
+    return entry;
+  };
+  return (type, rcode, transport) => {
+    const entry = counts.get(transport)?.get(type)?.get(rcode) ?? countOf(type, rcode, transport);
+    entry.count++;
   };
 }

@@ -117,6 +117,22 @@ describe('Service DNS rate limiting (RRL)', () => {
     assert.equal(new ResponseRateLimiter({ responsesPerSecond: 0, slip: 2 }).decide('192.0.2.1'), 'answer', '0 is off');
   });
 
+  it('still limits a client prefix after a flood of forged sources filled its memo of prefixes', () => {
+    const limiter = new ResponseRateLimiter({ responsesPerSecond: 2, slip: 0 });
+    const at = 1_000_000;
+    assert.deepEqual(
+      ['192.0.2.1', '192.0.2.2', '192.0.2.3'].map((address) => limiter.decide(address, at)),
+      ['answer', 'answer', 'drop'],
+    );
+    // More distinct sources than the limiter tracks: the memo starts over, the /24 stays one client.
+    for (let n = 0; n < 70_000; n++) limiter.decide(`10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, at);
+    assert.deepEqual(
+      ['192.0.2.1', '192.0.2.77'].map((address) => limiter.decide(address, at)),
+      ['drop', 'drop'],
+      'an address seen before and a new one of the same /24 are still the same client, with no tokens left',
+    );
+  });
+
   it('takes its limits from SWARM_DNS_* variables', () => {
     assert.deepEqual(
       registryOptionsFromEnv({ SWARM_DNS_RATE_LIMIT: '50', SWARM_DNS_SLIP: '0', SWARM_DNS_TCP_PER_ADDRESS: '4' }).dnsLimits,

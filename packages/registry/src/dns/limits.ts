@@ -68,6 +68,8 @@ export class ResponseRateLimiter {
   readonly #rate: number;
   readonly #slip: number;
   readonly #buckets = new Map<string, Bucket>();
+  /** Each client address's prefix, worked out once: a datagram costs a map look-up, not a parse. */
+  readonly #prefixes = new Map<string, string>();
 
   constructor(limits: Pick<DnsLimits, 'responsesPerSecond' | 'slip'>) {
     this.#rate = limits.responsesPerSecond;
@@ -76,7 +78,7 @@ export class ResponseRateLimiter {
 
   decide(address: string, now = Date.now()): RateDecision {
     if (this.#rate === 0) return 'answer';
-    const prefix = clientPrefix(address);
+    const prefix = this.#prefixOf(address);
     let bucket = this.#buckets.get(prefix);
     if (!bucket) {
       if (this.#buckets.size >= MAX_TRACKED_PREFIXES) {
@@ -94,6 +96,17 @@ export class ResponseRateLimiter {
     }
     bucket.limited++;
     return this.#slip > 0 && bucket.limited % this.#slip === 0 ? 'slip' : 'drop';
+  }
+
+  #prefixOf(address: string): string {
+    let prefix = this.#prefixes.get(address);
+    if (prefix === undefined) {
+      // Bounded like the buckets; a flood of forged sources only starts the memo over.
+      if (this.#prefixes.size >= MAX_TRACKED_PREFIXES) this.#prefixes.clear();
+      prefix = clientPrefix(address);
+      this.#prefixes.set(address, prefix);
+    }
+    return prefix;
   }
 }
 

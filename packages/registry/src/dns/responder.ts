@@ -86,8 +86,11 @@ function replyKey(message: Buffer): string {
 
 /** A copy of a kept reply with the query's ID. */
 function withId(reply: Buffer, message: Buffer): Buffer {
-  const own = Buffer.from(reply);
-  own.writeUInt16BE(message.readUInt16BE(0), 0);
+  // Every byte is written: the ID from the query, the rest from the kept reply.
+  const own = Buffer.allocUnsafe(reply.length);
+  reply.copy(own, 2, 2);
+  own[0] = message[0] as number;
+  own[1] = message[1] as number;
   return own;
 }
 

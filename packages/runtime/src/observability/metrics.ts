@@ -25,8 +25,26 @@ export class PartMetrics {
     );
   }
 
-  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  /** A counter; `collect`, when given, runs at scrape time (to add counts kept as plain numbers). */
+  counter<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    collect?: (counter: Counter<L>) => void,
+  ): Counter<L> {
+    return new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      ...(collect
+        ? {
+            collect(this: Counter<L>) {
+              collect(this);
+            },
+          }
+        : {}),
+    });
   }
 
   /** A gauge, read at scrape time by `collect` when given (database counts, pool use). */
@@ -119,11 +137,6 @@ export function processRegistry(): Registry {
 const CACHE_REQUESTS = 'swarm_cache_requests_total';
 const CACHE_REQUESTS_HELP = 'Cache look-ups by cache and result (hit, miss)';
 
-/** Hit and miss counts of the part's caches: the ratio is `rate(hits) / rate(hits + misses)`. */
-export function cacheCounter(metrics: PartMetrics): Counter<'cache' | 'result'> {
-  return metrics.counter(CACHE_REQUESTS, CACHE_REQUESTS_HELP, ['cache', 'result']);
-}
-
 /** Look-ups of one cache, counted as plain numbers by the code that looks up. */
 export interface CacheCounts {
   hit: number;
@@ -134,7 +147,7 @@ export interface CacheCounts {
  * `swarm_cache_requests_total` for caches on a per-request path: the look-up bumps a plain
  * number (a labelled increment would cost more than some of these look-ups), and each scrape
  * adds what the numbers gained since the one before. One series per name and result, at 0
- * from the start.
+ * from the start; the hit ratio is `rate(hit) / rate(hit + miss)`.
  */
 export function countedCaches<N extends string>(metrics: PartMetrics, names: readonly N[]): Record<N, CacheCounts> {
   const counts = Object.fromEntries(names.map((name) => [name, { hit: 0, miss: 0 }])) as Record<N, CacheCounts>;
