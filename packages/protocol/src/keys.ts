@@ -44,6 +44,8 @@ function isStrongPoint(raw: Buffer): boolean {
  * to: non-canonical and small-order keys are refused wherever a key enters (docs/PROTOCOL.md).
  */
 export function isWirePublicKey(value: string): boolean {
+  // A key imported before passed this very check.
+  if (keyCache.has(value)) return true;
   if (!WIRE_KEY.test(value)) return false;
   // 43 base64url characters carry 258 bits; the last two must be zero for a canonical encoding.
   const raw = Buffer.from(value.slice(KEY_PREFIX.length), 'base64url');

@@ -55,6 +55,14 @@ function signedOf(row: ContextRow): unknown {
 
 const UNKNOWN_KID_REFRESH_MS = 30_000;
 
+/**
+ * A signed context its caller parsed already, with the same schemas (a binding answer carries
+ * one): its signature and content are checked as any other, its shape is not parsed twice.
+ */
+export class ParsedContext {
+  constructor(readonly value: SignedContext) {}
+}
+
 const CONTEXT_COLUMNS = ['service_id', 'app_id', 'config_epoch', 'context', 'context_signature', 'fetched_at'] as const;
 /** A context's upsert, run by every binding: compiled once. */
 const contextStore = compileOnce<KitTables, KitContextsTable, unknown>((db, value) =>
@@ -238,7 +246,8 @@ export class ContextCache {
   }
 
   #verified(appId: string, signed: unknown): CachedContext {
-    const { operational_context: context, context_signature: signature } = parseMessage(SignedContext, signed);
+    const { operational_context: context, context_signature: signature } =
+      signed instanceof ParsedContext ? signed.value : parseMessage(SignedContext, signed);
     // The registry key comes from the trust table, never from the context that claims it.
     if (!this.#signers(appId).some((publicKey) => verify('operational_context', context, signature, publicKey))) {
       throw new SwarmError('invalid_signature', 'operational context is not signed by the trusted registry');
