@@ -22,17 +22,28 @@ export const ProviderName = z
   .string()
   .max(253)
   .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'provider must be a DNS name');
-export const HttpUrl = z
-  .string()
-  .max(2048)
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
-    } catch {
-      return false;
-    }
-  }, 'must be an http(s) URL');
+/**
+ * URLs judged lately, by their text: parsing is the dearest check of an operational context,
+ * which names the same few URLs in every answer. The judgement depends on the text alone.
+ */
+const judgedUrls = new Map<string, boolean>();
+const JUDGED_URLS_LIMIT = 2000;
+
+function isHttpUrl(value: string): boolean {
+  let ok = judgedUrls.get(value);
+  if (ok !== undefined) return ok;
+  try {
+    const url = new URL(value);
+    ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
+  } catch {
+    ok = false;
+  }
+  if (judgedUrls.size >= JUDGED_URLS_LIMIT) judgedUrls.clear();
+  judgedUrls.set(value, ok);
+  return ok;
+}
+
+export const HttpUrl = z.string().max(2048).refine(isHttpUrl, 'must be an http(s) URL');
 export const TierName = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'tier must be 1–63 of [a-z0-9_.-]');
 export const RegionName = TierName;
 export const StorageGb = z.int().min(0).max(1_000_000);

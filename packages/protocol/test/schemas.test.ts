@@ -6,6 +6,7 @@ import {
   Broadcast,
   Decommission,
   generateSigningKey,
+  HttpUrl,
   NamespaceClaim,
   ProvisionRequest,
   parseMessage,
@@ -70,6 +71,20 @@ describe('message schemas', () => {
       codeOf(() => parseMessage(ProvisionRequest, { ...provision, signature: 'AB'.repeat(64) })),
       'invalid_request',
     );
+  });
+
+  it('judges a URL the same each time it is seen (the judgement is kept by its text)', () => {
+    const cases: Array<[string, boolean]> = [
+      ['https://auth.example/v1', true],
+      ['http://127.0.0.1:8080/x', true],
+      ['javascript:alert(1)', false],
+      ['ftp://files.example/', false],
+      ['http://user:pw@host.example/', false],
+      ['not a url', false],
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const [url, ok] of cases) assert.equal(HttpUrl.safeParse(url).success, ok, `${url} (round ${round})`);
+    }
   });
 
   it('checks the version after the body rules', () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -13,6 +14,7 @@ import {
   signedBytes,
   signingKeyFromPem,
   verify,
+  wirePublicKeyOf,
 } from '../src/index.js';
 
 const key = generateSigningKey();
@@ -88,6 +90,15 @@ describe('keys', () => {
     const pem = privateKeyToPem(key.privateKey);
     assert.match(pem, /^-----BEGIN PRIVATE KEY-----/);
     assert.equal(signingKeyFromPem(pem).publicKey, key.publicKey);
+  });
+
+  it('writes the PEM OpenSSL writes, and the public key node:crypto derives', () => {
+    for (let i = 0; i < 200; i++) {
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      assert.equal(privateKeyToPem(privateKey), privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+      const x = publicKey.export({ format: 'jwk' }).x as string;
+      assert.equal(wirePublicKeyOf(privateKey), `ed25519:${x}`);
+    }
   });
 
   it('computes the RFC 7638 thumbprint of the RFC 8037 example key', () => {

@@ -10,6 +10,7 @@ import {
   sign,
 } from '@swarm/protocol';
 import { endHop, migratedSuccessor, postJson, startHop, type TraceContext } from '@swarm/runtime';
+import { ParsedContext } from './contexts.js';
 import type { Instance } from './instances.js';
 import { endpointUrl, type Kit } from './kit.js';
 
@@ -97,7 +98,7 @@ export class Binder {
         // are one commit: an instance is never active without the context it serves under.
         await kit.contexts.accept(
           instance,
-          { operational_context: bound.operational_context, context_signature: bound.context_signature },
+          new ParsedContext({ operational_context: bound.operational_context, context_signature: bound.context_signature }),
           {
             fresh: options.fresh === true && instance.attempts === 0,
             alongside: (trx) =>

@@ -13,10 +13,18 @@ import {
   signEnvelope,
   verify,
 } from '@swarm/protocol';
-import { type CacheCounts, migratedSuccessor, postJson, type RegistryClient, type TraceContext } from '@swarm/runtime';
+import {
+  type CacheCounts,
+  compileOnce,
+  migratedSuccessor,
+  postJson,
+  type RegistryClient,
+  slotsOf,
+  type TraceContext,
+} from '@swarm/runtime';
 import type { Kysely, Transaction } from 'kysely';
 import type { Instance } from './instances.js';
-import { type ContextRow, contextToRow, contextToTable, type KitTables } from './store.js';
+import { type ContextRow, contextToRow, contextToTable, type KitContextsTable, type KitTables } from './store.js';
 
 /** A verified operational context with its Auth keys imported once. */
 export interface CachedContext {
@@ -46,6 +54,26 @@ function signedOf(row: ContextRow): unknown {
 }
 
 const UNKNOWN_KID_REFRESH_MS = 30_000;
+
+/**
+ * A signed context its caller parsed already, with the same schemas (a binding answer carries
+ * one): its signature and content are checked as any other, its shape is not parsed twice.
+ */
+export class ParsedContext {
+  constructor(readonly value: SignedContext) {}
+}
+
+const CONTEXT_COLUMNS = ['service_id', 'app_id', 'config_epoch', 'context', 'context_signature', 'fetched_at'] as const;
+/** A context's upsert, run by every binding: compiled once. */
+const contextStore = compileOnce<KitTables, KitContextsTable, unknown>((db, value) =>
+  db
+    .insertInto('kit_contexts')
+    .values(slotsOf(value, CONTEXT_COLUMNS))
+    // A replica sharing the database may have stored a later epoch meanwhile.
+    .onConflict((oc) =>
+      oc.column('service_id').doUpdateSet(slotsOf(value, CONTEXT_COLUMNS)).where('kit_contexts.config_epoch', '<=', value('config_epoch')),
+    ),
+);
 
 /**
  * The operational context of each instance (SPEC §5.3): verified against the trusted registry
@@ -154,13 +182,7 @@ export class ContextCache {
       contextSignature: cached.signature,
       fetchedAt: nowSeconds(),
     });
-    const store = (db: Kysely<KitTables>) =>
-      db
-        .insertInto('kit_contexts')
-        .values(row)
-        // A replica sharing the database may have stored a later epoch meanwhile.
-        .onConflict((oc) => oc.column('service_id').doUpdateSet(row).where('kit_contexts.config_epoch', '<=', row.config_epoch))
-        .execute();
+    const store = (db: Kysely<KitTables>) => contextStore.run(db, row);
     const { alongside } = options;
     if (alongside) {
       await this.#db.transaction().execute(async (trx) => {
@@ -224,7 +246,8 @@ export class ContextCache {
   }
 
   #verified(appId: string, signed: unknown): CachedContext {
-    const { operational_context: context, context_signature: signature } = parseMessage(SignedContext, signed);
+    const { operational_context: context, context_signature: signature } =
+      signed instanceof ParsedContext ? signed.value : parseMessage(SignedContext, signed);
     // The registry key comes from the trust table, never from the context that claims it.
     if (!this.#signers(appId).some((publicKey) => verify('operational_context', context, signature, publicKey))) {
       throw new SwarmError('invalid_signature', 'operational context is not signed by the trusted registry');

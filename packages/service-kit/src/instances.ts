@@ -1,6 +1,16 @@
 import { type SigningKey, signingKeyFromPem } from '@swarm/protocol';
+import { type CompiledOnce, compileOnce, slotsOf } from '@swarm/runtime';
 import type { Kysely, Transaction } from 'kysely';
-import { type InstanceRow, type InstanceStatus, instanceChangesToTable, instanceToRow, instanceToTable, type KitTables } from './store.js';
+import {
+  INSTANCE_TABLE_COLUMNS,
+  type InstanceRow,
+  type InstanceStatus,
+  instanceChangesToTable,
+  instanceToRow,
+  instanceToTable,
+  type KitInstancesTable,
+  type KitTables,
+} from './store.js';
 
 /** An instance as the kit works with it: the row plus its imported key. */
 export interface Instance extends InstanceRow {
@@ -19,6 +29,25 @@ export interface InstanceInfo {
 }
 
 const CACHE_MS = 2000;
+
+// Every provisioning inserts an instance and updates it (activation): compiled once, the update
+// once per set of columns it changes (a handful of call sites, so a handful of statements).
+const instanceInsert = compileOnce<KitTables, KitInstancesTable, unknown>((db, value) =>
+  db.insertInto('kit_instances').values(slotsOf(value, INSTANCE_TABLE_COLUMNS)),
+);
+type InstanceChange = Partial<KitInstancesTable> & { target_service_id: string };
+const instanceUpdates = new Map<string, CompiledOnce<KitTables, InstanceChange, unknown>>();
+function instanceUpdate(columns: Array<keyof KitInstancesTable>): CompiledOnce<KitTables, InstanceChange, unknown> {
+  const key = columns.join(',');
+  let update = instanceUpdates.get(key);
+  if (!update) {
+    update = compileOnce<KitTables, InstanceChange, unknown>((db, value) =>
+      db.updateTable('kit_instances').set(slotsOf(value, columns)).where('service_id', '=', value('target_service_id')),
+    );
+    instanceUpdates.set(key, update);
+  }
+  return update;
+}
 
 /**
  * Instances in the service database, with a short in-process cache so a request does not cost a
@@ -58,7 +87,7 @@ export class InstanceStore {
   }
 
   async insert(row: InstanceRow): Promise<void> {
-    await this.#db.insertInto('kit_instances').values(instanceToTable(row)).execute();
+    await instanceInsert.run(this.#db, instanceToTable(row));
     this.forget(row.serviceId);
   }
 
@@ -74,7 +103,11 @@ export class InstanceStore {
 
   /** `trx`: inside a transaction another store opened (the binding handshake's activation). */
   async update(serviceId: string, changes: Partial<InstanceRow>, trx?: Transaction<KitTables>): Promise<void> {
-    await (trx ?? this.#db).updateTable('kit_instances').set(instanceChangesToTable(changes)).where('service_id', '=', serviceId).execute();
+    const columns = instanceChangesToTable(changes);
+    await instanceUpdate(Object.keys(columns) as Array<keyof KitInstancesTable>).run(trx ?? this.#db, {
+      ...columns,
+      target_service_id: serviceId,
+    });
     this.forget(serviceId);
   }
 

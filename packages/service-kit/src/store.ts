@@ -421,6 +421,9 @@ const INSTANCE_COLUMNS: { readonly [K in keyof InstanceRow]: keyof KitInstancesT
   createdAt: 'created_at',
 };
 
+/** Every column of an instance row (an insert writes them all). */
+export const INSTANCE_TABLE_COLUMNS = Object.values(INSTANCE_COLUMNS);
+
 /** The columns an update of some fields sets (the fields given, each under its column name). */
 export function instanceChangesToTable(changes: Partial<InstanceRow>): Partial<KitInstancesTable> {
   const columns: Record<string, unknown> = {};

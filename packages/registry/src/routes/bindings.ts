@@ -9,7 +9,7 @@ import {
   requireSignature,
   SwarmError,
 } from '@swarm/protocol';
-import { isUniqueViolation, jsonBody } from '@swarm/runtime';
+import { compileOnce, isUniqueViolation, jsonBody } from '@swarm/runtime';
 import type { FastifyInstance } from 'fastify';
 import { changeApp, requireActive, requireApp } from '../app-change.js';
 import { consumeNonce, requireFresh } from '../checks.js';
@@ -23,6 +23,7 @@ import { type BindingRow, findBindingByProof, findBindingClashes, insertBinding 
 import type { CatalogRow } from '../storage/catalog.js';
 import { findProvider } from '../storage/catalog.js';
 import { findNamespace } from '../storage/namespaces.js';
+import type { RegistryTables } from '../storage/schema.js';
 
 /** Active instances one app, and all apps of one namespace, may hold of one tier. */
 export interface InstanceQuota {
@@ -57,6 +58,29 @@ export function parseInstanceQuotas(text: string): InstanceQuotas {
   return quotas;
 }
 
+/** The app's and its namespace's active instances of the tier, in one query (the app is one of the namespace's). */
+function activeCounts(untiered: boolean) {
+  return compileOnce<
+    RegistryTables,
+    { appId: string; namespace: string; tier: string },
+    { namespace_wide: number | string; in_app: number | string | null }
+  >((db, value) => {
+    const query = db
+      .selectFrom('bindings')
+      .innerJoin('apps', 'apps.app_id', 'bindings.app_id')
+      .select((eb) => [
+        eb.fn.countAll<number | string>().as('namespace_wide'),
+        eb.fn.sum<number | string | null>(eb.case().when('bindings.app_id', '=', value('appId')).then(1).else(0).end()).as('in_app'),
+      ])
+      .where('bindings.status', '=', 'active')
+      .where('apps.owner_namespace', '=', value('namespace'));
+    return untiered ? query.where('bindings.service_tier', 'is', null) : query.where('bindings.service_tier', '=', value('tier'));
+  });
+}
+// Every binding counts: compiled once.
+const activeCountsOfTier = activeCounts(false);
+const activeCountsUntiered = activeCounts(true);
+
 /**
  * Refuses the binding that would take the app or its namespace past the tier's quota (`422
  * quota_exceeded`). Runs inside the app's locked change, so one app's bindings count in turn.
@@ -69,18 +93,11 @@ async function requireQuota(
 ): Promise<void> {
   const quota = (tier !== null ? quotas[tier] : undefined) ?? quotas['*'];
   if (!quota) return;
-  // The app's and its namespace's active instances of the tier, in one query (the app is one of the namespace's).
-  let query = trx
-    .selectFrom('bindings')
-    .innerJoin('apps', 'apps.app_id', 'bindings.app_id')
-    .select((eb) => [
-      eb.fn.countAll<number | string>().as('namespace_wide'),
-      eb.fn.sum<number | string | null>(eb.case().when('bindings.app_id', '=', app.appId).then(1).else(0).end()).as('in_app'),
-    ])
-    .where('bindings.status', '=', 'active')
-    .where('apps.owner_namespace', '=', app.ownerNamespace);
-  query = tier === null ? query.where('bindings.service_tier', 'is', null) : query.where('bindings.service_tier', '=', tier);
-  const counts = await query.executeTakeFirst();
+  const counts = await (tier === null ? activeCountsUntiered : activeCountsOfTier).first(trx, {
+    appId: app.appId,
+    namespace: app.ownerNamespace,
+    tier: tier ?? '',
+  });
   const label = tier ?? 'default';
   if (Number(counts?.in_app ?? 0) >= quota.perApp) {
     throw new SwarmError('quota_exceeded', `the app already has ${quota.perApp} active instances of tier ${label}, its quota`);

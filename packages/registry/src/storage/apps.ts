@@ -1,5 +1,5 @@
-import type { Dialect, Prepare } from '@swarm/runtime';
-import type { AppsTable, Executor, RegistryDb } from './schema.js';
+import { compileOnce, type Dialect, type Prepare, slotsOf } from '@swarm/runtime';
+import type { AppsTable, Executor, RegistryDb, RegistryTables } from './schema.js';
 
 export const APP_STATUSES = ['active', 'suspended', 'retired', 'importing', 'migrated'] as const;
 export type AppStatus = (typeof APP_STATUSES)[number];
@@ -118,11 +118,43 @@ export async function findApp(db: Executor, appId: string): Promise<AppRow | nul
  * write transaction at a time anyway.
  */
 export async function lockApp(db: Executor, dialect: Dialect, appId: string): Promise<AppRow | null> {
-  let query = db.selectFrom('apps').selectAll().where('app_id', '=', appId);
-  if (dialect === 'postgres') query = query.forUpdate();
-  const row = await query.executeTakeFirst();
+  const row = await (dialect === 'postgres' ? appForUpdate : appById).first(db, { appId });
   return row ? toRow(row) : null;
 }
+
+// Every change of an app reads and saves its row: both are compiled once.
+const appById = compileOnce<RegistryTables, { appId: string }, AppsTable>((db, value) =>
+  db.selectFrom('apps').selectAll().where('app_id', '=', value('appId')),
+);
+const appForUpdate = compileOnce<RegistryTables, { appId: string }, AppsTable>((db, value) =>
+  db.selectFrom('apps').selectAll().where('app_id', '=', value('appId')).forUpdate(),
+);
+const MUTABLE_APP_COLUMNS = [
+  'display_name',
+  'description',
+  'status',
+  'config_epoch',
+  'auth_provider_url',
+  'auth_public_key',
+  'auth_previous_public_key',
+  'auth_previous_expires_at',
+  'billing_provider_url',
+  'logging_service_url',
+  'services',
+  'log_seq',
+  'log_hash',
+  'successor',
+] as const satisfies ReadonlyArray<keyof AppsTable>;
+/** A column added to the table without being listed here would never be saved: this fails to compile then. */
+type UnsavedAppColumns = Exclude<
+  keyof AppsTable,
+  (typeof MUTABLE_APP_COLUMNS)[number] | 'app_id' | 'zone' | 'owner_namespace' | 'project_slug' | 'created_at'
+>;
+const everyAppColumnSaved: [UnsavedAppColumns] extends [never] ? true : never = true;
+void everyAppColumnSaved;
+const appSave = compileOnce<RegistryTables, AppsTable, unknown>((db, value) =>
+  db.updateTable('apps').set(slotsOf(value, MUTABLE_APP_COLUMNS)).where('app_id', '=', value('app_id')),
+);
 
 export async function findAppIdsOfNamespace(db: Executor, namespace: string): Promise<string[]> {
   const rows = await db.selectFrom('apps').select('app_id').where('owner_namespace', '=', namespace).orderBy('app_id').execute();
@@ -135,6 +167,5 @@ export async function insertApp(db: Executor, row: AppRow): Promise<void> {
 
 /** Writes back every mutable field of a row read with lockApp. */
 export async function saveApp(db: Executor, row: AppRow): Promise<void> {
-  const { app_id, zone, owner_namespace, project_slug, created_at, ...fields } = toTable(row);
-  await db.updateTable('apps').set(fields).where('app_id', '=', app_id).execute();
+  await appSave.run(db, toTable(row));
 }

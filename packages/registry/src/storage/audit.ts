@@ -1,6 +1,7 @@
 import { type AuditEntry, auditEntryHash, SwarmError } from '@swarm/protocol';
+import { compileOnce, slotsOf } from '@swarm/runtime';
 import type { AppRow } from './apps.js';
-import type { Executor } from './schema.js';
+import type { AuditLogTable, Executor, RegistryTables } from './schema.js';
 
 /**
  * The largest audit entry (its JSON, in UTF-16 code units): a change whose entry would be larger
@@ -12,6 +13,11 @@ export const MAX_AUDIT_ENTRY_CHARS = 16 * 1024;
 export const AUDIT_PAGE_DEFAULT = 100;
 export const AUDIT_PAGE_MAX = 1000;
 export const AUDIT_PAGE_MAX_CHARS = 1024 * 1024;
+
+/** Every app change appends an entry: compiled once. */
+const auditInsert = compileOnce<RegistryTables, AuditLogTable, unknown>((db, value) =>
+  db.insertInto('audit_log').values(slotsOf(value, ['app_id', 'seq', 'at', 'event', 'entry', 'hash'])),
+);
 
 /**
  * Appends an entry to the app's hash chain and moves the chain head on `app` (the caller saves
@@ -33,7 +39,7 @@ export async function appendAudit(
       `the change's audit entry would be ${text.length} characters (at most ${MAX_AUDIT_ENTRY_CHARS})`,
     );
   }
-  await db.insertInto('audit_log').values({ app_id: app.appId, seq: entry.seq, at, event, entry: text, hash: entry.hash }).execute();
+  await auditInsert.run(db, { app_id: app.appId, seq: entry.seq, at, event, entry: text, hash: entry.hash });
   app.logSeq = entry.seq;
   app.logHash = entry.hash;
   return entry;

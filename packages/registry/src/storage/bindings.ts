@@ -1,5 +1,5 @@
-import { type Prepare, type PreparedQuery, type RunInTransaction, type Slot, write } from '@swarm/runtime';
-import type { BindingsTable, Executor, RegistryDb } from './schema.js';
+import { compileOnce, type Prepare, type PreparedQuery, type RunInTransaction, type Slot, slotsOf, write } from '@swarm/runtime';
+import type { BindingsTable, Executor, RegistryDb, RegistryTables } from './schema.js';
 
 export interface BindingRow {
   appId: string;
@@ -72,19 +72,49 @@ export async function findBindingClashes(
   db: Executor,
   clash: { proofHash: string; appId: string; provider: string; serviceId: string },
 ): Promise<BindingRow[]> {
-  const rows = await db
+  return (await bindingClashes.all(db, clash)).map(toRow);
+}
+
+// Every binding runs these two: compiled once.
+const bindingClashes = compileOnce<
+  RegistryTables,
+  { proofHash: string; appId: string; provider: string; serviceId: string },
+  BindingsTable
+>((db, value) =>
+  db
     .selectFrom('bindings')
     .selectAll()
     .where((eb) =>
       eb.or([
-        eb('proof_hash', '=', clash.proofHash),
-        eb.and([eb('app_id', '=', clash.appId), eb('service_id', '=', clash.serviceId)]),
-        eb.and([eb('provider', '=', clash.provider), eb('service_id', '=', clash.serviceId)]),
+        eb('proof_hash', '=', value('proofHash')),
+        eb.and([eb('app_id', '=', value('appId')), eb('service_id', '=', value('serviceId'))]),
+        eb.and([eb('provider', '=', value('provider')), eb('service_id', '=', value('serviceId'))]),
       ]),
-    )
-    .execute();
-  return rows.map(toRow);
-}
+    ),
+);
+const BINDING_COLUMNS = [
+  'app_id',
+  'service_id',
+  'provider',
+  'service_type',
+  'endpoint_url',
+  'public_key',
+  'previous_public_key',
+  'previous_key_expires_at',
+  'service_tier',
+  'region',
+  'storage_limit_gb',
+  'bound_at',
+  'status',
+  'proof_hash',
+  'last_heartbeat_at',
+  'heartbeat_status',
+  'revoked_at',
+  'changed_at',
+] as const satisfies ReadonlyArray<keyof BindingsTable>;
+const bindingInsert = compileOnce<RegistryTables, BindingsTable, unknown>((db, value) =>
+  db.insertInto('bindings').values(slotsOf(value, BINDING_COLUMNS)),
+);
 
 /** The active bindings of `provider` among `serviceIds` (a provider heartbeat's instances), one query. */
 async function findProviderBindings(db: Executor, provider: string, serviceIds: readonly string[]): Promise<BindingRow[]> {
@@ -164,29 +194,26 @@ export async function activeBindingsByZone(db: Executor): Promise<{ zone: string
 }
 
 export async function insertBinding(db: Executor, row: BindingRow): Promise<void> {
-  await db
-    .insertInto('bindings')
-    .values({
-      app_id: row.appId,
-      service_id: row.serviceId,
-      provider: row.provider,
-      service_type: row.serviceType,
-      endpoint_url: row.endpointUrl,
-      public_key: row.publicKey,
-      previous_public_key: row.previousPublicKey,
-      previous_key_expires_at: row.previousKeyExpiresAt,
-      service_tier: row.serviceTier,
-      region: row.region,
-      storage_limit_gb: row.storageLimitGb,
-      bound_at: row.boundAt,
-      status: row.status,
-      proof_hash: row.proofHash,
-      last_heartbeat_at: row.lastHeartbeatAt,
-      heartbeat_status: row.heartbeatStatus,
-      revoked_at: row.revokedAt,
-      changed_at: row.changedAt,
-    })
-    .execute();
+  await bindingInsert.run(db, {
+    app_id: row.appId,
+    service_id: row.serviceId,
+    provider: row.provider,
+    service_type: row.serviceType,
+    endpoint_url: row.endpointUrl,
+    public_key: row.publicKey,
+    previous_public_key: row.previousPublicKey,
+    previous_key_expires_at: row.previousKeyExpiresAt,
+    service_tier: row.serviceTier,
+    region: row.region,
+    storage_limit_gb: row.storageLimitGb,
+    bound_at: row.boundAt,
+    status: row.status,
+    proof_hash: row.proofHash,
+    last_heartbeat_at: row.lastHeartbeatAt,
+    heartbeat_status: row.heartbeatStatus,
+    revoked_at: row.revokedAt,
+    changed_at: row.changedAt,
+  });
 }
 
 export async function recordHeartbeat(db: Executor, appId: string, serviceId: string, now: number, status: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 import type { CatalogEntry } from '@swarm/protocol';
-import type { Executor } from './schema.js';
+import { compileOnce } from '@swarm/runtime';
+import type { CatalogTable, Executor, RegistryTables } from './schema.js';
 
 export interface CatalogRow {
   entry: CatalogEntry;
@@ -7,8 +8,13 @@ export interface CatalogRow {
   updatedAt: number;
 }
 
+/** Every binding looks its provider up: compiled once. */
+const providerRow = compileOnce<RegistryTables, { provider: string }, CatalogTable>((db, value) =>
+  db.selectFrom('catalog').selectAll().where('provider', '=', value('provider')),
+);
+
 export async function findProvider(db: Executor, provider: string): Promise<CatalogRow | null> {
-  const row = await db.selectFrom('catalog').selectAll().where('provider', '=', provider).executeTakeFirst();
+  const row = await providerRow.first(db, { provider });
   return row
     ? { entry: JSON.parse(row.entry) as CatalogEntry, createdAt: Number(row.created_at), updatedAt: Number(row.updated_at) }
     : null;

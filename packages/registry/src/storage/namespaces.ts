@@ -1,5 +1,6 @@
 import type { NamespaceRecord } from '@swarm/protocol';
-import type { Executor, NamespacesTable } from './schema.js';
+import { compileOnce } from '@swarm/runtime';
+import type { Executor, NamespacesTable, RegistryTables } from './schema.js';
 
 export interface NamespaceRow {
   namespace: string;
@@ -25,8 +26,13 @@ function toRow(row: NamespacesTable): NamespaceRow {
   };
 }
 
+/** Every Master-signed request looks its namespace up: compiled once. */
+const namespaceRow = compileOnce<RegistryTables, { namespace: string }, NamespacesTable>((db, value) =>
+  db.selectFrom('namespaces').selectAll().where('namespace', '=', value('namespace')),
+);
+
 export async function findNamespace(db: Executor, namespace: string): Promise<NamespaceRow | null> {
-  const row = await db.selectFrom('namespaces').selectAll().where('namespace', '=', namespace).executeTakeFirst();
+  const row = await namespaceRow.first(db, { namespace });
   return row ? toRow(row) : null;
 }
 
