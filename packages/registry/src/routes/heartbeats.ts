@@ -107,7 +107,8 @@ const NO_APP = -2;
 
 /** The app's epoch, MOVED, or null; kept until the app changes (every change of an app goes through changeApp, which drops it). */
 async function epochOf(ctx: RegistryContext, appId: string, now: number): Promise<number | null> {
-  const kept = ctx.lookups.epochs.peek(appId, appId, now);
+  // The data version read once per turn: a batch's apps are looked up in one.
+  const kept = ctx.lookups.epochs.peek(appId, appId, now, 'turn');
   const epoch =
     kept?.value ??
     (await ctx.lookups.epochs.get(
