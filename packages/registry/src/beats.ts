@@ -1,20 +1,19 @@
 import { nowSeconds } from '@swarm/protocol';
 import type { RegistryContext } from './context.js';
-import type { BeatSubject } from './liveness.js';
-import type { StoredBeat } from './storage/bindings.js';
+import type { BindingRow, StoredBeat } from './storage/bindings.js';
 import { recordHeartbeat } from './storage/bindings.js';
 
 /**
  * One verified beat of an active binding (per instance): memory, and the row when health
  * changes. `generation`: the liveness generation taken before the binding was read.
  */
-export async function takeBeat(ctx: RegistryContext, binding: BeatSubject, status: string, generation?: number): Promise<boolean> {
+export async function takeBeat(ctx: RegistryContext, binding: BindingRow, status: string, generation?: number): Promise<boolean> {
   const [taken] = await takeBeats(ctx, [{ binding, status }], nowSeconds(), generation ?? ctx.liveness.generation);
   return taken === true;
 }
 
 interface RowWrite {
-  binding: BeatSubject;
+  binding: BindingRow;
   at: number;
   status: string;
   transition: boolean;
@@ -32,7 +31,7 @@ interface RowWrite {
  */
 export async function takeBeats(
   ctx: RegistryContext,
-  beats: ReadonlyArray<{ binding: BeatSubject; status: string }>,
+  beats: ReadonlyArray<{ binding: BindingRow; status: string }>,
   now: number,
   generation: number,
 ): Promise<boolean[]> {
@@ -52,7 +51,7 @@ export async function takeBeats(
   const taken = await Promise.all(taking);
   return taken.map((outcome, i) => {
     if (outcome === null) return false;
-    ctx.lookups.beaten((beats[i] as { binding: BeatSubject }).binding.appId, outcome.cameBack);
+    ctx.lookups.beaten((beats[i] as { binding: BindingRow }).binding.appId, outcome.cameBack);
     return true;
   });
 }

@@ -2,9 +2,6 @@ import { MISSED_HEARTBEATS } from './context.js';
 import type { SharedBeat, SharedBeats } from './shared-beats.js';
 import type { BeatRows, BindingRow, StoredBeat } from './storage/bindings.js';
 
-/** What liveness needs of a binding: a row, or the roster's copy of one (see `preload`). */
-export type BeatSubject = Pick<BindingRow, 'appId' | 'serviceId' | 'provider' | 'lastHeartbeatAt' | 'heartbeatStatus'>;
-
 export interface LivenessOptions {
   intervalSeconds: number;
   /**
@@ -22,12 +19,6 @@ export interface LivenessOptions {
  * One instance's last beat. The instance is the entry's key (`keyOf`): its app and service ids
  * are not kept twice, a million entries is what this table is sized for.
  */
-interface RosterEntry {
-  provider: string;
-  lastHeartbeatAt: number;
-  heartbeatStatus: string | null;
-}
-
 export interface ExternalChanges {
   /** Moves when another process commits (SQLite's data version); null: changes are announced instead. */
   stamp: (() => number) | null;
@@ -77,9 +68,6 @@ export class Liveness {
   /** Apps changed since their entries were read (see `changed`), with when; pruned by the sweep. */
   readonly #appChanges = new Map<string, { generation: number; at: number }>();
   #generation = 1;
-  /** The active bindings read when the registry started (`preload`), until the warm-up is over. */
-  #roster: Map<string, RosterEntry> | null = null;
-  #rosterGeneration = 0;
   /** How this replica hears of changes it did not make (see `watch`); none: it makes them all. */
   #external: ExternalChanges = { stamp: null, listening: () => true };
   #lastStamp: number | null = null;
@@ -171,12 +159,12 @@ export class Liveness {
   }
 
   /** The last beat of an instance this registry knows of: the row, or a later one in memory. */
-  lastBeat(row: BeatSubject): number {
+  lastBeat(row: BindingRow): number {
     const beat = this.#beats.get(keyOf(row.appId, row.serviceId));
     return beat && beat.at > row.lastHeartbeatAt ? beat.at : row.lastHeartbeatAt;
   }
 
-  isHealthy(row: BeatSubject, now: number): boolean {
+  isHealthy(row: BindingRow, now: number): boolean {
     return this.#assumedBeat(row, now) >= this.healthySince(now);
   }
 
@@ -185,50 +173,13 @@ export class Liveness {
    * kept answer may last until); Infinity when it is unhealthy now: only a beat brings it back,
    * and that beat drops the kept answers of its app (beats.ts, `merge`).
    */
-  healthyUntil(row: BeatSubject, now: number): number {
+  healthyUntil(row: BindingRow, now: number): number {
     const assumed = this.#assumedBeat(row, now);
     if (assumed < this.healthySince(now)) return Number.POSITIVE_INFINITY;
     const until = assumed + MISSED_HEARTBEATS * this.#options.intervalSeconds + 1;
     // The benefit of the doubt ends with the warm-up.
     const warmUpEnd = this.#options.startedAt + 2 * this.#options.intervalSeconds;
     return now < warmUpEnd ? Math.min(until, warmUpEnd) : until;
-  }
-
-  /**
-   * The active bindings as read, in one pass, when the registry starts: each instance's first
-   * beat after a start then needs no row read (at a million instances, a point read each is
-   * 12–16 µs, more than the whole first interval allows). Kept until three intervals after the
-   * start (every live instance beat by then, and the warm-up is over); an entry leaves it as its
-   * instance beats.
-   */
-  async preload(rows: AsyncIterable<BeatSubject>): Promise<void> {
-    const generation = this.#generation;
-    const roster = new Map<string, RosterEntry>();
-    for await (const row of rows) {
-      const { lastHeartbeatAt, heartbeatStatus } = row;
-      roster.set(keyOf(row.appId, row.serviceId), { provider: this.#providerName(row.provider), lastHeartbeatAt, heartbeatStatus });
-    }
-    this.#roster = roster;
-    this.#rosterGeneration = generation;
-  }
-
-  get rosterSize(): number {
-    return this.#roster?.size ?? 0;
-  }
-
-  /**
-   * The binding of `provider`'s instance as the roster read it, when nothing heard since may
-   * have changed it (no change of its app, no reset: as `renew` decides); undefined: read the row.
-   * Only after `mayRenew` said yes for this batch.
-   */
-  rostered(provider: string, appId: string, serviceId: string): BeatSubject | undefined {
-    const roster = this.#roster;
-    if (roster === null || this.#rosterGeneration < this.#resetGeneration) return undefined;
-    const entry = roster.get(keyOf(appId, serviceId));
-    if (entry === undefined || entry.provider !== provider) return undefined;
-    const change = this.#appChanges.get(appId);
-    if (change !== undefined && change.generation > this.#rosterGeneration) return undefined;
-    return { appId, serviceId, provider: entry.provider, lastHeartbeatAt: entry.lastHeartbeatAt, heartbeatStatus: entry.heartbeatStatus };
   }
 
   /** Taken before reading a binding row, passed to `beat`: a change heard after it makes the read stale. */
@@ -243,7 +194,7 @@ export class Liveness {
    * unhealthy before (its DNS answers change), or null when the row refused it.
    */
   async beat(
-    row: BeatSubject,
+    row: BindingRow,
     status: string,
     now: number,
     record: (at: number, status: string, transition: boolean) => Promise<boolean>,
@@ -266,7 +217,6 @@ export class Liveness {
       stored = at;
     }
     const provider = this.#providerName(row.provider);
-    this.#roster?.delete(key);
     this.#beats.set(key, { at, status: statusOf(status), stored, own: true, provider, verified: generation });
     this.#shared?.push({ appId: row.appId, serviceId: row.serviceId, at, status });
     return { cameBack };
@@ -349,9 +299,6 @@ export class Liveness {
         stoppedApps.add(stored.appId);
       }
     }
-    // Every live instance beat since the start: the roster has done its work. (Before the
-    // changes below are forgotten: a change heard after the roster was read outlives it.)
-    if (this.#roster !== null && now >= this.#options.startedAt + 3 * this.#options.intervalSeconds) this.#roster = null;
     // An entry read before a change and not renewed since is gone by now: the change is forgotten.
     const changesSince = since - this.#options.intervalSeconds;
     for (const [appId, change] of this.#appChanges) if (change.at < changesSince) this.#appChanges.delete(appId);
@@ -398,7 +345,7 @@ export class Liveness {
     return name;
   }
 
-  #assumedBeat(row: BeatSubject, now: number): number {
+  #assumedBeat(row: BindingRow, now: number): number {
     const beat = this.#beats.get(keyOf(row.appId, row.serviceId));
     if (beat) return Math.max(beat.at, row.lastHeartbeatAt);
     const { startedAt, intervalSeconds, persistSeconds } = this.#options;

@@ -44,7 +44,7 @@ import { DEFAULT_INSTANCE_QUOTAS, type InstanceQuotas } from './routes/bindings.
 import { registerRoutes } from './routes/index.js';
 import { SharedBeats } from './shared-beats.js';
 import { prepareAppReads } from './storage/apps.js';
-import { activeBeatSubjects, prepareBeatRows, prepareBindingReads } from './storage/bindings.js';
+import { prepareBeatRows, prepareBindingReads } from './storage/bindings.js';
 import { migrations } from './storage/migrations.js';
 import type { RegistryDb, RegistryTables } from './storage/schema.js';
 import { settingOrCreate } from './storage/settings.js';
@@ -288,9 +288,6 @@ async function openRegistry(options: RegistryOptions, egress: EgressPolicy): Pro
         ? { stamp: database.dataVersion, listening: () => true }
         : { stamp: null, listening: () => changes?.listening ?? false },
     );
-    // SQLite keeps last beats in memory: the bindings a first beat after this start will name are
-    // read now, in one pass (liveness.ts, `preload`). PostgreSQL replicas read rows as beats come.
-    if (database.dialect === 'sqlite' && lastBeats.mayRenew()) await lastBeats.preload(activeBeatSubjects(database.db));
     if (redis) {
       const table = liveness;
       const shared = await SharedBeats.open({

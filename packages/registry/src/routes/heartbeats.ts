@@ -14,7 +14,7 @@ import type { z } from 'zod';
 import { takeBeats } from '../beats.js';
 import { requireSame } from '../checks.js';
 import type { RegistryContext } from '../context.js';
-import type { BeatSubject } from '../liveness.js';
+import type { BindingRow } from '../storage/bindings.js';
 import { findProvider } from '../storage/catalog.js';
 
 /**
@@ -67,19 +67,10 @@ export function providerHeartbeatRoutes(app: FastifyInstance, ctx: RegistryConte
     }
     if (unread.length > 0) {
       const generation = ctx.liveness.generation;
-      const bound = new Map<string, BeatSubject>();
-      const toRead = new Set<string>();
-      for (const i of unread) {
-        const beat = beats[i] as ProviderBeat;
-        // After a start, an instance's first beat finds its binding in the roster read then.
-        const known = renewing ? ctx.liveness.rostered(provider, beat.app_id, beat.service_id) : undefined;
-        if (known !== undefined) bound.set(`${beat.app_id}\n${beat.service_id}`, known);
-        else toRead.add(beat.service_id);
-      }
-      if (toRead.size > 0) {
-        for (const row of await ctx.reads.bindings.ofProvider(provider, [...toRead])) bound.set(`${row.appId}\n${row.serviceId}`, row);
-      }
-      const taking: Array<{ binding: BeatSubject; status: string }> = [];
+      const serviceIds = [...new Set(unread.map((i) => (beats[i] as ProviderBeat).service_id))];
+      const bound = new Map<string, BindingRow>();
+      for (const row of await ctx.reads.bindings.ofProvider(provider, serviceIds)) bound.set(`${row.appId}\n${row.serviceId}`, row);
+      const taking: Array<{ binding: BindingRow; status: string }> = [];
       const takingAt: number[] = [];
       for (const i of unread) {
         const beat = beats[i] as ProviderBeat;

@@ -1,5 +1,4 @@
 import { compileOnce, type Prepare, type PreparedQuery, type RunInTransaction, type Slot, slotsOf, write } from '@swarm/runtime';
-import type { BeatSubject } from '../liveness.js';
 import type { BindingsTable, Executor, RegistryDb, RegistryTables } from './schema.js';
 
 export interface BindingRow {
@@ -274,24 +273,6 @@ export function prepareBeatRows(db: RegistryDb, prepare: Prepare, runInTransacti
       return changed.map((rows) => rows === 1);
     },
   };
-}
-
-/** Every active binding, streamed in one pass, as liveness needs it (the roster a start reads: liveness.ts, `preload`). */
-export async function* activeBeatSubjects(db: RegistryDb): AsyncGenerator<BeatSubject> {
-  const rows = db
-    .selectFrom('bindings')
-    .select(['app_id', 'service_id', 'provider', 'last_heartbeat_at', 'heartbeat_status'])
-    .where('status', '=', 'active')
-    .stream(1000);
-  for await (const row of rows) {
-    yield {
-      appId: row.app_id,
-      serviceId: row.service_id,
-      provider: row.provider,
-      lastHeartbeatAt: Number(row.last_heartbeat_at),
-      heartbeatStatus: row.heartbeat_status,
-    };
-  }
 }
 
 /** Swaps the instance key only if `oldKey` is still current, so racing rotations cannot both win. */
