@@ -5,10 +5,11 @@ import { recordHeartbeat } from './storage/bindings.js';
 
 /**
  * One verified beat of an active binding (per instance): memory, and the row when health
- * changes. `generation`: the liveness generation taken before the binding was read.
+ * changes. `generation`: the liveness generation taken before the binding was read (taken
+ * after it, a change heard during the read would go unnoticed by `Liveness.renew`).
  */
-export async function takeBeat(ctx: RegistryContext, binding: BindingRow, status: string, generation?: number): Promise<boolean> {
-  const [taken] = await takeBeats(ctx, [{ binding, status }], nowSeconds(), generation ?? ctx.liveness.generation);
+export async function takeBeat(ctx: RegistryContext, binding: BindingRow, status: string, generation: number): Promise<boolean> {
+  const [taken] = await takeBeats(ctx, [{ binding, status }], nowSeconds(), generation);
   return taken === true;
 }
 

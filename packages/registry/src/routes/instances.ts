@@ -96,8 +96,10 @@ export function instanceRoutes(app: FastifyInstance, ctx: RegistryContext): void
   });
 
   app.post<InstanceParams>('/v1/apps/:app_id/services/:service_id/heartbeat', async (request): Promise<HeartbeatAnswer> => {
+    // Before the binding is read: a change heard while it is read makes the read stale for `Liveness.renew`.
+    const generation = ctx.liveness.generation;
     const { appId, serviceId, binding, data } = await verifyServiceCall(ctx, request.params, jsonBody(request), Heartbeat);
-    if (!(await takeBeat(ctx, binding, data.status ?? 'ok'))) {
+    if (!(await takeBeat(ctx, binding, data.status ?? 'ok', generation))) {
       throw new SwarmError('forbidden', `${serviceId} is not an active instance of ${appId}`);
     }
     const row = await requireApp(ctx, appId);
