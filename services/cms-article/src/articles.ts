@@ -19,7 +19,7 @@ import { listArticles } from './list.js';
 import { articleMigrations } from './migrations.js';
 import { articleOpenApi } from './openapi.js';
 import { Slug, slugify } from './slug.js';
-import { ARTICLE_COLUMNS, type ArticleRow, type Tables } from './tables.js';
+import { ARTICLE_COLUMNS, type ArticleRow, type Tables, toArticle } from './tables.js';
 import { articleTransfer } from './transfer.js';
 
 export const ArticleInput = z.strictObject({
@@ -28,21 +28,6 @@ export const ArticleInput = z.strictObject({
   tags: z.array(z.string().min(1).max(64)).max(32).optional(),
   slug: Slug.optional(),
   status: z.enum(['draft', 'published']).optional(),
-});
-
-export const toArticle = (row: ArticleRow) => ({
-  id: row.id,
-  slug: row.slug,
-  status: row.status,
-  title: row.title,
-  body: row.body,
-  tags: JSON.parse(row.tags) as string[],
-  version: Number(row.version),
-  created_at: Number(row.created_at),
-  updated_at: Number(row.updated_at),
-  published_at: row.published_at === null ? null : Number(row.published_at),
-  created_by: row.created_by,
-  updated_by: row.updated_by,
 });
 
 const now = () => Math.floor(Date.now() / 1000);

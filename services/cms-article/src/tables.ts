@@ -46,3 +46,19 @@ export const ARTICLE_COLUMNS = [
   'version',
   'published_at',
 ] as const;
+
+/** An article as the API and the swarm-data/1 transfer write it. */
+export const toArticle = (row: ArticleRow) => ({
+  id: row.id,
+  slug: row.slug,
+  status: row.status,
+  title: row.title,
+  body: row.body,
+  tags: JSON.parse(row.tags) as string[],
+  version: Number(row.version),
+  created_at: Number(row.created_at),
+  updated_at: Number(row.updated_at),
+  published_at: row.published_at === null ? null : Number(row.published_at),
+  created_by: row.created_by,
+  updated_by: row.updated_by,
+});

@@ -3,7 +3,7 @@ import { isUniqueViolation } from '@swarm/runtime';
 import { type DataTransfer, type DomainContext, decodeCursor, pageOf } from '@swarm/service-kit';
 import { z } from 'zod';
 import { Slug } from './slug.js';
-import { ARTICLE_COLUMNS, type ArticleRow, type Tables } from './tables.js';
+import { ARTICLE_COLUMNS, type ArticleRow, type Tables, toArticle } from './tables.js';
 
 /**
  * An article in the `swarm-data/1` format (docs/DATA-TRANSFER.md): the API's representation,
@@ -26,20 +26,8 @@ export const ArticleItem = z.strictObject({
 });
 type ArticleItem = z.infer<typeof ArticleItem>;
 
-const itemOf = (row: ArticleRow): ArticleItem => ({
-  id: row.id,
-  slug: row.slug,
-  status: row.status,
-  title: row.title,
-  body: row.body,
-  tags: JSON.parse(row.tags) as string[],
-  version: Number(row.version),
-  created_at: Number(row.created_at),
-  updated_at: Number(row.updated_at),
-  published_at: row.published_at === null ? null : Number(row.published_at),
-  created_by: row.created_by,
-  updated_by: row.updated_by,
-});
+/** The API's form of an article is the transfer's item. */
+const itemOf: (row: ArticleRow) => ArticleItem = toArticle;
 
 const CURSOR_FILTER = ['swarm-data/1', 'cms-article'];
 const Position = z.tuple([z.string()]);
