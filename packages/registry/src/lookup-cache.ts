@@ -47,6 +47,8 @@ export interface KeepOptions<T> {
   keep?: (value: T) => boolean;
   /** The first second the built answer may differ (asked after the build); default the next second. */
   until?: (value: T) => number;
+  /** How a kept answer is checked against other processes' commits (see `peek`); default every lookup. */
+  stamp?: 'lookup' | 'turn';
 }
 
 export class LookupCache<T> {
@@ -88,7 +90,7 @@ export class LookupCache<T> {
       if (this.#entries.size > 0) this.clear();
       return build();
     }
-    const kept = this.peek(group, key, second);
+    const kept = this.peek(group, key, second, options.stamp);
     if (kept !== undefined) return kept.value;
     this.#observe?.(false);
     const startedAt = this.#generation;

@@ -107,21 +107,17 @@ const NO_APP = -2;
 
 /** The app's epoch, MOVED, or null; kept until the app changes (every change of an app goes through changeApp, which drops it). */
 async function epochOf(ctx: RegistryContext, appId: string, now: number): Promise<number | null> {
+  const build = async () => {
+    const app = await ctx.reads.apps.find(appId);
+    if (!app) return NO_APP;
+    return app.status === 'migrated' ? MOVED : app.configEpoch;
+  };
   // The data version read once per turn: a batch's apps are looked up in one.
-  const kept = ctx.lookups.epochs.peek(appId, appId, now, 'turn');
-  const epoch =
-    kept?.value ??
-    (await ctx.lookups.epochs.get(
-      appId,
-      appId,
-      now,
-      async () => {
-        const app = await ctx.reads.apps.find(appId);
-        if (!app) return NO_APP;
-        return app.status === 'migrated' ? MOVED : app.configEpoch;
-      },
-      { keep: (value) => value !== NO_APP, until: () => Number.POSITIVE_INFINITY },
-    ));
+  const epoch = await ctx.lookups.epochs.get(appId, appId, now, build, {
+    keep: (value) => value !== NO_APP,
+    until: () => Number.POSITIVE_INFINITY,
+    stamp: 'turn',
+  });
   return epoch === NO_APP ? null : epoch;
 }
 
