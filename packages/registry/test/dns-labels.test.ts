@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { generateSigningKey, keyTag } from '@swarm/protocol';
+import { keyTag } from '@swarm/protocol';
 import fc from 'fast-check';
-import { type DnsInstance, startDnsServer } from '../src/dns/index.js';
+import type { DnsInstance } from '../src/dns/index.js';
 import { instanceRecords } from '../src/dns/instance-records.js';
 import { openDnsTcp } from './dns-tcp.js';
-import { transfer, transferQuery } from './dns-transfer-client.js';
+import { signedZoneServer, transfer, transferQuery } from './dns-transfer-client.js';
 import { compareNames, dnskeyPublicKey, nameOf, type RawRecord, readNsec, readRaw, TYPE, verifySection } from './dnssec-check.js';
 
 /**
@@ -87,18 +87,7 @@ describe('Service DNS: labels with any byte', () => {
   const keys = new Map<number, ReturnType<typeof dnskeyPublicKey>>();
 
   before(async () => {
-    const server = await startDnsServer({
-      host: HOST,
-      port: 0,
-      authority: 'swarm.local',
-      addressTargets: 'zone',
-      allowTransfer: [HOST],
-      dnssecKeys: [generateSigningKey().privateKey],
-      source: {
-        instancesForZone: async (zone) => zones.get(zone) ?? null,
-        everyZone: async () => [...zones].map(([zone, instances]) => ({ zone, instances })),
-      },
-    });
+    const server = await signedZoneServer(zones);
     port = server.port;
     close = server.close;
     const axfr = await transfer(port, transferQuery('swarm.local', 'AXFR'));

@@ -1,5 +1,7 @@
+import { generateSigningKey } from '@swarm/protocol';
 import type { Packet } from 'dns-packet';
 import dnsPacket from 'dns-packet';
+import { type DnsInstance, startDnsServer } from '../src/dns/index.js';
 import { openDnsTcp } from './dns-tcp.js';
 import { type RawRecord, readRaw, TYPE } from './dnssec-check.js';
 
@@ -57,4 +59,23 @@ function isIxfr(message: Buffer): boolean {
 /** The SOA serial of an SOA record's RDATA (the five numbers end it). */
 export function soaSerial(record: RawRecord): number {
   return record.rdata.readUInt32BE(record.rdata.length - 20);
+}
+
+/**
+ * A signed `swarm.local` Service DNS server on loopback answering from `zones` (app zone →
+ * instances), transfers allowed to loopback, SRV targets inside the zone: the whole-zone tests' server.
+ */
+export function signedZoneServer(zones: Map<string, DnsInstance[]>) {
+  return startDnsServer({
+    host: '127.0.0.1',
+    port: 0,
+    authority: 'swarm.local',
+    addressTargets: 'zone',
+    allowTransfer: ['127.0.0.1'],
+    dnssecKeys: [generateSigningKey().privateKey],
+    source: {
+      instancesForZone: async (zone) => zones.get(zone) ?? null,
+      everyZone: async () => [...zones].map(([zone, instances]) => ({ zone, instances })),
+    },
+  });
 }

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { eventually, freePort, stop, tempDir } from '@swarm/dev-env';
-import { appDnsZone, dsRecord, generateSigningKey, keyTag } from '@swarm/protocol';
+import { appDnsZone, dsRecord, keyTag } from '@swarm/protocol';
 import dnsPacket from 'dns-packet';
-import { type DnsInstance, startDnsServer } from '../src/dns/index.js';
+import type { DnsInstance } from '../src/dns/index.js';
 import { type RegistryHandle, startRegistry } from '../src/index.js';
 import { openDnsTcp } from './dns-tcp.js';
-import { soaSerial, transfer, transferQuery } from './dns-transfer-client.js';
+import { signedZoneServer, soaSerial, transfer, transferQuery } from './dns-transfer-client.js';
 import { dnskeyPublicKey, nameOf, type RawRecord, readNsec, readRaw, TYPE, verifySection } from './dnssec-check.js';
 import { boundInstance, developerWithApp, listedProvider, postgresBackend } from './helpers.js';
 import { startUnbound } from './unbound.js';
@@ -280,18 +280,7 @@ describe('Service DNS zone transfer of a zone larger than one message', () => {
         })),
       );
     }
-    const server = await startDnsServer({
-      host: HOST,
-      port: 0,
-      authority: 'swarm.local',
-      addressTargets: 'zone',
-      allowTransfer: [HOST],
-      dnssecKeys: [generateSigningKey().privateKey],
-      source: {
-        instancesForZone: async (zone) => zones.get(zone) ?? null,
-        everyZone: async () => [...zones].map(([zone, instances]) => ({ zone, instances })),
-      },
-    });
+    const server = await signedZoneServer(zones);
     try {
       const axfr = await transfer(server.port, transferQuery('swarm.local', 'AXFR'));
       assert.ok(axfr.messages > 1, `${axfr.messages} messages`);
