@@ -50,6 +50,20 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
     let client: { registry: string };
     let token: string;
 
+    /** A new key the Master delegates `actions` on the developer's app, for an hour. */
+    const delegatedKey = async (actions: Parameters<typeof delegate>[1]['actions']) => {
+      const key = generateSigningKey();
+      await delegate(client, {
+        namespace: developer.namespace,
+        master: developer.master,
+        publicKey: key.publicKey,
+        apps: [developer.appId],
+        actions,
+        expiresAt: nowSeconds() + 3600,
+      });
+      return key;
+    };
+
     before(async () => {
       // Small pages, so every move here crosses several pages and objects come in several parts.
       network = await TestNetwork.create({
@@ -262,27 +276,11 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
       });
 
       it('refuses a delegated key without the update grant (403 forbidden) and takes one with it', async () => {
-        const ci = generateSigningKey();
-        await delegate(client, {
-          namespace: developer.namespace,
-          master: developer.master,
-          publicKey: ci.publicKey,
-          apps: [developer.appId],
-          actions: ['provision', 'decommission'],
-          expiresAt: nowSeconds() + 3600,
-        });
+        const ci = await delegatedKey(['provision', 'decommission']);
         const refused = await postJson(importUrl(), signEnvelope('instance_move', move(), ci.privateKey));
         assert.equal(refused.status, 403, JSON.stringify(refused.body));
         assert.equal(code(refused.body), 'forbidden');
-        const mover = generateSigningKey();
-        await delegate(client, {
-          namespace: developer.namespace,
-          master: developer.master,
-          publicKey: mover.publicKey,
-          apps: [developer.appId],
-          actions: ['update'],
-          expiresAt: nowSeconds() + 3600,
-        });
+        const mover = await delegatedKey(['update']);
         const taken = await postJson(importUrl(), signEnvelope('instance_move', move(), mover.privateKey));
         assert.equal(taken.status, 202, JSON.stringify(taken.body));
         const done = await until(async () => {
@@ -370,15 +368,7 @@ function moveSuite(backend: string, postgresUrl: string | undefined, skip: strin
         (error: SwarmError) => error.code === 'registry_unavailable' && /Nothing was moved: .* still serves/.test(error.message),
       );
       // A delegated key that may provision but not move: the copy is refused after provisioning.
-      const ci = generateSigningKey();
-      await delegate(client, {
-        namespace: developer.namespace,
-        master: developer.master,
-        publicKey: ci.publicKey,
-        apps: [developer.appId],
-        actions: ['provision'],
-        expiresAt: nowSeconds() + 3600,
-      });
+      const ci = await delegatedKey(['provision']);
       let leftBehind = '';
       await assert.rejects(
         moveInstance(client, {
